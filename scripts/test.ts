@@ -1,0 +1,70 @@
+/**
+ * `npm test`: makes sure Redis is installed, starts one standalone server and one 3-master cluster
+ * on free loopback ports for the suites to share, runs every test file (or the files and folders
+ * given as arguments) with node:test, and stops the servers whatever happens.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { RedisCluster, RedisServer, redisInstalled } from "../test/support/redis.js";
+
+function ensureRedis(): void {
+  if (redisInstalled()) return;
+  const root = process.getuid?.() === 0;
+  const apt = spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status === 0;
+  if (root && apt) {
+    console.log("redis-server not found: installing it with apt-get (redis-server, redis-tools)");
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+    const r = spawnSync("apt-get", ["install", "-y", "-qq", "redis-server", "redis-tools"], {
+      stdio: "inherit",
+      env,
+    });
+    if (r.status === 0 && redisInstalled()) return;
+  }
+  console.error(
+    "The tests need Redis 7 (redis-server and redis-cli on the PATH).\n" +
+      "Install it with:  sudo apt-get install -y redis-server redis-tools   (Debian/Ubuntu)\n" +
+      "             or:  brew install redis                                (macOS)",
+  );
+  process.exit(1);
+}
+
+function testFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string): void => {
+    if (statSync(p).isDirectory()) {
+      for (const e of readdirSync(p)) if (e !== "fixtures" && e !== "support") walk(join(p, e));
+    } else if (p.endsWith(".test.ts")) {
+      out.push(p);
+    }
+  };
+  for (const p of paths.length > 0 ? paths : ["test"]) walk(p);
+  return out.sort();
+}
+
+ensureRedis();
+const files = testFiles(process.argv.slice(2));
+const [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start()]);
+let code = 1;
+try {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--test", "--test-concurrency=2", ...files],
+    {
+      stdio: "inherit",
+      env: {
+        ...process.env,
+        STRATUS_TEST_REDIS: server.url,
+        STRATUS_TEST_REDIS_CLUSTER: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(","),
+      },
+    },
+  );
+  const stop = (): void => void child.kill("SIGINT");
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+} finally {
+  await Promise.all([server.stop(), cluster.stop()]);
+}
+process.exit(code);

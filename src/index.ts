@@ -1,0 +1,13 @@
+/**
+ * Stratus: stateful serverless infrastructure for TypeScript.
+ *
+ * @example
+ * ```ts
+ * import { openStore, HybridClock, LwwLattice } from "stratus";
+ * const store = await openStore("memory:");
+ * await store.put("k", LwwLattice.of(1, new HybridClock().now()));
+ * ```
+ */
+export * from "./errors/index.js";
+export * from "./lattice/index.js";
+export * from "./storage/index.js";

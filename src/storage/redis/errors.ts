@@ -1,0 +1,53 @@
+import {
+  BadEncodingError,
+  LatticeTypeMismatchError,
+  StorageUnavailableError,
+  StratusError,
+  isStratusError,
+} from "../../errors/index.js";
+
+const UNAVAILABLE = [
+  "Connection is closed",
+  "connect ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "Stream isn't writeable",
+  "isn't ready",
+  "Reached the max retries",
+  "Command timed out",
+  "CLUSTERDOWN",
+  "TRYAGAIN",
+  "LOADING",
+  "MASTERDOWN",
+  "READONLY",
+  "Too many Cluster redirections",
+  "Failed to refresh slots cache",
+  "None of startup nodes is available",
+];
+
+/** Turns an ioredis or script error into the StratusError a caller can act on. */
+export function mapRedisError(e: unknown, key?: string): Error {
+  if (isStratusError(e)) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (msg.startsWith("LATTICE_TYPE_MISMATCH")) {
+    // "LATTICE_TYPE_MISMATCH <stored> <incoming> <path inside a map, or empty>"
+    const m = /^LATTICE_TYPE_MISMATCH (\S+) (\S+) ?(.*)$/s.exec(msg);
+    const [, stored = "?", incoming = "?", path = ""] = m ?? [];
+    const where = key === undefined ? undefined : key + path;
+    return LatticeTypeMismatchError.of(stored, incoming, where);
+  }
+  if (msg.startsWith("BAD_ENCODING")) {
+    return new BadEncodingError(`stored value is not a valid lattice: ${msg}`, { cause: e });
+  }
+  if (msg.startsWith("WRONGTYPE")) {
+    return new BadEncodingError(
+      `key ${JSON.stringify(key)} holds a Redis value that Stratus did not write (${msg})`,
+      { cause: e },
+    );
+  }
+  if (UNAVAILABLE.some((s) => msg.includes(s))) {
+    return new StorageUnavailableError(`Redis unavailable: ${msg}`, { cause: e });
+  }
+  return new StratusError("INTERNAL", `Redis error: ${msg}`, { cause: e });
+}

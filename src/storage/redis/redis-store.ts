@@ -1,0 +1,302 @@
+import { Cluster, Redis } from "ioredis";
+import type { ClusterNode, RedisOptions } from "ioredis";
+import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
+import type { Lattice } from "../../lattice/index.js";
+import { checkKey, resolveStoreLimits } from "../store.js";
+import type {
+  ChangeListener,
+  ResolvedStoreLimits,
+  Store,
+  StoreLimits,
+  Subscription,
+} from "../store.js";
+import { Deadlines } from "./deadlines.js";
+import { mapRedisError } from "./errors.js";
+import { fromHash, fromString, writeArgs } from "./layout.js";
+import type { WriteArgs } from "./layout.js";
+import { KeyspaceNotifier } from "./notifications.js";
+import { LWW_SCRIPT, MERGE_SCRIPT } from "./scripts.js";
+
+/** Options of {@link RedisStore.connect}. */
+export interface RedisStoreOptions {
+  /** A standalone server, `redis://[:password@]host:port[/db]`. One of `url` or `cluster` is required. */
+  url?: string;
+  /** Seed nodes of a Redis Cluster; the rest are discovered. */
+  cluster?: readonly { host: string; port: number }[];
+  /** Prepended to every key, so several deployments can share a server. @default "stratus:" */
+  keyPrefix?: string;
+  /**
+   * Deadline of every operation, in milliseconds. An operation that cannot complete in time (the
+   * server is down or restarting) fails with `STORAGE_UNAVAILABLE`. @default 5000
+   */
+  opTimeoutMs?: number;
+  /** Deadline to reach the server when connecting, in milliseconds. @default 10000 */
+  connectTimeoutMs?: number;
+  /**
+   * Enable keyspace notifications with `CONFIG SET` when the first subscriber arrives. Turn off
+   * when the server forbids CONFIG and `notify-keyspace-events` already includes `Kg$hxe`.
+   * @default true
+   */
+  configureNotifications?: boolean;
+  /** Password, when not in the URL. */
+  password?: string;
+  limits?: StoreLimits;
+}
+
+interface Resolved {
+  keyPrefix: string;
+  opTimeoutMs: number;
+  connectTimeoutMs: number;
+  configureNotifications: boolean;
+  limits: ResolvedStoreLimits;
+}
+
+function resolve(o: RedisStoreOptions): Resolved {
+  if ((o.url === undefined) === (o.cluster === undefined)) {
+    throw new InvalidArgumentError("RedisStore needs exactly one of url or cluster");
+  }
+  if (o.cluster !== undefined && o.cluster.length === 0) {
+    throw InvalidArgumentError.field("cluster", "needs at least one seed node");
+  }
+  const opTimeoutMs = o.opTimeoutMs ?? 5000;
+  if (!(opTimeoutMs > 0)) throw InvalidArgumentError.field("opTimeoutMs", "must be positive");
+  const connectTimeoutMs = o.connectTimeoutMs ?? 10_000;
+  if (!(connectTimeoutMs > 0))
+    throw InvalidArgumentError.field("connectTimeoutMs", "must be positive");
+  return {
+    keyPrefix: o.keyPrefix ?? "stratus:",
+    opTimeoutMs,
+    connectTimeoutMs,
+    configureNotifications: o.configureNotifications ?? true,
+    limits: resolveStoreLimits(o.limits),
+  };
+}
+
+type Client = Redis | Cluster;
+interface ScriptCommands {
+  stratusMerge(
+    key: string,
+    mode: "merge" | "new",
+    kind: string,
+    ts: string,
+    ...items: (string | Uint8Array)[]
+  ): Promise<number>;
+  stratusLww(key: string, mode: "merge" | "new", ts: string, stored: Uint8Array): Promise<number>;
+}
+
+/** Reconnect quickly after a restart, but never hammer a dead server more than every 500 ms. */
+const retryStrategy = (times: number): number => Math.min(times * 50, 500);
+
+/**
+ * The Redis backend, for one server or a Redis Cluster. Values live in hashes under
+ * `keyPrefix + key`; every merge runs as a Lua script on the server that owns the key, so
+ * concurrent writers from any number of processes never lose an update. Commands are
+ * auto-pipelined, so many operations in flight share round trips.
+ *
+ * @example
+ * ```ts
+ * const store = await RedisStore.connect({ url: "redis://127.0.0.1:6379" });
+ * const cluster = await RedisStore.connect({ cluster: [{ host: "10.0.0.1", port: 7000 }] });
+ * ```
+ */
+export class RedisStore implements Store {
+  readonly backend: "redis" | "redis-cluster";
+  private readonly deadlines: Deadlines;
+  private readonly notifier: KeyspaceNotifier;
+  private closed = false;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly o: Resolved,
+    db: number,
+  ) {
+    this.backend = client instanceof Cluster ? "redis-cluster" : "redis";
+    this.deadlines = new Deadlines(o.opTimeoutMs);
+    const masters = (): Redis[] => (client instanceof Cluster ? client.nodes("master") : [client]);
+    this.notifier = new KeyspaceNotifier({
+      keyPrefix: o.keyPrefix,
+      db,
+      configure: o.configureNotifications,
+      masters,
+      allNodes: () => (client instanceof Cluster ? client.nodes("all") : [client]),
+    });
+    if (client instanceof Cluster) {
+      const resync = (): void => void this.notifier.reconcile().catch(() => undefined);
+      client.on("+node", resync);
+      client.on("-node", resync);
+    }
+  }
+
+  /** Connects and waits until the server (or every slot of the cluster) answers. */
+  static async connect(options: RedisStoreOptions): Promise<RedisStore> {
+    const o = resolve(options);
+    const common: RedisOptions = {
+      enableAutoPipelining: true,
+      // Commands wait for a reconnect, but never past the operation deadline.
+      maxRetriesPerRequest: null,
+      commandTimeout: o.opTimeoutMs,
+      connectTimeout: o.connectTimeoutMs,
+      lazyConnect: true,
+      ...(options.password === undefined ? {} : { password: options.password }),
+    };
+    let client: Client;
+    let db = 0;
+    if (options.url !== undefined) {
+      const url = new URL(options.url);
+      if (url.protocol !== "redis:") {
+        throw InvalidArgumentError.field("url", `must start with redis://, got ${options.url}`);
+      }
+      db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
+      client = new Redis(options.url, { ...common, retryStrategy });
+    } else {
+      client = new Cluster(options.cluster as ClusterNode[], {
+        enableAutoPipelining: true,
+        clusterRetryStrategy: retryStrategy,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        slotsRefreshTimeout: o.connectTimeoutMs,
+        lazyConnect: true,
+        redisOptions: common,
+      });
+    }
+    client.on("error", () => undefined); // surfaced per operation; reconnection is automatic
+    client.defineCommand("stratusMerge", { numberOfKeys: 1, lua: MERGE_SCRIPT });
+    client.defineCommand("stratusLww", { numberOfKeys: 1, lua: LWW_SCRIPT });
+    const store = new RedisStore(client, o, db);
+    try {
+      await store.deadlines.run("connect", client.connect());
+      await store.deadlines.run("ping", client.ping());
+    } catch (e) {
+      client.disconnect();
+      throw mapRedisError(e);
+    }
+    return store;
+  }
+
+  get(key: string): Promise<Lattice | undefined> {
+    try {
+      this.check(key);
+      const full = this.o.keyPrefix + key;
+      // Most keys are strings (one GET); collections are hashes, found by Redis's WRONGTYPE.
+      return this.bound(`get ${key}`, this.client.getBuffer(full)).then(
+        (s) => (s === null ? undefined : fromString(key, s)),
+        (e: unknown) => {
+          if (e instanceof Error && e.message.startsWith("WRONGTYPE")) {
+            return this.run(key, "get", this.client.hgetallBuffer(full)).then((h) =>
+              fromHash(key, h),
+            );
+          }
+          throw mapRedisError(e, key);
+        },
+      );
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Lattice | undefined)[]> {
+    for (const k of keys) this.check(k);
+    return Promise.all(keys.map((k) => this.get(k)));
+  }
+
+  async put(key: string, value: Lattice): Promise<void> {
+    await this.write(key, value, "merge");
+  }
+
+  async putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void> {
+    const results = await Promise.allSettled(entries.map(([k, v]) => this.put(k, v)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  async putIfAbsent(key: string, value: Lattice): Promise<boolean> {
+    return (await this.write(key, value, "new")) === 1;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.check(key);
+    await this.run(key, "delete", this.client.del(this.o.keyPrefix + key));
+  }
+
+  async *scan(prefix: string): AsyncIterable<string> {
+    if (this.closed) throw new ClosedError("the Redis store is closed");
+    if (typeof prefix !== "string") throw InvalidArgumentError.field("prefix", "must be a string");
+    const full = this.o.keyPrefix + prefix;
+    const match = full.replace(/[*?[\]\\]/g, (c) => "\\" + c) + "*";
+    const nodes = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    const cut = this.o.keyPrefix.length;
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await this.run(
+          prefix,
+          "scan",
+          node.scan(cursor, "MATCH", match, "COUNT", 1000),
+        );
+        cursor = next;
+        for (const k of keys) yield k.slice(cut);
+      } while (cursor !== "0");
+    }
+  }
+
+  subscribe(prefix: string, listener: ChangeListener): Promise<Subscription> {
+    if (this.closed) return Promise.reject(new ClosedError("the Redis store is closed"));
+    return this.deadlines.run("subscribe", this.notifier.subscribe(prefix, listener));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.notifier.close();
+    this.deadlines.cancelAll(new ClosedError("the Redis store was closed"));
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private get scripts(): ScriptCommands {
+    return this.client as unknown as ScriptCommands;
+  }
+
+  private check(key: string): void {
+    if (this.closed) throw new ClosedError("the Redis store is closed");
+    checkKey(key, this.o.limits);
+  }
+
+  private async write(key: string, value: Lattice, mode: "merge" | "new"): Promise<number> {
+    this.check(key);
+    if (typeof value !== "object" || value === null || typeof value.merge !== "function") {
+      throw new InvalidArgumentError(`value for key ${JSON.stringify(key)} is not a lattice`);
+    }
+    const a: WriteArgs = writeArgs(value);
+    if (a.bytes > this.o.limits.maxValueBytes) {
+      throw ValueTooLargeError.of(key, a.bytes, this.o.limits.maxValueBytes);
+    }
+    const full = this.o.keyPrefix + key;
+    return this.run(
+      key,
+      mode === "new" ? "putIfAbsent" : "put",
+      this.scripts.stratusMerge(full, mode, a.kind, a.ts, ...a.items),
+    );
+  }
+
+  private async run<T>(key: string, what: string, op: Promise<T>): Promise<T> {
+    try {
+      return await this.bound(`${what} ${JSON.stringify(key)}`, op);
+    } catch (e) {
+      throw mapRedisError(e, key);
+    }
+  }
+
+  /**
+   * Bounds an operation by the deadline. A standalone client's commands carry ioredis's own
+   * `commandTimeout`, which also covers commands queued while reconnecting; a cluster queues
+   * commands of its own while it cannot route them, with no timeout, so cluster operations are
+   * also raced against the deadline.
+   */
+  private bound<T>(what: string, op: Promise<T>): Promise<T> {
+    return this.client instanceof Cluster ? this.deadlines.run(what, op) : op;
+  }
+}

@@ -1,0 +1,130 @@
+import { InvalidArgumentError, InvalidKeyError, ValueTooLargeError } from "../errors/index.js";
+import { encodedSize } from "../lattice/index.js";
+import type { Lattice } from "../lattice/index.js";
+
+/**
+ * A change to stored data, delivered to subscribers.
+ *
+ * - `put`: the key's value changed (a merge that changed nothing is not reported).
+ * - `delete`: the key was deleted.
+ * - `reset`: notifications may have been lost (the backend's change stream reconnected); a
+ *   subscriber that caches values must treat every cached key under its prefix as stale.
+ */
+export type ChangeEvent =
+  | { readonly kind: "put"; readonly key: string }
+  | { readonly kind: "delete"; readonly key: string }
+  | { readonly kind: "reset" };
+
+/** Receives change events. Called asynchronously; must not throw. */
+export type ChangeListener = (event: ChangeEvent) => void;
+
+/** A live subscription; `close` stops delivery. */
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+/**
+ * The storage contract every backend meets: a lattice key-value store in which every write is a
+ * merge. Concurrent writers never lose updates, whatever order their writes arrive in, because
+ * merges are associative, commutative and idempotent and each backend applies one key's merge
+ * atomically.
+ *
+ * A rejected promise with `STORAGE_UNAVAILABLE` means the outcome is unknown: the write may or
+ * may not have been applied. Retrying is always safe, since merging the same lattice twice is the
+ * same as merging it once.
+ *
+ * @example
+ * ```ts
+ * const store = await MemoryStore.open();
+ * const clock = new HybridClock({ node: "n1" });
+ * await store.put("greeting", LwwLattice.of("hello", clock.now()));
+ * const v = await store.get("greeting"); // LwwLattice, v.value() === "hello"
+ * await store.close();
+ * ```
+ */
+export interface Store {
+  /** Which backend this is: `memory`, `redis` or `redis-cluster`. */
+  readonly backend: string;
+  /** The stored lattice, or `undefined` when the key holds nothing. */
+  get(key: string): Promise<Lattice | undefined>;
+  /** Several keys at once, in the order asked. */
+  getMany(keys: readonly string[]): Promise<(Lattice | undefined)[]>;
+  /**
+   * Merges `value` into the key. Throws `LATTICE_TYPE_MISMATCH` (and changes nothing) when the
+   * key holds another kind of lattice.
+   */
+  put(key: string, value: Lattice): Promise<void>;
+  /** Merges several keys; each key's merge is atomic, the batch as a whole is not. */
+  putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void>;
+  /** Stores `value` only if the key holds nothing. True when it was stored. */
+  putIfAbsent(key: string, value: Lattice): Promise<boolean>;
+  /**
+   * Removes the key. A delete is not a lattice operation: a merge that races with it may
+   * re-create the key.
+   */
+  delete(key: string): Promise<void>;
+  /** Every key that starts with `prefix` (no order promised). */
+  scan(prefix: string): AsyncIterable<string>;
+  /** Delivers changes to keys that start with `prefix` until the subscription is closed. */
+  subscribe(prefix: string, listener: ChangeListener): Promise<Subscription>;
+  /** Releases connections and files; later calls throw `CLOSED`. */
+  close(): Promise<void>;
+}
+
+/** Size limits every backend enforces. */
+export interface StoreLimits {
+  /** Longest key, in UTF-8 bytes. @default 1024 */
+  maxKeyBytes?: number;
+  /** Largest value, in bytes of its encoding. @default 67108864 (64 MiB) */
+  maxValueBytes?: number;
+}
+
+/** {@link StoreLimits} with every field present. */
+export type ResolvedStoreLimits = Readonly<Required<StoreLimits>>;
+
+const DEFAULT_LIMITS: ResolvedStoreLimits = Object.freeze({
+  maxKeyBytes: 1024,
+  maxValueBytes: 64 * 1024 * 1024,
+});
+
+function positiveInt(field: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v <= 0) {
+    throw InvalidArgumentError.field(field, `must be a positive integer, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Fills in defaults and validates. */
+export function resolveStoreLimits(limits: StoreLimits = {}): ResolvedStoreLimits {
+  return Object.freeze({
+    maxKeyBytes: positiveInt("maxKeyBytes", limits.maxKeyBytes, DEFAULT_LIMITS.maxKeyBytes),
+    maxValueBytes: positiveInt("maxValueBytes", limits.maxValueBytes, DEFAULT_LIMITS.maxValueBytes),
+  });
+}
+
+/** Throws `INVALID_KEY` for a key that is not a non-empty string within the size limit. */
+export function checkKey(key: unknown, limits: ResolvedStoreLimits): asserts key is string {
+  if (typeof key !== "string") {
+    throw new InvalidKeyError(`key must be a string, got ${typeof key}`);
+  }
+  if (key.length === 0) throw new InvalidKeyError("key must not be empty");
+  // Cheap bound first: a UTF-16 string never takes more than 3 bytes per code unit in UTF-8.
+  if (key.length * 3 > limits.maxKeyBytes) {
+    const bytes = Buffer.byteLength(key, "utf8");
+    if (bytes > limits.maxKeyBytes) {
+      throw new InvalidKeyError(`key is ${bytes} bytes; the limit is ${limits.maxKeyBytes}`, {
+        details: { bytes, limit: limits.maxKeyBytes },
+      });
+    }
+  }
+}
+
+/** Throws `VALUE_TOO_LARGE` for a lattice whose encoding exceeds the limit. */
+export function checkValue(key: string, value: Lattice, limits: ResolvedStoreLimits): void {
+  if (typeof value !== "object" || value === null || typeof value.merge !== "function") {
+    throw new InvalidArgumentError(`value for key ${JSON.stringify(key)} is not a lattice`);
+  }
+  const size = encodedSize(value);
+  if (size > limits.maxValueBytes) throw ValueTooLargeError.of(key, size, limits.maxValueBytes);
+}

@@ -1,0 +1,112 @@
+import { StratusError, registerErrorClass } from "./base.js";
+import type { ErrorOptions } from "./base.js";
+
+// Errors of the function runtime (transport, scheduling, executors), one class per code.
+
+/** A connection presented a wrong or missing cluster token. */
+export class UnauthorizedError extends StratusError {
+  override name = "UnauthorizedError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("UNAUTHORIZED", message, options);
+  }
+}
+registerErrorClass("UNAUTHORIZED", UnauthorizedError);
+
+/** A frame was oversized or not a valid message; the connection that sent it is closed. */
+export class BadFrameError extends StratusError {
+  override name = "BadFrameError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("BAD_FRAME", message, options);
+  }
+}
+registerErrorClass("BAD_FRAME", BadFrameError);
+
+/** A function cannot be registered: syntax error, free variable, not a function. */
+export class BadFunctionError extends StratusError {
+  override name = "BadFunctionError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("BAD_FUNCTION", message, options);
+  }
+}
+registerErrorClass("BAD_FUNCTION", BadFunctionError);
+
+/** User code threw; `details.stack` holds its stack. */
+export class FunctionError extends StratusError {
+  override name = "FunctionError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("FUNCTION_ERROR", message, options);
+  }
+}
+registerErrorClass("FUNCTION_ERROR", FunctionError);
+
+/** A function ran past its time limit; its worker was replaced. */
+export class FunctionTimeoutError extends StratusError {
+  override name = "FunctionTimeoutError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("FUNCTION_TIMEOUT", message, options);
+  }
+}
+registerErrorClass("FUNCTION_TIMEOUT", FunctionTimeoutError);
+
+/** A function ran past its memory limit; its worker was replaced. */
+export class FunctionOomError extends StratusError {
+  override name = "FunctionOomError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("FUNCTION_OOM", message, options);
+  }
+}
+registerErrorClass("FUNCTION_OOM", FunctionOomError);
+
+/** No function is registered under that name. */
+export class NoSuchFunctionError extends StratusError {
+  override name = "NoSuchFunctionError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("NO_SUCH_FUNCTION", message, options);
+  }
+}
+registerErrorClass("NO_SUCH_FUNCTION", NoSuchFunctionError);
+
+/** No DAG is registered under that name. */
+export class NoSuchDagError extends StratusError {
+  override name = "NoSuchDagError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("NO_SUCH_DAG", message, options);
+  }
+}
+registerErrorClass("NO_SUCH_DAG", NoSuchDagError);
+
+/** A DAG definition is invalid (cycle, unknown function, bad inputs). */
+export class BadDagError extends StratusError {
+  override name = "BadDagError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("BAD_DAG", message, options);
+  }
+}
+registerErrorClass("BAD_DAG", BadDagError);
+
+/** No node with executors is available to run a call. */
+export class NoResourcesError extends StratusError {
+  override name = "NoResourcesError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("NO_RESOURCES", message, { retryable: true, ...options });
+  }
+}
+registerErrorClass("NO_RESOURCES", NoResourcesError);
+
+/** The node running a call was lost and retries ran out. */
+export class NodeLostError extends StratusError {
+  override name = "NodeLostError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("NODE_LOST", message, { retryable: true, ...options });
+  }
+}
+registerErrorClass("NODE_LOST", NodeLostError);
+
+/** The receiver is over its queue limit; retry later. */
+export class OverloadedError extends StratusError {
+  override name = "OverloadedError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("OVERLOADED", message, { retryable: true, ...options });
+  }
+}
+registerErrorClass("OVERLOADED", OverloadedError);

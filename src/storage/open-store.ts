@@ -16,6 +16,9 @@ export type StoreOptions =
  * - `memory:/var/lib/stratus.log?fsync=always|interval|never` — in-process with an append-only log;
  * - `redis://[:password@]host:port[/db]` — one Redis server;
  * - `redis-cluster://host:port[,host:port...]` — a Redis Cluster (seed nodes).
+ *
+ * Redis addresses take `?prefix=name:` to keep several clusters' keys apart on one server
+ * (default `stratus:`).
  */
 export function parseStoreAddress(address: string, limits?: StoreLimits): StoreOptions {
   const lim = limits === undefined ? {} : { limits };
@@ -35,9 +38,12 @@ export function parseStoreAddress(address: string, limits?: StoreLimits): StoreO
       ...lim,
     };
   }
-  if (address.startsWith("redis://")) return { backend: "redis", url: address, ...lim };
-  if (address.startsWith("redis-cluster://")) {
-    const nodes = address
+  const [base = "", query] = address.split("?", 2);
+  const prefix = new URLSearchParams(query ?? "").get("prefix");
+  if (prefix !== null) Object.assign(lim, { keyPrefix: prefix });
+  if (base.startsWith("redis://")) return { backend: "redis", url: base, ...lim };
+  if (base.startsWith("redis-cluster://")) {
+    const nodes = base
       .slice("redis-cluster://".length)
       .split(",")
       .filter((s) => s.length > 0)

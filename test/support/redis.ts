@@ -43,6 +43,8 @@ export interface RedisServerOptions {
   cluster?: boolean;
   port?: number;
   dir?: string;
+  /** Addresses to listen on. @default ["127.0.0.1"] */
+  bind?: string[];
 }
 
 /** One redis-server process that can be killed and started again on the same port and data. */
@@ -80,7 +82,7 @@ export class RedisServer {
       "--port",
       String(this.port),
       "--bind",
-      "127.0.0.1",
+      ...(this.o.bind ?? ["127.0.0.1"]),
       "--dir",
       this.dir,
       "--save",

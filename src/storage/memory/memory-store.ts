@@ -113,14 +113,12 @@ export class MemoryStore implements Store {
     return store;
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- async turns throws into rejections
   async get(key: string): Promise<Lattice | undefined> {
     this.open();
     checkKey(key, this.options.limits);
     return this.data.get(key);
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- async turns throws into rejections
   async getMany(keys: readonly string[]): Promise<(Lattice | undefined)[]> {
     this.open();
     return keys.map((k) => {

@@ -1,0 +1,311 @@
+import type { Socket } from "node:net";
+import {
+  BadFrameError,
+  ClosedError,
+  InvalidArgumentError,
+  OverloadedError,
+  TimeoutError,
+  ensureError,
+} from "../errors/index.js";
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from "./frame.js";
+import type { RawMessage } from "./frame.js";
+import { Inbox, SKIP } from "./inbox.js";
+import type { InboxHost } from "./inbox.js";
+import { HANDSHAKE_REQUEST_ID } from "./protocol.js";
+import type { PeerIdentity, PeerRole } from "./protocol.js";
+import type {
+  ConnectionSetup,
+  ConnectionStats,
+  HandshakeControl,
+  Handlers,
+  RequestOptions,
+} from "./options.js";
+import { FrameWriter, Outbox } from "./outgoing.js";
+
+/** Runs a user callback that nobody could catch for: a throw is reported, never propagated. */
+function guard(what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    process.emitWarning(`stratus wire: ${what} handler threw: ${ensureError(e).message}`);
+  }
+}
+
+type State = "handshake" | "open" | "closing" | "closed";
+
+/**
+ * One end of an established Stratus connection. Symmetric: either end may send requests and
+ * notifications, and answers the other's through its {@link Handlers}.
+ *
+ * Create one with `connect()` or receive it from `WireServer`; the constructor is internal.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect("stratus://127.0.0.1:7000", { token, role: "client", id: "cli-1" });
+ * const sum = await conn.request<number>("add", [1, 2], { timeoutMs: 1000 });
+ * conn.notify("log", { line: "done" });
+ * await conn.close();
+ * ```
+ */
+export class Connection {
+  /** The peer's id (its hello's `id`, or the listener's id from the welcome). Set once open. */
+  get remoteId(): string {
+    return this.peer.id;
+  }
+  /** The role the connecting peer declared; undefined on the connecting side. */
+  get role(): PeerRole | undefined {
+    return this.peer.role;
+  }
+  /** The listener's `info` from the welcome; undefined on the listening side. */
+  get info(): unknown {
+    return this.peer.info;
+  }
+  /** Settles, never rejects, when the socket has closed: with why, or undefined for a clean end. */
+  readonly closed: Promise<Error | undefined>;
+
+  private readonly socket: Socket;
+  private readonly setup: ConnectionSetup;
+  private readonly decoder: FrameDecoder;
+  private readonly inbox: Inbox;
+  private handlers: Handlers;
+  private peer: PeerIdentity = { id: "" };
+  private state: State = "handshake";
+  private opened = false;
+  private closedLocally = false;
+  private reason: Error | undefined;
+  private resolveClosed!: (reason: Error | undefined) => void;
+  private readonly outbox: Outbox;
+  private readonly writer: FrameWriter;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly maxFrameBytes: number;
+  private readonly requestTimeoutMs: number;
+
+  /** @internal Use `connect()` or `WireServer.listen()`. */
+  constructor(socket: Socket, setup: ConnectionSetup) {
+    this.socket = socket;
+    this.setup = setup;
+    this.handlers = setup.handlers ?? {};
+    this.maxFrameBytes = setup.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.requestTimeoutMs = setup.requestTimeoutMs ?? 30_000;
+    this.writer = new FrameWriter(socket, this.maxFrameBytes);
+    this.decoder = new FrameDecoder({ maxFrameBytes: setup.handshakeMaxFrameBytes });
+    this.inbox = new Inbox(this.inboxHost(), setup.maxPendingRequests ?? 4096);
+    // Responses to our own requests must stay readable even while incoming work is throttled.
+    this.outbox = new Outbox(
+      () => this.label(),
+      (n) => this.inbox.outgoingChanged(n),
+    );
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    // Request/response traffic is latency-bound; Nagle would hold back every small frame.
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    // A listener must exist or a socket error would crash the process; 'close' follows it.
+    socket.on("error", (err) => (this.reason ??= err));
+    socket.on("close", () => this.onClose());
+    this.timer = setTimeout(Connection.handshakeExpired, setup.handshakeTimeoutMs, this);
+    this.timer.unref();
+  }
+
+  /** Replaces the handlers; messages already being handled keep the old ones. */
+  setHandlers(handlers: Handlers): void {
+    this.handlers = handlers;
+  }
+
+  /** Counters for metrics and tests. */
+  get stats(): ConnectionStats {
+    return {
+      outgoing: this.outbox.size,
+      handling: this.inbox.inFlight,
+      queued: this.inbox.waiting,
+      readPaused: this.inbox.readPaused,
+    };
+  }
+
+  /** True once the socket's write buffer is full; wait for {@link drain} before sending more. */
+  get writableNeedDrain(): boolean {
+    return this.writer.needDrain;
+  }
+
+  /** Resolves when the write buffer has drained below its high-water mark, or the socket closed. */
+  drain(): Promise<void> {
+    return this.writer.drain();
+  }
+
+  /**
+   * Sends a request and resolves with the peer's answer.
+   *
+   * Rejects with the peer's error rebuilt as its StratusError class; with `TIMEOUT` (retryable)
+   * after the deadline; with `CLOSED` (retryable) if the connection closes first; with
+   * `VALUE_TOO_LARGE` if the request exceeds the frame limit.
+   *
+   * @example
+   * ```ts
+   * const out = await conn.request<Uint8Array>("call", { fn: "inc", args }, { timeoutMs: 5000 });
+   * ```
+   */
+  request<T = unknown>(method: string, payload?: unknown, options?: RequestOptions): Promise<T> {
+    if (this.state !== "open") {
+      const message = `cannot send ${method}: connection to ${this.label()} is closed`;
+      return Promise.reject(new ClosedError(message, { retryable: true }));
+    }
+    const id = this.outbox.allocate();
+    let frame: Buffer;
+    try {
+      frame = this.writer.encode({ t: "req", i: id, m: method, a: payload });
+    } catch (e) {
+      return Promise.reject(ensureError(e));
+    }
+    const answer = this.outbox.track<T>(id, method, options?.timeoutMs ?? this.requestTimeoutMs);
+    this.writer.write(frame);
+    return answer;
+  }
+
+  /**
+   * Sends a notification. Returns false, sending nothing, if the connection is closing or closed.
+   *
+   * @throws ValueTooLargeError if the message exceeds the frame limit.
+   * @example
+   * ```ts
+   * conn.notify("heartbeat", { load: 0.4 });
+   * ```
+   */
+  notify(method: string, payload?: unknown): boolean {
+    if (this.state !== "open") return false;
+    this.writer.send({ t: "msg", m: method, a: payload });
+    return true;
+  }
+
+  /**
+   * Ends the connection gracefully: queued frames are flushed, then the socket is ended. Requests
+   * still unanswered when the socket closes reject with `CLOSED`. Resolves once closed.
+   */
+  close(): Promise<void> {
+    if (this.state === "handshake" || this.state === "open") {
+      this.closedLocally = true;
+      this.end();
+    }
+    return this.closed.then(() => undefined);
+  }
+
+  /** Closes the connection at once, discarding unsent frames. `err` becomes the close reason. */
+  destroy(err?: Error): void {
+    if (this.state === "closed") return;
+    if (err === undefined) this.closedLocally = true;
+    this.reason ??= err;
+    this.state = "closing";
+    this.socket.destroy();
+  }
+
+  private end(): void {
+    this.state = "closing";
+    this.socket.end();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(Connection.closeExpired, this.setup.closeTimeoutMs ?? 5000, this);
+    this.timer.unref();
+  }
+
+  private static handshakeExpired(this: void, conn: Connection): void {
+    conn.destroy(new TimeoutError("handshake not completed in time"));
+  }
+
+  private static closeExpired(this: void, conn: Connection): void {
+    conn.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.feed(chunk, this.sink);
+    } catch (e) {
+      // Frames before the bad one in this chunk have been acted on already; this one ends it.
+      this.destroy(ensureError(e));
+    }
+  }
+
+  /** Takes each decoded message; returning false stops decoding once the connection is dying. */
+  private readonly sink = (msg: RawMessage): boolean => {
+    if (this.state === "closed" || this.socket.destroyed) return false;
+    if (this.state === "handshake") this.setup.gate(msg, this.control);
+    else if (this.opened) this.receive(msg);
+    // else: the handshake was refused and we are ending; nothing more is read as a message.
+    return true;
+  };
+
+  private receive(msg: RawMessage): void {
+    switch (msg.t) {
+      case "res":
+        if (typeof msg.i === "number")
+          return this.outbox.settle(msg.i, msg.ok === true, msg.v, msg.e);
+        break;
+      case "req":
+        if (typeof msg.i === "number" && typeof msg.m === "string") return this.inbox.push(msg);
+        break;
+      case "msg":
+        if (typeof msg.m === "string") return this.inbox.push(msg);
+        break;
+    }
+    this.destroy(new BadFrameError(`malformed or unexpected message of type ${msg.t}`));
+  }
+
+  private readonly control: HandshakeControl = {
+    send: (msg) => this.writer.send(msg),
+    accept: (peer) => {
+      clearTimeout(this.timer);
+      this.state = "open";
+      this.opened = true;
+      this.peer = peer;
+      this.decoder.maxFrameBytes = this.maxFrameBytes;
+      this.setup.onOpen?.(this);
+    },
+    refuse: (err, answer) => {
+      if (answer) this.writer.respond(HANDSHAKE_REQUEST_ID, false, err);
+      this.reason ??= err;
+      this.end();
+    },
+  };
+
+  private inboxHost(): InboxHost {
+    return {
+      request: (_id, method, payload) => {
+        // Once we have ended our side there is no way to answer; the peer sees CLOSED instead.
+        if (this.state !== "open") return SKIP;
+        const h = this.handlers.request;
+        if (h === undefined) throw new InvalidArgumentError(`no request handler for ${method}`);
+        return h(method, payload, this);
+      },
+      answer: (id, ok, value) => this.writer.respond(id, ok, value),
+      notify: (method, payload) =>
+        guard("notify", () => this.handlers.notify?.(method, payload, this)),
+      overloaded: (id) => {
+        const err = new OverloadedError(`${this.label()} has too many queued requests`);
+        this.writer.respond(id, false, err);
+      },
+      pause: (paused) => {
+        if (paused) this.socket.pause();
+        else this.socket.resume();
+        guard("backpressure", () => this.handlers.backpressure?.(this, paused));
+      },
+    };
+  }
+
+  private label(): string {
+    const { id } = this.peer;
+    return id !== "" ? id : `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  private onClose(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    clearTimeout(this.timer);
+    this.inbox.clear();
+    const reason = this.reason;
+    const why = reason?.message ?? (this.closedLocally ? "closed locally" : "closed by the peer");
+    const peer = this.label();
+    this.outbox.failAll((method) => {
+      const message = `connection to ${peer} closed before ${method} was answered: ${why}`;
+      return new ClosedError(message, { retryable: true, cause: reason, details: { method } });
+    });
+    const close = this.handlers.close;
+    if (this.opened && close !== undefined) guard("close", () => close(this, reason));
+    this.resolveClosed(reason);
+  }
+}

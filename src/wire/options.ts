@@ -1,0 +1,79 @@
+import type { StratusError } from "../errors/index.js";
+import type { Connection } from "./connection.js";
+import type { RawMessage } from "./frame.js";
+import type { PeerIdentity } from "./protocol.js";
+
+/**
+ * The option and callback shapes of connections. Kept apart from `connection.ts` so that file is
+ * about behaviour; the import of `Connection` here is type-only.
+ */
+
+/**
+ * What a connection does with what its peer sends. All are optional; every callback is guarded so
+ * a throwing handler can neither crash the process nor break the connection.
+ */
+export interface Handlers {
+  /**
+   * Answers a request. Return the response payload or a promise of it; throw or reject to answer
+   * with an error (StratusErrors keep their code, anything else arrives as `INTERNAL`). Unknown
+   * methods are the handler's to refuse, e.g. with `NoSuchFunctionError`.
+   */
+  request?: (method: string, payload: unknown, conn: Connection) => unknown;
+  /** Receives a notification. Exceptions are reported with `process.emitWarning` and dropped. */
+  notify?: (method: string, payload: unknown, conn: Connection) => void;
+  /** Called once when an established connection closes; `err` is why, if it was not a clean end. */
+  close?: (conn: Connection, err?: Error) => void;
+  /** Called when the connection stops (`true`) or resumes (`false`) reading, for metrics and logs. */
+  backpressure?: (conn: Connection, paused: boolean) => void;
+}
+
+/** Tunables shared by both ends of a connection. */
+export interface ConnectionOptions {
+  /** Largest frame payload sent or accepted, in bytes (default 128 MiB). */
+  maxFrameBytes?: number;
+  /** Incoming requests handled at once before the socket stops being read (default 4096). */
+  maxPendingRequests?: number;
+  /** Deadline of a request unless `request()` is given one (default 30 s). */
+  requestTimeoutMs?: number;
+  /** How long a graceful `close()` waits for the peer before destroying the socket (default 5 s). */
+  closeTimeoutMs?: number;
+}
+
+/** A snapshot of a connection's queues; see {@link Connection.stats}. */
+export interface ConnectionStats {
+  /** This side's requests awaiting responses. */
+  outgoing: number;
+  /** Incoming requests whose handlers have not settled. */
+  handling: number;
+  /** Incoming messages read but waiting for a handler slot. */
+  queued: number;
+  /** True while the socket is not read because of back-pressure. */
+  readPaused: boolean;
+}
+
+/** Per-call options of {@link Connection.request}. */
+export interface RequestOptions {
+  /** Rejects with `TIMEOUT` (retryable) if no response arrived within this many milliseconds. */
+  timeoutMs?: number;
+}
+
+/** What the handshake code may do with a connection before it is established. @internal */
+export interface HandshakeControl {
+  /** Sends a handshake frame. */
+  send(msg: object): void;
+  /** Completes the handshake: later frames are requests, responses and notifications. */
+  accept(peer: PeerIdentity): void;
+  /** Fails the handshake: optionally answers with `err` as request 0's error, then ends. */
+  refuse(err: StratusError, answer: boolean): void;
+}
+
+/** How the transport builds a connection; not for callers. @internal */
+export interface ConnectionSetup extends ConnectionOptions {
+  /** Receives every frame until it calls `accept` or `refuse`. */
+  gate: (msg: RawMessage, ctl: HandshakeControl) => void;
+  handshakeTimeoutMs: number;
+  /** Frame limit before the handshake completes, so strangers cannot make us buffer 128 MiB. */
+  handshakeMaxFrameBytes: number;
+  handlers?: Handlers | undefined;
+  onOpen?: (conn: Connection) => void;
+}

@@ -1,0 +1,82 @@
+/**
+ * Executors: a pool of worker threads that run user functions, one invocation at a time per
+ * worker (Cloudburst's unit of concurrency), with per-call time limits and per-worker heap limits.
+ *
+ * ## Values
+ * Arguments and results are bytes of the value codec (`encodeValue` / `decodeValue`); only the
+ * worker that runs a function decodes them. An argument that decodes to `{ $stratusRef: key }`
+ * ({@link REF_MARKER}) is replaced by the value of `key` (fetched with the host `get`, several in
+ * parallel) before the function runs; a missing key gives `undefined`.
+ *
+ * ## Code
+ * A function version (`name` + `version`) is compiled once per worker, on first use; its optional
+ * `init(ctx)` runs then too (inside that first call, counting toward its time limit) and its
+ * result is `ctx.state` for every later call in that worker. An init that throws fails the call
+ * and is retried by the next one. Workers isolate failures, not trust: user code shares the
+ * worker's globals with the other functions that worker runs.
+ *
+ * ## Host contract
+ * User code reaches the node through its ctx. `ctx.id()` and `ctx.state` are local; every other
+ * method is a host call: the worker posts it, the pool calls the {@link HostHandler} given to the
+ * pool as `host(op, args, { id, run, fn })` (invocation id, the invocation's opaque `run`, function
+ * name) and sends back what it resolves to. User values are encoded in the worker, so `args` and
+ * results carry bytes, never user objects:
+ *
+ * | ctx method               | `op`     | `args`                              | host resolves to           |
+ * | ------------------------ | -------- | ----------------------------------- | -------------------------- |
+ * | `ctx.get(key)`           | `get`    | `[key: string]`                     | `Uint8Array \| undefined`  |
+ * | `ctx.put(key, value)`    | `put`    | `[key: string, value: Uint8Array]`  | ignored                    |
+ * | `ctx.delete(key)`        | `delete` | `[key: string]`                     | ignored                    |
+ * | `ctx.send(to, msg)`      | `send`   | `[to: string, msg: Uint8Array]`     | ignored                    |
+ * | `ctx.recv({ timeoutMs })`| `recv`   | `[{ timeoutMs?: number }]`          | `Uint8Array \| undefined` (undefined: timed out) |
+ * | `ctx.call(name, args)`   | `call`   | `[name: string, args: Uint8Array[]]`| `Uint8Array` (the result)  |
+ *
+ * Bytes are `encodeValue` output and are decoded in the worker. A host that rejects with a
+ * StratusError makes the ctx method throw that error, with its code, in user code; if user code
+ * lets it escape, the invocation fails with that code (e.g. `STORAGE_UNAVAILABLE`, retryable).
+ * Host calls are only honoured while their invocation runs: a ctx used after its function
+ * returned gets a `FUNCTION_ERROR` rejection. Time spent in host calls counts toward the
+ * invocation's time limit.
+ *
+ * ## Failures
+ * `FUNCTION_ERROR` (user code threw; `details.stack` / `details.name` are the user's),
+ * `FUNCTION_TIMEOUT` and `FUNCTION_OOM` (the worker is replaced; calls queued behind it are re-run
+ * on other workers, not failed), `BAD_FUNCTION` (does not compile), `INTERNAL` (a worker crashed),
+ * `CLOSED`.
+ *
+ * @example
+ * ```ts
+ * import { ExecutorPool, validateFunctionSource } from "./node/executor/index.js";
+ * import { decodeValue, encodeValue } from "./lattice/index.js";
+ *
+ * const source = "async (ctx, x) => { await ctx.put('last', x); return x + 1; }";
+ * validateFunctionSource(source); // at registration: throws BAD_FUNCTION on free variables
+ * const store = new Map<string, Uint8Array>();
+ * const pool = new ExecutorPool({
+ *   size: 2,
+ *   host: async (op, args) => {
+ *     if (op === "put") store.set(args[0] as string, args[1] as Uint8Array);
+ *     if (op === "get") return store.get(args[0] as string);
+ *     return undefined;
+ *   },
+ * });
+ * await pool.start();
+ * const code = { name: "inc", version: "1", kind: "source" as const, source, timeoutMs: 1000 };
+ * decodeValue(await pool.invoke({ id: "c1", code, args: [encodeValue(1)] })); // 2
+ * await pool.close();
+ * ```
+ */
+export { ExecutorPool } from "./pool.js";
+export { EXECUTOR_GLOBALS, validateFunctionCode, validateFunctionSource } from "./validate.js";
+export type { ValidateOptions } from "./validate.js";
+export { REF_MARKER } from "./types.js";
+export type {
+  ExecutorPoolOptions,
+  ExecutorPoolStats,
+  FunctionCode,
+  FunctionContext,
+  HostHandler,
+  HostInvocation,
+  HostOp,
+  Invocation,
+} from "./types.js";

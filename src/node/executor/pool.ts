@@ -1,0 +1,304 @@
+/**
+ * The executor pool: worker threads that run user functions, one invocation at a time each.
+ *
+ * Scheduling: one FIFO queue for the pool; each worker is handed up to `pipelineDepth` calls ahead
+ * so it never idles waiting for the main thread, and runs them strictly in order. The pool never
+ * asks a worker what it is doing: results come back in posting order, so the oldest unanswered
+ * call of a worker is the one running, and one timer per worker enforces its time limit.
+ */
+import type { ResourceLimits } from "node:worker_threads";
+import { performance } from "node:perf_hooks";
+import {
+  ClosedError,
+  InvalidArgumentError,
+  StratusError,
+  fromWireError,
+} from "../../errors/index.js";
+import { answerHostCall, checkInvocation, lostWorkerError, timeoutError } from "./calls.js";
+import { Deque } from "./deque.js";
+import { Slot } from "./slot.js";
+import type { Job } from "./slot.js";
+import { codeKey, ownBytes } from "./types.js";
+import type {
+  ExecutorPoolOptions,
+  ExecutorPoolStats,
+  HostHandler,
+  Invocation,
+  UpMsg,
+} from "./types.js";
+
+const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
+
+/**
+ * A pool of executor workers.
+ *
+ * @example
+ * ```ts
+ * const pool = new ExecutorPool({ size: 2, host: async () => undefined });
+ * await pool.start();
+ * const code = { name: "inc", version: "1", kind: "source", source: "(ctx, x) => x + 1" } as const;
+ * const out = await pool.invoke({ id: "call-1", code, args: [encodeValue(41)] });
+ * decodeValue(out); // 42
+ * await pool.close();
+ * ```
+ */
+export class ExecutorPool {
+  private readonly host: HostHandler;
+  private readonly limits: ResourceLimits;
+  private readonly defaultTimeoutMs: number;
+  private readonly depth: number;
+  private readonly queue = new Deque<Job>();
+  private slots: Slot[] = [];
+  private target: number;
+  private completed = 0;
+  private closed = false;
+  private bootFailures = 0;
+  private respawnTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: ExecutorPoolOptions) {
+    if (!positiveInt(opts.size)) throw InvalidArgumentError.field("size", "must be an integer ≥ 1");
+    const depth = opts.pipelineDepth ?? 4;
+    if (!positiveInt(depth)) throw InvalidArgumentError.field("pipelineDepth", "must be ≥ 1");
+    const timeout = opts.defaultTimeoutMs ?? 60_000;
+    if (!(timeout > 0)) throw InvalidArgumentError.field("defaultTimeoutMs", "must be > 0");
+    this.target = opts.size;
+    this.host = opts.host;
+    this.depth = depth;
+    this.defaultTimeoutMs = timeout;
+    const rl = opts.resourceLimits ?? {};
+    this.limits = { maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? 512 };
+    if (rl.maxYoungGenerationSizeMb !== undefined) {
+      this.limits.maxYoungGenerationSizeMb = rl.maxYoungGenerationSizeMb;
+    }
+    if (rl.stackSizeMb !== undefined) this.limits.stackSizeMb = rl.stackSizeMb;
+  }
+
+  /** Target number of workers. */
+  get size(): number {
+    return this.target;
+  }
+
+  /** Starts the workers; resolves when all are ready to run code. */
+  async start(): Promise<void> {
+    if (this.closed) throw new ClosedError("executor pool is closed");
+    const fresh = this.fill();
+    try {
+      await Promise.all(fresh.map((s) => s.booted));
+    } catch (e) {
+      if (this.closed) throw new ClosedError("executor pool was closed while starting");
+      await this.close();
+      throw new StratusError("INTERNAL", `executor workers failed to start: ${String(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /**
+   * Runs one call; resolves with the encoded return value. Rejects with FUNCTION_ERROR (user code
+   * threw), FUNCTION_TIMEOUT, FUNCTION_OOM, BAD_FUNCTION (does not compile), the code of a
+   * StratusError a host call raised, or CLOSED.
+   */
+  invoke(call: Invocation): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new ClosedError("executor pool is closed"));
+    const bad = checkInvocation(call);
+    if (bad !== undefined) return Promise.reject(bad);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const timeoutMs = call.code.timeoutMs ?? this.defaultTimeoutMs;
+      this.queue.push({
+        call,
+        key: codeKey(call.code),
+        timeoutMs,
+        resolve,
+        reject,
+        info: undefined,
+      });
+      this.pump();
+    });
+  }
+
+  /**
+   * Changes the number of workers. Growing resolves when the new workers are ready; shrinking
+   * retires workers once the calls already handed to them are done, and resolves when they exit.
+   */
+  async resize(n: number): Promise<void> {
+    if (!positiveInt(n)) throw InvalidArgumentError.field("size", "must be an integer ≥ 1");
+    if (this.closed) throw new ClosedError("executor pool is closed");
+    this.target = n;
+    const active = this.slots.filter((s) => !s.retiring);
+    if (active.length <= n) {
+      await Promise.all(this.fill().map((s) => s.booted));
+      return;
+    }
+    // Retire booting workers first, then the least loaded.
+    const victims = active
+      .sort((a, b) => Number(a.ready) - Number(b.ready) || a.inflight.length - b.inflight.length)
+      .slice(0, active.length - n);
+    for (const s of victims) {
+      s.retiring = true;
+      if (s.inflight.length === 0) s.kill();
+    }
+    await Promise.all(victims.map((s) => s.exited));
+  }
+
+  /** Load snapshot. */
+  stats(): ExecutorPoolStats {
+    let busy = 0;
+    for (const s of this.slots) if (s.inflight.length > 0) busy++;
+    return { size: this.target, busy, queued: this.queue.length, completed: this.completed };
+  }
+
+  /** Terminates every worker; queued and running calls reject with CLOSED. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.respawnTimer !== undefined) clearTimeout(this.respawnTimer);
+    const err = new ClosedError("executor pool is closed");
+    for (const job of this.queue.drain()) job.reject(err);
+    const slots = this.slots;
+    this.slots = [];
+    for (const s of slots) {
+      s.kill();
+      for (const job of s.inflight.drain()) job.reject(err);
+    }
+    await Promise.all(slots.map((s) => s.exited));
+  }
+
+  // ---- scheduling ----
+
+  /** Starts workers until there are `target` non-retiring ones; returns the new ones. */
+  private fill(): Slot[] {
+    const fresh: Slot[] = [];
+    let active = 0;
+    for (const s of this.slots) if (!s.retiring) active++;
+    for (; active < this.target && !this.closed; active++) {
+      const slot = new Slot(this.events, this.limits);
+      this.slots.push(slot);
+      fresh.push(slot);
+    }
+    return fresh;
+  }
+
+  /** Hands queued calls to workers with room, least loaded first, then those that know the code. */
+  private pump(): void {
+    while (this.queue.length > 0) {
+      const job = this.queue.peek()!;
+      let best: Slot | undefined;
+      let bestScore = Infinity;
+      for (const s of this.slots) {
+        if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
+        const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
+        if (score < bestScore) [best, bestScore] = [s, score];
+      }
+      if (best === undefined) return;
+      this.queue.shift();
+      this.assign(best, job);
+    }
+  }
+
+  private assign(slot: Slot, job: Job): void {
+    const { call } = job;
+    const args = call.args.map(ownBytes);
+    const withCode = slot.admit(job.key);
+    slot.inflight.push(job);
+    if (withCode) {
+      const { name, version, kind, source, exportName, init } = call.code;
+      const c = { name, version, kind, source, exportName, init };
+      slot.post({ t: "inv", id: call.id, k: job.key, c, a: args });
+    } else {
+      slot.post({ t: "inv", id: call.id, k: job.key, a: args });
+    }
+    if (slot.inflight.length === 1) this.startHead(slot);
+  }
+
+  /** The head of `slot` starts now (as far as the main thread can tell): arm its time limit. */
+  private startHead(slot: Slot): void {
+    const now = performance.now();
+    slot.arm(now + slot.inflight.peek()!.timeoutMs, now);
+  }
+
+  /** The head of `slot` settled: account for it, time the next one, refill the worker. */
+  private finished(slot: Slot): Job | undefined {
+    const job = slot.inflight.shift();
+    if (job === undefined) return undefined; // a stray message, not a result we asked for
+    this.completed++;
+    if (slot.inflight.length > 0) this.startHead(slot);
+    else if (slot.retiring) slot.kill();
+    this.pump();
+    return job;
+  }
+
+  // ---- worker events ----
+
+  private readonly events = {
+    message: (slot: Slot, m: UpMsg): void => {
+      // User code can reach parentPort (module mode has require); never let junk throw here.
+      if (typeof m !== "object" || m === null) return;
+      if (m instanceof Uint8Array) {
+        this.finished(slot)?.resolve(m);
+      } else if (m.t === "err") {
+        this.finished(slot)?.reject(fromWireError(m.e));
+      } else if (m.t === "host") {
+        answerHostCall(slot, m, this.host);
+      } else if (m.t === "ready") {
+        this.bootFailures = 0;
+        this.pump();
+      }
+    },
+    expired: (slot: Slot): void => {
+      const job = slot.inflight.peek();
+      if (job === undefined) return;
+      const now = performance.now();
+      // Timers may fire a little early relative to performance.now(); re-arm if so.
+      if (now < slot.deadline - 1) {
+        slot.arm(slot.deadline, now);
+        return;
+      }
+      this.lose(slot, timeoutError(job));
+    },
+    exit: (slot: Slot, expected: boolean): void => {
+      this.slots = this.slots.filter((s) => s !== slot);
+      if (expected || this.closed) return;
+      if (!slot.ready) {
+        this.bootFailed(slot);
+        return;
+      }
+      this.lose(slot, lostWorkerError(slot, this.limits.maxOldGenerationSizeMb));
+    },
+  };
+
+  /**
+   * A worker is gone (killed for its time limit, out of memory, crashed): its running call fails
+   * with `err`, the calls posted behind it had not started and go back to the front of the queue,
+   * and a replacement is started.
+   */
+  private lose(slot: Slot, err: Error): void {
+    slot.kill();
+    this.slots = this.slots.filter((s) => s !== slot);
+    const [running, ...unstarted] = slot.inflight.drain();
+    this.queue.unshiftAll(unstarted);
+    if (running !== undefined) {
+      this.completed++;
+      running.reject(err);
+    }
+    this.fill();
+    this.pump();
+  }
+
+  /** A replacement worker died before it was ready: retry with backoff, fail calls if none can run. */
+  private bootFailed(slot: Slot): void {
+    this.bootFailures++;
+    if (!this.slots.some((s) => s.ready && !s.retiring)) {
+      const err = new StratusError(
+        "INTERNAL",
+        `executor worker failed to start: ${slot.exitError?.message ?? "it exited"}`,
+      );
+      for (const job of this.queue.drain()) job.reject(err);
+    }
+    if (this.respawnTimer !== undefined) return;
+    const delay = Math.min(100 * 2 ** this.bootFailures, 5_000);
+    this.respawnTimer = setTimeout(() => {
+      this.respawnTimer = undefined;
+      this.fill();
+    }, delay);
+    this.respawnTimer.unref();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The main thread's handle on one worker: the invocations posted to it (in order), a batched
+ * outbox, a mirror of the worker's code cache and the one timer that enforces time limits.
+ */
+import { Worker } from "node:worker_threads";
+import type { ResourceLimits } from "node:worker_threads";
+import { Deque } from "./deque.js";
+import { CODE_CACHE_LIMIT } from "./types.js";
+import type { DownMsg, HostInvocation, Invocation, UpMsg } from "./types.js";
+
+/** A call waiting in the pool or posted to a worker. */
+export interface Job {
+  call: Invocation;
+  key: string;
+  timeoutMs: number;
+  resolve: (bytes: Uint8Array) => void;
+  reject: (e: unknown) => void;
+  /** Built on the first host call only; most invocations make none. */
+  info: HostInvocation | undefined;
+}
+
+/** What a slot reports to its pool. */
+export interface SlotEvents {
+  message(slot: Slot, m: UpMsg): void;
+  /** `expected`: the pool had already killed (or retired) the worker. */
+  exit(slot: Slot, expected: boolean): void;
+  expired(slot: Slot): void;
+}
+
+// From TypeScript sources (tests, tsx) workers must load tsx themselves, through bootstrap.mjs;
+// from a compiled build the JS entry starts directly.
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+const ENTRY = new URL(FROM_SOURCE ? "./worker.ts" : "./worker.js", import.meta.url);
+const BOOTSTRAP = new URL("./bootstrap.mjs", import.meta.url);
+
+// setTimeout's delay is a signed 32-bit number of milliseconds.
+const MAX_DELAY = 2 ** 31 - 1;
+
+export class Slot {
+  readonly worker: Worker;
+  /** Posted to the worker and not yet answered; the head is the one running. */
+  readonly inflight = new Deque<Job>();
+  ready = false;
+  retiring = false;
+  /** Set once the worker is being (or has been) terminated: nothing more is posted or expected. */
+  dead = false;
+  /** The last `error` event, read when the worker exits (out of memory, crash). */
+  exitError: Error | undefined;
+  /** The worker's exit code, once it has exited. */
+  exitCode: number | undefined;
+  /** Resolves when the worker answers `ready`; rejects if it exits first. */
+  readonly booted: Promise<void>;
+  /** Resolves when the worker thread has exited, however. */
+  readonly exited: Promise<void>;
+  /** performance.now() by which the head invocation must finish. */
+  deadline = Infinity;
+
+  private readonly known = new Map<string, true>();
+  private lastKey = "";
+  private outbox: DownMsg[] = [];
+  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  constructor(
+    private readonly events: SlotEvents,
+    resourceLimits: ResourceLimits,
+  ) {
+    this.worker = FROM_SOURCE
+      ? new Worker(BOOTSTRAP, { workerData: { entry: ENTRY.href }, resourceLimits })
+      : new Worker(ENTRY, { resourceLimits });
+    let booted!: () => void;
+    let failed!: (e: Error) => void;
+    this.booted = new Promise<void>((resolve, reject) => {
+      booted = resolve;
+      failed = reject;
+    });
+    // start() and resize() await this; a replacement's boot failure is handled by the pool.
+    this.booted.catch(() => undefined);
+    this.exited = new Promise((resolve) => {
+      this.worker.on("exit", (code) => {
+        const expected = this.dead;
+        this.dead = true;
+        this.exitCode = code;
+        this.disarm();
+        failed(this.exitError ?? new Error(`executor worker exited with code ${code}`));
+        events.exit(this, expected);
+        resolve();
+      });
+    });
+    this.worker.on("error", (e) => (this.exitError = e));
+    this.worker.on("message", (m: UpMsg) => {
+      if (!this.ready && !(m instanceof Uint8Array) && m.t === "ready") {
+        this.ready = true;
+        booted();
+      }
+      events.message(this, m);
+    });
+  }
+
+  /** True when the worker holds (or was sent) the compiled code of `key`. */
+  knows(key: string): boolean {
+    return this.known.has(key);
+  }
+
+  /**
+   * Records that an invocation of `key` is being posted, exactly as the worker will on arrival
+   * (least-recently-used order, same limit). Returns true when the code must travel with it.
+   */
+  admit(key: string): boolean {
+    const had = this.known.has(key);
+    if (!had) {
+      this.known.set(key, true);
+      if (this.known.size > CODE_CACHE_LIMIT) this.known.delete(this.known.keys().next().value!);
+    } else if (key !== this.lastKey) {
+      this.known.delete(key);
+      this.known.set(key, true);
+    }
+    this.lastKey = key;
+    return !had;
+  }
+
+  /**
+   * Queues a message for the worker. Messages are flushed as one array in a later phase of the
+   * event loop, so results that arrive together are answered with one postMessage.
+   */
+  post(m: DownMsg): void {
+    if (this.dead) return;
+    this.outbox.push(m);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.dead || this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    this.worker.postMessage(batch);
+  };
+
+  /** Makes sure the timer fires no later than `deadline` (a performance.now() time). */
+  arm(deadline: number, now: number): void {
+    this.deadline = deadline;
+    if (this.timer !== undefined && this.timerAt <= deadline) return;
+    this.disarm();
+    const delay = Math.min(Math.max(0, Math.ceil(deadline - now)), MAX_DELAY);
+    this.timerAt = now + delay;
+    this.timer = setTimeout(this.fire, delay);
+    // Workers keep the process alive while they exist; the timer itself need not.
+    this.timer.unref();
+  }
+
+  disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (!this.dead) this.events.expired(this);
+  };
+
+  /** Stops the worker; what it was doing is the caller's to settle. */
+  kill(): void {
+    this.dead = true;
+    this.disarm();
+    this.outbox = [];
+    void this.worker.terminate();
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Shapes shared by the pool (main thread) and the worker entry: the public call types and the
+ * private message protocol between them.
+ */
+import type { WireError } from "../../errors/index.js";
+
+/** The code of one function version, as registered. */
+export interface FunctionCode {
+  /** Function name; used in error messages and, with `version`, as the compile-cache key. */
+  name: string;
+  /** Registration version; a new version is compiled (and initialised) afresh in every worker. */
+  version: string;
+  /**
+   * `"source"`: `source` is the `toString()` of a function (arrow, `function`, async, or method
+   * shorthand `inc(ctx, x) { … }`). `"module"`: `source` is a CommonJS bundle (esbuild output) and
+   * the function is `module.exports[exportName]`.
+   */
+  kind: "source" | "module";
+  source: string;
+  /** Module mode only; defaults to `module.exports` itself when that is a function, else `default`. */
+  exportName?: string;
+  /** Source of an init function `(ctx) => state`, run once per worker per version (both modes). */
+  init?: string;
+  /** Time limit of one invocation in milliseconds; the pool's `defaultTimeoutMs` when absent. */
+  timeoutMs?: number;
+}
+
+/** One call to run. */
+export interface Invocation {
+  /** Unique invocation id; returned by `ctx.id()` and given to host calls. */
+  id: string;
+  code: FunctionCode;
+  /** Arguments, each encoded with `encodeValue`; a decoded `{ $stratusRef: key }` is resolved first. */
+  args: Uint8Array[];
+  /** Opaque run metadata, handed to the host callback untouched. */
+  run?: unknown;
+}
+
+/** Operations user code asks of the node through its ctx. */
+export type HostOp = "get" | "put" | "delete" | "send" | "recv" | "call";
+
+/** The invocation a host call comes from. */
+export interface HostInvocation {
+  id: string;
+  run?: unknown;
+  /** Function name. */
+  fn: string;
+}
+
+/**
+ * The node's side of the ctx: performs one host call for user code. See the index module for the
+ * argument and result shapes of each op. A thrown StratusError reaches user code with its code.
+ */
+export type HostHandler = (op: HostOp, args: unknown[], inv: HostInvocation) => Promise<unknown>;
+
+/** Options of the executor pool (`new ExecutorPool(options)`). */
+export interface ExecutorPoolOptions {
+  /** Number of worker threads. */
+  size: number;
+  /** Performs the ctx's host calls (storage, messaging, nested calls) for user code. */
+  host: HostHandler;
+  /** Per-worker V8 limits; a worker that exceeds the heap limit fails its call with FUNCTION_OOM. */
+  resourceLimits?: {
+    maxOldGenerationSizeMb?: number;
+    maxYoungGenerationSizeMb?: number;
+    stackSizeMb?: number;
+  };
+  /** Time limit of calls whose code sets none. Default 60 000 ms. */
+  defaultTimeoutMs?: number;
+  /** Calls handed to one worker ahead of its current one. Default 4. */
+  pipelineDepth?: number;
+}
+
+/** A snapshot of the pool's load. */
+export interface ExecutorPoolStats {
+  /** Target number of workers. */
+  size: number;
+  /** Workers with at least one call posted. */
+  busy: number;
+  /** Calls waiting in the pool queue (not yet handed to a worker). */
+  queued: number;
+  /** Calls settled (returned or failed) since the pool was created. */
+  completed: number;
+}
+
+/** What user functions receive as their first argument. */
+export interface FunctionContext {
+  /** The invocation id. */
+  id(): string;
+  /** The result of the function's `init`, or `undefined` when it has none. */
+  readonly state: unknown;
+  /** Reads a key; `undefined` when absent. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Writes a key. */
+  put(key: string, value: unknown): Promise<void>;
+  /** Deletes a key. */
+  delete(key: string): Promise<void>;
+  /** Sends a message to the mailbox `to`. */
+  send(to: string, msg: unknown): Promise<void>;
+  /** Takes the next message of this invocation's mailbox; `undefined` when `timeoutMs` elapsed. */
+  recv<T = unknown>(opts?: { timeoutMs?: number }): Promise<T | undefined>;
+  /** Calls another registered function and returns its result. */
+  call<T = unknown>(name: string, args: unknown[]): Promise<T>;
+}
+
+/** The marker of a reference argument: `{ [REF_MARKER]: key }` is replaced by the key's value. */
+export const REF_MARKER = "$stratusRef";
+
+/**
+ * How many function versions a worker keeps compiled. The pool mirrors the worker's cache (same
+ * operations in the same order) so it knows when it must send the source again.
+ */
+export const CODE_CACHE_LIMIT = 256;
+
+/** Cache key of one function version. NUL cannot appear in either part's meaning. */
+export function codeKey(code: FunctionCode): string {
+  return `${code.name}\u0000${code.version}`;
+}
+
+// ---- main thread → worker: always an array of these, so one postMessage carries a batch ----
+
+/** Run an invocation; `c` is present the first time this worker sees the version `k`. */
+export interface RunMsg {
+  t: "inv";
+  id: string;
+  k: string;
+  c?: FunctionCode;
+  a: Uint8Array[];
+}
+
+/** Answer to a host call. */
+export interface HostReplyMsg {
+  t: "res";
+  seq: number;
+  ok: boolean;
+  v?: unknown;
+  e?: WireError;
+}
+
+export type DownMsg = RunMsg | HostReplyMsg;
+
+// ---- worker → main thread. A result is a bare Uint8Array: the commonest message stays cheapest ----
+
+export interface ReadyMsg {
+  t: "ready";
+}
+export interface ErrMsg {
+  t: "err";
+  e: WireError;
+}
+export interface HostCallMsg {
+  t: "host";
+  inv: string;
+  seq: number;
+  op: HostOp;
+  a: unknown[];
+}
+
+export type UpMsg = Uint8Array | ReadyMsg | ErrMsg | HostCallMsg;
+
+/**
+ * Returns bytes that own their buffer. `postMessage` clones a view's whole ArrayBuffer, and
+ * msgpackr (and frame decoders) hand out small views of large shared buffers.
+ */
+export function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
+}

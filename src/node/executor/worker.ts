@@ -1,0 +1,238 @@
+/**
+ * Worker thread entry: runs the invocations the pool posts, strictly one at a time and in the
+ * order they arrive. The pool relies on that order: it infers which invocation is running from
+ * the results it has received, so this file must never start an invocation before the previous
+ * one's result (or error) has been posted.
+ */
+import { fileURLToPath } from "node:url";
+import { parentPort } from "node:worker_threads";
+import { decodeValue, encodeValue } from "../../lattice/values.js";
+import { FunctionError, StratusError, isStratusError, toWireError } from "../../errors/index.js";
+import type { WireError } from "../../errors/index.js";
+import { compile } from "./compile.js";
+import type { UserFunction } from "./compile.js";
+import { Ctx, HostLink } from "./ctx.js";
+import { CODE_CACHE_LIMIT, REF_MARKER, ownBytes } from "./types.js";
+import type { DownMsg, ErrMsg, FunctionCode, RunMsg, UpMsg } from "./types.js";
+
+// esbuild's keepNames helper, referenced by code that tsx or esbuild transformed.
+(globalThis as { __name?: unknown }).__name ??= (f: unknown) => f;
+
+// A promise user code forgot to handle (say a `ctx.put` not awaited, answered after the call
+// ended) must not take down the worker and everything queued on it.
+process.on("unhandledRejection", (e) => {
+  console.error("stratus executor: unhandled rejection in user code:", e);
+});
+
+if (parentPort === null) throw new Error("worker.ts must run in a worker thread");
+const port = parentPort;
+const post = (m: UpMsg): void => port.postMessage(m);
+const link = new HostLink(post);
+
+/** One function version as this worker knows it. */
+interface Entry {
+  code: FunctionCode;
+  fn?: UserFunction;
+  init?: UserFunction;
+  initDone: boolean;
+  state: unknown;
+}
+
+interface Item {
+  id: string;
+  entry: Entry | undefined;
+  args: Uint8Array[];
+}
+
+// Compiled versions, least recently used first. Updated on arrival (not when run), in the same
+// way the pool updates its mirror, so both agree on which versions this worker holds.
+const cache = new Map<string, Entry>();
+let lastKey = "";
+
+function admit(m: RunMsg): Entry | undefined {
+  let entry = cache.get(m.k);
+  if (m.c !== undefined) {
+    entry = { code: m.c, initDone: false, state: undefined };
+    cache.set(m.k, entry);
+    if (cache.size > CODE_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  } else if (entry !== undefined && m.k !== lastKey) {
+    cache.delete(m.k);
+    cache.set(m.k, entry);
+  }
+  lastKey = m.k;
+  return entry;
+}
+
+const queue: (Item | undefined)[] = [];
+let head = 0;
+let running = false;
+
+port.on("message", (batch: DownMsg[]) => {
+  for (const m of batch) {
+    if (m.t === "inv") queue.push({ id: m.id, entry: admit(m), args: m.a });
+    else link.settle(m);
+  }
+  if (!running) drain();
+});
+
+function drain(): void {
+  running = true;
+  while (head < queue.length) {
+    const item = queue[head] as Item;
+    queue[head++] = undefined;
+    const pending = runOne(item);
+    if (pending !== undefined) {
+      void pending.then(drain);
+      return;
+    }
+  }
+  queue.length = 0;
+  head = 0;
+  running = false;
+}
+
+function decodeArgs(args: Uint8Array[]): { values: unknown[]; refs: boolean } {
+  const values = new Array<unknown>(args.length);
+  let refs = false;
+  for (let i = 0; i < args.length; i++) {
+    const v = decodeValue(args[i] as Uint8Array);
+    values[i] = v;
+    if (!refs && refKey(v) !== undefined) refs = true;
+  }
+  return { values, refs };
+}
+
+function refKey(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const key = (v as Record<string, unknown>)[REF_MARKER];
+  return typeof key === "string" && Object.keys(v).length === 1 ? key : undefined;
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+
+/**
+ * Runs one invocation. Returns undefined when it finished synchronously (the common, cheap case:
+ * compiled, initialised, no references, sync function), else a promise that never rejects.
+ */
+function runOne(item: Item): Promise<void> | undefined {
+  const entry = item.entry;
+  if (entry === undefined) {
+    post(internal(`worker has no code for invocation ${item.id}`));
+    return undefined;
+  }
+  if (entry.fn === undefined || !entry.initDone) return runSlow(item, entry);
+  try {
+    const { values, refs } = decodeArgs(item.args);
+    if (refs) return runSlow(item, entry, values);
+    const fn = entry.fn; // called unbound, so stacks read "at inc", not "at Object.fn"
+    const out = fn(new Ctx(link, item.id, entry.state), ...values);
+    if (!isThenable(out)) return reply(entry, out);
+    return Promise.resolve(out).then(
+      (v) => reply(entry, v),
+      (e) => post(failure(entry.code.name, e)),
+    );
+  } catch (e) {
+    post(failure(entry.code.name, e));
+    return undefined;
+  }
+}
+
+async function runSlow(item: Item, entry: Entry, decoded?: unknown[]): Promise<void> {
+  const name = entry.code.name;
+  try {
+    if (entry.fn === undefined) {
+      const c = compile(entry.code);
+      entry.fn = c.fn;
+      entry.init = c.init;
+      entry.initDone = c.init === undefined;
+    }
+    if (!entry.initDone && entry.init !== undefined) {
+      try {
+        const init = entry.init;
+        entry.state = await init(new Ctx(link, item.id, undefined));
+      } catch (e) {
+        post(failure(name, e, `init of ${name} failed: `));
+        return;
+      }
+      entry.initDone = true;
+    }
+    const values = decoded ?? decodeArgs(item.args).values;
+    const ctx = new Ctx(link, item.id, entry.state);
+    await resolveRefs(ctx, values);
+    const fn = entry.fn;
+    reply(entry, await fn(ctx, ...values));
+  } catch (e) {
+    post(failure(name, e));
+  }
+}
+
+/** Replaces `{ $stratusRef: key }` arguments by the keys' values, fetched in parallel. */
+async function resolveRefs(ctx: Ctx, values: unknown[]): Promise<void> {
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const key = refKey(values[i]);
+    if (key !== undefined) pending.push(ctx.get(key).then((v) => void (values[i] = v)));
+  }
+  await Promise.all(pending);
+}
+
+function reply(entry: Entry, value: unknown): undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeValue(value);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    const err = new FunctionError(
+      `function ${entry.code.name} returned a value that cannot be encoded: ${why}`,
+      { details: { function: entry.code.name } },
+    );
+    post({ t: "err", e: toWireError(err) });
+    return undefined;
+  }
+  post(ownBytes(bytes));
+  return undefined;
+}
+
+/**
+ * The error message for a failed invocation. A StratusError (a host call's storage error, a bad
+ * encoding) keeps its code; anything user code threw becomes FUNCTION_ERROR with the user's own
+ * message, name and stack.
+ */
+function failure(fn: string, e: unknown, prefix = ""): ErrMsg {
+  let w: WireError;
+  if (isStratusError(e)) {
+    w = toWireError(
+      prefix === ""
+        ? e
+        : new StratusError(e.code, prefix + e.message, {
+            retryable: e.retryable,
+            details: e.details,
+          }),
+      true,
+    );
+  } else {
+    const err = e instanceof Error ? e : new Error(typeof e === "string" ? e : String(e));
+    const stack = userStack(err.stack);
+    const details = { name: err.name, stack, function: fn };
+    w = toWireError(new FunctionError(prefix + err.message, { details }));
+    if (stack !== undefined) w.stack = stack;
+  }
+  return { t: "err", e: w };
+}
+
+// Frames of this file (and what called it) say nothing to the function's author.
+const HERE = fileURLToPath(import.meta.url);
+
+function userStack(stack: string | undefined): string | undefined {
+  if (stack === undefined) return undefined;
+  const lines = stack.split("\n");
+  const cut = lines.findIndex((l) => l.includes(HERE));
+  return cut < 0 ? stack : lines.slice(0, cut).join("\n");
+}
+
+function internal(message: string): ErrMsg {
+  return { t: "err", e: { code: "INTERNAL", message, retryable: false } };
+}
+
+post({ t: "ready" });

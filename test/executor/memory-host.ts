@@ -1,0 +1,126 @@
+/**
+ * A test double for the node's side of the ctx: the real host callback lives in the node and talks
+ * to storage and other nodes; this one keeps keys in a Map and mailboxes in memory, and records
+ * every call so tests can see what user code asked for.
+ */
+import { ExecutorPool } from "../../src/node/executor/index.js";
+import type {
+  ExecutorPoolOptions,
+  FunctionCode,
+  HostHandler,
+  HostInvocation,
+  HostOp,
+} from "../../src/node/executor/index.js";
+import { decodeValue, encodeValue } from "../../src/lattice/index.js";
+
+interface Mailbox {
+  queue: Uint8Array[];
+  waiters: ((m: Uint8Array | undefined) => void)[];
+}
+
+export class MemoryHost {
+  readonly store = new Map<string, Uint8Array>();
+  readonly log: { op: HostOp; args: unknown[]; inv: HostInvocation }[] = [];
+  /** Functions reachable through `ctx.call`, implemented in the test. */
+  readonly functions = new Map<string, (args: unknown[]) => unknown>();
+  /** Set to make the next host calls fail with this error. */
+  failWith: Error | undefined;
+  private readonly boxes = new Map<string, Mailbox>();
+  private readonly sendWatchers: ((to: string, msg: unknown) => void)[] = [];
+
+  readonly handler: HostHandler = async (op, args, inv) => {
+    this.log.push({ op, args, inv });
+    if (this.failWith !== undefined) throw this.failWith;
+    const key = args[0] as string;
+    switch (op) {
+      case "get":
+        return this.store.get(key);
+      case "put":
+        this.store.set(key, args[1] as Uint8Array);
+        return undefined;
+      case "delete":
+        this.store.delete(key);
+        return undefined;
+      case "send":
+        this.deliver(key, args[1] as Uint8Array);
+        return undefined;
+      case "recv":
+        return this.take(inv.id, (args[0] as { timeoutMs?: number }).timeoutMs);
+      case "call": {
+        const fn = this.functions.get(key);
+        if (fn === undefined) throw new Error(`no function ${key}`);
+        const decoded = (args[1] as Uint8Array[]).map((a) => decodeValue(a));
+        return encodeValue(await fn(decoded));
+      }
+    }
+  };
+
+  /** Puts a message in mailbox `to` (an invocation id, or any name). */
+  deliver(to: string, msg: Uint8Array): void {
+    for (const w of this.sendWatchers) w(to, decodeValue(msg));
+    const box = this.box(to);
+    const waiter = box.waiters.shift();
+    if (waiter !== undefined) waiter(msg);
+    else box.queue.push(msg);
+  }
+
+  /** Resolves once `count` messages have been sent to mailbox `to` (counting from now). */
+  sends(to: string, count: number): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    return new Promise((resolve) => {
+      this.sendWatchers.push((name, msg) => {
+        if (name !== to) return;
+        seen.push(msg);
+        if (seen.length === count) resolve(seen);
+      });
+    });
+  }
+
+  private take(id: string, timeoutMs: number | undefined): Promise<Uint8Array | undefined> {
+    const box = this.box(id);
+    const next = box.queue.shift();
+    if (next !== undefined) return Promise.resolve(next);
+    return new Promise((resolve) => {
+      box.waiters.push(resolve);
+      if (timeoutMs !== undefined) {
+        // The host's own receive timeout, as the node's mailbox would have.
+        setTimeout(() => {
+          const i = box.waiters.indexOf(resolve);
+          if (i >= 0) box.waiters.splice(i, 1);
+          resolve(undefined);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  private box(id: string): Mailbox {
+    let b = this.boxes.get(id);
+    if (b === undefined) this.boxes.set(id, (b = { queue: [], waiters: [] }));
+    return b;
+  }
+}
+
+/** A started pool wired to a fresh MemoryHost. */
+export async function startPool(
+  opts: Partial<ExecutorPoolOptions> = {},
+): Promise<{ pool: ExecutorPool; host: MemoryHost }> {
+  const host = new MemoryHost();
+  const pool = new ExecutorPool({ size: 2, ...opts, host: host.handler });
+  await pool.start();
+  return { pool, host };
+}
+
+let ids = 0;
+
+/** Runs `source` with plain values as arguments and decodes the result. */
+export async function run(
+  pool: ExecutorPool,
+  code: FunctionCode | string,
+  args: unknown[] = [],
+  id = `inv-${++ids}`,
+): Promise<unknown> {
+  const c: FunctionCode =
+    typeof code === "string" ? { name: "f", version: code, kind: "source", source: code } : code;
+  const out = await pool.invoke({ id, code: c, args: args.map((a) => encodeValue(a)) });
+  return decodeValue(out);
+}

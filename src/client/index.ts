@@ -1,0 +1,23 @@
+/**
+ * The Stratus SDK.
+ *
+ * @example
+ * ```ts
+ * import { Stratus, ref } from "stratus";
+ * const cloud = await Stratus.connect("stratus://127.0.0.1:7400", { token });
+ * await cloud.call("inc", [ref("k")]);
+ * ```
+ */
+export { Future } from "./future.js";
+export { REF_FIELD, isRef, ref } from "./ref.js";
+export type { Ref } from "./ref.js";
+export { Stratus } from "./stratus.js";
+export type {
+  CallOptions,
+  ClusterStatus,
+  ConnectOptions,
+  Context,
+  LocalOptions,
+  RegisterOptions,
+  StratusFunction,
+} from "./stratus.js";

@@ -1,0 +1,304 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { BadFunctionError, InvalidArgumentError } from "../errors/index.js";
+import type { ProcessOptions } from "../cluster/index.js";
+import { StratusProcess } from "../cluster/index.js";
+import { decodeValue, encodeValue } from "../lattice/index.js";
+import type { DagSpec } from "../scheduler/index.js";
+import { connect } from "../wire/index.js";
+import type { Connection } from "../wire/index.js";
+import { Future } from "./future.js";
+import type { Outcome } from "./future.js";
+import { isRef } from "./ref.js";
+
+/** What a function receives as its first argument. */
+export interface Context<State = unknown> {
+  /** This invocation's id: other functions `send` to it. */
+  id(): string;
+  /** What the function's `init` returned on this executor. */
+  readonly state: State;
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  put(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+  send(id: string, msg: unknown): Promise<void>;
+  /** The next message sent to this invocation, or `undefined` after `timeoutMs` (default 30 s). */
+  recv<T = unknown>(options?: { timeoutMs?: number }): Promise<T | undefined>;
+  call<T = unknown>(name: string, args: unknown[]): Promise<T>;
+}
+
+/** A Stratus function: plain (a)sync code; its source is shipped, so it may not capture variables. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StratusFunction<State = any> = (ctx: Context<State>, ...args: any[]) => unknown;
+
+/** Options of `register`. */
+export interface RegisterOptions<State = unknown> {
+  /** Runs once per executor; its result is `ctx.state`. Shipped as source like the function. */
+  init?: (ctx: Context) => State | Promise<State>;
+  /** Time limit per invocation. @default 60000 */
+  timeoutMs?: number;
+}
+
+/** Options of a call. */
+export interface CallOptions {
+  /** Deadline of the whole run. @default 120000 */
+  timeoutMs?: number;
+}
+
+/** Options of {@link Stratus.connect}. */
+export interface ConnectOptions {
+  token: string;
+  /** Connect timeout. @default 5000 */
+  timeoutMs?: number;
+}
+
+/** Options of {@link Stratus.local}: an embedded cluster in this process. */
+export type LocalOptions = Partial<Omit<ProcessOptions, "token" | "scheduler">> & {
+  token?: string;
+};
+
+/**
+ * The Stratus client: register functions and DAGs, call them, and read and write state.
+ *
+ * @example
+ * ```ts
+ * import { Stratus, ref } from "stratus";
+ * const cloud = await Stratus.local({ executors: 4 });
+ * await cloud.register("inc", async (ctx, x: number) => x + 1);
+ * await cloud.register("square", (ctx, x: number) => x * x);
+ * await cloud.registerDag("pipeline", { functions: ["inc", "square"], edges: [["inc", "square"]] });
+ * await cloud.callDag("pipeline", { inc: [1] }); // 4
+ * await cloud.put("k", 5);
+ * await cloud.call("inc", [ref("k")]); // 6
+ * await cloud.close();
+ * ```
+ */
+export class Stratus {
+  private readonly futures = new Map<string, (o: Outcome) => void>();
+  private readonly early = new Map<string, Outcome>();
+
+  private constructor(
+    private conn: Connection,
+    private readonly embedded: StratusProcess | undefined,
+  ) {}
+
+  /** Starts an embedded cluster (memory store, scheduler, node) and connects to it. */
+  static async local(options: LocalOptions = {}): Promise<Stratus> {
+    const token = options.token ?? randomBytes(16).toString("hex");
+    const proc = await StratusProcess.start({ ...options, token });
+    try {
+      return await Stratus.attach(proc.url, token, proc);
+    } catch (e) {
+      await proc.close();
+      throw e;
+    }
+  }
+
+  /** Connects to a running cluster (`stratus up`, or any scheduler of one). */
+  static connect(url: string, options: ConnectOptions): Promise<Stratus> {
+    return Stratus.attach(url, options.token, undefined, options.timeoutMs);
+  }
+
+  private static async attach(
+    url: string,
+    token: string,
+    embedded: StratusProcess | undefined,
+    timeoutMs?: number,
+  ): Promise<Stratus> {
+    const box: { self?: Stratus } = {};
+    const conn = await connect(url, {
+      token,
+      role: "client",
+      id: `client-${randomUUID()}`,
+      timeoutMs,
+      handlers: {
+        notify: (method, a) => {
+          if (method === "future") box.self?.settle(a as Outcome & { id: string });
+        },
+        close: () => box.self?.failFutures(),
+      },
+    });
+    box.self = new Stratus(conn, embedded);
+    return box.self;
+  }
+
+  /** The embedded cluster's address, when started with {@link Stratus.local}. */
+  get url(): string | undefined {
+    return this.embedded?.url;
+  }
+
+  /** Registers (or replaces) a function. Its source is checked now: `BAD_FUNCTION` says why not. */
+  async register<State>(
+    name: string,
+    fn: StratusFunction<State>,
+    options: RegisterOptions<State> = {},
+  ): Promise<void> {
+    if (typeof fn !== "function") throw new BadFunctionError(`${name}: not a function`);
+    const req: Record<string, unknown> = { name, source: fn.toString() };
+    if (options.init !== undefined) req.init = options.init.toString();
+    if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
+    await this.conn.request("fn.register", req);
+  }
+
+  /** Registers an export of a bundled module (what `stratus deploy` does for every export). */
+  async registerModule(
+    name: string,
+    bundle: string,
+    exportName: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    await this.conn.request("fn.register", {
+      name,
+      kind: "module",
+      source: bundle,
+      exportName,
+      ...options,
+    });
+  }
+
+  /** Registers a DAG: results flow along `edges`; a function with several upstreams gets their results in edge order. */
+  async registerDag(name: string, spec: DagSpec): Promise<void> {
+    await this.conn.request("dag.register", { name, spec });
+  }
+
+  /** Calls one function. */
+  async call<T = unknown>(
+    name: string,
+    args: unknown[] = [],
+    options: CallOptions = {},
+  ): Promise<T> {
+    const { encoded, refs } = encodeArgs(args);
+    const out = await this.conn.request<Uint8Array>(
+      "call",
+      { fn: name, args: encoded, refs, options },
+      { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+    );
+    return decodeValue<T>(out);
+  }
+
+  /** Runs a DAG: `inputs` gives each source function its arguments. */
+  callDag<T = unknown>(
+    name: string,
+    inputs: Record<string, unknown[]>,
+    options: CallOptions & { future: true },
+  ): Promise<Future<T>>;
+  callDag<T = unknown>(
+    name: string,
+    inputs?: Record<string, unknown[]>,
+    options?: CallOptions & { future?: false },
+  ): Promise<T>;
+  async callDag<T = unknown>(
+    name: string,
+    inputs: Record<string, unknown[]> = {},
+    options: CallOptions & { future?: boolean } = {},
+  ): Promise<T | Future<T>> {
+    const enc: Record<string, Uint8Array[]> = {};
+    const refs: Record<string, string[]> = {};
+    for (const [fn, args] of Object.entries(inputs)) {
+      if (!Array.isArray(args))
+        throw new InvalidArgumentError(`inputs.${fn} must be an array of arguments`);
+      const e = encodeArgs(args);
+      enc[fn] = e.encoded;
+      if (e.refs.length > 0) refs[fn] = e.refs;
+    }
+    const out = await this.conn.request<Uint8Array | { future: string }>(
+      "dag.call",
+      { dag: name, inputs: enc, refs, options },
+      { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+    );
+    if (options.future === true) {
+      const id = (out as { future: string }).future;
+      return new Future<T>(id, this.awaitFuture(id));
+    }
+    return decodeValue<T>(out as Uint8Array);
+  }
+
+  /** A future by id, e.g. one another client started. */
+  future<T = unknown>(id: string, options: { timeoutMs?: number } = {}): Future<T> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const o = this.conn.request<Outcome>(
+      "future.get",
+      { id, timeoutMs },
+      { timeoutMs: timeoutMs + 5_000 },
+    );
+    return new Future<T>(id, o);
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    await this.conn.request("kv.put", { key, value: encodeValue(value) });
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const b = await this.conn.request<Uint8Array | null>("kv.get", { key });
+    return b === null ? undefined : decodeValue<T>(b);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.conn.request("kv.delete", { key });
+  }
+
+  /** Nodes, their executors and load, registered functions and DAGs. */
+  status(): Promise<ClusterStatus> {
+    return this.conn.request<ClusterStatus>("status", {});
+  }
+
+  /** Closes the connection (and the embedded cluster, if this client started one). */
+  async close(): Promise<void> {
+    await this.conn.close();
+    this.failFutures();
+    await this.embedded?.close();
+  }
+
+  private awaitFuture(id: string): Promise<Outcome> {
+    const early = this.early.get(id);
+    if (early !== undefined) {
+      this.early.delete(id);
+      return Promise.resolve(early);
+    }
+    return new Promise((resolve) => this.futures.set(id, resolve));
+  }
+
+  private settle(o: Outcome & { id: string }): void {
+    const f = this.futures.get(o.id);
+    if (f !== undefined) {
+      this.futures.delete(o.id);
+      f(o);
+    } else {
+      this.early.set(o.id, o);
+    }
+  }
+
+  private failFutures(): void {
+    const e = {
+      code: "CLOSED",
+      message: "connection closed before the future resolved; read it with cloud.future(id)",
+      retryable: true,
+    } as const;
+    for (const f of this.futures.values()) f({ ok: false, e });
+    this.futures.clear();
+  }
+}
+
+/** What `status()` returns. */
+export interface ClusterStatus {
+  backend: string;
+  nodes: {
+    id: string;
+    addr: string;
+    executors: number;
+    busy: number;
+    queued: number;
+    cachedKeys: number;
+  }[];
+  functions: string[];
+  dags: string[];
+  inFlight: number;
+}
+
+function encodeArgs(args: unknown[]): { encoded: Uint8Array[]; refs: string[] } {
+  if (!Array.isArray(args)) throw new InvalidArgumentError("args must be an array");
+  const refs: string[] = [];
+  const encoded = args.map((a) => {
+    if (isRef(a)) refs.push(a.$stratusRef);
+    return encodeValue(a);
+  });
+  return { encoded, refs };
+}

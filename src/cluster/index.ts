@@ -1,0 +1,11 @@
+/**
+ * Processes: a listener plus the roles it runs (scheduler, node), over one store.
+ *
+ * @example
+ * ```ts
+ * import { StratusProcess } from "./cluster/index.js";
+ * const p = await StratusProcess.start({ token: "t", executors: 2 });
+ * ```
+ */
+export { StratusProcess } from "./process.js";
+export type { ProcessOptions } from "./process.js";

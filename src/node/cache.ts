@@ -1,0 +1,161 @@
+import type { Lattice } from "../lattice/index.js";
+import { encodedSize, mergeLattices } from "../lattice/index.js";
+import type { Store, Subscription } from "../storage/index.js";
+
+/** Options of {@link NodeCache}. */
+export interface NodeCacheOptions {
+  /** Bytes of values kept; least recently used go first. @default 268435456 (256 MiB) */
+  maxBytes?: number;
+  /** Only keys under this prefix are cached and watched. @default "" */
+  prefix?: string;
+}
+
+interface Entry {
+  value: Lattice;
+  bytes: number;
+}
+
+/**
+ * The node's cache in front of storage, shared by its executors. Reads of cached keys cost no
+ * network; writes merge into the cached value first (so a function reads its own writes) and
+ * then into storage. The store's change stream drops entries that changed elsewhere; a fetch that
+ * races with such a change is not cached, so a stale value never outlives its invalidation.
+ *
+ * @example
+ * ```ts
+ * const cache = await NodeCache.open(store, { maxBytes: 64 << 20, prefix: "u/" });
+ * await cache.put("u/k", LwwLattice.of(1, clock.now()));
+ * (await cache.get("u/k"))?.kind; // "lww", served locally
+ * ```
+ */
+export class NodeCache {
+  /** Insertion order is recency order: a hit moves the key to the end. */
+  private readonly entries = new Map<string, Entry>();
+  /** Bumped by every invalidation, so fetches started before it know not to fill. */
+  private readonly generation = new Map<string, number>();
+  private readonly inflight = new Map<string, Promise<Lattice | undefined>>();
+  private bytes = 0;
+  private sub: Subscription | undefined;
+  private readonly maxBytes: number;
+  private epoch = 0;
+  hits = 0;
+  misses = 0;
+
+  private constructor(
+    private readonly store: Store,
+    options: NodeCacheOptions,
+  ) {
+    this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+  }
+
+  static async open(store: Store, options: NodeCacheOptions = {}): Promise<NodeCache> {
+    const c = new NodeCache(store, options);
+    c.sub = await store.subscribe(options.prefix ?? "", (e) => {
+      if (e.kind === "reset") c.clear();
+      else c.invalidate(e.key);
+    });
+    return c;
+  }
+
+  /** The key's value, from the cache or (once, however many ask at the same time) from storage. */
+  get(key: string): Promise<Lattice | undefined> {
+    const e = this.entries.get(key);
+    if (e !== undefined) {
+      this.hits++;
+      this.entries.delete(key);
+      this.entries.set(key, e);
+      return Promise.resolve(e.value);
+    }
+    this.misses++;
+    let p = this.inflight.get(key);
+    if (p === undefined) {
+      const gen = this.gen(key);
+      const epoch = this.epoch;
+      p = this.store.get(key).then(
+        (v) => {
+          this.inflight.delete(key);
+          if (v !== undefined && gen === this.gen(key) && epoch === this.epoch) this.fill(key, v);
+          return v;
+        },
+        (err: unknown) => {
+          this.inflight.delete(key);
+          throw err;
+        },
+      );
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  /** Merges into storage, then into the cached value. */
+  async put(key: string, value: Lattice): Promise<void> {
+    await this.store.put(key, value);
+    const e = this.entries.get(key);
+    // Merging into what we hold keeps our own write visible even if the invalidation of it
+    // (from the store's change stream) is still on its way.
+    this.invalidate(key);
+    this.fill(key, e === undefined ? value : mergeLattices(e.value, value, key));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.store.delete(key);
+    this.invalidate(key);
+  }
+
+  /** Keys cached with their sizes, largest first, at most `limit`: what heartbeats advertise. */
+  top(limit = 256): [string, number][] {
+    const all: [string, number][] = [];
+    for (const [k, e] of this.entries) all.push([k, e.bytes]);
+    all.sort((a, b) => b[1] - a[1]);
+    return all.slice(0, limit);
+  }
+
+  get size(): { keys: number; bytes: number } {
+    return { keys: this.entries.size, bytes: this.bytes };
+  }
+
+  private gen(key: string): number {
+    return this.generation.get(key) ?? 0;
+  }
+
+  private fill(key: string, value: Lattice): void {
+    const size = value.kind === "lww" ? value.bytes.length + 32 : encodedSize(value);
+    if (size > this.maxBytes) return;
+    this.drop(key);
+    this.entries.set(key, { value, bytes: size });
+    this.bytes += size;
+    for (const [k] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.drop(k);
+    }
+  }
+
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (e === undefined) return;
+    this.entries.delete(key);
+    this.bytes -= e.bytes;
+  }
+
+  private invalidate(key: string): void {
+    this.drop(key);
+    this.generation.set(key, this.gen(key) + 1);
+    if (this.generation.size > 100_000) {
+      // Bounded memory: forgetting generations is safe once the epoch moves on.
+      this.generation.clear();
+      this.epoch++;
+    }
+  }
+
+  private clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+    this.generation.clear();
+    this.epoch++;
+  }
+
+  async close(): Promise<void> {
+    await this.sub?.close();
+    this.clear();
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * The node: a cache shared by executor worker threads, running the functions triggers name.
+ *
+ * @example
+ * ```ts
+ * import { Node } from "./node/index.js";
+ * const node = await Node.start({ id: "n1", addr, store, clock, registry, membership, peers, dispatcher });
+ * ```
+ */
+export { NodeCache } from "./cache.js";
+export type { NodeCacheOptions } from "./cache.js";
+export { validateFunctionSource } from "./executor/index.js";
+export { Mailboxes } from "./mailbox.js";
+export { Node } from "./node.js";
+export type { NodeOptions } from "./node.js";

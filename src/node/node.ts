@@ -1,0 +1,280 @@
+import { InvalidArgumentError, OverloadedError, toWireError } from "../errors/index.js";
+import type { WireError } from "../errors/index.js";
+import type { HybridClock } from "../lattice/index.js";
+import { LwwLattice } from "../lattice/index.js";
+import type { Store } from "../storage/index.js";
+import { Heartbeat, KEYS, singleFunctionDag } from "../scheduler/index.js";
+import type {
+  Dispatcher,
+  FnMessage,
+  Membership,
+  NodeInfo,
+  Peers,
+  Registry,
+  RunResult,
+  Trigger,
+} from "../scheduler/index.js";
+import { NodeCache } from "./cache.js";
+import { ExecutorPool } from "./executor/index.js";
+import type { FunctionCode, HostOp, ExecutorPoolOptions } from "./executor/index.js";
+import { Mailboxes } from "./mailbox.js";
+import { Joins } from "./joins.js";
+
+/** Options of {@link Node}. */
+export interface NodeOptions {
+  /** Node id: letters, digits, `-` and `_` (it prefixes invocation ids). */
+  id: string;
+  /** Address peers reach this node at. */
+  addr: string;
+  store: Store;
+  clock: HybridClock;
+  registry: Registry;
+  membership: Membership;
+  peers: Peers;
+  /** Runs nested `ctx.call`s. */
+  dispatcher: Dispatcher;
+  /** Executor worker threads. @default 4 */
+  executors?: number;
+  /** Cache size in bytes. @default 256 MiB */
+  cacheBytes?: number;
+  /** Heartbeat period. @default 500 */
+  heartbeatMs?: number;
+  /** Triggers queued beyond this are refused with `OVERLOADED`. @default 100000 */
+  maxQueued?: number;
+  /** Passed to the executor pool (time and memory limits). */
+  pool?: Partial<Omit<ExecutorPoolOptions, "size" | "host">>;
+}
+
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A node: executors and the cache they share. It runs the functions triggers name, feeds their
+ * results straight to the nodes of downstream functions (as the schedule that came with the
+ * trigger says) and answers the gateway from the sink.
+ *
+ * @example
+ * ```ts
+ * const node = await Node.start({ id: "n1", addr, store, clock, registry, membership, peers, dispatcher });
+ * node.onTrigger(trigger); // normally arrives over the wire
+ * ```
+ */
+export class Node {
+  readonly id: string;
+  readonly cache: NodeCache;
+  private readonly pool: ExecutorPool;
+  private readonly boxes = new Mailboxes();
+  private readonly joins = new Joins();
+  private readonly heartbeat: Heartbeat;
+  private readonly startedAt = Date.now();
+  private seq = 0;
+  private queued = 0;
+  private readonly maxQueued: number;
+
+  private constructor(
+    private readonly o: NodeOptions,
+    cache: NodeCache,
+  ) {
+    if (!NODE_ID.test(o.id)) {
+      throw new InvalidArgumentError(
+        `node id ${JSON.stringify(o.id)}: use letters, digits, - and _`,
+      );
+    }
+    this.id = o.id;
+    this.cache = cache;
+    this.maxQueued = o.maxQueued ?? 100_000;
+    this.pool = new ExecutorPool({
+      ...o.pool,
+      size: o.executors ?? 4,
+      host: (op, args, inv) => this.host(op, args, inv),
+    });
+    this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs ?? 500);
+  }
+
+  static async start(o: NodeOptions): Promise<Node> {
+    const cache = await NodeCache.open(o.store, { prefix: KEYS.user, maxBytes: o.cacheBytes });
+    const node = new Node(o, cache);
+    await node.pool.start();
+    await node.heartbeat.start();
+    return node;
+  }
+
+  /** What heartbeats announce. */
+  info(): NodeInfo {
+    const s = this.pool.stats();
+    return {
+      id: this.id,
+      addr: this.o.addr,
+      executors: s.size,
+      busy: s.busy,
+      queued: s.queued,
+      cached: this.cache.top(),
+      startedAt: this.startedAt,
+    };
+  }
+
+  /** Changes the number of executors. */
+  async resize(n: number): Promise<void> {
+    await this.pool.resize(n);
+  }
+
+  /** A trigger for a function placed here. */
+  onTrigger(t: Trigger): void {
+    if (Date.now() > t.meta.deadline) return;
+    const me = t.schedule[t.fn];
+    if (me === undefined) return;
+    let args: Uint8Array[] | undefined;
+    if (t.args !== undefined) args = t.args;
+    else if (t.from !== undefined && t.value !== undefined) {
+      args = this.joins.arrive(t.meta, t.fn, me, t.from, t.value);
+    }
+    if (args === undefined) return;
+    if (this.queued >= this.maxQueued) {
+      this.reply(
+        t,
+        undefined,
+        toWireError(new OverloadedError(`node ${this.id} has ${this.queued} calls queued`)),
+      );
+      return;
+    }
+    void this.execute(t, args);
+  }
+
+  /** A direct message for a function running here. */
+  onMessage(m: FnMessage): void {
+    this.boxes.deliver(m.to, m.payload);
+  }
+
+  private async execute(t: Trigger, args: Uint8Array[]): Promise<void> {
+    const me = t.schedule[t.fn];
+    if (me === undefined) return;
+    const id = `${this.id}.${(this.seq++).toString(36)}`;
+    this.queued++;
+    this.boxes.open(id);
+    let out: Uint8Array;
+    try {
+      const def = await this.o.registry.fn(t.fn);
+      const code: FunctionCode = {
+        name: def.name,
+        version: def.version,
+        kind: def.kind,
+        source: def.source,
+      };
+      if (def.exportName !== undefined) code.exportName = def.exportName;
+      if (def.init !== undefined) code.init = def.init;
+      if (def.timeoutMs !== undefined) code.timeoutMs = def.timeoutMs;
+      out = await this.pool.invoke({ id, code, args, run: t.meta });
+    } catch (e) {
+      this.reply(t, undefined, toWireError(e, true));
+      return;
+    } finally {
+      this.queued--;
+      this.boxes.close(id);
+    }
+    if (me.next.length === 0) {
+      this.reply(t, out);
+      return;
+    }
+    for (const g of me.next) {
+      const next: Trigger = { meta: t.meta, schedule: t.schedule, fn: g, from: t.fn, value: out };
+      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", next);
+    }
+  }
+
+  private reply(t: Trigger, v: Uint8Array | undefined, e?: WireError): void {
+    const r: RunResult = {
+      run: t.meta.run,
+      attempt: t.meta.attempt,
+      req: t.meta.reply.req,
+      ok: e === undefined,
+    };
+    if (v !== undefined) r.v = v;
+    if (e !== undefined) r.e = e;
+    const future = t.meta.session.future;
+    if (typeof future === "string" && v !== undefined) {
+      // The sink makes the future durable before answering, so it resolves even if the
+      // gateway that started the run is gone.
+      this.o.store
+        .put(KEYS.future + future, LwwLattice.of({ ok: true, v }, this.o.clock.now()))
+        .catch(() => undefined)
+        .finally(() => this.o.peers.notify(t.meta.reply.addr, "result", r));
+      return;
+    }
+    this.o.peers.notify(t.meta.reply.addr, "result", r);
+  }
+
+  /** Host calls from running functions (`ctx.get`, `ctx.send`, …). */
+  private async host(
+    op: HostOp,
+    args: unknown[],
+    inv: { id: string; fn: string },
+  ): Promise<unknown> {
+    switch (op) {
+      case "get": {
+        const key = userKey(args[0]);
+        const l = await this.cache.get(key);
+        if (l === undefined) return undefined;
+        if (l.kind !== "lww") {
+          throw new InvalidArgumentError(
+            `key ${String(args[0])} holds a ${l.kind} lattice, not a value`,
+          );
+        }
+        return l.bytes;
+      }
+      case "put":
+        await this.cache.put(userKey(args[0]), new LwwLattice(this.o.clock.now(), bytes(args[1])));
+        return undefined;
+      case "delete":
+        await this.cache.delete(userKey(args[0]));
+        return undefined;
+      case "send":
+        this.send(inv.id, String(args[0]), bytes(args[1]));
+        return undefined;
+      case "recv": {
+        const t = (args[0] as { timeoutMs?: unknown } | undefined)?.timeoutMs;
+        return this.boxes.take(inv.id, typeof t === "number" && t >= 0 ? t : 30_000);
+      }
+      case "call": {
+        const name = String(args[0]);
+        await this.o.registry.fn(name);
+        const list = Array.isArray(args[1]) ? args[1].map(bytes) : [];
+        return this.o.dispatcher.run({ def: singleFunctionDag(name), inputs: { [name]: list } });
+      }
+      default:
+        throw new InvalidArgumentError(`unknown host operation ${String(op)}`);
+    }
+  }
+
+  private send(from: string, to: string, payload: Uint8Array): void {
+    const dot = to.lastIndexOf(".");
+    const node = dot > 0 ? to.slice(0, dot) : "";
+    if (node === this.id) {
+      this.boxes.deliver(to, payload);
+      return;
+    }
+    const m = this.o.membership.get(node);
+    if (m === undefined) {
+      throw new InvalidArgumentError(`cannot send to ${to}: node ${node || "?"} is not live`);
+    }
+    const msg: FnMessage = { to, from, payload };
+    this.o.peers.notify(m.addr, "fnmsg", msg);
+  }
+
+  /** Stops heartbeating (removing the node from membership), then the executors. */
+  async close(): Promise<void> {
+    await this.heartbeat.stop();
+    await this.pool.close();
+    await this.cache.close();
+  }
+}
+
+function userKey(k: unknown): string {
+  if (typeof k !== "string" || k.length === 0) {
+    throw new InvalidArgumentError("key must be a non-empty string");
+  }
+  return KEYS.user + k;
+}
+
+function bytes(v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new InvalidArgumentError("expected encoded bytes");
+  return v;
+}

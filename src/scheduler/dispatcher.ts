@@ -1,0 +1,217 @@
+import { randomUUID } from "node:crypto";
+import {
+  BadDagError,
+  ClosedError,
+  NodeLostError,
+  TimeoutError,
+  fromWireError,
+} from "../errors/index.js";
+import { sources, topoOrder, buildSchedule } from "./dag.js";
+import type { Peers } from "./peers.js";
+import type { PlacementRequest, Placer } from "./placement.js";
+import type { CallOptions, Consistency, DagDef, RunMeta, RunResult, Trigger } from "./protocol.js";
+
+/** Options of {@link Dispatcher}. */
+export interface DispatcherOptions {
+  /** This process's address: sinks send results here. */
+  addr: string;
+  peers: Peers;
+  placer: Placer;
+  /** Retries of a run whose node was lost. @default 2 */
+  maxRetries?: number;
+  /** Deadline of a call when the caller gives none. @default 120000 */
+  defaultTimeoutMs?: number;
+}
+
+/** What a run needs: a DAG (a single call is a DAG of one) and the sources' arguments. */
+export interface RunRequest {
+  def: DagDef;
+  inputs: Record<string, Uint8Array[]>;
+  /** Stored keys referenced by each function's arguments, for locality. */
+  refs?: Record<string, string[]>;
+  options?: CallOptions;
+  /** Future id: the sink also stores the result under it. */
+  future?: string;
+  session?: Record<string, unknown>;
+}
+
+interface Pending {
+  req: RunRequest;
+  meta: RunMeta;
+  nodes: Set<string>;
+  resolve: (v: Uint8Array) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  placed: Record<string, string>;
+}
+
+/**
+ * Runs calls and DAGs: places every function up front, sends the schedule with the first
+ * triggers, and waits for the sink's answer. Results and failures come back as `result`
+ * notifications; a lost node makes its runs start again elsewhere (at-least-once) until
+ * `maxRetries` is spent, and every run has a deadline, so a caller always gets an answer.
+ *
+ * @example
+ * ```ts
+ * const d = new Dispatcher({ addr: server.url, peers, placer });
+ * const bytes = await d.run({ def: singleFunctionDag("inc"), inputs: { inc: [encodeValue(1)] } });
+ * ```
+ */
+export class Dispatcher {
+  private readonly pending = new Map<number, Pending>();
+  private nextReq = 1;
+  private readonly maxRetries: number;
+  private readonly defaultTimeoutMs: number;
+  private closed = false;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.maxRetries = options.maxRetries ?? 2;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+  }
+
+  /** Runs one request to completion and returns the sink's encoded result. */
+  run(req: RunRequest): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new ClosedError("dispatcher is closed"));
+    const order = topoOrder(req.def);
+    const srcs = new Set(sources(req.def));
+    for (const f of Object.keys(req.inputs)) {
+      if (!srcs.has(f)) {
+        throw new BadDagError(
+          `DAG ${req.def.name}: ${f} is not a source function, so it takes no caller arguments (sources: ${[...srcs].join(", ")})`,
+        );
+      }
+    }
+    const timeoutMs = req.options?.timeoutMs ?? this.defaultTimeoutMs;
+    const id = this.nextReq++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.finish(
+          id,
+          undefined,
+          new TimeoutError(`run of ${req.def.name} did not finish within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      const meta: RunMeta = {
+        run: randomUUID(),
+        attempt: 0,
+        dag: req.def.name,
+        consistency: (req.options?.consistency ?? "lww") satisfies Consistency,
+        deadline: Date.now() + timeoutMs,
+        reply: { addr: this.options.addr, req: id },
+        session: req.session ?? {},
+      };
+      if (req.future !== undefined) meta.session = { ...meta.session, future: req.future };
+      const p: Pending = { req, meta, nodes: new Set(), resolve, reject, timer, placed: {} };
+      this.pending.set(id, p);
+      try {
+        this.launch(id, p, order);
+      } catch (e) {
+        this.finish(id, undefined, e as Error);
+      }
+    });
+  }
+
+  /** A `result` notification from a sink. */
+  onResult(r: RunResult): void {
+    const p = this.pending.get(r.req);
+    if (p === undefined || p.meta.run !== r.run) return;
+    // An error from an attempt already superseded by a retry is stale; a success is not.
+    if (!r.ok && r.attempt < p.meta.attempt) return;
+    if (r.ok) this.finish(r.req, r.v ?? new Uint8Array(0));
+    else this.finish(r.req, undefined, fromWireError(r.e));
+  }
+
+  /** Retries (elsewhere) every run that had a function on the lost node. */
+  onNodeLost(node: string): void {
+    this.options.placer.forget(node);
+    for (const [id, p] of this.pending) {
+      if (!p.nodes.has(node)) continue;
+      if (p.meta.attempt >= this.maxRetries) {
+        this.finish(
+          id,
+          undefined,
+          new NodeLostError(
+            `node ${node} was lost while running ${p.req.def.name}; gave up after ${p.meta.attempt + 1} attempts`,
+            { details: { node, attempts: p.meta.attempt + 1 } },
+          ),
+        );
+        continue;
+      }
+      p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
+      try {
+        this.launch(id, p, topoOrder(p.req.def), new Set([node]));
+      } catch (e) {
+        this.finish(id, undefined, e as Error);
+      }
+    }
+  }
+
+  /** Runs in flight. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  private launch(id: number, p: Pending, order: string[], exclude?: ReadonlySet<string>): void {
+    const { def } = p.req;
+    const reqs: PlacementRequest[] = order.map((fn) => {
+      const up = def.edges.find(([, b]) => b === fn)?.[0];
+      const r: PlacementRequest = { fn, refs: p.req.refs?.[fn] ?? [] };
+      if (up !== undefined) r.upstream = up;
+      return r;
+    });
+    const placed = this.options.placer.place(reqs, exclude);
+    this.release(p);
+    const where: Record<string, { node: string; addr: string }> = {};
+    for (const [fn, m] of Object.entries(placed)) {
+      where[fn] = { node: m.id, addr: m.addr };
+      p.placed[fn] = m.id;
+      if (!p.nodes.has(m.id)) {
+        p.nodes.add(m.id);
+        this.options.placer.sent(m.id);
+      }
+    }
+    const schedule = buildSchedule(def, where);
+    for (const fn of sources(def)) {
+      const t: Trigger = { meta: p.meta, schedule, fn, args: p.req.inputs[fn] ?? [] };
+      this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t);
+    }
+    void id;
+  }
+
+  private release(p: Pending): void {
+    for (const n of p.nodes) this.options.placer.done(n);
+    p.nodes.clear();
+  }
+
+  /** Where each function of a pending run was placed (for `status` and tests). */
+  placements(req: number): Record<string, string> | undefined {
+    return this.pending.get(req)?.placed;
+  }
+
+  private finish(id: number, v: Uint8Array | undefined, err?: Error): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    this.release(p);
+    if (err !== undefined) p.reject(err);
+    else p.resolve(v as Uint8Array);
+  }
+
+  /** Fails every pending run with `CLOSED`. */
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.pending.keys()]) {
+      this.finish(
+        id,
+        undefined,
+        new ClosedError("the scheduler is shutting down", { retryable: true }),
+      );
+    }
+  }
+}
+
+/** The DAG that runs one function on its own. */
+export function singleFunctionDag(fn: string): DagDef {
+  return { name: fn, functions: [fn], edges: [], anyOf: [] };
+}

@@ -1,0 +1,37 @@
+/**
+ * Scheduling: function and DAG registry, membership from heartbeats, placement by locality and
+ * load, the dispatcher that runs calls and retries them, and the client-facing gateway.
+ *
+ * @example
+ * ```ts
+ * import { Dispatcher, Placer, Membership } from "./scheduler/index.js";
+ * const placer = new Placer(() => membership.list(), "locality");
+ * ```
+ */
+export { buildSchedule, checkName, sinksOf, sources, topoOrder, validateDag } from "./dag.js";
+export type { DagSpec } from "./dag.js";
+export { Dispatcher, singleFunctionDag } from "./dispatcher.js";
+export type { DispatcherOptions, RunRequest } from "./dispatcher.js";
+export { Gateway } from "./gateway.js";
+export type { FutureOutcome, GatewayOptions, SourceValidator } from "./gateway.js";
+export { Heartbeat, Membership } from "./membership.js";
+export type { Member, MembershipOptions } from "./membership.js";
+export { Peers } from "./peers.js";
+export type { LocalSink, PeersOptions } from "./peers.js";
+export { Placer } from "./placement.js";
+export type { PlacementPolicy, PlacementRequest } from "./placement.js";
+export { KEYS } from "./protocol.js";
+export type {
+  CallOptions,
+  Consistency,
+  DagDef,
+  FnMessage,
+  FunctionDef,
+  NodeInfo,
+  ReplyTo,
+  RunMeta,
+  RunResult,
+  ScheduledFn,
+  Trigger,
+} from "./protocol.js";
+export { Registry } from "./registry.js";

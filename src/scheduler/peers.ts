@@ -1,0 +1,92 @@
+import { connect } from "../wire/index.js";
+import type { Connection, Handlers } from "../wire/index.js";
+
+/** Something that takes notifications addressed to this process itself. */
+export type LocalSink = (method: string, payload: unknown) => void;
+
+/** Options of {@link Peers}. */
+export interface PeersOptions {
+  /** This process's id, sent in the handshake. */
+  id: string;
+  role: "node" | "scheduler";
+  token: string;
+  /** Handlers for what peers send back over connections this process opened. */
+  handlers: Handlers;
+  /** Called when a connection to `addr` fails or closes. */
+  onLost?: (addr: string, err: Error | undefined) => void;
+}
+
+/**
+ * Connections to other Stratus processes by address, opened on first use and shared by every
+ * call. Notifications to this process's own address skip the network.
+ *
+ * @example
+ * ```ts
+ * const peers = new Peers({ id: "n1", role: "node", token, handlers });
+ * peers.notify("stratus://10.0.0.2:7400", "trigger", trigger);
+ * ```
+ */
+export class Peers {
+  private readonly conns = new Map<string, Promise<Connection>>();
+  private local: { addr: string; sink: LocalSink } | undefined;
+  private closed = false;
+
+  constructor(private readonly options: PeersOptions) {}
+
+  /** Routes notifications for `addr` straight to `sink`. */
+  setLocal(addr: string, sink: LocalSink): void {
+    this.local = { addr, sink };
+  }
+
+  isLocal(addr: string): boolean {
+    return this.local?.addr === addr;
+  }
+
+  /**
+   * Sends a notification. Delivery is best effort, as for any message on a network: callers that
+   * need an outcome track it themselves (the dispatcher's deadlines and retries).
+   */
+  notify(addr: string, method: string, payload: unknown): void {
+    if (this.local !== undefined && this.local.addr === addr) {
+      const sink = this.local.sink;
+      // Asynchronous like the network, so a handler never re-enters its caller.
+      queueMicrotask(() => sink(method, payload));
+      return;
+    }
+    this.get(addr).then(
+      (c) => c.notify(method, payload),
+      () => undefined,
+    );
+  }
+
+  /** An open connection to `addr`. */
+  get(addr: string): Promise<Connection> {
+    if (this.closed) return Promise.reject(new Error("peers closed"));
+    const existing = this.conns.get(addr);
+    if (existing !== undefined) return existing;
+    {
+      const { id, role, token, handlers } = this.options;
+      const p = connect(addr, { id, role, token, handlers, timeoutMs: 3000 });
+      this.conns.set(addr, p);
+      p.then(
+        (c) =>
+          void c.closed.then((err) => {
+            if (this.conns.get(addr) === p) this.conns.delete(addr);
+            if (!this.closed) this.options.onLost?.(addr, err);
+          }),
+        (err: Error) => {
+          if (this.conns.get(addr) === p) this.conns.delete(addr);
+          if (!this.closed) this.options.onLost?.(addr, err);
+        },
+      );
+      return p;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,130 @@
+import { NoResourcesError } from "../errors/index.js";
+import type { Member } from "./membership.js";
+
+/** How functions are placed on nodes. */
+export type PlacementPolicy = "locality" | "spread";
+
+/** One function to place. */
+export interface PlacementRequest {
+  fn: string;
+  /** Storage keys its arguments reference. */
+  refs: readonly string[];
+  /** The function feeding it, whose node it may share to save a network hop. */
+  upstream?: string;
+}
+
+/**
+ * Chooses a node for each function of a call or DAG.
+ *
+ * `locality` (default): a function whose arguments reference stored keys goes to the node caching
+ * the most bytes of them, unless that node is much busier than the least loaded one; otherwise it
+ * follows its upstream function (results stay in-process) unless that node is busier by a full
+ * executor's worth of queue; otherwise the less loaded of two random nodes (power of two choices).
+ * `spread`: functions of one run go to different nodes, round robin, for fault isolation tests
+ * and demonstrations.
+ *
+ * Load is the node's last heartbeat (queued + busy per executor) plus what this scheduler has
+ * sent it since and not seen finish, so a burst between heartbeats still spreads.
+ *
+ * @example
+ * ```ts
+ * const placer = new Placer(() => membership.list());
+ * const where = placer.place([{ fn: "inc", refs: [] }, { fn: "square", refs: [], upstream: "inc" }]);
+ * ```
+ */
+export class Placer {
+  private readonly outstanding = new Map<string, number>();
+  /** Keys recently sent to a node: it will cache them before its heartbeat says so. */
+  private readonly recent = new Map<string, string>();
+  private rr = 0;
+
+  constructor(
+    private readonly members: () => Member[],
+    private readonly policy: PlacementPolicy = "locality",
+    private readonly recentLimit = 10_000,
+  ) {}
+
+  /** Places every request; throws `NO_RESOURCES` when no node is live. */
+  place(reqs: readonly PlacementRequest[], exclude?: ReadonlySet<string>): Record<string, Member> {
+    let nodes = this.members().filter((m) => m.executors > 0);
+    if (exclude !== undefined && nodes.some((m) => !exclude.has(m.id))) {
+      nodes = nodes.filter((m) => !exclude.has(m.id));
+    }
+    if (nodes.length === 0) throw new NoResourcesError("no live node with executors to run on");
+    const out: Record<string, Member> = {};
+    if (this.policy === "spread") {
+      for (const r of reqs) out[r.fn] = nodes[this.rr++ % nodes.length] as Member;
+      return out;
+    }
+    for (const r of reqs) {
+      const chosen =
+        this.byLocality(nodes, r.refs) ??
+        (r.upstream !== undefined ? this.byAffinity(nodes, out[r.upstream]) : undefined) ??
+        this.twoChoices(nodes);
+      out[r.fn] = chosen;
+      for (const k of r.refs) this.remember(k, chosen.id);
+    }
+    return out;
+  }
+
+  /** Load per executor: the node's queue and running calls, plus ours in flight to it. */
+  load(m: Member): number {
+    return (m.queued + m.busy + (this.outstanding.get(m.id) ?? 0)) / m.executors;
+  }
+
+  /** Counts a call sent to a node (until {@link done}). */
+  sent(node: string): void {
+    this.outstanding.set(node, (this.outstanding.get(node) ?? 0) + 1);
+  }
+
+  done(node: string): void {
+    const n = (this.outstanding.get(node) ?? 0) - 1;
+    if (n <= 0) this.outstanding.delete(node);
+    else this.outstanding.set(node, n);
+  }
+
+  forget(node: string): void {
+    this.outstanding.delete(node);
+  }
+
+  private byLocality(nodes: Member[], refs: readonly string[]): Member | undefined {
+    if (refs.length === 0) return undefined;
+    let best: Member | undefined;
+    let bestBytes = 0;
+    const minLoad = Math.min(...nodes.map((n) => this.load(n)));
+    for (const n of nodes) {
+      if (this.load(n) > minLoad + 4) continue;
+      const cached = new Map(n.cached);
+      let bytes = 0;
+      for (const k of refs) {
+        bytes += cached.get(k) ?? (this.recent.get(k) === n.id ? 1 : 0);
+      }
+      if (bytes > bestBytes) {
+        best = n;
+        bestBytes = bytes;
+      }
+    }
+    return best;
+  }
+
+  private byAffinity(nodes: Member[], up: Member | undefined): Member | undefined {
+    if (up === undefined || !nodes.includes(up)) return undefined;
+    const minLoad = Math.min(...nodes.map((n) => this.load(n)));
+    return this.load(up) <= minLoad + 1 ? up : undefined;
+  }
+
+  private twoChoices(nodes: Member[]): Member {
+    const a = nodes[Math.floor(Math.random() * nodes.length)] as Member;
+    const b = nodes[Math.floor(Math.random() * nodes.length)] as Member;
+    return this.load(a) <= this.load(b) ? a : b;
+  }
+
+  private remember(key: string, node: string): void {
+    this.recent.delete(key);
+    this.recent.set(key, node);
+    if (this.recent.size > this.recentLimit) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+  }
+}

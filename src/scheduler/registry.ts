@@ -1,0 +1,105 @@
+import { randomUUID } from "node:crypto";
+import { NoSuchDagError, NoSuchFunctionError } from "../errors/index.js";
+import { LwwLattice } from "../lattice/index.js";
+import type { HybridClock } from "../lattice/index.js";
+import type { Store, Subscription } from "../storage/index.js";
+import { KEYS } from "./protocol.js";
+import type { DagDef, FunctionDef } from "./protocol.js";
+
+/**
+ * Function and DAG definitions, kept in storage so every scheduler and node sees the same ones.
+ * Reads are served from a local copy that the store's change stream keeps fresh, so placing a
+ * call costs no storage round trip.
+ *
+ * @example
+ * ```ts
+ * const registry = await Registry.open(store, clock);
+ * await registry.putFunction({ name: "inc", kind: "source", source: "(ctx, x) => x + 1" });
+ * (await registry.fn("inc")).version; // a fresh id per registration
+ * ```
+ */
+export class Registry {
+  private readonly fns = new Map<string, Promise<FunctionDef | undefined>>();
+  private readonly dags = new Map<string, Promise<DagDef | undefined>>();
+  private subs: Subscription[] = [];
+
+  private constructor(
+    private readonly store: Store,
+    private readonly clock: HybridClock,
+  ) {}
+
+  static async open(store: Store, clock: HybridClock): Promise<Registry> {
+    const r = new Registry(store, clock);
+    r.subs = await Promise.all([
+      store.subscribe(KEYS.fn, (e) => {
+        if (e.kind === "reset") r.fns.clear();
+        else r.fns.delete(e.key.slice(KEYS.fn.length));
+      }),
+      store.subscribe(KEYS.dag, (e) => {
+        if (e.kind === "reset") r.dags.clear();
+        else r.dags.delete(e.key.slice(KEYS.dag.length));
+      }),
+    ]);
+    return r;
+  }
+
+  async putFunction(def: Omit<FunctionDef, "version">): Promise<FunctionDef> {
+    const full: FunctionDef = { ...def, version: randomUUID() };
+    await this.store.put(KEYS.fn + def.name, LwwLattice.of(full, this.clock.now()));
+    this.fns.set(def.name, Promise.resolve(full));
+    return full;
+  }
+
+  async putDag(def: DagDef): Promise<void> {
+    await this.store.put(KEYS.dag + def.name, LwwLattice.of(def, this.clock.now()));
+    this.dags.set(def.name, Promise.resolve(def));
+  }
+
+  /** The function's definition; `NO_SUCH_FUNCTION` when none is registered. */
+  async fn(name: string): Promise<FunctionDef> {
+    const def = await this.lookup(this.fns, KEYS.fn, name);
+    if (def === undefined)
+      throw new NoSuchFunctionError(`no function named ${name}`, { details: { name } });
+    return def;
+  }
+
+  /** The DAG's definition; `NO_SUCH_DAG` when none is registered. */
+  async dag(name: string): Promise<DagDef> {
+    const def = await this.lookup(this.dags, KEYS.dag, name);
+    if (def === undefined) throw new NoSuchDagError(`no DAG named ${name}`, { details: { name } });
+    return def;
+  }
+
+  async listFunctions(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of this.store.scan(KEYS.fn)) out.push(k.slice(KEYS.fn.length));
+    return out.sort();
+  }
+
+  async listDags(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of this.store.scan(KEYS.dag)) out.push(k.slice(KEYS.dag.length));
+    return out.sort();
+  }
+
+  private lookup<T>(
+    cache: Map<string, Promise<T | undefined>>,
+    prefix: string,
+    name: string,
+  ): Promise<T | undefined> {
+    let p = cache.get(name);
+    if (p === undefined) {
+      p = this.store
+        .get(prefix + name)
+        .then((l) => (l === undefined ? undefined : (l as LwwLattice).value<T>()));
+      cache.set(name, p);
+      // A failed read must not be cached: the next lookup retries.
+      p.catch(() => cache.get(name) === p && cache.delete(name));
+    }
+    return p;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.subs.map((s) => s.close()));
+  }
+}

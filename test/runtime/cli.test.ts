@@ -1,0 +1,79 @@
+/**
+ * The `stratus` command as a user runs it: `up` in one process, then `deploy`, `call`, `dag` and
+ * `status` as separate processes that find the cluster through the file `up` saved.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { startStratus } from "../support/processes.js";
+import type { Child } from "../support/processes.js";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..", "..");
+
+describe("cli: stratus up, deploy, call, dag, status", () => {
+  const home = mkdtempSync(join(tmpdir(), "stratus-cli-"));
+  let up: Child;
+  const stratus = async (
+    ...args: string[]
+  ): Promise<{ stdout: string; stderr: string; code: number }> => {
+    try {
+      const r = await run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+        cwd: root,
+        env: { ...process.env, STRATUS_HOME: home },
+      });
+      return { ...r, code: 0 };
+    } catch (e) {
+      const err = e as { stdout: string; stderr: string; code: number };
+      return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+    }
+  };
+
+  before(async () => {
+    up = await startStratus(["up", "--demo", "--executors", "2"], /Stratus is up at (\S+)\n/, {
+      STRATUS_HOME: home,
+    });
+  });
+  after(async () => {
+    await up.stop();
+  });
+
+  it("calls the demo functions", async () => {
+    assert.equal(JSON.parse((await stratus("call", "inc", "[1]")).stdout), 2);
+    assert.equal(JSON.parse((await stratus("dag", "pipeline", '{"inc":[1]}')).stdout), 4);
+  });
+
+  it("deploys a bundled module and runs its functions and DAGs", async () => {
+    const d = await stratus("deploy", "examples/functions.ts");
+    assert.equal(d.code, 0, d.stderr);
+    const report = JSON.parse(d.stdout) as { functions: string[]; dags: string[] };
+    assert.deepEqual(report.functions.sort(), ["bounded", "increment", "square", "visit"]);
+    assert.deepEqual(report.dags, ["squareOfNext"]);
+    assert.equal(
+      JSON.parse((await stratus("dag", "squareOfNext", '{"increment":[20]}')).stdout),
+      100,
+    );
+    assert.equal(JSON.parse((await stratus("call", "visit", '["home"]')).stdout), 1);
+    assert.equal(JSON.parse((await stratus("call", "visit", '["home"]')).stdout), 2);
+    const status = JSON.parse((await stratus("status")).stdout) as {
+      functions: string[];
+      nodes: unknown[];
+    };
+    assert.ok(status.functions.includes("visit"));
+    assert.equal(status.nodes.length, 1);
+  });
+
+  it("reports errors with their code and a non-zero exit", async () => {
+    const r = await stratus("call", "nope", "[]");
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /NO_SUCH_FUNCTION/);
+    const bad = await stratus("call", "inc", "[1");
+    assert.match(bad.stderr, /INVALID_ARGUMENT: args is not valid JSON/);
+    const unauth = await stratus("status", "--token", "wrong");
+    assert.match(unauth.stderr, /UNAUTHORIZED/);
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Stratus as separate processes over Redis on loopback: 2 schedulers and 3 nodes, each its own
+ * OS process started through the CLI. DAG functions land on different nodes; a node killed with
+ * SIGKILL mid-load costs no call a hang: every call completes or fails with a clear error.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { Stratus, isStratusError } from "../../src/index.js";
+import { RedisServer } from "../support/redis.js";
+import { startStratus } from "../support/processes.js";
+import type { Child } from "../support/processes.js";
+
+const TOKEN = "multi-process-token";
+
+/** Re-checks `cond` every 25 ms until it holds; fails after `timeoutMs`. Returns the wait. */
+async function until(
+  cond: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<number> {
+  const t0 = performance.now();
+  while (!(await cond())) {
+    if (performance.now() - t0 > timeoutMs) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return performance.now() - t0;
+}
+
+describe("runtime: 2 schedulers and 3 nodes as separate processes", () => {
+  let own: RedisServer | undefined;
+  const children: Child[] = [];
+  const nodes = new Map<string, Child>();
+  let spread: Stratus;
+  let local: Stratus;
+
+  before(async () => {
+    let redis = process.env.STRATUS_TEST_REDIS;
+    if (redis === undefined) {
+      own = await RedisServer.start();
+      redis = own.url;
+    }
+    const store = `${redis}?prefix=mp-${randomUUID().slice(0, 8)}:`;
+    const sched = (placement: string): Promise<Child> =>
+      startStratus(
+        ["scheduler", "--store", store, "--token", TOKEN, "--placement", placement],
+        /scheduler \S+ at (\S+)\n/,
+      );
+    const [s1, s2] = await Promise.all([sched("spread"), sched("locality")]);
+    children.push(s1, s2);
+    const started = await Promise.all(
+      ["na", "nb", "nc"].map((id) =>
+        startStratus(
+          ["node", "--join", s1.ready, "--token", TOKEN, "--executors", "2", "--id", id],
+          /node (\S+) joined/,
+        ),
+      ),
+    );
+    for (const c of started) {
+      children.push(c);
+      nodes.set(c.ready, c);
+    }
+    spread = await Stratus.connect(s1.ready, { token: TOKEN });
+    local = await Stratus.connect(s2.ready, { token: TOKEN });
+    await until(async () => (await spread.status()).nodes.length === 3, 10_000, "3 nodes");
+    await until(async () => (await local.status()).nodes.length === 3, 10_000, "3 nodes");
+    await spread.register("where", async (ctx, x: number) => ({ x, at: ctx.id().split(".")[0] }));
+    await spread.register("tail", async (ctx, r: { x: number; at: string }) => {
+      await new Promise((res) => setTimeout(res, 5));
+      return [r.x * 2, r.at, ctx.id().split(".")[0]];
+    });
+    await spread.registerDag("hop", { functions: ["where", "tail"], edges: [["where", "tail"]] });
+  });
+
+  after(async () => {
+    await Promise.all([spread?.close(), local?.close()]);
+    await Promise.all(children.map((c) => c.stop()));
+    await own?.stop();
+  });
+
+  it("runs DAGs whose functions land on different nodes, through either scheduler", async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        spread.callDag<[number, string, string]>("hop", { where: [i] }),
+      ),
+    );
+    runs.forEach(([v], i) => assert.equal(v, i * 2));
+    assert.ok(
+      runs.some(([, a, b]) => a !== b),
+      "spread placement put both functions on one node every time",
+    );
+    assert.equal(new Set(runs.flatMap(([, a, b]) => [a, b])).size, 3, "not every node ran work");
+    const viaOther = await local.callDag<[number, string, string]>("hop", { where: [21] });
+    assert.equal(viaOther[0], 42);
+  });
+
+  it("survives SIGKILL of a node mid-load: every call completes or fails with a clear error", async () => {
+    const total = 300;
+    let done = 0;
+    let killedAt = 0;
+    let removal: Promise<number> | undefined;
+    const victim = [...nodes.values()][1] as Child;
+    const outcomes = await Promise.all(
+      Array.from({ length: total }, async (_, i) => {
+        const client = i % 2 === 0 ? spread : local;
+        try {
+          const [v] = await client.callDag<[number]>("hop", { where: [i] }, { timeoutMs: 20_000 });
+          assert.equal(v, i * 2);
+          return "ok";
+        } catch (e) {
+          assert.ok(isStratusError(e), `not a StratusError: ${String(e)}`);
+          assert.ok(
+            ["NODE_LOST", "TIMEOUT", "NO_RESOURCES"].includes(e.code),
+            `${e.code}: ${e.message}`,
+          );
+          return e.code;
+        } finally {
+          if (++done === 40) {
+            killedAt = performance.now();
+            victim.proc.kill("SIGKILL");
+            // Membership must drop the node within 3 s of its death, measured from the kill.
+            removal = until(
+              async () => (await local.status()).nodes.length === 2,
+              3_000,
+              "the killed node to leave membership",
+            );
+          }
+        }
+      }),
+    );
+    assert.ok(killedAt > 0);
+    assert.equal(outcomes.length, total);
+    const ok = outcomes.filter((o) => o === "ok").length;
+    assert.ok(
+      ok >= total * 0.9,
+      `only ${ok}/${total} calls succeeded: ${JSON.stringify(outcomes)}`,
+    );
+    assert.ok(removal !== undefined);
+    assert.ok((await removal) <= 3_000);
+    const after = await spread.callDag<[number]>("hop", { where: [5] });
+    assert.equal(after[0], 10);
+  });
+});

@@ -1,0 +1,292 @@
+/**
+ * The measuring side of bench/peers.ts, run inside a private network namespace (`unshare -n`, only
+ * loopback up): starts restate-server bound to 127.0.0.1 and the SDK endpoint
+ * (bench/peers/endpoint.mjs), registers the endpoint, measures through the ingress HTTP API and
+ * prints one line `PEERS_RESULT <json metrics>` to stdout. Progress and diagnostics go to stderr.
+ *
+ * usage: node --import tsx bench/peers/netns.ts <scratch dir> <restate-server binary> <temp dir>
+ *        [--quick]
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { join, resolve as resolvePath } from "node:path";
+import { sequentialLatency, throughput } from "../lib/measure.js";
+
+/** Fixed ports: the namespace is private, so they cannot collide with anything else. */
+const INGRESS_PORT = 8080;
+const ADMIN_PORT = 9070;
+const NODE_PORT = 5122;
+const ENDPOINT_PORT = 9080;
+const HOST = "127.0.0.1";
+const REQUEST_TIMEOUT_MS = 30_000;
+const STARTUP_TIMEOUT_MS = 60_000;
+
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+const [scratch, serverBin, tmp] = process.argv.slice(2, 5).map((a) => resolvePath(a));
+const quick = process.argv.includes("--quick");
+if (scratch === undefined || serverBin === undefined || tmp === undefined) {
+  log("usage: netns.ts <scratch dir> <restate-server binary> <temp dir> [--quick]");
+  process.exit(2);
+}
+
+const children: ChildProcess[] = [];
+/** Children that could not be started at all (`spawn` errors), by process. */
+const spawnErrors = new Map<ChildProcess, Error>();
+
+function track(c: ChildProcess): ChildProcess {
+  children.push(c);
+  c.on("error", (err) => spawnErrors.set(c, err));
+  return c;
+}
+
+/** SIGTERM to every child, SIGKILL to those still running after `graceMs`. */
+async function stopChildren(graceMs = 3000): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const t = setTimeout(() => c.kill("SIGKILL"), graceMs);
+          c.once("exit", () => {
+            clearTimeout(t);
+            resolve();
+          });
+          c.kill("SIGTERM");
+        }),
+    ),
+  );
+}
+
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    for (const c of children) c.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+
+/** A failure that waiting longer cannot fix. */
+class Fatal extends Error {}
+
+function alive(c: ChildProcess, name: string): void {
+  const err = spawnErrors.get(c);
+  if (err !== undefined) throw new Fatal(`cannot start ${name}: ${err.message}`);
+  if (c.exitCode !== null || c.signalCode !== null) {
+    throw new Fatal(`${name} exited (${c.exitCode ?? c.signalCode}) unexpectedly`);
+  }
+}
+
+/** Polls `probe` every 100 ms until it returns a value, failing after `ms` with the last error. */
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last = "";
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      if (err instanceof Fatal) throw err;
+      last = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${ms / 1000} s waiting for ${what}${last ? `: ${last}` : ""}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface HttpResult {
+  status: number;
+  body: string;
+}
+
+function http(
+  agent: Agent | undefined,
+  port: number,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: HOST,
+        port,
+        method,
+        path,
+        agent,
+        timeout: REQUEST_TIMEOUT_MS,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => (text += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () =>
+      req.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)),
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** One call through the Restate ingress: POST /<service>/<handler> with a JSON number. */
+async function invoke(agent: Agent, path: string, x: number): Promise<number> {
+  const r = await http(agent, INGRESS_PORT, "POST", path, JSON.stringify(x));
+  if (r.status !== 200) throw new Error(`POST ${path}: HTTP ${r.status} ${r.body.slice(0, 300)}`);
+  return Number(r.body);
+}
+
+function checked(agent: Agent, path: string, expect: (x: number) => number) {
+  return async (x: number): Promise<void> => {
+    const y = await invoke(agent, path, x);
+    if (y !== expect(x)) throw new Error(`POST ${path} ${x}: got ${y}, want ${expect(x)}`);
+  };
+}
+
+async function main(): Promise<Record<string, number>> {
+  const serverLog = join(tmp as string, "restate-server.log");
+  const fd = openSync(serverLog, "a");
+  log(`starting restate-server (base dir ${tmp}/restate)`);
+  const server = spawn(
+    serverBin as string,
+    [
+      "--no-logo",
+      "--listen-mode",
+      "tcp",
+      "--bind-ip",
+      HOST,
+      "--node-name",
+      "bench",
+      "--base-dir",
+      join(tmp as string, "restate"),
+      "--log-disable-ansi-codes",
+      "true",
+    ],
+    {
+      cwd: tmp,
+      stdio: ["ignore", fd, fd],
+      env: {
+        ...process.env,
+        RESTATE_BIND_PORT: String(NODE_PORT),
+        RESTATE_ADMIN__BIND_PORT: String(ADMIN_PORT),
+        RESTATE_INGRESS__BIND_PORT: String(INGRESS_PORT),
+        RESTATE_DISABLE_TELEMETRY: "true",
+      },
+    },
+  );
+  closeSync(fd);
+  track(server);
+  try {
+    return await measure(server);
+  } catch (err) {
+    let tail = "";
+    try {
+      tail = readFileSync(serverLog, "utf8").slice(-3000);
+    } catch {
+      // no log yet
+    }
+    if (tail) log(`--- restate-server log (tail) ---\n${tail}\n---`);
+    throw err;
+  }
+}
+
+async function measure(server: ChildProcess): Promise<Record<string, number>> {
+  log("starting the SDK endpoint");
+  const endpoint = spawn(
+    process.execPath,
+    [join(import.meta.dirname, "endpoint.mjs"), scratch as string, String(ENDPOINT_PORT)],
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RESTATE_LOGGING: "ERROR" } },
+  );
+  track(endpoint);
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    const t = setTimeout(
+      () =>
+        reject(new Error(`the SDK endpoint did not listen within ${STARTUP_TIMEOUT_MS / 1000} s`)),
+      STARTUP_TIMEOUT_MS,
+    );
+    endpoint.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("listening on")) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    endpoint.once("exit", (code, sig) => {
+      clearTimeout(t);
+      reject(new Error(`the SDK endpoint exited (${code ?? sig}) before it was listening`));
+    });
+    endpoint.once("error", (err) => {
+      clearTimeout(t);
+      reject(new Error(`cannot start the SDK endpoint: ${err.message}`));
+    });
+  });
+
+  await until("restate-server's admin and ingress", STARTUP_TIMEOUT_MS, async () => {
+    alive(server, "restate-server");
+    const a = await http(undefined, ADMIN_PORT, "GET", "/health");
+    const i = await http(undefined, INGRESS_PORT, "GET", "/restate/health");
+    return a.status === 200 && i.status === 200 ? true : undefined;
+  });
+
+  log(`registering the deployment http://${HOST}:${ENDPOINT_PORT}`);
+  const reg = await http(
+    undefined,
+    ADMIN_PORT,
+    "POST",
+    "/deployments",
+    JSON.stringify({ uri: `http://${HOST}:${ENDPOINT_PORT}` }),
+  );
+  if (reg.status !== 200 && reg.status !== 201) {
+    throw new Error(`POST /deployments: HTTP ${reg.status} ${reg.body.slice(0, 500)}`);
+  }
+
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  try {
+    const inc = checked(agent, "/math/inc", (x) => x + 1);
+    const chain = checked(agent, "/chain/run", (x) => (x + 1) * (x + 1));
+    await until("the services to be callable through the ingress", STARTUP_TIMEOUT_MS, async () => {
+      alive(server, "restate-server");
+      alive(endpoint, "the SDK endpoint");
+      await inc(3);
+      await chain(3);
+      return true;
+    });
+
+    const n = quick ? 500 : 2000;
+    const warmup = quick ? 200 : 1000;
+    const seconds = quick ? 4 : 10;
+    const m: Record<string, number> = {};
+    log(`${n} sequential calls of math.inc and runs of chain.run (after ${warmup} warm-up each)`);
+    const call = await sequentialLatency(inc, n, warmup);
+    const dag = await sequentialLatency(chain, n, warmup);
+    m.restate_call_p50_ms = call.p50 / 1000;
+    m.restate_dag_p50_ms = dag.p50 / 1000;
+    m.restate_dag_p99_ms = dag.p99 / 1000;
+    log(`64 chain.run in flight for ${seconds} s`);
+    m.restate_dag_throughput_rps = await throughput(chain, 64, seconds * 1000);
+    alive(server, "restate-server");
+    return m;
+  } finally {
+    agent.destroy();
+  }
+}
+
+let code = 0;
+try {
+  const metrics = await main();
+  process.stdout.write(`PEERS_RESULT ${JSON.stringify(metrics)}\n`);
+} catch (err) {
+  log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  code = 1;
+}
+await stopChildren();
+process.exit(code);

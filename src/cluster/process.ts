@@ -3,8 +3,18 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
-import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../scheduler/index.js";
-import type { FnMessage, PlacementPolicy, RunResult, Trigger } from "../scheduler/index.js";
+import {
+  Dispatcher,
+  Gateway,
+  Membership,
+  Peers,
+  Placer,
+  Registry,
+  isFnMessage,
+  isRunResult,
+  isTrigger,
+} from "../scheduler/index.js";
+import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
 import { WireServer } from "../wire/index.js";
@@ -96,9 +106,13 @@ export class StratusProcess {
     let gateway: Gateway | undefined;
     const late: { dispatcher?: Dispatcher } = {};
     const notify = (method: string, a: unknown): void => {
-      if (method === "result") late.dispatcher?.onResult(a as RunResult);
-      else if (method === "trigger") node?.onTrigger(a as Trigger);
-      else if (method === "fnmsg") node?.onMessage(a as FnMessage);
+      if (method === "result") {
+        if (isRunResult(a)) late.dispatcher?.onResult(a);
+      } else if (method === "trigger") {
+        if (isTrigger(a)) node?.onTrigger(a);
+      } else if (method === "fnmsg") {
+        if (isFnMessage(a)) node?.onMessage(a);
+      }
     };
     const handlers: Handlers = {
       request: (method: string, a: unknown, conn: Connection) => {

@@ -73,7 +73,7 @@ export class Gateway {
         };
         const refs = stringList(p.refs);
         if (refs.length > 0) req.refs = { [fn]: refs };
-        return this.start(req, p.options as CallOptions | undefined, conn);
+        return this.start(req, p.options, conn);
       }
       case "dag.call": {
         const def = await this.o.registry.dag(checkName(p.dag, "DAG"));
@@ -84,7 +84,7 @@ export class Gateway {
         if (typeof p.refs === "object" && p.refs !== null) {
           req.refs = p.refs as Record<string, string[]>;
         }
-        return this.start(req, p.options as CallOptions | undefined, conn);
+        return this.start(req, p.options, conn);
       }
       case "future.get":
         return this.futureGet(
@@ -135,12 +135,9 @@ export class Gateway {
     return { name, version: full.version };
   }
 
-  private async start(
-    req: RunRequest,
-    options: CallOptions | undefined,
-    conn: Connection,
-  ): Promise<unknown> {
-    if (options !== undefined) req.options = options;
+  private async start(req: RunRequest, raw: unknown, conn: Connection): Promise<unknown> {
+    const options = callOptions(raw);
+    req.options = options;
     if (options?.future !== true) return this.o.dispatcher.run(req);
     const id = randomUUID();
     req.future = id;
@@ -209,6 +206,27 @@ export class Gateway {
       inFlight: this.o.dispatcher.inFlight,
     };
   }
+}
+
+/** Call options from the wire, checked: a bad deadline is refused, not turned into NaN timers. */
+function callOptions(raw: unknown): CallOptions {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== "object") throw new InvalidArgumentError("options must be an object");
+  const o = raw as Record<string, unknown>;
+  const out: CallOptions = {};
+  if (o.timeoutMs !== undefined) {
+    if (typeof o.timeoutMs !== "number" || !(o.timeoutMs > 0) || o.timeoutMs > 86_400_000) {
+      throw new InvalidArgumentError("timeoutMs must be a number of milliseconds, at most a day");
+    }
+    out.timeoutMs = o.timeoutMs;
+  }
+  if (o.future === true) out.future = true;
+  if (o.consistency !== undefined && o.consistency !== "lww") {
+    throw new InvalidArgumentError(
+      `consistency ${JSON.stringify(o.consistency)} is not available; use "lww"`,
+    );
+  }
+  return out;
 }
 
 function userKey(k: unknown): string {

@@ -119,3 +119,68 @@ export const KEYS = {
   node: "sys/node/",
   future: "sys/fut/",
 } as const;
+
+// Shape checks for what arrives over the wire. Peers are authenticated, but a bug or a version
+// skew must cost one dropped message, never an exception in the node's event loop.
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
+const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
+const isStrList = (x: unknown): x is string[] =>
+  Array.isArray(x) && x.every((s) => typeof s === "string");
+
+function isMeta(m: unknown): m is RunMeta {
+  return (
+    isObj(m) &&
+    typeof m.run === "string" &&
+    typeof m.attempt === "number" &&
+    typeof m.deadline === "number" &&
+    isObj(m.reply) &&
+    typeof m.reply.addr === "string" &&
+    typeof m.reply.req === "number" &&
+    isObj(m.session)
+  );
+}
+
+function isSchedule(s: unknown): s is Record<string, ScheduledFn> {
+  if (!isObj(s)) return false;
+  return Object.values(s).every(
+    (f) =>
+      isObj(f) &&
+      typeof f.node === "string" &&
+      typeof f.addr === "string" &&
+      isStrList(f.next) &&
+      isStrList(f.prev) &&
+      f.next.every((n) => n in s),
+  );
+}
+
+/** True when `t` is a well-formed trigger. */
+export function isTrigger(t: unknown): t is Trigger {
+  return (
+    isObj(t) &&
+    typeof t.fn === "string" &&
+    isMeta(t.meta) &&
+    isSchedule(t.schedule) &&
+    t.fn in t.schedule &&
+    (t.args === undefined || (Array.isArray(t.args) && t.args.every(isBytes))) &&
+    (t.from === undefined || typeof t.from === "string") &&
+    (t.value === undefined || isBytes(t.value))
+  );
+}
+
+/** True when `r` is a well-formed run result. */
+export function isRunResult(r: unknown): r is RunResult {
+  return (
+    isObj(r) &&
+    typeof r.run === "string" &&
+    typeof r.attempt === "number" &&
+    typeof r.req === "number" &&
+    typeof r.ok === "boolean" &&
+    (r.v === undefined || isBytes(r.v))
+  );
+}
+
+/** True when `m` is a well-formed function message. */
+export function isFnMessage(m: unknown): m is FnMessage {
+  return isObj(m) && typeof m.to === "string" && typeof m.from === "string" && isBytes(m.payload);
+}

@@ -67,12 +67,24 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   const out: Omit<ProcessOptions, "token"> = { host: o.host as string, port: o.port as number };
   if (typeof o.advertise === "string") out.advertise = o.advertise;
   if (typeof o.id === "string") out.id = o.id;
+  if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
+  const pool: NonNullable<ProcessOptions["pool"]> = {};
+  if (typeof o.timeoutMs === "number") pool.defaultTimeoutMs = o.timeoutMs;
+  if (typeof o.memoryMb === "number") pool.resourceLimits = { maxOldGenerationSizeMb: o.memoryMb };
+  out.pool = pool;
   return out;
 }
 
+/** Limits of the functions a node runs, and how often a lost node's calls are retried. */
+function limits(c: Command): Command {
+  return c
+    .option("--timeout-ms <ms>", "default time limit of one function invocation", int, 60_000)
+    .option("--memory-mb <mb>", "heap limit of each executor worker", int, 512)
+    .option("--max-retries <n>", "retries of a call whose node was lost", int, 2);
+}
+
 listen(
-  program
-    .command("up")
+  limits(program.command("up"))
     .description(
       "run an all-in-one cluster: storage, scheduler and a node; prints its address and token",
     )
@@ -115,7 +127,11 @@ listen(
 });
 
 listen(
-  target(program.command("node").description("run a node (cache + executors) that joins a cluster"))
+  limits(
+    target(
+      program.command("node").description("run a node (cache + executors) that joins a cluster"),
+    ),
+  )
     .requiredOption("--join <url>", "address of a scheduler of the cluster")
     .option("--executors <n>", "executor threads", int, 4)
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
@@ -146,8 +162,7 @@ listen(
 });
 
 listen(
-  program
-    .command("scheduler")
+  limits(program.command("scheduler"))
     .description("run a stateless scheduler over the cluster's storage")
     .requiredOption("--store <address>", "redis://host:port or redis-cluster://h:p,h:p")
     .requiredOption("--token <token>", "cluster token")

@@ -94,6 +94,31 @@ describe("runtime: 2 schedulers and 3 nodes as separate processes", () => {
     assert.equal(viaOther[0], 42);
   });
 
+  it("keeps every node's cache fresh when another node writes", async () => {
+    await spread.register("readk", async (ctx) => [
+      ctx.id().split(".")[0],
+      await ctx.get("shared"),
+    ]);
+    await spread.register("writek", async (ctx, v: number) => ctx.put("shared", v));
+    for (let v = 1; v <= 4; v++) {
+      await spread.call("writek", [v]);
+      // Invalidations travel asynchronously (keyspace notifications): each node must converge.
+      const seen = new Map<string, unknown>();
+      await until(
+        async () => {
+          // Spread placement is round robin, so three calls in a row reach all three nodes.
+          for (let k = 0; k < 3; k++) {
+            const [node, got] = await spread.call<[string, unknown]>("readk", []);
+            seen.set(node, got);
+          }
+          return seen.size === 3 && [...seen.values()].every((x) => x === v);
+        },
+        2_000,
+        `every node to read ${v}`,
+      );
+    }
+  });
+
   it("survives SIGKILL of a node mid-load: every call completes or fails with a clear error", async () => {
     const total = 300;
     let done = 0;

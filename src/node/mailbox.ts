@@ -63,6 +63,14 @@ export class Mailboxes {
     if (b.queue.length > this.maxPerBox) b.queue.shift();
   }
 
+  /** Removes and returns what is buffered for `id`. */
+  drain(id: string): Uint8Array[] {
+    const b = this.boxes.get(id);
+    if (b === undefined) return [];
+    this.boxes.delete(id);
+    return b.queue;
+  }
+
   /** The next message for `id`, or `undefined` when none arrives within `timeoutMs`. */
   take(id: string, timeoutMs: number): Promise<Uint8Array | undefined> {
     const b = this.boxes.get(id);

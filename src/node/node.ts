@@ -141,7 +141,12 @@ export class Node {
 
   /** A direct message for a function running here. */
   onMessage(m: FnMessage): void {
-    this.boxes.deliver(m.to, m.payload);
+    this.deliver(m.to, m.payload);
+  }
+
+  /** Pushed into the executor running `to`; kept for a while if it is not (yet) running here. */
+  private deliver(to: string, payload: Uint8Array): void {
+    if (!this.pool.deliver(to, payload)) this.boxes.deliver(to, payload);
   }
 
   private async execute(t: Trigger, args: Uint8Array[]): Promise<void> {
@@ -162,7 +167,9 @@ export class Node {
       if (def.exportName !== undefined) code.exportName = def.exportName;
       if (def.init !== undefined) code.init = def.init;
       if (def.timeoutMs !== undefined) code.timeoutMs = def.timeoutMs;
-      out = await this.pool.invoke({ id, code, args, run: t.meta });
+      const running = this.pool.invoke({ id, code, args, run: t.meta });
+      for (const m of this.boxes.drain(id)) this.pool.deliver(id, m);
+      out = await running;
     } catch (e) {
       this.reply(t, undefined, toWireError(e, true));
       return;
@@ -218,7 +225,8 @@ export class Node {
             `key ${String(args[0])} holds a ${l.kind} lattice, not a value`,
           );
         }
-        return l.bytes;
+        // The executor already holding this version gets no bytes: nothing crosses threads.
+        return args[1] === l.ts ? { version: l.ts } : { version: l.ts, bytes: l.bytes };
       }
       case "put":
         await this.cache.put(userKey(args[0]), new LwwLattice(this.o.clock.now(), bytes(args[1])));
@@ -248,7 +256,7 @@ export class Node {
     const dot = to.lastIndexOf(".");
     const node = dot > 0 ? to.slice(0, dot) : "";
     if (node === this.id) {
-      this.boxes.deliver(to, payload);
+      this.deliver(to, payload);
       return;
     }
     const m = this.o.membership.get(node);

@@ -1,7 +1,8 @@
 /**
  * A test double for the node's side of the ctx: the real host callback lives in the node and talks
  * to storage and other nodes; this one keeps keys in a Map and mailboxes in memory, and records
- * every call so tests can see what user code asked for.
+ * every call so tests can see what user code asked for. Like the node, it pushes messages into
+ * the pool when their invocation is there, and buffers them otherwise.
  */
 import { ExecutorPool } from "../../src/node/executor/index.js";
 import type {
@@ -25,6 +26,8 @@ export class MemoryHost {
   readonly functions = new Map<string, (args: unknown[]) => unknown>();
   /** Set to make the next host calls fail with this error. */
   failWith: Error | undefined;
+  /** The pool messages are pushed into (as the node does). */
+  pool: ExecutorPool | undefined;
   private readonly boxes = new Map<string, Mailbox>();
   private readonly sendWatchers: ((to: string, msg: unknown) => void)[] = [];
 
@@ -58,10 +61,19 @@ export class MemoryHost {
   /** Puts a message in mailbox `to` (an invocation id, or any name). */
   deliver(to: string, msg: Uint8Array): void {
     for (const w of this.sendWatchers) w(to, decodeValue(msg));
+    if (this.pool?.deliver(to, msg) === true) return;
     const box = this.box(to);
     const waiter = box.waiters.shift();
     if (waiter !== undefined) waiter(msg);
     else box.queue.push(msg);
+  }
+
+  /** Hands messages buffered for `id` to the pool, once its invocation is there. */
+  flush(id: string): void {
+    const box = this.boxes.get(id);
+    if (box === undefined || this.pool === undefined) return;
+    this.boxes.delete(id);
+    for (const m of box.queue) this.pool.deliver(id, m);
   }
 
   /** Resolves once `count` messages have been sent to mailbox `to` (counting from now). */
@@ -106,6 +118,7 @@ export async function startPool(
 ): Promise<{ pool: ExecutorPool; host: MemoryHost }> {
   const host = new MemoryHost();
   const pool = new ExecutorPool({ size: 2, ...opts, host: host.handler });
+  host.pool = pool;
   await pool.start();
   return { pool, host };
 }
@@ -118,9 +131,11 @@ export async function run(
   code: FunctionCode | string,
   args: unknown[] = [],
   id = `inv-${++ids}`,
+  host?: MemoryHost,
 ): Promise<unknown> {
   const c: FunctionCode =
     typeof code === "string" ? { name: "f", version: code, kind: "source", source: code } : code;
-  const out = await pool.invoke({ id, code: c, args: args.map((a) => encodeValue(a)) });
-  return decodeValue(out);
+  const running = pool.invoke({ id, code: c, args: args.map((a) => encodeValue(a)) });
+  host?.flush(id);
+  return decodeValue(await running);
 }

@@ -13,7 +13,13 @@ import {
 } from "../../errors/index.js";
 import type { Job, Slot } from "./slot.js";
 import { ownBytes } from "./types.js";
-import type { HostCallMsg, HostHandler, Invocation } from "./types.js";
+import type { HostCallMsg, HostHandler, Invocation, VersionedValue } from "./types.js";
+
+function isVersioned(v: unknown): v is VersionedValue {
+  if (typeof v !== "object" || v === null || v instanceof Uint8Array) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.version === "string" && (o.bytes === undefined || o.bytes instanceof Uint8Array);
+}
 
 /** Checks the shape of a call before it is queued: a bad one must not reach postMessage. */
 export function checkInvocation(call: Invocation): InvalidArgumentError | undefined {
@@ -56,8 +62,19 @@ export function answerHostCall(slot: Slot, m: HostCallMsg, host: HostHandler): v
   } catch (e) {
     p = Promise.reject(ensureError(e));
   }
+  if (m.seq === 0) {
+    // Nobody waits for this one (ctx.send): a failure has no one to reach.
+    p.catch(() => undefined);
+    return;
+  }
   p.then(
     (v) => {
+      if (m.op === "get" && isVersioned(v)) {
+        const out: VersionedValue = { version: v.version };
+        if (v.bytes !== undefined) out.bytes = ownBytes(v.bytes);
+        slot.post({ t: "res", seq: m.seq, ok: true, v: out });
+        return;
+      }
       // Only bytes (or nothing) go back: anything else could fail to clone and lose the batch.
       const bytes = m.op === "get" || m.op === "recv" || m.op === "call";
       if (bytes && v !== undefined && !(v instanceof Uint8Array)) {

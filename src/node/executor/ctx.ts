@@ -5,8 +5,16 @@
  * decoded only by the executor that runs the function).
  */
 import { decodeValue, encodeValue } from "../../lattice/values.js";
-import { fromWireError } from "../../errors/index.js";
-import type { FunctionContext, HostCallMsg, HostOp, HostReplyMsg } from "./types.js";
+import { InvalidArgumentError, fromWireError } from "../../errors/index.js";
+import { Inboxes, ValueCache } from "./inbox.js";
+import type { TypedArray } from "./inbox.js";
+import type {
+  FunctionContext,
+  HostCallMsg,
+  HostOp,
+  HostReplyMsg,
+  VersionedValue,
+} from "./types.js";
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -17,8 +25,16 @@ interface Pending {
 export class HostLink {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
+  /** Messages pushed to this worker's invocations. */
+  readonly inboxes = new Inboxes();
+  readonly values: ValueCache;
 
-  constructor(private readonly post: (m: HostCallMsg) => void) {}
+  constructor(
+    private readonly post: (m: HostCallMsg) => void,
+    valueCacheBytes: number,
+  ) {
+    this.values = new ValueCache(valueCacheBytes);
+  }
 
   /** Sends one host call for invocation `inv`; settles with the host's answer. */
   call(inv: string, op: HostOp, a: unknown[]): Promise<unknown> {
@@ -29,6 +45,11 @@ export class HostLink {
     });
   }
 
+  /** A host call nobody waits for (`seq` 0: the main thread sends no answer). */
+  notify(inv: string, op: HostOp, a: unknown[]): void {
+    this.post({ t: "host", inv, seq: 0, op, a });
+  }
+
   /** Delivers an answer from the main thread. */
   settle(m: HostReplyMsg): void {
     const p = this.pending.get(m.seq);
@@ -37,6 +58,10 @@ export class HostLink {
     if (m.ok) p.resolve(m.v);
     else p.reject(fromWireError(m.e));
   }
+}
+
+function isTyped(v: unknown): v is TypedArray {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
 }
 
 function decodeOptional<T>(v: unknown): T | undefined {
@@ -58,25 +83,63 @@ export class Ctx implements FunctionContext {
     return this.inv;
   }
 
+  /**
+   * Asks the node for the key, saying which version this worker already holds; the node sends
+   * bytes only when that version is stale. Decoded afresh on every call, so user code that
+   * mutates what it got never changes what the next `get` returns.
+   */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    return decodeOptional<T>(await this.link.call(this.inv, "get", [key]));
+    const values = this.link.values;
+    const known = values.version(key);
+    const r = await this.link.call(this.inv, "get", known === undefined ? [key] : [key, known]);
+    if (r === undefined || r === null) {
+      values.drop(key);
+      return undefined;
+    }
+    if (r instanceof Uint8Array) return decodeValue<T>(r);
+    const { version, bytes } = r as VersionedValue;
+    if (bytes !== undefined) {
+      const v = decodeValue<T>(bytes);
+      // Kept decoded (a private copy): later gets copy it instead of decoding again.
+      if (isTyped(v)) values.set(key, version, { typed: v.slice() as TypedArray });
+      else values.set(key, version, { bytes });
+      return v;
+    }
+    const held = values.get(key, version);
+    if (held !== undefined) {
+      return held.typed !== undefined ? (held.typed.slice() as T) : decodeValue<T>(held.bytes);
+    }
+    // Evicted between asking and hearing back: ask again without a version.
+    values.drop(key);
+    return this.get<T>(key);
   }
 
   async put(key: string, value: unknown): Promise<void> {
+    this.link.values.drop(key);
     await this.link.call(this.inv, "put", [key, encodeValue(value)]);
   }
 
   async delete(key: string): Promise<void> {
+    this.link.values.drop(key);
     await this.link.call(this.inv, "delete", [key]);
   }
 
+  /**
+   * Hands the message to the node without waiting for an answer: like any network message its
+   * delivery is best effort, and not waiting keeps a message to one thread hop each way.
+   */
   async send(to: string, msg: unknown): Promise<void> {
-    await this.link.call(this.inv, "send", [to, encodeValue(msg)]);
+    if (typeof to !== "string" || to.length === 0) {
+      throw new InvalidArgumentError("send needs the recipient's id (from its ctx.id())");
+    }
+    this.link.notify(this.inv, "send", [to, encodeValue(msg)]);
   }
 
+  /** Served from this worker's inbox: the node pushes messages here as they arrive. */
   async recv<T = unknown>(opts: { timeoutMs?: number } = {}): Promise<T | undefined> {
-    const o = opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs };
-    return decodeOptional<T>(await this.link.call(this.inv, "recv", [o]));
+    const t = opts.timeoutMs;
+    const timeoutMs = typeof t === "number" && t >= 0 ? t : 30_000;
+    return decodeOptional<T>(await this.link.inboxes.take(this.inv, timeoutMs));
   }
 
   async call<T = unknown>(name: string, args: unknown[]): Promise<T> {

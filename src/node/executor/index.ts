@@ -24,12 +24,16 @@
  *
  * | ctx method               | `op`     | `args`                              | host resolves to           |
  * | ------------------------ | -------- | ----------------------------------- | -------------------------- |
- * | `ctx.get(key)`           | `get`    | `[key: string]`                     | `Uint8Array \| undefined`  |
+ * | `ctx.get(key)`           | `get`    | `[key: string, knownVersion?: string]` | `undefined`, `Uint8Array`, or `{ version, bytes? }` (no `bytes`: the worker's copy of `version` is current) |
  * | `ctx.put(key, value)`    | `put`    | `[key: string, value: Uint8Array]`  | ignored                    |
  * | `ctx.delete(key)`        | `delete` | `[key: string]`                     | ignored                    |
  * | `ctx.send(to, msg)`      | `send`   | `[to: string, msg: Uint8Array]`     | ignored                    |
- * | `ctx.recv({ timeoutMs })`| `recv`   | `[{ timeoutMs?: number }]`          | `Uint8Array \| undefined` (undefined: timed out) |
  * | `ctx.call(name, args)`   | `call`   | `[name: string, args: Uint8Array[]]`| `Uint8Array` (the result)  |
+ *
+ * `ctx.recv({ timeoutMs })` is no host call: the node pushes messages with
+ * {@link ExecutorPool.deliver} into the worker running the invocation, and `recv` reads them
+ * there (`undefined` after the timeout, 30 s by default). Workers keep the bytes of values they
+ * read by key and version (`valueCacheBytes`), so a hot `get` moves no bytes between threads.
  *
  * Bytes are `encodeValue` output and are decoded in the worker. A host that rejects with a
  * StratusError makes the ctx method throw that error, with its code, in user code; if user code

@@ -48,6 +48,9 @@ export class ExecutorPool {
   private readonly defaultTimeoutMs: number;
   private readonly depth: number;
   private readonly queue = new Deque<Job>();
+  /** Calls not yet settled, by invocation id, so messages can find them. */
+  private readonly jobs = new Map<string, Job>();
+  private readonly valueCacheBytes: number;
   private slots: Slot[] = [];
   private target: number;
   private completed = 0;
@@ -65,6 +68,7 @@ export class ExecutorPool {
     this.host = opts.host;
     this.depth = depth;
     this.defaultTimeoutMs = timeout;
+    this.valueCacheBytes = opts.valueCacheBytes ?? 128 * 1024 * 1024;
     const rl = opts.resourceLimits ?? {};
     this.limits = { maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? 512 };
     if (rl.maxYoungGenerationSizeMb !== undefined) {
@@ -104,16 +108,38 @@ export class ExecutorPool {
     if (bad !== undefined) return Promise.reject(bad);
     return new Promise<Uint8Array>((resolve, reject) => {
       const timeoutMs = call.code.timeoutMs ?? this.defaultTimeoutMs;
-      this.queue.push({
+      const job: Job = {
         call,
         key: codeKey(call.code),
         timeoutMs,
-        resolve,
-        reject,
+        resolve: (b) => {
+          this.jobs.delete(call.id);
+          resolve(b);
+        },
+        reject: (e) => {
+          this.jobs.delete(call.id);
+          reject(e);
+        },
         info: undefined,
-      });
+      };
+      this.jobs.set(call.id, job);
+      this.queue.push(job);
       this.pump();
     });
+  }
+
+  /**
+   * Pushes a message to an invocation that is queued or running here, so its `ctx.recv` is served
+   * inside the worker. False when no such invocation is in this pool (the caller keeps it).
+   */
+  deliver(invocationId: string, msg: Uint8Array): boolean {
+    const job = this.jobs.get(invocationId);
+    if (job === undefined) return false;
+    const m = ownBytes(msg);
+    (job.mail ??= []).push(m);
+    if (job.slot !== undefined && !job.slot.dead)
+      job.slot.post({ t: "mail", inv: invocationId, m });
+    return true;
   }
 
   /**
@@ -170,7 +196,7 @@ export class ExecutorPool {
     let active = 0;
     for (const s of this.slots) if (!s.retiring) active++;
     for (; active < this.target && !this.closed; active++) {
-      const slot = new Slot(this.events, this.limits);
+      const slot = new Slot(this.events, this.limits, this.valueCacheBytes);
       this.slots.push(slot);
       fresh.push(slot);
     }
@@ -206,6 +232,8 @@ export class ExecutorPool {
     } else {
       slot.post({ t: "inv", id: call.id, k: job.key, a: args });
     }
+    job.slot = slot;
+    for (const m of job.mail ?? []) slot.post({ t: "mail", inv: call.id, m });
     if (slot.inflight.length === 1) this.startHead(slot);
   }
 

@@ -14,9 +14,13 @@ export interface Job {
   key: string;
   timeoutMs: number;
   resolve: (bytes: Uint8Array) => void;
-  reject: (e: unknown) => void;
+  reject: (e: Error) => void;
   /** Built on the first host call only; most invocations make none. */
   info: HostInvocation | undefined;
+  /** Messages for this invocation so far; posted again if it moves to a replacement worker. */
+  mail?: Uint8Array[];
+  /** The worker it was handed to, if any. */
+  slot?: Slot;
 }
 
 /** What a slot reports to its pool. */
@@ -65,10 +69,14 @@ export class Slot {
   constructor(
     private readonly events: SlotEvents,
     resourceLimits: ResourceLimits,
+    valueCacheBytes: number,
   ) {
     this.worker = FROM_SOURCE
-      ? new Worker(BOOTSTRAP, { workerData: { entry: ENTRY.href }, resourceLimits })
-      : new Worker(ENTRY, { resourceLimits });
+      ? new Worker(BOOTSTRAP, {
+          workerData: { entry: ENTRY.href, valueCacheBytes },
+          resourceLimits,
+        })
+      : new Worker(ENTRY, { workerData: { valueCacheBytes }, resourceLimits });
     let booted!: () => void;
     let failed!: (e: Error) => void;
     this.booted = new Promise<void>((resolve, reject) => {

@@ -69,6 +69,11 @@ export interface ExecutorPoolOptions {
   defaultTimeoutMs?: number;
   /** Calls handed to one worker ahead of its current one. Default 4. */
   pipelineDepth?: number;
+  /**
+   * Bytes of stored values each worker keeps (by key and version) so that a hot `ctx.get` or
+   * reference moves no bytes between threads. 0 disables it. Default 128 MiB.
+   */
+  valueCacheBytes?: number;
 }
 
 /** A snapshot of the pool's load. */
@@ -137,7 +142,20 @@ export interface HostReplyMsg {
   e?: WireError;
 }
 
-export type DownMsg = RunMsg | HostReplyMsg;
+/** A message for a running (or queued) invocation, pushed so `ctx.recv` needs no round trip. */
+export interface MailMsg {
+  t: "mail";
+  inv: string;
+  m: Uint8Array;
+}
+
+export type DownMsg = RunMsg | HostReplyMsg | MailMsg;
+
+/** What the host answers to `get`: the value's version, and its bytes unless the worker has them. */
+export interface VersionedValue {
+  version: string;
+  bytes?: Uint8Array;
+}
 
 // ---- worker → main thread. A result is a bare Uint8Array: the commonest message stays cheapest ----
 

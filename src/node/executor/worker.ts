@@ -5,7 +5,7 @@
  * one's result (or error) has been posted.
  */
 import { fileURLToPath } from "node:url";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { decodeValue, encodeValue } from "../../lattice/values.js";
 import { FunctionError, StratusError, isStratusError, toWireError } from "../../errors/index.js";
 import type { WireError } from "../../errors/index.js";
@@ -27,7 +27,8 @@ process.on("unhandledRejection", (e) => {
 if (parentPort === null) throw new Error("worker.ts must run in a worker thread");
 const port = parentPort;
 const post = (m: UpMsg): void => port.postMessage(m);
-const link = new HostLink(post);
+const cacheBytes = (workerData as { valueCacheBytes?: unknown } | null)?.valueCacheBytes;
+const link = new HostLink(post, typeof cacheBytes === "number" ? cacheBytes : 128 * 1024 * 1024);
 
 /** One function version as this worker knows it. */
 interface Entry {
@@ -70,6 +71,7 @@ let running = false;
 port.on("message", (batch: DownMsg[]) => {
   for (const m of batch) {
     if (m.t === "inv") queue.push({ id: m.id, entry: admit(m), args: m.a });
+    else if (m.t === "mail") link.inboxes.deliver(m.inv, m.m);
     else link.settle(m);
   }
   if (!running) drain();
@@ -82,9 +84,13 @@ function drain(): void {
     queue[head++] = undefined;
     const pending = runOne(item);
     if (pending !== undefined) {
-      void pending.then(drain);
+      void pending.then(() => {
+        link.inboxes.drop(item.id);
+        drain();
+      });
       return;
     }
+    link.inboxes.drop(item.id);
   }
   queue.length = 0;
   head = 0;

@@ -1,0 +1,114 @@
+/**
+ * Worker-side state shared by every invocation's ctx: the messages pushed to invocations (so
+ * `recv` is served without asking the main thread) and a byte-bounded cache of stored values by
+ * key and version (so a hot `get` moves no bytes between threads).
+ */
+
+interface Box {
+  queue: Uint8Array[];
+  waiter: ((m: Uint8Array | undefined) => void) | undefined;
+}
+
+/** Messages for invocations of this worker, in arrival order. */
+export class Inboxes {
+  private readonly boxes = new Map<string, Box>();
+
+  private box(id: string): Box {
+    let b = this.boxes.get(id);
+    if (b === undefined) {
+      b = { queue: [], waiter: undefined };
+      this.boxes.set(id, b);
+    }
+    return b;
+  }
+
+  deliver(id: string, m: Uint8Array): void {
+    const b = this.box(id);
+    const w = b.waiter;
+    if (w !== undefined) {
+      b.waiter = undefined;
+      w(m);
+    } else {
+      b.queue.push(m);
+    }
+  }
+
+  /** The next message, or `undefined` after `timeoutMs`. One waiter per invocation at a time. */
+  take(id: string, timeoutMs: number): Promise<Uint8Array | undefined> {
+    const b = this.box(id);
+    const m = b.queue.shift();
+    if (m !== undefined) return Promise.resolve(m);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (b.waiter === done) b.waiter = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      const done = (x: Uint8Array | undefined): void => {
+        clearTimeout(timer);
+        resolve(x);
+      };
+      b.waiter?.(undefined);
+      b.waiter = done;
+    });
+  }
+
+  /** The invocation ended: its unread messages go with it. */
+  drop(id: string): void {
+    this.boxes.get(id)?.waiter?.(undefined);
+    this.boxes.delete(id);
+  }
+}
+
+/**
+ * A cached value: its bytes, or, for a typed array (tensors, vectors), the decoded array itself,
+ * which a get copies with `slice()`: a memcpy instead of a decode, and the caller still owns what
+ * it gets.
+ */
+export type Cached =
+  { bytes: Uint8Array; typed?: undefined } | { typed: TypedArray; bytes?: undefined };
+
+/** What the cache needs of a typed array: its size, and a copy. */
+export interface TypedArray {
+  readonly byteLength: number;
+  slice(): unknown;
+}
+
+/** Stored values by key, with the version they hold; least recently used go first. */
+export class ValueCache {
+  private readonly entries = new Map<string, { version: string; value: Cached; size: number }>();
+  private total = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  version(key: string): string | undefined {
+    return this.entries.get(key)?.version;
+  }
+
+  get(key: string, version: string): Cached | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined || e.version !== version) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return e.value;
+  }
+
+  set(key: string, version: string, value: Cached): void {
+    this.drop(key);
+    const size = value.typed !== undefined ? value.typed.byteLength : value.bytes.byteLength;
+    // A value that would take most of the cache would only push everything else out.
+    if (size > this.maxBytes / 4) return;
+    this.entries.set(key, { version, value, size });
+    this.total += size;
+    for (const [k] of this.entries) {
+      if (this.total <= this.maxBytes) break;
+      this.drop(k);
+    }
+  }
+
+  drop(key: string): void {
+    const e = this.entries.get(key);
+    if (e === undefined) return;
+    this.entries.delete(key);
+    this.total -= e.size;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Messages pushed into the worker (recv served without a host call) and the worker's value cache
+ * (a get of a version the worker holds moves no bytes). The host here is a test double for the
+ * node: versioned values in a Map, a log of what the worker asked.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ExecutorPool } from "../../src/node/executor/index.js";
+import type { FunctionCode, HostHandler } from "../../src/node/executor/index.js";
+import { decodeValue, encodeValue } from "../../src/lattice/index.js";
+
+describe("executor: pushed messages and the worker value cache", () => {
+  const values = new Map<string, { version: string; bytes: Uint8Array }>();
+  const gets: { key: string; known: unknown; sentBytes: boolean }[] = [];
+  let version = 0;
+  let pool: ExecutorPool;
+  const started = new Map<string, () => void>();
+
+  const host: HostHandler = async (op, args, inv) => {
+    const key = args[0] as string;
+    if (op === "get") {
+      const v = values.get(key);
+      if (v === undefined) return undefined;
+      const same = args[1] === v.version;
+      gets.push({ key, known: args[1], sentBytes: !same });
+      return same ? { version: v.version } : v;
+    }
+    if (op === "put") {
+      values.set(key, { version: String(++version), bytes: args[1] as Uint8Array });
+      return undefined;
+    }
+    if (op === "send") {
+      started.get(inv.id)?.();
+      return undefined;
+    }
+    return undefined;
+  };
+  const code = (name: string, source: string): FunctionCode => ({
+    name,
+    version: "1",
+    kind: "source",
+    source,
+  });
+  const put = (key: string, v: unknown): void => {
+    values.set(key, { version: String(++version), bytes: encodeValue(v) });
+  };
+  const invoke = async (id: string, c: FunctionCode, args: unknown[] = []): Promise<unknown> =>
+    decodeValue(await pool.invoke({ id, code: c, args: args.map((a) => encodeValue(a)) }));
+
+  before(async () => {
+    pool = new ExecutorPool({ size: 1, host });
+    await pool.start();
+  });
+  after(async () => {
+    await pool.close();
+  });
+
+  it("keeps pushed messages in order, including ones sent before the function asks", async () => {
+    const ready = new Promise<void>((r) => started.set("m1", r));
+    const c = code(
+      "collect",
+      "async (ctx) => { await ctx.send('x', 'started'); const a = await ctx.recv(); const b = await ctx.recv(); const c = await ctx.recv({ timeoutMs: 20 }); return [a, b, c]; }",
+    );
+    const out = invoke("m1", c);
+    // Delivered while queued or running, before any recv: buffered in order in the worker.
+    assert.equal(pool.deliver("m1", encodeValue(1)), true);
+    await ready;
+    assert.equal(pool.deliver("m1", encodeValue(2)), true);
+    assert.deepEqual(await out, [1, 2, undefined]);
+    assert.equal(pool.deliver("m1", encodeValue(3)), false, "a finished invocation takes no mail");
+    assert.equal(pool.deliver("nobody", encodeValue(1)), false);
+  });
+
+  it("serves a repeated get from the worker cache, decoded afresh each time", async () => {
+    put("big", { list: [1, 2, 3] });
+    const c = code(
+      "mutate",
+      "async (ctx) => { const a = await ctx.get('big'); a.list.push(99); const b = await ctx.get('big'); return b.list; }",
+    );
+    gets.length = 0;
+    assert.deepEqual(await invoke("g1", c), [1, 2, 3]);
+    assert.deepEqual(await invoke("g2", c), [1, 2, 3]);
+    assert.deepEqual(
+      gets.map((g) => g.sentBytes),
+      [true, false, false, false],
+      "only the first get carried bytes",
+    );
+    assert.equal(gets[1]?.known, values.get("big")?.version);
+  });
+
+  it("hands out private copies of cached typed arrays", async () => {
+    put("vec", new Float64Array([1, 2, 3]));
+    const c = code(
+      "vec",
+      "async (ctx) => { const a = await ctx.get('vec'); a[0] = 100; const b = await ctx.get('vec'); return [a[0], b[0], b instanceof Float64Array]; }",
+    );
+    gets.length = 0;
+    assert.deepEqual(await invoke("t1", c), [100, 1, true]);
+    assert.deepEqual(await invoke("t2", c), [100, 1, true]);
+    assert.deepEqual(
+      gets.map((g) => g.sentBytes),
+      [true, false, false, false],
+    );
+  });
+
+  it("drops a key from the worker cache on put, and follows new versions", async () => {
+    put("k", "old");
+    const read = code("read", "async (ctx) => ctx.get('k')");
+    assert.equal(await invoke("r1", read), "old");
+    put("k", "new");
+    assert.equal(await invoke("r2", read), "new");
+    const write = code(
+      "write",
+      "async (ctx) => { await ctx.get('k'); await ctx.put('k', 'mine'); return ctx.get('k'); }",
+    );
+    assert.equal(await invoke("w1", write), "mine");
+  });
+});

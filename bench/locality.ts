@@ -1,0 +1,155 @@
+/**
+ * locality: a function sums 10 arrays of 1M float64 (8 MB each) passed as references. Hot: the
+ * scheduler places the call on the node whose cache holds them. Cold: nodes without a cache, so
+ * every call fetches 80 MB from Redis. Blind: two datasets, two nodes whose caches hold one
+ * dataset each, placement that ignores locality (round robin), datasets asked in random order.
+ */
+import { randomUUID } from "node:crypto";
+import { Stratus, StratusProcess, ref } from "../src/index.js";
+import type { PlacementPolicy } from "../src/scheduler/index.js";
+import { RedisServer } from "../test/support/redis.js";
+import type { Benchmark, Metrics } from "./lib/harness.js";
+
+const ARRAYS = 10;
+const LENGTH = 1_000_000;
+const MB = 1024 * 1024;
+
+function p50(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+}
+
+interface Setup {
+  cloud: Stratus;
+  close(): Promise<void>;
+}
+
+/** A scheduler+node and a second node over one Redis, with the given cache size and placement. */
+async function cluster(
+  redisUrl: string,
+  cacheBytes: number,
+  placement: PlacementPolicy,
+): Promise<Setup> {
+  const token = randomUUID();
+  const store = `${redisUrl}?prefix=loc-${token.slice(0, 8)}:`;
+  const pool = cacheBytes === 0 ? { valueCacheBytes: 0 } : {};
+  const main = await StratusProcess.start({
+    token,
+    store,
+    executors: 1,
+    cacheBytes,
+    placement,
+    pool,
+  });
+  const second = await StratusProcess.start({
+    token,
+    store,
+    executors: 1,
+    cacheBytes,
+    scheduler: false,
+    pool,
+  });
+  const cloud = await Stratus.connect(main.url, { token });
+  while ((await cloud.status()).nodes.length < 2) await new Promise((r) => setTimeout(r, 20));
+  await cloud.register("sum", (_ctx, ...arrays: Float64Array[]) => {
+    let s = 0;
+    for (const a of arrays) for (let i = 0; i < a.length; i++) s += a[i] as number;
+    return s;
+  });
+  return {
+    cloud,
+    async close() {
+      await cloud.close();
+      await second.close();
+      await main.close();
+    },
+  };
+}
+
+async function load(cloud: Stratus, dataset: string): Promise<number> {
+  let total = 0;
+  for (let k = 0; k < ARRAYS; k++) {
+    const a = new Float64Array(LENGTH);
+    for (let i = 0; i < LENGTH; i++) a[i] = (i % 97) + k;
+    for (let i = 0; i < LENGTH; i++) total += a[i] as number;
+    await cloud.put(`${dataset}/${k}`, a);
+  }
+  return total;
+}
+
+async function timeCalls(
+  cloud: Stratus,
+  datasets: string[],
+  order: number[],
+  expect: number[],
+): Promise<number[]> {
+  const times: number[] = [];
+  for (const d of order) {
+    const args = Array.from({ length: ARRAYS }, (_, k) => ref(`${datasets[d]}/${k}`));
+    const t0 = performance.now();
+    const s = await cloud.call<number>("sum", args);
+    times.push(performance.now() - t0);
+    if (s !== expect[d]) throw new Error(`sum ${s}, expected ${expect[d]}`);
+  }
+  return times;
+}
+
+const locality: Benchmark = {
+  name: "locality",
+  description: "sum of 10 x 8 MB references: warm cache vs cold fetch vs locality-blind placement",
+  async run(ctx): Promise<Metrics> {
+    const n = ctx.quick ? 8 : 20;
+    const redis = await RedisServer.start();
+    const m: Metrics = {};
+    try {
+      ctx.log("hot: locality-aware placement, 256 MB caches");
+      const hot = await cluster(redis.url, 256 * MB, "locality");
+      try {
+        const expect = [await load(hot.cloud, "a")];
+        await timeCalls(hot.cloud, ["a"], [0, 0], expect);
+        m.hot_p50_ms = p50(
+          await timeCalls(
+            hot.cloud,
+            ["a"],
+            Array.from({ length: n }, () => 0),
+            expect,
+          ),
+        );
+      } finally {
+        await hot.close();
+      }
+      ctx.log("cold: no cache, every call fetches from Redis");
+      const cold = await cluster(redis.url, 0, "locality");
+      try {
+        const expect = [await load(cold.cloud, "a")];
+        await timeCalls(cold.cloud, ["a"], [0], expect);
+        m.cold_p50_ms = p50(
+          await timeCalls(
+            cold.cloud,
+            ["a"],
+            Array.from({ length: n }, () => 0),
+            expect,
+          ),
+        );
+      } finally {
+        await cold.close();
+      }
+      ctx.log("blind: round-robin placement, caches that hold one dataset, two datasets");
+      const blind = await cluster(redis.url, 100 * MB, "spread");
+      try {
+        const expect = [await load(blind.cloud, "a"), await load(blind.cloud, "b")];
+        const order = Array.from({ length: n * 2 }, () => (Math.random() < 0.5 ? 0 : 1));
+        await timeCalls(blind.cloud, ["a", "b"], [0, 1], expect);
+        m.blind_p50_ms = p50(await timeCalls(blind.cloud, ["a", "b"], order, expect));
+      } finally {
+        await blind.close();
+      }
+    } finally {
+      await redis.stop();
+    }
+    m.hot_vs_cold = (m.cold_p50_ms ?? 0) / (m.hot_p50_ms ?? 1);
+    m.hot_vs_blind = (m.blind_p50_ms ?? 0) / (m.hot_p50_ms ?? 1);
+    return m;
+  },
+};
+export default locality;

@@ -235,7 +235,12 @@ export class Node {
         await this.cache.delete(userKey(args[0]));
         return undefined;
       case "send":
-        this.send(inv.id, String(args[0]), bytes(args[1]));
+        this.send(
+          inv.id,
+          String(args[0]),
+          bytes(args[1]),
+          typeof args[2] === "number" ? args[2] : undefined,
+        );
         return undefined;
       case "recv": {
         const t = (args[0] as { timeoutMs?: unknown } | undefined)?.timeoutMs;
@@ -252,11 +257,13 @@ export class Node {
     }
   }
 
-  private send(from: string, to: string, payload: Uint8Array): void {
+  private send(from: string, to: string, payload: Uint8Array, seq?: number): void {
     const dot = to.lastIndexOf(".");
     const node = dot > 0 ? to.slice(0, dot) : "";
     if (node === this.id) {
-      this.deliver(to, payload);
+      // Numbered per sender, so the recipient's worker can order these with the ones the
+      // sender's worker sends it directly.
+      if (!this.pool.deliver(to, payload, from, seq)) this.boxes.deliver(to, payload);
       return;
     }
     const m = this.o.membership.get(node);

@@ -105,7 +105,7 @@ describe("ExecutorPool.invoke", () => {
     const ops = host.log.filter((l) => l.inv.id === "ops-1");
     assert.deepEqual(
       ops.map((l) => l.op),
-      ["put", "get", "delete", "get", "send", "call"],
+      ["put", "get", "delete", "get", "call"],
     );
     // Values reach the host already encoded; the invocation is identified.
     assert.ok(ops[0]!.args[1] instanceof Uint8Array);

@@ -116,3 +116,58 @@ describe("executor: pushed messages and the worker value cache", () => {
     assert.equal(await invoke("w1", write), "mine");
   });
 });
+
+describe("executor: direct messages between workers", () => {
+  let pool: ExecutorPool;
+  const ids = new Map<string, (id: string) => void>();
+  let viaNode = 0;
+  const host: HostHandler = async (op, args, inv) => {
+    if (op === "put") ids.get(args[0] as string)?.(decodeValue(args[1] as Uint8Array));
+    // As the node does: numbered messages into the pool, which hints the route back.
+    if (op === "send") {
+      viaNode++;
+      pool.deliver(args[0] as string, args[1] as Uint8Array, inv.id, args[2] as number);
+    }
+    return undefined;
+  };
+  before(async () => {
+    pool = new ExecutorPool({ size: 2, host });
+    await pool.start();
+  });
+  after(async () => {
+    await pool.close();
+  });
+
+  it("keeps 500 messages in order while the route switches from the node to a direct port", async () => {
+    const receiverId = new Promise<string>((r) => ids.set("receiver", r));
+    const code = (name: string, source: string): FunctionCode => ({
+      name,
+      version: "1",
+      kind: "source",
+      source,
+    });
+    const receiver = pool.invoke({
+      id: "rx",
+      code: code(
+        "rx",
+        "async (ctx, n) => { await ctx.put('receiver', ctx.id()); const got = []; for (let i = 0; i < n; i++) got.push(await ctx.recv({ timeoutMs: 5000 })); return got; }",
+      ),
+      args: [encodeValue(500)],
+    });
+    const to = await receiverId;
+    const sender = pool.invoke({
+      id: "tx",
+      code: code(
+        "tx",
+        "async (ctx, to, n) => { for (let i = 0; i < n; i++) { await ctx.send(to, i); if (i % 50 === 0) await new Promise((r) => setImmediate(r)); } return n; }",
+      ),
+      args: [encodeValue(to), encodeValue(500)],
+    });
+    assert.equal(decodeValue(await sender), 500);
+    assert.deepEqual(
+      decodeValue(await receiver),
+      Array.from({ length: 500 }, (_, i) => i),
+    );
+    assert.ok(viaNode < 100, `${viaNode} of 500 messages went through the node: no direct route`);
+  });
+});

@@ -6,6 +6,7 @@
  */
 import { decodeValue, encodeValue } from "../../lattice/values.js";
 import { InvalidArgumentError, fromWireError } from "../../errors/index.js";
+import type { MessagePort } from "node:worker_threads";
 import { Inboxes, ValueCache } from "./inbox.js";
 import type { TypedArray } from "./inbox.js";
 import type {
@@ -28,6 +29,38 @@ export class HostLink {
   /** Messages pushed to this worker's invocations. */
   readonly inboxes = new Inboxes();
   readonly values: ValueCache;
+  /** Invocations queued or running in this worker: they take direct messages. */
+  readonly known = new Set<string>();
+  /** Ports to the other workers of the pool, by worker number. */
+  readonly ports = new Map<number, MessagePort>();
+  /** Where recipients run (worker number), learnt from the main thread's route hints. */
+  private readonly routes = new Map<string, number>();
+
+  /** Remembers a route; bounded, oldest forgotten first (a stale route only costs a detour). */
+  route(inv: string, slot: number): void {
+    this.routes.set(inv, slot);
+    if (this.routes.size > 4096) this.routes.delete(this.routes.keys().next().value as string);
+  }
+
+  /** Forgets a worker that is gone. */
+  unpeer(slot: number): void {
+    this.ports.get(slot)?.close();
+    this.ports.delete(slot);
+    for (const [inv, s] of this.routes) if (s === slot) this.routes.delete(inv);
+  }
+
+  /**
+   * Sends a message from `from` to invocation `to`, numbered `seq` for that pair: into this
+   * worker's own inbox, straight to the worker running it, or through the node when the route
+   * is unknown (or the recipient is elsewhere).
+   */
+  sendMail(from: string, to: string, m: Uint8Array, seq: number): void {
+    if (this.known.has(to)) return this.inboxes.deliver(to, m, from, seq);
+    const slot = this.routes.get(to);
+    const port = slot === undefined ? undefined : this.ports.get(slot);
+    if (port !== undefined) port.postMessage({ t: "mail", inv: to, m, f: from, s: seq });
+    else this.post({ t: "host", inv: from, seq: 0, op: "send", a: [to, m, seq] });
+  }
 
   constructor(
     private readonly post: (m: HostCallMsg) => void,
@@ -43,11 +76,6 @@ export class HostLink {
       this.pending.set(seq, { resolve, reject });
       this.post({ t: "host", inv, seq, op, a });
     });
-  }
-
-  /** A host call nobody waits for (`seq` 0: the main thread sends no answer). */
-  notify(inv: string, op: HostOp, a: unknown[]): void {
-    this.post({ t: "host", inv, seq: 0, op, a });
   }
 
   /** Delivers an answer from the main thread. */
@@ -73,6 +101,9 @@ function decodeOptional<T>(v: unknown): T | undefined {
  * the prototype; they therefore need their receiver: call `ctx.get(k)`, not a detached `get(k)`.
  */
 export class Ctx implements FunctionContext {
+  /** Sequence numbers of this invocation's messages, per recipient. */
+  private seqs: Map<string, number> | undefined;
+
   constructor(
     private readonly link: HostLink,
     private readonly inv: string,
@@ -132,7 +163,10 @@ export class Ctx implements FunctionContext {
     if (typeof to !== "string" || to.length === 0) {
       throw new InvalidArgumentError("send needs the recipient's id (from its ctx.id())");
     }
-    this.link.notify(this.inv, "send", [to, encodeValue(msg)]);
+    this.seqs ??= new Map();
+    const seq = (this.seqs.get(to) ?? 0) + 1;
+    this.seqs.set(to, seq);
+    this.link.sendMail(this.inv, to, encodeValue(msg), seq);
   }
 
   /** Served from this worker's inbox: the node pushes messages here as they arrive. */

@@ -7,6 +7,9 @@
 interface Box {
   queue: Uint8Array[];
   waiter: ((m: Uint8Array | undefined) => void) | undefined;
+  /** Per sender: the next sequence number due, and any that arrived early. */
+  next?: Map<string, number>;
+  held?: Map<string, Map<number, Uint8Array>>;
 }
 
 /** Messages for invocations of this worker, in arrival order. */
@@ -22,8 +25,35 @@ export class Inboxes {
     return b;
   }
 
-  deliver(id: string, m: Uint8Array): void {
+  /**
+   * Adds a message. Messages from one sender on this node carry sequence numbers: they may come
+   * through the main thread or straight from the sender's worker, and are put back in order here.
+   */
+  deliver(id: string, m: Uint8Array, from?: string, seq?: number): void {
     const b = this.box(id);
+    if (from === undefined || seq === undefined) return this.push(b, m);
+    b.next ??= new Map();
+    const due = b.next.get(from) ?? 1;
+    if (seq < due) return; // already delivered
+    if (seq > due) {
+      b.held ??= new Map();
+      let h = b.held.get(from);
+      if (h === undefined) b.held.set(from, (h = new Map<number, Uint8Array>()));
+      h.set(seq, m);
+      return;
+    }
+    this.push(b, m);
+    let n = due + 1;
+    const h = b.held?.get(from);
+    for (let x = h?.get(n); x !== undefined; x = h?.get(n)) {
+      h?.delete(n);
+      this.push(b, x);
+      n++;
+    }
+    b.next.set(from, n);
+  }
+
+  private push(b: Box, m: Uint8Array): void {
     const w = b.waiter;
     if (w !== undefined) {
       b.waiter = undefined;

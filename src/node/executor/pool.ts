@@ -16,7 +16,7 @@ import {
 } from "../../errors/index.js";
 import { answerHostCall, checkInvocation, lostWorkerError, timeoutError } from "./calls.js";
 import { Deque } from "./deque.js";
-import { Slot } from "./slot.js";
+import { Slot, link } from "./slot.js";
 import type { Job } from "./slot.js";
 import { codeKey, ownBytes } from "./types.js";
 import type {
@@ -24,6 +24,7 @@ import type {
   ExecutorPoolStats,
   HostHandler,
   Invocation,
+  MailMsg,
   UpMsg,
 } from "./types.js";
 
@@ -132,13 +133,24 @@ export class ExecutorPool {
    * Pushes a message to an invocation that is queued or running here, so its `ctx.recv` is served
    * inside the worker. False when no such invocation is in this pool (the caller keeps it).
    */
-  deliver(invocationId: string, msg: Uint8Array): boolean {
+  deliver(invocationId: string, msg: Uint8Array, from?: string, seq?: number): boolean {
     const job = this.jobs.get(invocationId);
     if (job === undefined) return false;
-    const m = ownBytes(msg);
-    (job.mail ??= []).push(m);
-    if (job.slot !== undefined && !job.slot.dead)
-      job.slot.post({ t: "mail", inv: invocationId, m });
+    const mail: MailMsg = { t: "mail", inv: invocationId, m: ownBytes(msg) };
+    if (from !== undefined && seq !== undefined) {
+      mail.f = from;
+      mail.s = seq;
+    }
+    (job.mail ??= []).push(mail);
+    const slot = job.slot;
+    if (slot !== undefined && !slot.dead) {
+      slot.post(mail);
+      // Tell the sender's worker where the recipient runs: its next messages go direct.
+      const sender = from === undefined ? undefined : this.jobs.get(from)?.slot;
+      if (sender !== undefined && !sender.dead) {
+        sender.post({ t: "route", inv: invocationId, slot: slot.num });
+      }
+    }
     return true;
   }
 
@@ -197,6 +209,7 @@ export class ExecutorPool {
     for (const s of this.slots) if (!s.retiring) active++;
     for (; active < this.target && !this.closed; active++) {
       const slot = new Slot(this.events, this.limits, this.valueCacheBytes);
+      for (const other of this.slots) if (!other.dead) link(slot, other);
       this.slots.push(slot);
       fresh.push(slot);
     }
@@ -233,7 +246,7 @@ export class ExecutorPool {
       slot.post({ t: "inv", id: call.id, k: job.key, a: args });
     }
     job.slot = slot;
-    for (const m of job.mail ?? []) slot.post({ t: "mail", inv: call.id, m });
+    for (const m of job.mail ?? []) slot.post(m);
     if (slot.inflight.length === 1) this.startHead(slot);
   }
 

@@ -2,11 +2,18 @@
  * The main thread's handle on one worker: the invocations posted to it (in order), a batched
  * outbox, a mirror of the worker's code cache and the one timer that enforces time limits.
  */
-import { Worker } from "node:worker_threads";
-import type { ResourceLimits } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
+import type { MessagePort, ResourceLimits } from "node:worker_threads";
 import { Deque } from "./deque.js";
 import { CODE_CACHE_LIMIT } from "./types.js";
-import type { DownMsg, HostInvocation, Invocation, UpMsg } from "./types.js";
+import type { DownMsg, HostInvocation, Invocation, MailMsg, PeerMsg, UpMsg } from "./types.js";
+
+/** Connects two workers with a channel of their own, so their messages skip the main thread. */
+export function link(a: Slot, b: Slot): void {
+  const { port1, port2 } = new MessageChannel();
+  a.sendPort(b.num, port1);
+  b.sendPort(a.num, port2);
+}
 
 /** A call waiting in the pool or posted to a worker. */
 export interface Job {
@@ -18,7 +25,7 @@ export interface Job {
   /** Built on the first host call only; most invocations make none. */
   info: HostInvocation | undefined;
   /** Messages for this invocation so far; posted again if it moves to a replacement worker. */
-  mail?: Uint8Array[];
+  mail?: MailMsg[];
   /** The worker it was handed to, if any. */
   slot?: Slot;
 }
@@ -40,8 +47,12 @@ const BOOTSTRAP = new URL("./bootstrap.mjs", import.meta.url);
 // setTimeout's delay is a signed 32-bit number of milliseconds.
 const MAX_DELAY = 2 ** 31 - 1;
 
+let slotNumbers = 0;
+
 export class Slot {
   readonly worker: Worker;
+  /** Names this worker to the others, for direct messages between them. */
+  readonly num = ++slotNumbers;
   /** Posted to the worker and not yet answered; the head is the one running. */
   readonly inflight = new Deque<Job>();
   ready = false;
@@ -73,10 +84,10 @@ export class Slot {
   ) {
     this.worker = FROM_SOURCE
       ? new Worker(BOOTSTRAP, {
-          workerData: { entry: ENTRY.href, valueCacheBytes },
+          workerData: { entry: ENTRY.href, valueCacheBytes, num: this.num },
           resourceLimits,
         })
-      : new Worker(ENTRY, { workerData: { valueCacheBytes }, resourceLimits });
+      : new Worker(ENTRY, { workerData: { valueCacheBytes, num: this.num }, resourceLimits });
     let booted!: () => void;
     let failed!: (e: Error) => void;
     this.booted = new Promise<void>((resolve, reject) => {
@@ -142,12 +153,25 @@ export class Slot {
   }
 
   private readonly flush = (): void => {
+    this.flushNow();
+  };
+
+  private flushNow(): void {
     this.scheduled = false;
     if (this.dead || this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
     this.worker.postMessage(batch);
-  };
+  }
+
+  /** Gives the worker a direct port to worker `num` (transferred, so not batched). */
+  sendPort(num: number, port: MessagePort | undefined): void {
+    if (this.dead) return;
+    this.flush();
+    const m: PeerMsg =
+      port === undefined ? { t: "peer", slot: num } : { t: "peer", slot: num, port };
+    this.worker.postMessage([m], port === undefined ? [] : [port]);
+  }
 
   /** Makes sure the timer fires no later than `deadline` (a performance.now() time). */
   arm(deadline: number, now: number): void {

@@ -2,6 +2,7 @@
  * Shapes shared by the pool (main thread) and the worker entry: the public call types and the
  * private message protocol between them.
  */
+import type { MessagePort } from "node:worker_threads";
 import type { WireError } from "../../errors/index.js";
 
 /** The code of one function version, as registered. */
@@ -147,9 +148,26 @@ export interface MailMsg {
   t: "mail";
   inv: string;
   m: Uint8Array;
+  /** Sending invocation and its per-recipient sequence number, when sent from this node. */
+  f?: string;
+  s?: number;
 }
 
-export type DownMsg = RunMsg | HostReplyMsg | MailMsg;
+/** Invocation `inv` runs on the worker numbered `slot`: later messages to it may go direct. */
+export interface RouteMsg {
+  t: "route";
+  inv: string;
+  slot: number;
+}
+
+/** A port to the worker numbered `slot` (or, with no port, that worker is gone). */
+export interface PeerMsg {
+  t: "peer";
+  slot: number;
+  port?: MessagePort;
+}
+
+export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg;
 
 /** What the host answers to `get`: the value's version, and its bytes unless the worker has them. */
 export interface VersionedValue {

@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 import { decodeValue, encodeValue } from "../../lattice/values.js";
 import { FunctionError, StratusError, isStratusError, toWireError } from "../../errors/index.js";
 import type { WireError } from "../../errors/index.js";
@@ -13,7 +14,7 @@ import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
 import { Ctx, HostLink } from "./ctx.js";
 import { CODE_CACHE_LIMIT, REF_MARKER, ownBytes } from "./types.js";
-import type { DownMsg, ErrMsg, FunctionCode, RunMsg, UpMsg } from "./types.js";
+import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
 
 // esbuild's keepNames helper, referenced by code that tsx or esbuild transformed.
 (globalThis as { __name?: unknown }).__name ??= (f: unknown) => f;
@@ -70,12 +71,33 @@ let running = false;
 
 port.on("message", (batch: DownMsg[]) => {
   for (const m of batch) {
-    if (m.t === "inv") queue.push({ id: m.id, entry: admit(m), args: m.a });
-    else if (m.t === "mail") link.inboxes.deliver(m.inv, m.m);
+    if (m.t === "inv") {
+      queue.push({ id: m.id, entry: admit(m), args: m.a });
+      link.known.add(m.id);
+    } else if (m.t === "mail") link.inboxes.deliver(m.inv, m.m, m.f, m.s);
+    else if (m.t === "route") link.route(m.inv, m.slot);
+    else if (m.t === "peer") peer(m.slot, m.port);
     else link.settle(m);
   }
   if (!running) drain();
 });
+
+/** A direct port to another worker: messages from its invocations to ours arrive on it. */
+function peer(slot: number, p: MessagePort | undefined): void {
+  link.unpeer(slot);
+  if (p === undefined) return;
+  link.ports.set(slot, p);
+  p.on("message", (m: MailMsg) => {
+    // Only for invocations still here; a late message for a finished one has no reader.
+    if (m.t === "mail" && link.known.has(m.inv)) link.inboxes.deliver(m.inv, m.m, m.f, m.s);
+  });
+  p.unref();
+}
+
+function finish(id: string): void {
+  link.known.delete(id);
+  link.inboxes.drop(id);
+}
 
 function drain(): void {
   running = true;
@@ -85,12 +107,12 @@ function drain(): void {
     const pending = runOne(item);
     if (pending !== undefined) {
       void pending.then(() => {
-        link.inboxes.drop(item.id);
+        finish(item.id);
         drain();
       });
       return;
     }
-    link.inboxes.drop(item.id);
+    finish(item.id);
   }
   queue.length = 0;
   head = 0;

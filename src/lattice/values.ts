@@ -10,7 +10,9 @@ import { BadEncodingError, InvalidArgumentError } from "../errors/index.js";
  * the bytes stay plain msgpack that any client can read. A `Map` is written as a msgpack map and
  * so reads back as a plain object (msgpack has one map type).
  */
-const packr = new Packr({ useRecords: false, moreTypes: true });
+// copyBuffers: a decoded Buffer must own its memory, not view the encoded bytes, or user code
+// that changes it would change a cached value.
+const packr = new Packr({ useRecords: false, moreTypes: true, copyBuffers: true });
 
 /** Encodes a user value. Functions and symbols cannot be stored and are rejected. */
 export function encodeValue(value: unknown): Uint8Array {

@@ -12,12 +12,14 @@ import type {
   Peers,
   Registry,
   RunResult,
+  ScheduledFn,
   Trigger,
 } from "../scheduler/index.js";
 import { NodeCache } from "./cache.js";
 import { ExecutorPool } from "./executor/index.js";
-import type { FunctionCode, HostOp, ExecutorPoolOptions } from "./executor/index.js";
+import type { ExecutorPoolOptions, FunctionCode, HostOp, Invocation } from "./executor/index.js";
 import { Mailboxes } from "./mailbox.js";
+import type { Letter } from "./mailbox.js";
 import { Joins } from "./joins.js";
 
 /** Options of {@link Node}. */
@@ -146,45 +148,88 @@ export class Node {
 
   /** Pushed into the executor running `to`; kept for a while if it is not (yet) running here. */
   private deliver(to: string, payload: Uint8Array): void {
-    if (!this.pool.deliver(to, payload)) this.boxes.deliver(to, payload);
+    if (!this.pool.deliver(to, payload)) this.boxes.deliver(to, { m: payload });
   }
 
+  /**
+   * Runs `t.fn` and, in the same worker right after it, the linear stretch of the DAG that
+   * follows it on this node (each next function with this one as its only upstream): results
+   * inside the stretch never leave the worker. The last function's result goes on to the
+   * downstream nodes, or to the gateway when it is the sink.
+   */
   private async execute(t: Trigger, args: Uint8Array[]): Promise<void> {
-    const me = t.schedule[t.fn];
-    if (me === undefined) return;
-    const id = `${this.id}.${(this.seq++).toString(36)}`;
-    this.queued++;
-    this.boxes.open(id);
-    let out: Uint8Array;
+    const chain = this.stretch(t);
+    const ids = chain.map(() => `${this.id}.${(this.seq++).toString(36)}`);
+    this.queued += chain.length;
+    let out: Uint8Array | undefined;
     try {
-      const def = await this.o.registry.fn(t.fn);
-      const code: FunctionCode = {
-        name: def.name,
-        version: def.version,
-        kind: def.kind,
-        source: def.source,
-      };
-      if (def.exportName !== undefined) code.exportName = def.exportName;
-      if (def.init !== undefined) code.init = def.init;
-      if (def.timeoutMs !== undefined) code.timeoutMs = def.timeoutMs;
-      const running = this.pool.invoke({ id, code, args, run: t.meta });
-      for (const m of this.boxes.drain(id)) this.pool.deliver(id, m);
-      out = await running;
+      const codes = await Promise.all(chain.map((fn) => this.code(fn)));
+      const calls = codes.map((code, i) => ({
+        id: ids[i] as string,
+        code,
+        args: i === 0 ? args : [],
+        run: t.meta,
+      }));
+      const running =
+        calls.length === 1
+          ? [this.pool.invoke(calls[0] as Invocation)]
+          : this.pool.invokeChain(calls);
+      // The first failure answers the run; the calls after it fail too and have nobody to tell.
+      for (const p of running) p.catch(() => undefined);
+      for (const id of ids)
+        for (const l of this.boxes.drain(id)) this.pool.deliver(id, l.m, l.from, l.seq);
+      for (const p of running) out = await p;
     } catch (e) {
       this.reply(t, undefined, toWireError(e, true));
       return;
     } finally {
-      this.queued--;
-      this.boxes.close(id);
+      this.queued -= chain.length;
     }
-    if (me.next.length === 0) {
+    const last = chain[chain.length - 1] as string;
+    const next = (t.schedule[last] as ScheduledFn).next;
+    if (next.length === 0) {
       this.reply(t, out);
       return;
     }
-    for (const g of me.next) {
-      const next: Trigger = { meta: t.meta, schedule: t.schedule, fn: g, from: t.fn, value: out };
-      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", next);
+    for (const g of next) {
+      const trigger: Trigger = {
+        meta: t.meta,
+        schedule: t.schedule,
+        fn: g,
+        from: last,
+        value: out,
+      };
+      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger);
     }
+  }
+
+  /** `t.fn` and the functions that follow it alone, on this node, one upstream each. */
+  private stretch(t: Trigger): string[] {
+    const chain = [t.fn];
+    for (;;) {
+      const cur = t.schedule[chain[chain.length - 1] as string];
+      if (cur === undefined || cur.next.length !== 1) return chain;
+      const g = cur.next[0] as string;
+      const sg = t.schedule[g];
+      if (sg === undefined || sg.node !== this.id || sg.prev.length !== 1 || sg.anyOf === true)
+        return chain;
+      if (chain.includes(g) || chain.length >= 64) return chain;
+      chain.push(g);
+    }
+  }
+
+  private async code(fn: string): Promise<FunctionCode> {
+    const def = await this.o.registry.fn(fn);
+    const code: FunctionCode = {
+      name: def.name,
+      version: def.version,
+      kind: def.kind,
+      source: def.source,
+    };
+    if (def.exportName !== undefined) code.exportName = def.exportName;
+    if (def.init !== undefined) code.init = def.init;
+    if (def.timeoutMs !== undefined) code.timeoutMs = def.timeoutMs;
+    return code;
   }
 
   private reply(t: Trigger, v: Uint8Array | undefined, e?: WireError): void {
@@ -242,10 +287,6 @@ export class Node {
           typeof args[2] === "number" ? args[2] : undefined,
         );
         return undefined;
-      case "recv": {
-        const t = (args[0] as { timeoutMs?: unknown } | undefined)?.timeoutMs;
-        return this.boxes.take(inv.id, typeof t === "number" && t >= 0 ? t : 30_000);
-      }
       case "call": {
         const name = String(args[0]);
         await this.o.registry.fn(name);
@@ -263,7 +304,11 @@ export class Node {
     if (node === this.id) {
       // Numbered per sender, so the recipient's worker can order these with the ones the
       // sender's worker sends it directly.
-      if (!this.pool.deliver(to, payload, from, seq)) this.boxes.deliver(to, payload);
+      if (!this.pool.deliver(to, payload, from, seq)) {
+        const letter: Letter = { m: payload, from };
+        if (seq !== undefined) letter.seq = seq;
+        this.boxes.deliver(to, letter);
+      }
       return;
     }
     const m = this.o.membership.get(node);

@@ -28,6 +28,12 @@ export interface Job {
   mail?: MailMsg[];
   /** The worker it was handed to, if any. */
   slot?: Slot;
+  /** In a chain: the calls that run after this one in the same worker, in order. */
+  dependents?: Job[];
+  /** In a chain: the call whose result is this one's first argument. */
+  upstream?: Job;
+  /** In a chain: a call follows this one, so the worker keeps its result. */
+  keep?: boolean;
 }
 
 /** What a slot reports to its pool. */

@@ -132,6 +132,10 @@ export interface RunMsg {
   k: string;
   c?: FunctionCode;
   a: Uint8Array[];
+  /** The invocation (earlier in this worker's queue) whose result is this one's first argument. */
+  u?: string;
+  /** Keep this invocation's result for the one that follows it in a chain. */
+  keep?: true;
 }
 
 /** Answer to a host call. */

@@ -44,7 +44,15 @@ interface Item {
   id: string;
   entry: Entry | undefined;
   args: Uint8Array[];
+  /** Chains: the invocation whose result comes first in `args`, and whether to keep ours. */
+  u?: string;
+  keep?: true;
 }
+
+/** Results kept for the next call of a chain (null: the call failed, so the next one fails). */
+const results = new Map<string, Uint8Array | null>();
+/** The invocation running now; one at a time, so one variable. */
+let current: Item | undefined;
 
 // Compiled versions, least recently used first. Updated on arrival (not when run), in the same
 // way the pool updates its mirror, so both agree on which versions this worker holds.
@@ -72,10 +80,15 @@ let running = false;
 port.on("message", (batch: DownMsg[]) => {
   for (const m of batch) {
     if (m.t === "inv") {
-      queue.push({ id: m.id, entry: admit(m), args: m.a });
+      const item: Item = { id: m.id, entry: admit(m), args: m.a };
+      if (m.u !== undefined) item.u = m.u;
+      if (m.keep === true) item.keep = true;
+      queue.push(item);
       link.known.add(m.id);
-    } else if (m.t === "mail") link.inboxes.deliver(m.inv, m.m, m.f, m.s);
-    else if (m.t === "route") link.route(m.inv, m.slot);
+    } else if (m.t === "mail") {
+      // Mail follows its invocation in the same batch order; for a finished one it has no reader.
+      if (link.known.has(m.inv)) link.inboxes.deliver(m.inv, m.m, m.f, m.s);
+    } else if (m.t === "route") link.route(m.inv, m.slot);
     else if (m.t === "peer") peer(m.slot, m.port);
     else link.settle(m);
   }
@@ -95,6 +108,8 @@ function peer(slot: number, p: MessagePort | undefined): void {
 }
 
 function finish(id: string): void {
+  if (current?.keep === true && !results.has(id)) results.set(id, null);
+  current = undefined;
   link.known.delete(id);
   link.inboxes.drop(id);
 }
@@ -144,6 +159,24 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
  * compiled, initialised, no references, sync function), else a promise that never rejects.
  */
 function runOne(item: Item): Promise<void> | undefined {
+  current = item;
+  if (item.u !== undefined) {
+    const input = results.get(item.u);
+    results.delete(item.u);
+    if (input === undefined || input === null) {
+      const why = input === null ? "failed" : "left no result";
+      post({
+        t: "err",
+        e: {
+          code: "FUNCTION_ERROR",
+          message: `the call before ${item.id} in its chain ${why}`,
+          retryable: false,
+        },
+      });
+      return undefined;
+    }
+    item.args = [input, ...item.args];
+  }
   const entry = item.entry;
   if (entry === undefined) {
     post(internal(`worker has no code for invocation ${item.id}`));
@@ -218,7 +251,9 @@ function reply(entry: Entry, value: unknown): undefined {
     post({ t: "err", e: toWireError(err) });
     return undefined;
   }
-  post(ownBytes(bytes));
+  const own = ownBytes(bytes);
+  if (current?.keep === true) results.set(current.id, own);
+  post(own);
   return undefined;
 }
 

@@ -7,7 +7,7 @@ import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { Stratus } from "../client/index.js";
-import { StratusProcess } from "../cluster/index.js";
+import { StratusProcess, serveMetrics } from "../cluster/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
 import { isStratusError } from "../errors/index.js";
 import { connect } from "../wire/index.js";
@@ -41,11 +41,16 @@ function listen(c: Command): Command {
       "--advertise <url>",
       "address others reach this process at (default: stratus://host:port)",
     )
-    .option("--id <id>", "process id (default: random)");
+    .option("--id <id>", "process id (default: random)")
+    .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int);
 }
 
-/** Keeps a process up until Ctrl-C or SIGTERM, then closes it. */
-function stayUp(proc: StratusProcess): void {
+/** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
+async function stayUp(proc: StratusProcess, o: Record<string, unknown>): Promise<void> {
+  if (typeof o.metricsPort === "number") {
+    await serveMetrics(proc, o.metricsPort, o.host as string);
+    log.info({ port: o.metricsPort }, "metrics at /metrics");
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -123,7 +128,7 @@ listen(
     `Try (another terminal):  npm run stratus -- call inc '[1]'  |  npm run stratus -- dag pipeline '{"inc":[1]}'  |  npm run stratus -- status\n`,
   );
   log.info({ url: proc.url, id: proc.id, executors: o.executors }, "up");
-  stayUp(proc);
+  await stayUp(proc, o);
 });
 
 listen(
@@ -158,7 +163,7 @@ listen(
   });
   process.stdout.write(`node ${proc.id} joined at ${proc.url}\n`);
   log.info({ url: proc.url, id: proc.id }, "node up");
-  stayUp(proc);
+  await stayUp(proc, o);
 });
 
 listen(
@@ -181,7 +186,7 @@ listen(
   });
   process.stdout.write(`scheduler ${proc.id} at ${proc.url}\n`);
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
-  stayUp(proc);
+  await stayUp(proc, o);
 });
 
 async function withCloud<T>(

@@ -7,5 +7,6 @@
  * const p = await StratusProcess.start({ token: "t", executors: 2 });
  * ```
  */
+export { metricsRegistry, serveMetrics } from "./metrics.js";
 export { StratusProcess } from "./process.js";
 export type { ProcessOptions } from "./process.js";

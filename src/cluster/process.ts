@@ -88,6 +88,11 @@ export class StratusProcess {
     return this.parts.store;
   }
 
+  /** Runs this process started, and their counters. */
+  get dispatcher(): Dispatcher {
+    return this.parts.dispatcher;
+  }
+
   static async start(o: ProcessOptions): Promise<StratusProcess> {
     if (typeof o.token !== "string" || o.token.length === 0) {
       throw new InvalidArgumentError("a cluster token is required");

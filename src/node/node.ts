@@ -114,6 +114,15 @@ export class Node {
     };
   }
 
+  /** Executor and cache figures, for metrics. */
+  stats(): {
+    pool: ReturnType<ExecutorPool["stats"]>;
+    cache: { hits: number; misses: number; keys: number; bytes: number };
+  } {
+    const { hits, misses } = this.cache;
+    return { pool: this.pool.stats(), cache: { hits, misses, ...this.cache.size } };
+  }
+
   /** Changes the number of executors. */
   async resize(n: number): Promise<void> {
     await this.pool.resize(n);

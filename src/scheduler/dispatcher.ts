@@ -63,6 +63,8 @@ export class Dispatcher {
   private readonly maxRetries: number;
   private readonly defaultTimeoutMs: number;
   private closed = false;
+  /** Counters since start: runs started, answered with a result, failed, and retries. */
+  readonly counts = { started: 0, ok: 0, failed: 0, retries: 0 };
 
   constructor(private readonly options: DispatcherOptions) {
     this.maxRetries = options.maxRetries ?? 2;
@@ -83,6 +85,7 @@ export class Dispatcher {
     }
     const timeoutMs = req.options?.timeoutMs ?? this.defaultTimeoutMs;
     const id = this.nextReq++;
+    this.counts.started++;
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.finish(
@@ -138,6 +141,7 @@ export class Dispatcher {
         continue;
       }
       p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
+      this.counts.retries++;
       try {
         this.launch(id, p, topoOrder(p.req.def), new Set([node]));
       } catch (e) {
@@ -194,8 +198,13 @@ export class Dispatcher {
     this.pending.delete(id);
     clearTimeout(p.timer);
     this.release(p);
-    if (err !== undefined) p.reject(err);
-    else p.resolve(v as Uint8Array);
+    if (err !== undefined) {
+      this.counts.failed++;
+      p.reject(err);
+    } else {
+      this.counts.ok++;
+      p.resolve(v as Uint8Array);
+    }
   }
 
   /** Fails every pending run with `CLOSED`. */

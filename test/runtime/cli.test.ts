@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { startStratus } from "../support/processes.js";
+import { freePort } from "../support/redis.js";
 import type { Child } from "../support/processes.js";
 
 const run = promisify(execFile);
@@ -18,6 +19,7 @@ const root = join(import.meta.dirname, "..", "..");
 describe("cli: stratus up, deploy, call, dag, status", () => {
   const home = mkdtempSync(join(tmpdir(), "stratus-cli-"));
   let up: Child;
+  let metricsPort = 0;
   const stratus = async (
     ...args: string[]
   ): Promise<{ stdout: string; stderr: string; code: number }> => {
@@ -34,9 +36,12 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
   };
 
   before(async () => {
-    up = await startStratus(["up", "--demo", "--executors", "2"], /Stratus is up at (\S+)\n/, {
-      STRATUS_HOME: home,
-    });
+    metricsPort = await freePort();
+    up = await startStratus(
+      ["up", "--demo", "--executors", "2", "--metrics-port", String(metricsPort)],
+      /Stratus is up at (\S+)\n/,
+      { STRATUS_HOME: home },
+    );
   });
   after(async () => {
     await up.stop();
@@ -65,6 +70,21 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
     };
     assert.ok(status.functions.includes("visit"));
     assert.equal(status.nodes.length, 1);
+  });
+
+  it("serves Prometheus metrics", async () => {
+    await stratus("call", "inc", "[5]");
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const metric = (name: string): number => {
+      const m = new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(text);
+      assert.ok(m, `${name} missing from:\n${text}`);
+      return Number(m[1]);
+    };
+    assert.ok(metric("stratus_runs_ok_total") >= 1);
+    assert.equal(metric("stratus_executors"), 2);
+    assert.ok(metric("stratus_invocations_total") >= 1);
   });
 
   it("reports errors with their code and a non-zero exit", async () => {

@@ -1,5 +1,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { BadFunctionError, InvalidArgumentError } from "../errors/index.js";
+import {
+  BadFunctionError,
+  ClosedError,
+  InvalidArgumentError,
+  toWireError,
+} from "../errors/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
 import { StratusProcess } from "../cluster/index.js";
 import { decodeValue, encodeValue } from "../lattice/index.js";
@@ -75,8 +80,11 @@ export class Stratus {
   private readonly futures = new Map<string, (o: Outcome) => void>();
   private readonly early = new Map<string, Outcome>();
 
+  private current: Promise<Connection> | undefined;
+  private closing = false;
+
   private constructor(
-    private conn: Connection,
+    private readonly target: { url: string; token: string; timeoutMs?: number },
     private readonly embedded: StratusProcess | undefined,
   ) {}
 
@@ -85,39 +93,73 @@ export class Stratus {
     const token = options.token ?? randomBytes(16).toString("hex");
     const proc = await StratusProcess.start({ ...options, token });
     try {
-      return await Stratus.attach(proc.url, token, proc);
+      return await Stratus.attach({ url: proc.url, token }, proc);
     } catch (e) {
       await proc.close();
       throw e;
     }
   }
 
-  /** Connects to a running cluster (`stratus up`, or any scheduler of one). */
+  /**
+   * Connects to a running cluster (`stratus up`, or any scheduler of one). A dropped connection
+   * is opened again on the next call; calls in flight when it dropped fail with `CLOSED`
+   * (retryable), and futures still pending are read again from storage.
+   */
   static connect(url: string, options: ConnectOptions): Promise<Stratus> {
-    return Stratus.attach(url, options.token, undefined, options.timeoutMs);
+    const target: { url: string; token: string; timeoutMs?: number } = {
+      url,
+      token: options.token,
+    };
+    if (options.timeoutMs !== undefined) target.timeoutMs = options.timeoutMs;
+    return Stratus.attach(target, undefined);
   }
 
   private static async attach(
-    url: string,
-    token: string,
+    target: { url: string; token: string; timeoutMs?: number },
     embedded: StratusProcess | undefined,
-    timeoutMs?: number,
   ): Promise<Stratus> {
-    const box: { self?: Stratus } = {};
-    const conn = await connect(url, {
+    const self = new Stratus(target, embedded);
+    await self.connection(); // a wrong token or address fails here, not at the first call
+    return self;
+  }
+
+  /** The open connection, opening one if there is none (first use, or after a drop). */
+  private connection(): Promise<Connection> {
+    if (this.closing) return Promise.reject(new ClosedError("this client is closed"));
+    if (this.current !== undefined) return this.current;
+    const { url, token, timeoutMs } = this.target;
+    const opening = connect(url, {
       token,
       role: "client",
       id: `client-${randomUUID()}`,
       timeoutMs,
       handlers: {
         notify: (method, a) => {
-          if (method === "future") box.self?.settle(a as Outcome & { id: string });
+          if (method === "future") this.settle(a as Outcome & { id: string });
         },
-        close: () => box.self?.failFutures(),
       },
     });
-    box.self = new Stratus(conn, embedded);
-    return box.self;
+    this.current = opening;
+    opening.then(
+      (c) =>
+        void c.closed.then(() => {
+          if (this.current === opening) this.current = undefined;
+          this.refetchFutures();
+        }),
+      () => {
+        if (this.current === opening) this.current = undefined;
+      },
+    );
+    return opening;
+  }
+
+  private async rpc<T>(
+    method: string,
+    payload: unknown,
+    options?: { timeoutMs?: number },
+  ): Promise<T> {
+    const c = await this.connection();
+    return c.request<T>(method, payload, options);
   }
 
   /** The embedded cluster's address, when started with {@link Stratus.local}. */
@@ -135,7 +177,7 @@ export class Stratus {
     const req: Record<string, unknown> = { name, source: fn.toString() };
     if (options.init !== undefined) req.init = options.init.toString();
     if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
-    await this.conn.request("fn.register", req);
+    await this.rpc("fn.register", req);
   }
 
   /** Registers an export of a bundled module (what `stratus deploy` does for every export). */
@@ -145,7 +187,7 @@ export class Stratus {
     exportName: string,
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
-    await this.conn.request("fn.register", {
+    await this.rpc("fn.register", {
       name,
       kind: "module",
       source: bundle,
@@ -156,7 +198,7 @@ export class Stratus {
 
   /** Registers a DAG: results flow along `edges`; a function with several upstreams gets their results in edge order. */
   async registerDag(name: string, spec: DagSpec): Promise<void> {
-    await this.conn.request("dag.register", { name, spec });
+    await this.rpc("dag.register", { name, spec });
   }
 
   /** Calls one function. */
@@ -166,7 +208,7 @@ export class Stratus {
     options: CallOptions = {},
   ): Promise<T> {
     const { encoded, refs } = encodeArgs(args);
-    const out = await this.conn.request<Uint8Array>(
+    const out = await this.rpc<Uint8Array>(
       "call",
       { fn: name, args: encoded, refs, options },
       { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
@@ -199,7 +241,7 @@ export class Stratus {
       enc[fn] = e.encoded;
       if (e.refs.length > 0) refs[fn] = e.refs;
     }
-    const out = await this.conn.request<Uint8Array | { future: string }>(
+    const out = await this.rpc<Uint8Array | { future: string }>(
       "dag.call",
       { dag: name, inputs: enc, refs, options },
       { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
@@ -214,35 +256,34 @@ export class Stratus {
   /** A future by id, e.g. one another client started. */
   future<T = unknown>(id: string, options: { timeoutMs?: number } = {}): Future<T> {
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const o = this.conn.request<Outcome>(
-      "future.get",
-      { id, timeoutMs },
-      { timeoutMs: timeoutMs + 5_000 },
-    );
+    const o = this.rpc<Outcome>("future.get", { id, timeoutMs }, { timeoutMs: timeoutMs + 5_000 });
     return new Future<T>(id, o);
   }
 
   async put(key: string, value: unknown): Promise<void> {
-    await this.conn.request("kv.put", { key, value: encodeValue(value) });
+    await this.rpc("kv.put", { key, value: encodeValue(value) });
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const b = await this.conn.request<Uint8Array | null>("kv.get", { key });
+    const b = await this.rpc<Uint8Array | null>("kv.get", { key });
     return b === null ? undefined : decodeValue<T>(b);
   }
 
   async delete(key: string): Promise<void> {
-    await this.conn.request("kv.delete", { key });
+    await this.rpc("kv.delete", { key });
   }
 
   /** Nodes, their executors and load, registered functions and DAGs. */
   status(): Promise<ClusterStatus> {
-    return this.conn.request<ClusterStatus>("status", {});
+    return this.rpc<ClusterStatus>("status", {});
   }
 
   /** Closes the connection (and the embedded cluster, if this client started one). */
   async close(): Promise<void> {
-    await this.conn.close();
+    this.closing = true;
+    const c = this.current;
+    this.current = undefined;
+    if (c !== undefined) await c.then((conn) => conn.close()).catch(() => undefined);
     this.failFutures();
     await this.embedded?.close();
   }
@@ -266,10 +307,25 @@ export class Stratus {
     }
   }
 
+  /**
+   * The connection that would have pushed these futures dropped: ask for each again (over a new
+   * connection), which answers from storage once the sink has stored the result.
+   */
+  private refetchFutures(): void {
+    if (this.closing) return this.failFutures();
+    for (const [id, resolve] of this.futures) {
+      this.futures.delete(id);
+      this.rpc<Outcome>("future.get", { id, timeoutMs: 120_000 }, { timeoutMs: 125_000 }).then(
+        (o) => resolve(o),
+        (err: unknown) => resolve({ ok: false, e: toWireError(err) }),
+      );
+    }
+  }
+
   private failFutures(): void {
     const e = {
       code: "CLOSED",
-      message: "connection closed before the future resolved; read it with cloud.future(id)",
+      message: "the client was closed before the future resolved; read it with cloud.future(id)",
       retryable: true,
     } as const;
     for (const f of this.futures.values()) f({ ok: false, e });

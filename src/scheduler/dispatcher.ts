@@ -73,7 +73,9 @@ export class Dispatcher {
 
   /** Runs one request to completion and returns the sink's encoded result. */
   run(req: RunRequest): Promise<Uint8Array> {
-    if (this.closed) return Promise.reject(new ClosedError("dispatcher is closed"));
+    if (this.closed) {
+      return Promise.reject(new ClosedError("the scheduler is shutting down", { retryable: true }));
+    }
     const order = topoOrder(req.def);
     const srcs = new Set(sources(req.def));
     for (const f of Object.keys(req.inputs)) {

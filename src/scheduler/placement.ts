@@ -114,8 +114,14 @@ export class Placer {
   }
 
   private twoChoices(nodes: Member[]): Member {
-    const a = nodes[Math.floor(Math.random() * nodes.length)] as Member;
-    const b = nodes[Math.floor(Math.random() * nodes.length)] as Member;
+    const i = Math.floor(Math.random() * nodes.length);
+    // Two distinct candidates (when there are two): a second look at the same node tells nothing.
+    const j =
+      nodes.length < 2
+        ? i
+        : (i + 1 + Math.floor(Math.random() * (nodes.length - 1))) % nodes.length;
+    const a = nodes[i] as Member;
+    const b = nodes[j] as Member;
     return this.load(a) <= this.load(b) ? a : b;
   }
 

@@ -50,7 +50,17 @@ let code = 1;
 try {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "--test", "--test-concurrency=2", ...files],
+    // force-exit: a file whose tests all finished must not hold CI hostage with a stray handle;
+    // test-timeout: nor may a single test that hangs.
+    [
+      "--import",
+      "tsx",
+      "--test",
+      "--test-concurrency=2",
+      "--test-force-exit",
+      "--test-timeout=300000",
+      ...files,
+    ],
     {
       stdio: "inherit",
       env: {

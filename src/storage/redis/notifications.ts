@@ -81,6 +81,8 @@ export class KeyspaceNotifier {
     if (this.closed) return;
     if (this.o.configure) {
       await Promise.all(this.o.allNodes().map((n) => this.configure(n)));
+      // Closed while configuring: opening subscribers now would leak them past close().
+      if (this.closed) return;
     }
     const masters = new Map(
       this.o.masters().map((n) => [`${n.options.host}:${n.options.port}`, n]),

@@ -249,9 +249,16 @@ export class RedisStore implements Store {
     this.closed = true;
     this.notifier.close();
     this.deadlines.cancelAll(new ClosedError("the Redis store was closed"));
+    // QUIT waits for replies; a cluster node that is reconnecting may never give one, and a
+    // close must not hang. Past a short grace period, drop the sockets.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)));
     try {
-      await this.client.quit();
+      await Promise.race([this.client.quit(), grace]);
     } catch {
+      // Falls through to disconnect.
+    } finally {
+      clearTimeout(timer);
       this.client.disconnect();
     }
   }

@@ -34,7 +34,20 @@ function collect(
 ): Promise<{ events: Promise<ChangeEvent[]>; close: () => Promise<void> }> {
   const got: ChangeEvent[] = [];
   let done!: (v: ChangeEvent[]) => void;
-  const events = new Promise<ChangeEvent[]>((r) => (done = r));
+  let timer: NodeJS.Timeout | undefined;
+  // A lost notification must fail the test with a reason, not hang the suite.
+  const events = new Promise<ChangeEvent[]>((resolve, reject) => {
+    done = (v) => {
+      clearTimeout(timer);
+      resolve(v);
+    };
+    timer = setTimeout(
+      () =>
+        reject(new Error(`only ${got.length} of ${n} change events under ${prefix} within 15 s`)),
+      15_000,
+    );
+  });
+  events.catch(() => undefined);
   return store
     .subscribe(prefix, (e) => {
       if (!pred(e)) return;

@@ -56,6 +56,7 @@ export class KeyspaceNotifier {
   private readonly listeners = new Set<{ prefix: string; fn: ChangeListener }>();
   private readonly conns = new Map<string, Redis>();
   private started: Promise<void> | undefined;
+  private queue: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly channelPrefix: string;
 
@@ -66,6 +67,8 @@ export class KeyspaceNotifier {
   async subscribe(prefix: string, fn: ChangeListener): Promise<Subscription> {
     this.started ??= this.reconcile(true);
     await this.started;
+    // Topology events that arrived meanwhile may still be adding subscribers: wait for them too.
+    await this.queue.catch(() => undefined);
     const entry = { prefix, fn };
     this.listeners.add(entry);
     return {
@@ -76,8 +79,18 @@ export class KeyspaceNotifier {
     };
   }
 
-  /** Brings the subscriber connections in line with the current masters (after topology changes). */
-  async reconcile(initial = false): Promise<void> {
+  /**
+   * Brings the subscriber connections in line with the current masters (after topology changes).
+   * Calls run one after another: two at once would both open a subscriber for the same master
+   * and leak one of them.
+   */
+  reconcile(initial = false): Promise<void> {
+    const run = this.queue.catch(() => undefined).then(() => this.reconcileNow(initial));
+    this.queue = run;
+    return run;
+  }
+
+  private async reconcileNow(initial: boolean): Promise<void> {
     if (this.closed) return;
     if (this.o.configure) {
       await Promise.all(this.o.allNodes().map((n) => this.configure(n)));

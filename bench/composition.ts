@@ -5,7 +5,7 @@
 import { Agent, request } from "node:http";
 import { Stratus } from "../src/index.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
-import { throughput } from "./lib/measure.js";
+import { percentiles, throughput } from "./lib/measure.js";
 import { startTs, stratusUp } from "../test/support/processes.js";
 
 function httpCall(agent: Agent, port: number, x: number): Promise<number> {
@@ -18,13 +18,6 @@ function httpCall(agent: Agent, port: number, x: number): Promise<number> {
     req.on("error", reject);
     req.end(String(x));
   });
-}
-
-/** p50 and p99 (ms) of latencies recorded in milliseconds. */
-function percentiles(xs: number[]): { p50: number; p99: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99) };
 }
 
 /**

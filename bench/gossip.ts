@@ -8,14 +8,12 @@
 import { Stratus } from "../src/index.js";
 import { RedisServer } from "../test/support/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
+import { percentiles } from "./lib/measure.js";
+
+const p50 = (xs: number[]): number => percentiles(xs).p50;
 
 const N = 10;
 const ROUNDS = 5;
-
-function p50(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 const gossip: Benchmark = {
   name: "gossip",

@@ -9,15 +9,13 @@ import { Stratus, StratusProcess, ref } from "../src/index.js";
 import type { PlacementPolicy } from "../src/scheduler/index.js";
 import { RedisServer } from "../test/support/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
+import { percentiles } from "./lib/measure.js";
+
+const p50 = (xs: number[]): number => percentiles(xs).p50;
 
 const ARRAYS = 10;
 const LENGTH = 1_000_000;
 const MB = 1024 * 1024;
-
-function p50(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 interface Setup {
   cloud: Stratus;

@@ -76,3 +76,10 @@ export async function throughput(
   await Promise.all(lanes);
   return Math.round((done * 1000) / elapsed);
 }
+
+/** p50 and p99 of samples already in hand (any unit), nearest-rank. */
+export function percentiles(xs: readonly number[]): { p50: number; p99: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99) };
+}

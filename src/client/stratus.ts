@@ -8,6 +8,7 @@ import {
 import type { ProcessOptions } from "../cluster/index.js";
 import { StratusProcess } from "../cluster/index.js";
 import { decodeValue, encodeValue } from "../lattice/index.js";
+import type { FunctionContext } from "../node/index.js";
 import type { DagSpec } from "../scheduler/index.js";
 import { connect } from "../wire/index.js";
 import type { Connection } from "../wire/index.js";
@@ -15,20 +16,11 @@ import { Future } from "./future.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
 
-/** What a function receives as its first argument. */
-export interface Context<State = unknown> {
-  /** This invocation's id: other functions `send` to it. */
-  id(): string;
-  /** What the function's `init` returned on this executor. */
-  readonly state: State;
-  get<T = unknown>(key: string): Promise<T | undefined>;
-  put(key: string, value: unknown): Promise<void>;
-  delete(key: string): Promise<void>;
-  send(id: string, msg: unknown): Promise<void>;
-  /** The next message sent to this invocation, or `undefined` after `timeoutMs` (default 30 s). */
-  recv<T = unknown>(options?: { timeoutMs?: number }): Promise<T | undefined>;
-  call<T = unknown>(name: string, args: unknown[]): Promise<T>;
-}
+/**
+ * What a function receives as its first argument: the executor's ctx (see `FunctionContext`),
+ * with `state` typed as what the function's `init` returns.
+ */
+export type Context<State = unknown> = Omit<FunctionContext, "state"> & { readonly state: State };
 
 /** A Stratus function: plain (a)sync code; its source is shipped, so it may not capture variables. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

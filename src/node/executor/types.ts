@@ -101,7 +101,7 @@ export interface FunctionContext {
   put(key: string, value: unknown): Promise<void>;
   /** Deletes a key. */
   delete(key: string): Promise<void>;
-  /** Sends a message to the mailbox `to`. */
+  /** Sends a message to the invocation `to` (its `ctx.id()`); best effort, not acknowledged. */
   send(to: string, msg: unknown): Promise<void>;
   /** Takes the next message of this invocation's mailbox; `undefined` when `timeoutMs` elapsed. */
   recv<T = unknown>(opts?: { timeoutMs?: number }): Promise<T | undefined>;

@@ -14,11 +14,6 @@ import type {
 } from "../../src/node/executor/index.js";
 import { decodeValue, encodeValue } from "../../src/lattice/index.js";
 
-interface Mailbox {
-  queue: Uint8Array[];
-  waiters: ((m: Uint8Array | undefined) => void)[];
-}
-
 export class MemoryHost {
   readonly store = new Map<string, Uint8Array>();
   readonly log: { op: HostOp; args: unknown[]; inv: HostInvocation }[] = [];
@@ -28,7 +23,8 @@ export class MemoryHost {
   failWith: Error | undefined;
   /** The pool messages are pushed into (as the node does). */
   pool: ExecutorPool | undefined;
-  private readonly boxes = new Map<string, Mailbox>();
+  /** Messages for invocations the pool does not hold yet. */
+  private readonly boxes = new Map<string, Uint8Array[]>();
   private readonly sendWatchers: ((to: string, msg: unknown) => void)[] = [];
 
   readonly handler: HostHandler = async (op, args, inv) => {
@@ -47,8 +43,6 @@ export class MemoryHost {
       case "send":
         this.deliver(key, args[1] as Uint8Array);
         return undefined;
-      case "recv":
-        return this.take(inv.id, (args[0] as { timeoutMs?: number }).timeoutMs);
       case "call": {
         const fn = this.functions.get(key);
         if (fn === undefined) throw new Error(`no function ${key}`);
@@ -62,10 +56,9 @@ export class MemoryHost {
   deliver(to: string, msg: Uint8Array): void {
     for (const w of this.sendWatchers) w(to, decodeValue(msg));
     if (this.pool?.deliver(to, msg) === true) return;
-    const box = this.box(to);
-    const waiter = box.waiters.shift();
-    if (waiter !== undefined) waiter(msg);
-    else box.queue.push(msg);
+    const box = this.boxes.get(to);
+    if (box !== undefined) box.push(msg);
+    else this.boxes.set(to, [msg]);
   }
 
   /** Hands messages buffered for `id` to the pool, once its invocation is there. */
@@ -73,7 +66,7 @@ export class MemoryHost {
     const box = this.boxes.get(id);
     if (box === undefined || this.pool === undefined) return;
     this.boxes.delete(id);
-    for (const m of box.queue) this.pool.deliver(id, m);
+    for (const m of box) this.pool.deliver(id, m);
   }
 
   /** Resolves once `count` messages have been sent to mailbox `to` (counting from now). */
@@ -86,29 +79,6 @@ export class MemoryHost {
         if (seen.length === count) resolve(seen);
       });
     });
-  }
-
-  private take(id: string, timeoutMs: number | undefined): Promise<Uint8Array | undefined> {
-    const box = this.box(id);
-    const next = box.queue.shift();
-    if (next !== undefined) return Promise.resolve(next);
-    return new Promise((resolve) => {
-      box.waiters.push(resolve);
-      if (timeoutMs !== undefined) {
-        // The host's own receive timeout, as the node's mailbox would have.
-        setTimeout(() => {
-          const i = box.waiters.indexOf(resolve);
-          if (i >= 0) box.waiters.splice(i, 1);
-          resolve(undefined);
-        }, timeoutMs);
-      }
-    });
-  }
-
-  private box(id: string): Mailbox {
-    let b = this.boxes.get(id);
-    if (b === undefined) this.boxes.set(id, (b = { queue: [], waiters: [] }));
-    return b;
   }
 }
 

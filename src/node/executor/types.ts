@@ -38,7 +38,7 @@ export interface Invocation {
 }
 
 /** Operations user code asks of the node through its ctx. */
-export type HostOp = "get" | "put" | "delete" | "send" | "recv" | "call";
+export type HostOp = "get" | "put" | "delete" | "send" | "call";
 
 /** The invocation a host call comes from. */
 export interface HostInvocation {

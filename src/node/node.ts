@@ -3,7 +3,7 @@ import type { WireError } from "../errors/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import { LwwLattice } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
-import { Heartbeat, KEYS, singleFunctionDag } from "../scheduler/index.js";
+import { Heartbeat, KEYS, singleFunctionDag, userKey } from "../scheduler/index.js";
 import type {
   Dispatcher,
   FnMessage,
@@ -334,13 +334,6 @@ export class Node {
     await this.pool.close();
     await this.cache.close();
   }
-}
-
-function userKey(k: unknown): string {
-  if (typeof k !== "string" || k.length === 0) {
-    throw new InvalidArgumentError("key must be a non-empty string");
-  }
-  return KEYS.user + k;
 }
 
 function bytes(v: unknown): Uint8Array {

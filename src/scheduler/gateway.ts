@@ -14,7 +14,7 @@ import type { DagSpec } from "./dag.js";
 import { singleFunctionDag } from "./dispatcher.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
 import type { Membership } from "./membership.js";
-import { KEYS } from "./protocol.js";
+import { KEYS, userKey } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
 
@@ -227,11 +227,6 @@ function callOptions(raw: unknown): CallOptions {
     );
   }
   return out;
-}
-
-function userKey(k: unknown): string {
-  if (typeof k !== "string") throw new InvalidArgumentError("key must be a string");
-  return KEYS.user + k;
 }
 
 /** The encoded user value of an LWW key (the SDK's put/get); other lattices need the Store API. */

@@ -1,3 +1,4 @@
+import { InvalidKeyError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 
 /**
@@ -109,6 +110,17 @@ export interface NodeInfo {
   /** Bytes cached per key, largest first (bounded list). */
   cached: [string, number][];
   startedAt: number;
+}
+
+/**
+ * The storage key of a user key (what the SDK and `ctx` call a key). An empty key would name
+ * the namespace itself, so it is refused like any invalid key.
+ */
+export function userKey(k: unknown): string {
+  if (typeof k !== "string" || k.length === 0) {
+    throw new InvalidKeyError("key must be a non-empty string");
+  }
+  return KEYS.user + k;
 }
 
 /** Storage key namespaces. */

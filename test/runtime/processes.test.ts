@@ -8,24 +8,10 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Stratus, isStratusError } from "../../src/index.js";
 import { RedisServer } from "../support/redis.js";
-import { startStratus } from "../support/processes.js";
+import { startStratus, until } from "../support/processes.js";
 import type { Child } from "../support/processes.js";
 
 const TOKEN = "multi-process-token";
-
-/** Re-checks `cond` every 25 ms until it holds; fails after `timeoutMs`. Returns the wait. */
-async function until(
-  cond: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<number> {
-  const t0 = performance.now();
-  while (!(await cond())) {
-    if (performance.now() - t0 > timeoutMs) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return performance.now() - t0;
-}
 
 describe("runtime: 2 schedulers and 3 nodes as separate processes", () => {
   let own: RedisServer | undefined;

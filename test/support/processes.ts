@@ -81,3 +81,21 @@ export async function stratusUp(flags: string[]): Promise<Child & { url: string;
   );
   return { ...c, url: c.ready, token };
 }
+
+/**
+ * Re-checks `cond` every 25 ms until it holds (cluster state such as membership has no event a
+ * test can wait on); rejects after `timeoutMs`. Resolves with how long it waited.
+ */
+export async function until(
+  cond: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<number> {
+  const t0 = performance.now();
+  while (!(await cond())) {
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return performance.now() - t0;
+}

@@ -97,6 +97,30 @@ export function sinksOf(def: DagDef): string[] {
   return def.functions.filter((f) => !hasOut.has(f));
 }
 
+/** What running a DAG needs to know about its shape, derived once per definition. */
+export interface DagShape {
+  /** Functions, each after its upstreams. */
+  order: string[];
+  sources: string[];
+  /** The first upstream of each function that has one (whose node it may share). */
+  upstream: Map<string, string>;
+}
+
+// Definitions come from the registry's cache and are reused call after call: key on identity.
+const shapes = new WeakMap<DagDef, DagShape>();
+
+/** The shape of `def`, computed on first use and remembered. */
+export function dagShape(def: DagDef): DagShape {
+  let s = shapes.get(def);
+  if (s === undefined) {
+    const upstream = new Map<string, string>();
+    for (const [a, b] of def.edges) if (!upstream.has(b)) upstream.set(b, a);
+    s = { order: topoOrder(def), sources: sources(def), upstream };
+    shapes.set(def, s);
+  }
+  return s;
+}
+
 /** Builds a run's schedule from a placement (function → node id and address). */
 export function buildSchedule(
   def: DagDef,

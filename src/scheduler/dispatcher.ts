@@ -6,7 +6,7 @@ import {
   TimeoutError,
   fromWireError,
 } from "../errors/index.js";
-import { sources, topoOrder, buildSchedule } from "./dag.js";
+import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
 import type { CallOptions, Consistency, DagDef, RunMeta, RunResult, Trigger } from "./protocol.js";
@@ -76,8 +76,7 @@ export class Dispatcher {
     if (this.closed) {
       return Promise.reject(new ClosedError("the scheduler is shutting down", { retryable: true }));
     }
-    const order = topoOrder(req.def);
-    const srcs = new Set(sources(req.def));
+    const srcs = new Set(dagShape(req.def).sources);
     for (const f of Object.keys(req.inputs)) {
       if (!srcs.has(f)) {
         throw new BadDagError(
@@ -109,7 +108,7 @@ export class Dispatcher {
       const p: Pending = { req, meta, nodes: new Set(), resolve, reject, timer, placed: {} };
       this.pending.set(id, p);
       try {
-        this.launch(id, p, order);
+        this.launch(p);
       } catch (e) {
         this.finish(id, undefined, e as Error);
       }
@@ -145,7 +144,7 @@ export class Dispatcher {
       p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
       this.counts.retries++;
       try {
-        this.launch(id, p, topoOrder(p.req.def), new Set([node]));
+        this.launch(p, new Set([node]));
       } catch (e) {
         this.finish(id, undefined, e as Error);
       }
@@ -157,10 +156,11 @@ export class Dispatcher {
     return this.pending.size;
   }
 
-  private launch(id: number, p: Pending, order: string[], exclude?: ReadonlySet<string>): void {
+  private launch(p: Pending, exclude?: ReadonlySet<string>): void {
     const { def } = p.req;
-    const reqs: PlacementRequest[] = order.map((fn) => {
-      const up = def.edges.find(([, b]) => b === fn)?.[0];
+    const shape = dagShape(def);
+    const reqs: PlacementRequest[] = shape.order.map((fn) => {
+      const up = shape.upstream.get(fn);
       const r: PlacementRequest = { fn, refs: p.req.refs?.[fn] ?? [] };
       if (up !== undefined) r.upstream = up;
       return r;
@@ -177,11 +177,10 @@ export class Dispatcher {
       }
     }
     const schedule = buildSchedule(def, where);
-    for (const fn of sources(def)) {
+    for (const fn of shape.sources) {
       const t: Trigger = { meta: p.meta, schedule, fn, args: p.req.inputs[fn] ?? [] };
       this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t);
     }
-    void id;
   }
 
   private release(p: Pending): void {

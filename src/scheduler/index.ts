@@ -8,7 +8,15 @@
  * const placer = new Placer(() => membership.list(), "locality");
  * ```
  */
-export { buildSchedule, checkName, sinksOf, sources, topoOrder, validateDag } from "./dag.js";
+export {
+  buildSchedule,
+  checkName,
+  dagShape,
+  sinksOf,
+  sources,
+  topoOrder,
+  validateDag,
+} from "./dag.js";
 export type { DagSpec } from "./dag.js";
 export { Dispatcher, singleFunctionDag } from "./dispatcher.js";
 export type { DispatcherOptions, RunRequest } from "./dispatcher.js";

@@ -21,11 +21,13 @@ export function bounded(_ctx: Context, x: number): number {
   return clamp(x, 0, 100);
 }
 
-/** Counts visits per key in Stratus state. */
+/**
+ * Counts visits per page in Stratus state. A counter lattice is exact however many calls run at
+ * once, on however many nodes: a get-then-put would lose updates under concurrency.
+ */
 export async function visit(ctx: Context, page: string): Promise<number> {
-  const n = ((await ctx.get<number>(`visits/${page}`)) ?? 0) + 1;
-  await ctx.put(`visits/${page}`, n);
-  return n;
+  await ctx.merge(`visits/${page}`, ctx.lattices.counter(1));
+  return (await ctx.get<number>(`visits/${page}`)) ?? 0;
 }
 
 export const dags = {

@@ -7,7 +7,8 @@ import {
 } from "../errors/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
 import { StratusProcess } from "../cluster/index.js";
-import { decodeValue, encodeValue } from "../lattice/index.js";
+import { decodeLattice, decodeValue, encodeLattice, encodeValue } from "../lattice/index.js";
+import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
 import type { DagSpec } from "../scheduler/index.js";
 import { connect } from "../wire/index.js";
@@ -252,13 +253,43 @@ export class Stratus {
     return new Future<T>(id, o);
   }
 
+  /** Writes `value` under `key` as a last-writer-wins value. */
   async put(key: string, value: unknown): Promise<void> {
     await this.rpc("kv.put", { key, value: encodeValue(value) });
   }
 
+  /**
+   * Merges a lattice into `key`: the key keeps the merge of everything written to it, so
+   * concurrent writers never lose an update. Merging another kind than the key holds fails with
+   * `LATTICE_TYPE_MISMATCH`, naming the key and both kinds.
+   *
+   * @example
+   * ```ts
+   * import { lattices } from "stratus";
+   * await cloud.merge("visits", lattices.counter(1));
+   * await cloud.get("visits"); // 1
+   * ```
+   */
+  async merge(key: string, value: Lattice): Promise<void> {
+    if (typeof value !== "object" || value === null || typeof value.merge !== "function") {
+      throw new InvalidArgumentError("merge takes a lattice: build one with lattices.counter(1) …");
+    }
+    await this.rpc("kv.merge", { key, lattice: encodeLattice(value) });
+  }
+
+  /**
+   * The plain value of `key`: a counter's number, a set's elements, a map's fields as an object,
+   * a last-writer-wins value itself; `undefined` when the key holds nothing.
+   */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const b = await this.rpc<Uint8Array | null>("kv.get", { key });
     return b === null ? undefined : decodeValue<T>(b);
+  }
+
+  /** The lattice `key` holds (e.g. a counter's totals per writer), or `undefined`. */
+  async getLattice(key: string): Promise<Lattice | undefined> {
+    const b = await this.rpc<Uint8Array | null>("kv.getLattice", { key });
+    return b === null ? undefined : decodeLattice(b);
   }
 
   async delete(key: string): Promise<void> {

@@ -2,6 +2,7 @@ import { Packr } from "msgpackr";
 import { BadEncodingError } from "../errors/index.js";
 import { CausalLattice, MultiCausalLattice } from "./causal.js";
 import type { MultiCausalVersion } from "./causal.js";
+import { CounterLattice } from "./counter.js";
 import { isTimestamp } from "./hlc.js";
 import type { Lattice } from "./lattice.js";
 import { LwwLattice } from "./lww.js";
@@ -20,6 +21,7 @@ import { VectorClock } from "./vector-clock.js";
  * ["map", {key: lattice}]     ["oset", [[score, bin]...]] ["prio", n, bin]
  * ["vc", {node: n}]           ["causal", [[{node: n}, bin]...]]
  * ["mcausal", [[{node: n}, {key: {node: n}}, bin]...]]
+ * ["counter", {writer: [up, down]}]
  * ```
  */
 const packr = new Packr({
@@ -64,6 +66,8 @@ function toTree(l: Lattice): Tree {
           v.bytes,
         ]),
       ];
+    case "counter":
+      return ["counter", new Map([...l.entries].map(([w, t]) => [w, [t[0], t[1]]]))];
   }
 }
 
@@ -160,6 +164,15 @@ function fromTree(t: unknown, depth: number): Lattice {
           return { vc: clockFrom(f[0], "version clock"), deps, bytes: bin(f[2], "causal value") };
         }),
       );
+    case "counter": {
+      const entries: [string, [number, number]][] = [];
+      for (const [w, t] of map(a[1], "counter entries")) {
+        if (typeof w !== "string") bad("counter writer is not a string");
+        const pair = arr(t, `counter[${w}]`);
+        entries.push([w, [num(pair[0], "counter total"), num(pair[1], "counter total")]]);
+      }
+      return new CounterLattice(entries);
+    }
     default:
       return bad(`unknown tag ${JSON.stringify(tag)}`);
   }

@@ -13,6 +13,10 @@
 export { asBuffer, bytesEqual, bytesKey, compareBytes } from "./bytes.js";
 export { CausalLattice, MultiCausalLattice } from "./causal.js";
 export type { CausalVersion, MultiCausalVersion } from "./causal.js";
+export { lattices, plainValue, stampTime } from "./constructors.js";
+export type { Lattices } from "./constructors.js";
+export { CounterLattice, DELTA_WRITER } from "./counter.js";
+export type { CounterTotals } from "./counter.js";
 export { decodeLattice, encodeLattice, encodedSize, latticeEquals } from "./codec.js";
 export {
   HybridClock,

@@ -1,5 +1,6 @@
 import { LatticeTypeMismatchError, isStratusError } from "../errors/index.js";
 import type { CausalLattice, MultiCausalLattice } from "./causal.js";
+import type { CounterLattice } from "./counter.js";
 import type { LwwLattice } from "./lww.js";
 import type { MapLattice } from "./map.js";
 import type { MaxLattice, MinLattice, PriorityLattice } from "./scalar.js";
@@ -22,7 +23,8 @@ export type Lattice =
   | PriorityLattice
   | VectorClock
   | CausalLattice
-  | MultiCausalLattice;
+  | MultiCausalLattice
+  | CounterLattice;
 
 /** The type tag of a lattice, as stored and sent on the wire. */
 export type LatticeKind = Lattice["kind"];
@@ -39,6 +41,7 @@ export const LATTICE_KINDS: readonly LatticeKind[] = [
   "vc",
   "causal",
   "mcausal",
+  "counter",
 ];
 
 /**

@@ -1,5 +1,5 @@
 import type { Lattice } from "../lattice/index.js";
-import { encodedSize, mergeLattices } from "../lattice/index.js";
+import { encodedSize } from "../lattice/index.js";
 import type { Store, Subscription } from "../storage/index.js";
 
 /** Options of {@link NodeCache}. */
@@ -17,9 +17,14 @@ interface Entry {
 
 /**
  * The node's cache in front of storage, shared by its executors. Reads of cached keys cost no
- * network; writes merge into the cached value first (so a function reads its own writes) and
- * then into storage. The store's change stream drops entries that changed elsewhere; a fetch that
- * races with such a change is not cached, so a stale value never outlives its invalidation.
+ * network. The store's change stream drops entries that changed elsewhere; a fetch that races
+ * with such a change is not cached, so a stale value never outlives its invalidation.
+ *
+ * The cache holds what storage holds, or nothing. A write goes to storage first, and the cache
+ * then keeps only what storage says the key holds after it (never the value sent: that may have
+ * lost a last-writer-wins merge, or be a counter's delta), and only if no change to the key was
+ * announced while the write was in flight. Otherwise the key is dropped and the next read
+ * fetches it.
  *
  * @example
  * ```ts
@@ -87,14 +92,19 @@ export class NodeCache {
     return p;
   }
 
-  /** Merges into storage, then into the cached value. */
+  /** Merges into storage; caches what storage then holds, when it is known and undisputed. */
   async put(key: string, value: Lattice): Promise<void> {
-    await this.store.put(key, value);
-    const e = this.entries.get(key);
-    // Merging into what we hold keeps our own write visible even if the invalidation of it
-    // (from the store's change stream) is still on its way.
-    this.invalidate(key);
-    this.fill(key, e === undefined ? value : mergeLattices(e.value, value, key));
+    const gen = this.gen(key);
+    const epoch = this.epoch;
+    let stored: Lattice | undefined;
+    try {
+      stored = await this.store.put(key, value);
+    } finally {
+      // Whatever we held is older than this write (or the write's outcome is unknown).
+      const quiet = gen === this.gen(key) && epoch === this.epoch;
+      this.invalidate(key);
+      if (quiet && stored !== undefined) this.fill(key, stored);
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -3,7 +3,8 @@ import type { WireError } from "../errors/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import { LwwLattice } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
-import { Heartbeat, KEYS, singleFunctionDag, userKey } from "../scheduler/index.js";
+import { Heartbeat, KEYS, singleFunctionDag } from "../scheduler/index.js";
+import { UserState } from "../state/index.js";
 import type {
   Dispatcher,
   FnMessage,
@@ -64,6 +65,7 @@ export class Node {
   readonly id: string;
   readonly cache: NodeCache;
   private readonly pool: ExecutorPool;
+  private readonly state: UserState;
   private readonly boxes = new Mailboxes();
   private readonly joins = new Joins();
   private readonly heartbeat: Heartbeat;
@@ -83,6 +85,7 @@ export class Node {
     }
     this.id = o.id;
     this.cache = cache;
+    this.state = new UserState(cache, o.clock);
     this.maxQueued = o.maxQueued ?? 100_000;
     this.pool = new ExecutorPool({
       ...o.pool,
@@ -271,22 +274,22 @@ export class Node {
   ): Promise<unknown> {
     switch (op) {
       case "get": {
-        const key = userKey(args[0]);
-        const l = await this.cache.get(key);
-        if (l === undefined) return undefined;
-        if (l.kind !== "lww") {
-          throw new InvalidArgumentError(
-            `key ${String(args[0])} holds a ${l.kind} lattice, not a value`,
-          );
-        }
+        const r = await this.state.read(args[0]);
+        if (r === undefined) return undefined;
+        if (r.version === undefined) return r.bytes;
         // The executor already holding this version gets no bytes: nothing crosses threads.
-        return args[1] === l.ts ? { version: l.ts } : { version: l.ts, bytes: l.bytes };
+        return args[1] === r.version ? { version: r.version } : r;
       }
+      case "getLattice":
+        return this.state.readLattice(args[0]);
       case "put":
-        await this.cache.put(userKey(args[0]), new LwwLattice(this.o.clock.now(), bytes(args[1])));
+        await this.state.put(args[0], bytes(args[1]));
+        return undefined;
+      case "merge":
+        await this.state.merge(args[0], bytes(args[1]));
         return undefined;
       case "delete":
-        await this.cache.delete(userKey(args[0]));
+        await this.state.delete(args[0]);
         return undefined;
       case "send":
         this.send(

@@ -5,8 +5,9 @@ import {
   TimeoutError,
   toWireError,
 } from "../errors/index.js";
-import type { HybridClock, Lattice } from "../lattice/index.js";
+import type { HybridClock } from "../lattice/index.js";
 import { LwwLattice } from "../lattice/index.js";
+import { UserState } from "../state/index.js";
 import type { Store } from "../storage/index.js";
 import type { Connection } from "../wire/index.js";
 import { checkName, validateDag } from "./dag.js";
@@ -14,7 +15,7 @@ import type { DagSpec } from "./dag.js";
 import { singleFunctionDag } from "./dispatcher.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
 import type { Membership } from "./membership.js";
-import { KEYS, userKey } from "./protocol.js";
+import { KEYS } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
 
@@ -49,7 +50,11 @@ export interface FutureOutcome {
  * ```
  */
 export class Gateway {
-  constructor(private readonly o: GatewayOptions) {}
+  private readonly state: UserState;
+
+  constructor(private readonly o: GatewayOptions) {
+    this.state = new UserState(o.store, o.clock);
+  }
 
   /** Answers one client request. Unknown methods get `INVALID_ARGUMENT`. */
   async handle(method: string, a: unknown, conn: Connection): Promise<unknown> {
@@ -92,15 +97,17 @@ export class Gateway {
           typeof p.timeoutMs === "number" ? p.timeoutMs : 120_000,
         );
       case "kv.get":
-        return userValue(userKey(p.key), await this.o.store.get(userKey(p.key)));
+        return (await this.state.read(p.key))?.bytes ?? null;
+      case "kv.getLattice":
+        return (await this.state.readLattice(p.key)) ?? null;
       case "kv.put":
-        await this.o.store.put(
-          userKey(p.key),
-          new LwwLattice(this.o.clock.now(), bytes(p.value, "value")),
-        );
+        await this.state.put(p.key, bytes(p.value, "value"));
+        return null;
+      case "kv.merge":
+        await this.state.merge(p.key, bytes(p.lattice, "lattice"));
         return null;
       case "kv.delete":
-        await this.o.store.delete(userKey(p.key));
+        await this.state.delete(p.key);
         return null;
       case "status":
         return this.status();
@@ -227,17 +234,6 @@ function callOptions(raw: unknown): CallOptions {
     );
   }
   return out;
-}
-
-/** The encoded user value of an LWW key (the SDK's put/get); other lattices need the Store API. */
-function userValue(key: string, l: Lattice | undefined): Uint8Array | null {
-  if (l === undefined) return null;
-  if (l.kind !== "lww") {
-    throw new InvalidArgumentError(
-      `key ${key.slice(KEYS.user.length)} holds a ${l.kind} lattice; read it through the Store API`,
-    );
-  }
-  return l.bytes;
 }
 
 function bytes(v: unknown, what: string): Uint8Array {

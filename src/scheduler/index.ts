@@ -28,7 +28,7 @@ export { Peers } from "./peers.js";
 export type { LocalSink, PeersOptions } from "./peers.js";
 export { Placer } from "./placement.js";
 export type { PlacementPolicy, PlacementRequest } from "./placement.js";
-export { KEYS, isFnMessage, isRunResult, isTrigger, userKey } from "./protocol.js";
+export { KEYS, isFnMessage, isRunResult, isTrigger } from "./protocol.js";
 export type {
   CallOptions,
   Consistency,

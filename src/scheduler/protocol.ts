@@ -1,5 +1,5 @@
-import { InvalidKeyError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
+import { USER_PREFIX } from "../state/index.js";
 
 /**
  * The messages processes exchange, by method name. Requests answer; notifications (`trigger`,
@@ -112,20 +112,9 @@ export interface NodeInfo {
   startedAt: number;
 }
 
-/**
- * The storage key of a user key (what the SDK and `ctx` call a key). An empty key would name
- * the namespace itself, so it is refused like any invalid key.
- */
-export function userKey(k: unknown): string {
-  if (typeof k !== "string" || k.length === 0) {
-    throw new InvalidKeyError("key must be a non-empty string");
-  }
-  return KEYS.user + k;
-}
-
 /** Storage key namespaces. */
 export const KEYS = {
-  user: "u/",
+  user: USER_PREFIX,
   fn: "sys/fn/",
   dag: "sys/dag/",
   node: "sys/node/",

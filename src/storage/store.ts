@@ -52,8 +52,17 @@ export interface Store {
   /**
    * Merges `value` into the key. Throws `LATTICE_TYPE_MISMATCH` (and changes nothing) when the
    * key holds another kind of lattice.
+   *
+   * Resolves with what the key holds right after this merge when the backend knows it without
+   * another round trip (the memory store always; Redis when the write replaced a
+   * last-writer-wins value), else `undefined`. A cache must hold what storage holds, so it fills
+   * from this answer and never from the value it sent: a write that lost a last-writer-wins
+   * merge resolves `undefined` (on Redis) or with the newer value that won.
+   *
+   * A counter delta (`CounterLattice.delta`) is stamped with this store's running totals first
+   * (see `CounterStamps`).
    */
-  put(key: string, value: Lattice): Promise<void>;
+  put(key: string, value: Lattice): Promise<Lattice | undefined>;
   /** Merges several keys; each key's merge is atomic, the batch as a whole is not. */
   putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void>;
   /** Stores `value` only if the key holds nothing. True when it was stored. */

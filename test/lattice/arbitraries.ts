@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import {
   CausalLattice,
+  CounterLattice,
   LwwLattice,
   MapLattice,
   MaxLattice,
@@ -62,6 +63,12 @@ export const mcausal = fc
         })),
       ),
   );
+export const counter = fc
+  .dictionary(
+    fc.constantFrom("w1", "w2", "w3"),
+    fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 })),
+  )
+  .map((r) => new CounterLattice(Object.entries(r)));
 // Each map key always holds the same kind, so random maps merge without type mismatches.
 export const map: fc.Arbitrary<MapLattice> = fc
   .record(
@@ -69,6 +76,7 @@ export const map: fc.Arbitrary<MapLattice> = fc
       hits: max,
       tags: set,
       name: lww,
+      visits: counter,
       inner: fc.record({ lo: min, seen: clock }, { requiredKeys: [] }).map((r) => MapLattice.of(r)),
     },
     { requiredKeys: [] },
@@ -86,6 +94,7 @@ export const byKind: Record<LatticeKind, fc.Arbitrary<Lattice>> = {
   vc: clock,
   causal,
   mcausal,
+  counter,
 };
 
 /** Any lattice, with its kind. */

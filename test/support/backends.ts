@@ -5,11 +5,14 @@
  * see each other's keys.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MemoryStore, RedisStore } from "../../src/storage/index.js";
 import type { Store, StoreLimits } from "../../src/storage/index.js";
 import { RedisCluster, RedisServer } from "./redis.js";
 
-export type BackendName = "memory" | "redis" | "redis-cluster";
+export type BackendName = "memory" | "memory-log" | "redis" | "redis-cluster";
 export const BACKENDS: readonly BackendName[] = ["memory", "redis", "redis-cluster"];
 
 export interface OpenOptions {
@@ -26,15 +29,21 @@ export class BackendFixture {
   private memory: MemoryStore | undefined;
   private server: RedisServer | undefined;
   private cluster: RedisCluster | undefined;
+  private logDir: string | undefined;
 
   constructor(readonly name: BackendName) {}
 
   /** A new client of the backend. Memory clients all share one in-process store. */
   async open(o: OpenOptions = {}): Promise<Store> {
     let s: Store;
-    if (this.name === "memory") {
-      if (o.limits !== undefined) s = await MemoryStore.open({ limits: o.limits });
-      else s = this.memory ??= await MemoryStore.open();
+    if (this.name === "memory" || this.name === "memory-log") {
+      const log: { logPath?: string } = {};
+      if (this.name === "memory-log") {
+        this.logDir ??= mkdtempSync(join(tmpdir(), "stratus-fixture-"));
+        log.logPath = join(this.logDir, `${this.opened.length}.log`);
+      }
+      if (o.limits !== undefined) s = await MemoryStore.open({ limits: o.limits, ...log });
+      else s = this.memory ??= await MemoryStore.open(log);
     } else {
       const common = {
         keyPrefix: o.keyPrefix ?? this.prefix,
@@ -54,6 +63,7 @@ export class BackendFixture {
     await Promise.all(this.opened.map((s) => s.close().catch(() => undefined)));
     await this.server?.stop();
     await this.cluster?.stop();
+    if (this.logDir !== undefined) rmSync(this.logDir, { recursive: true, force: true });
   }
 
   /** Address of the standalone Redis server behind this fixture. */

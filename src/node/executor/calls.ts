@@ -76,7 +76,7 @@ export function answerHostCall(slot: Slot, m: HostCallMsg, host: HostHandler): v
         return;
       }
       // Only bytes (or nothing) go back: anything else could fail to clone and lose the batch.
-      const bytes = m.op === "get" || m.op === "call";
+      const bytes = m.op === "get" || m.op === "call" || m.op === "getLattice";
       if (bytes && v !== undefined && !(v instanceof Uint8Array)) {
         const bad = new StratusError("INTERNAL", `host ${m.op} returned a non-bytes value`);
         slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(bad) });

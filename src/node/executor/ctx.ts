@@ -5,6 +5,9 @@
  * decoded only by the executor that runs the function).
  */
 import { decodeValue, encodeValue } from "../../lattice/values.js";
+import { decodeLattice, encodeLattice } from "../../lattice/codec.js";
+import { lattices } from "../../lattice/constructors.js";
+import type { Lattice } from "../../lattice/lattice.js";
 import { InvalidArgumentError, fromWireError } from "../../errors/index.js";
 import type { MessagePort } from "node:worker_threads";
 import { Inboxes, ValueCache } from "./inbox.js";
@@ -103,6 +106,8 @@ function decodeOptional<T>(v: unknown): T | undefined {
 export class Ctx implements FunctionContext {
   /** Sequence numbers of this invocation's messages, per recipient. */
   private seqs: Map<string, number> | undefined;
+  /** Constructors of lattice values to `merge` (functions cannot import them). */
+  readonly lattices = lattices;
 
   constructor(
     private readonly link: HostLink,
@@ -148,6 +153,19 @@ export class Ctx implements FunctionContext {
   async put(key: string, value: unknown): Promise<void> {
     this.link.values.drop(key);
     await this.link.call(this.inv, "put", [key, encodeValue(value)]);
+  }
+
+  async merge(key: string, value: Lattice): Promise<void> {
+    if (typeof value !== "object" || value === null || typeof value.merge !== "function") {
+      throw new InvalidArgumentError("merge takes a lattice: build one with ctx.lattices");
+    }
+    this.link.values.drop(key);
+    await this.link.call(this.inv, "merge", [key, encodeLattice(value)]);
+  }
+
+  async getLattice(key: string): Promise<Lattice | undefined> {
+    const r = await this.link.call(this.inv, "getLattice", [key]);
+    return r instanceof Uint8Array ? decodeLattice(r) : undefined;
   }
 
   async delete(key: string): Promise<void> {

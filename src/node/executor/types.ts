@@ -4,6 +4,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import type { WireError } from "../../errors/index.js";
+import type { Lattice, Lattices } from "../../lattice/index.js";
 
 /** The code of one function version, as registered. */
 export interface FunctionCode {
@@ -38,7 +39,7 @@ export interface Invocation {
 }
 
 /** Operations user code asks of the node through its ctx. */
-export type HostOp = "get" | "put" | "delete" | "send" | "call";
+export type HostOp = "get" | "getLattice" | "put" | "merge" | "delete" | "send" | "call";
 
 /** The invocation a host call comes from. */
 export interface HostInvocation {
@@ -95,10 +96,22 @@ export interface FunctionContext {
   id(): string;
   /** The result of the function's `init`, or `undefined` when it has none. */
   readonly state: unknown;
-  /** Reads a key; `undefined` when absent. */
+  /**
+   * Reads a key's plain value (a counter's number, a set's array, a map's object of plain
+   * values); `undefined` when absent.
+   */
   get<T = unknown>(key: string): Promise<T | undefined>;
-  /** Writes a key. */
+  /** Reads the lattice a key holds (e.g. a counter's per-writer totals); `undefined` when absent. */
+  getLattice(key: string): Promise<Lattice | undefined>;
+  /** Writes a key as a last-writer-wins value. */
   put(key: string, value: unknown): Promise<void>;
+  /**
+   * Merges a lattice into a key, e.g. `ctx.merge("visits", ctx.lattices.counter(1))`. Merging a
+   * different kind than the key holds fails with `LATTICE_TYPE_MISMATCH`.
+   */
+  merge(key: string, value: Lattice): Promise<void>;
+  /** The lattice constructors (`counter`, `set`, `max`, `min`, `lww`, `map`). */
+  readonly lattices: Lattices;
   /** Deletes a key. */
   delete(key: string): Promise<void>;
   /** Sends a message to the invocation `to` (its `ctx.id()`); best effort, not acknowledged. */

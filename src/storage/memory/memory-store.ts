@@ -10,6 +10,7 @@ import type {
   StoreLimits,
   Subscription,
 } from "../store.js";
+import { CounterStamps } from "../counters.js";
 import { AppendLog } from "./append-log.js";
 import type { FsyncPolicy, LogRecord, RecoveryReport } from "./append-log.js";
 
@@ -73,6 +74,7 @@ export class MemoryStore implements Store {
   /** What replaying the log found when the store opened (zeros without a log). */
   readonly recovery: RecoveryReport;
   private readonly data = new Map<string, Lattice>();
+  private readonly counters = new CounterStamps();
   private readonly listeners = new Set<{ prefix: string; fn: ChangeListener }>();
   private closed = false;
   /** Log size after the last rewrite: compaction waits until the log has doubled since. */
@@ -127,19 +129,24 @@ export class MemoryStore implements Store {
     });
   }
 
-  async put(key: string, value: Lattice): Promise<void> {
+  async put(key: string, value: Lattice): Promise<Lattice | undefined> {
     this.open();
     checkKey(key, this.options.limits);
     checkValue(key, value, this.options.limits);
+    return this.merge(key, this.counters.stamp(key, value));
+  }
+
+  private async merge(key: string, value: Lattice): Promise<Lattice> {
     const cur = this.data.get(key);
     const next = cur === undefined ? value : mergeLattices(cur, value, key);
-    if (next === cur) return;
+    if (next === cur) return cur;
     this.data.set(key, next);
     this.notify({ kind: "put", key });
     if (this.log !== undefined) {
       await this.log.append({ op: "put", key, value: encodeLattice(value) });
       this.maybeCompact();
     }
+    return next;
   }
 
   async putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void> {
@@ -153,13 +160,14 @@ export class MemoryStore implements Store {
     checkKey(key, this.options.limits);
     checkValue(key, value, this.options.limits);
     if (this.data.has(key)) return false;
-    await this.put(key, value);
+    await this.merge(key, this.counters.stampOnce(value));
     return true;
   }
 
   async delete(key: string): Promise<void> {
     this.open();
     checkKey(key, this.options.limits);
+    this.counters.forget(key);
     if (!this.data.delete(key)) return;
     this.notify({ kind: "delete", key });
     if (this.log !== undefined) await this.log.append({ op: "delete", key });

@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import { BadEncodingError } from "../../errors/index.js";
 import {
+  CounterLattice,
   LwwLattice,
   MapLattice,
   OrderedSetLattice,
@@ -55,6 +56,16 @@ export function writeArgs(value: Lattice): WriteArgs {
     case "oset": {
       const items = value.entries.map((e) => elementField(entryPackr.pack([e.score, e.bytes])));
       return { kind: "oset", ts: "", items, bytes: sum(items) };
+    }
+    case "counter": {
+      const items: (string | Uint8Array)[] = [];
+      for (const [w, [up, down]] of value.entries) {
+        const t = Buffer.allocUnsafe(16);
+        t.writeDoubleBE(up, 0);
+        t.writeDoubleBE(down, 8);
+        items.push(w, t);
+      }
+      return { kind: "counter", ts: "", items, bytes: items.length * 16 };
     }
     case "map": {
       const items: (string | Uint8Array)[] = [];
@@ -115,6 +126,15 @@ export function fromHash(key: string, hash: Record<string, Buffer>): Lattice | u
           bad(key, "has a malformed ordered-set entry");
         }
         return { score: pair[0], bytes: pair[1] };
+      }),
+    );
+  }
+  if (t === "counter") {
+    return new CounterLattice(
+      fields.map((f) => {
+        const v = hash[f] as Buffer;
+        if (v.length !== 16) bad(key, "has a malformed counter entry");
+        return [f.slice(1), [v.readDoubleBE(0), v.readDoubleBE(8)]];
       }),
     );
   }

@@ -2,6 +2,7 @@ import { Cluster, Redis } from "ioredis";
 import type { ClusterNode, RedisOptions } from "ioredis";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
 import type { Lattice } from "../../lattice/index.js";
+import { CounterStamps } from "../counters.js";
 import { checkKey, resolveStoreLimits } from "../store.js";
 import type {
   ChangeListener,
@@ -84,6 +85,13 @@ interface ScriptCommands {
   stratusLww(key: string, mode: "merge" | "new", ts: string, stored: Uint8Array): Promise<number>;
 }
 
+function checkLattice(key: string, value: Lattice): Lattice {
+  if (typeof value !== "object" || value === null || typeof value.merge !== "function") {
+    throw new InvalidArgumentError(`value for key ${JSON.stringify(key)} is not a lattice`);
+  }
+  return value;
+}
+
 /** Reconnect quickly after a restart, but never hammer a dead server more than every 500 ms. */
 const retryStrategy = (times: number): number => Math.min(times * 50, 500);
 
@@ -103,6 +111,7 @@ export class RedisStore implements Store {
   readonly backend: "redis" | "redis-cluster";
   private readonly deadlines: Deadlines;
   private readonly notifier: KeyspaceNotifier;
+  private readonly counters = new CounterStamps();
   private closed = false;
 
   private constructor(
@@ -199,8 +208,12 @@ export class RedisStore implements Store {
     return Promise.all(keys.map((k) => this.get(k)));
   }
 
-  async put(key: string, value: Lattice): Promise<void> {
-    await this.write(key, value, "merge");
+  async put(key: string, value: Lattice): Promise<Lattice | undefined> {
+    this.check(key);
+    const stamped = this.counters.stamp(key, checkLattice(key, value));
+    const changed = await this.write(key, stamped, "merge");
+    // A last-writer-wins write that changed the key replaced it whole: the key holds exactly it.
+    return changed === 1 && stamped.kind === "lww" ? stamped : undefined;
   }
 
   async putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void> {
@@ -210,11 +223,13 @@ export class RedisStore implements Store {
   }
 
   async putIfAbsent(key: string, value: Lattice): Promise<boolean> {
-    return (await this.write(key, value, "new")) === 1;
+    this.check(key);
+    return (await this.write(key, this.counters.stampOnce(checkLattice(key, value)), "new")) === 1;
   }
 
   async delete(key: string): Promise<void> {
     this.check(key);
+    this.counters.forget(key);
     await this.run(key, "delete", this.client.del(this.o.keyPrefix + key));
   }
 
@@ -273,10 +288,6 @@ export class RedisStore implements Store {
   }
 
   private async write(key: string, value: Lattice, mode: "merge" | "new"): Promise<number> {
-    this.check(key);
-    if (typeof value !== "object" || value === null || typeof value.merge !== "function") {
-      throw new InvalidArgumentError(`value for key ${JSON.stringify(key)} is not a lattice`);
-    }
     const a: WriteArgs = writeArgs(value);
     if (a.bytes > this.o.limits.maxValueBytes) {
       throw ValueTooLargeError.of(key, a.bytes, this.o.limits.maxValueBytes);

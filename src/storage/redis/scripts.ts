@@ -8,6 +8,8 @@
  * - `set`, `oset`: a hash with `t` = kind and one field per element (`:` + base64 of the element,
  *   or of the encoded `[score, element]` pair), so adding an element is one HSETNX however large
  *   the set grows;
+ * - `counter`: a hash with `t` = `counter` and one field per writer (`:` + writer) holding its two
+ *   running totals as big-endian doubles, so a merge reads and writes one 16-byte field;
  * - `map`: a hash with `t` = `map` and one field per map key (`:` + key) holding the nested
  *   lattice's canonical encoding, so a merge touches only the map keys it writes;
  * - every other kind: a string, `V` + the canonical msgpack encoding (see `lattice/codec.ts`).
@@ -130,6 +132,11 @@ encode = function(t)
   if tag == 'max' or tag == 'min' then return e_arr(2) .. e_str(tag) .. e_num(t[2]) end
   if tag == 'prio' then return e_arr(3) .. e_str('prio') .. e_num(t[2]) .. e_bin(t[3]) end
   if tag == 'vc' then return e_arr(2) .. e_str('vc') .. e_clock(t[2]) end
+  if tag == 'counter' then
+    local out = { e_arr(2), e_str('counter'), e_map(count(t[2])) }
+    for w, v in pairs(t[2]) do out[#out + 1] = e_str(w) .. e_arr(2) .. e_num(v[1]) .. e_num(v[2]) end
+    return table.concat(out)
+  end
   local out = { e_arr(2), e_str(tag) }
   if tag == 'set' then
     out[#out + 1] = e_arr(#t[2])
@@ -245,6 +252,17 @@ merge = function(cur, inc, path)
   elseif tag == 'vc' then
     local _, changed = clock_merge(cur[2], inc[2])
     return cur, changed
+  elseif tag == 'counter' then
+    local changed = false
+    for w, v in pairs(inc[2]) do
+      local c = cur[2][w]
+      if c == nil then cur[2][w] = v changed = true
+      else
+        if v[1] > c[1] then c[1] = v[1] changed = true end
+        if v[2] > c[2] then c[2] = v[2] changed = true end
+      end
+    end
+    return cur, changed
   elseif tag == 'set' then
     local seen, changed = {}, false
     for _, e in ipairs(cur[2]) do seen[e] = true end
@@ -288,6 +306,7 @@ end
  * - lww: the whole stored string (`L` + timestamp + value);
  * - set, oset: element field names;
  * - map: map key, encoded nested lattice, map key, encoded nested lattice, …;
+ * - counter: writer, its two totals as 16 bytes of big-endian doubles, writer, …;
  * - other kinds: the whole stored string (`V` + canonical encoding).
  *
  * Returns 1 when the stored value changed, 0 when it did not. A type mismatch (also one nested in a
@@ -297,7 +316,8 @@ export const MERGE_SCRIPT =
   LIB +
   String.raw`
 local key, mode, kind, ts = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local collection = kind == 'set' or kind == 'oset' or kind == 'map'
+local collection = kind == 'set' or kind == 'oset' or kind == 'map' or kind == 'counter'
+local pairwise = kind == 'map' or kind == 'counter'
 
 local function hset_all(fields)
   for i = 1, #fields, 1000 do
@@ -311,7 +331,7 @@ local function fresh()
     return 1
   end
   local f = { 't', kind }
-  if kind == 'map' then
+  if pairwise then
     for i = 4, #ARGV, 2 do f[#f + 1] = ':' .. ARGV[i] f[#f + 1] = ARGV[i + 1] end
   else
     for i = 4, #ARGV do f[#f + 1] = ARGV[i] f[#f + 1] = '' end
@@ -332,6 +352,28 @@ if rtype == 'hash' then
   local stored = redis.call('HGET', key, 't')
   if not stored then return redis.error_reply('BAD_ENCODING a hash without a lattice kind') end
   if stored ~= kind then return mismatch(stored) end
+  if kind == 'counter' then
+    -- Each writer's totals only grow: keep the larger of each, field by field.
+    local writes = {}
+    for i = 4, #ARGV, 2 do
+      local field = ':' .. ARGV[i]
+      local up, down = struct.unpack('>dd', ARGV[i + 1])
+      local cur = redis.call('HGET', key, field)
+      if cur then
+        local cu, cd = struct.unpack('>dd', cur)
+        if cu > up then up = cu end
+        if cd > down then down = cd end
+        if up ~= cu or down ~= cd then
+          writes[#writes + 1] = field writes[#writes + 1] = struct.pack('>dd', up, down)
+        end
+      else
+        writes[#writes + 1] = field writes[#writes + 1] = ARGV[i + 1]
+      end
+    end
+    if #writes == 0 then return 0 end
+    hset_all(writes)
+    return 1
+  end
   if kind ~= 'map' then
     local added = 0
     for i = 4, #ARGV do added = added + redis.call('HSETNX', key, ARGV[i], '') end

@@ -42,7 +42,12 @@ function listen(c: Command): Command {
       "address others reach this process at (default: stratus://host:port)",
     )
     .option("--id <id>", "process id (default: random)")
-    .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int);
+    .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int)
+    .addOption(
+      new Option("--clock-offset-ms <ms>", "test only: shift this process's wall clock")
+        .argParser(Number)
+        .hideHelp(),
+    );
 }
 
 /** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
@@ -73,6 +78,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.advertise === "string") out.advertise = o.advertise;
   if (typeof o.id === "string") out.id = o.id;
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
+  if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
   const pool: NonNullable<ProcessOptions["pool"]> = {};
   if (typeof o.timeoutMs === "number") pool.defaultTimeoutMs = o.timeoutMs;
   if (typeof o.memoryMb === "number") pool.resourceLimits = { maxOldGenerationSizeMb: o.memoryMb };

@@ -7,7 +7,13 @@ import {
 } from "../errors/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
 import { StratusProcess } from "../cluster/index.js";
-import { decodeLattice, decodeValue, encodeLattice, encodeValue } from "../lattice/index.js";
+import {
+  HybridClock,
+  decodeLattice,
+  decodeValue,
+  encodeLattice,
+  encodeValue,
+} from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
 import type { DagSpec } from "../scheduler/index.js";
@@ -75,6 +81,11 @@ export class Stratus {
 
   private current: Promise<Connection> | undefined;
   private closing = false;
+  /**
+   * Sent with every request and moved past every reply, so what this client does after seeing
+   * a result is ordered after it, on any scheduler and node.
+   */
+  private readonly clock = new HybridClock();
 
   private constructor(
     private readonly target: { url: string; token: string; timeoutMs?: number },
@@ -126,6 +137,7 @@ export class Stratus {
       role: "client",
       id: `client-${randomUUID()}`,
       timeoutMs,
+      clock: this.clock,
       handlers: {
         notify: (method, a) => {
           if (method === "future") this.settle(a as Outcome & { id: string });

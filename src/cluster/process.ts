@@ -50,6 +50,11 @@ export interface ProcessOptions {
   cacheBytes?: number;
   /** Executor limits. */
   pool?: NodeOptions["pool"];
+  /**
+   * Test only: shifts this process's wall clock by this many milliseconds, to show that writes
+   * are ordered by causality (hybrid logical clocks), not by hosts' clocks. @default 0
+   */
+  clockOffsetMs?: number;
 }
 
 /**
@@ -102,9 +107,15 @@ export class StratusProcess {
       typeof o.store === "string" ? o.store : o.store === undefined ? "memory:" : undefined;
     const store =
       typeof o.store === "object" ? o.store : await openStore(storeAddress ?? "memory:");
-    const clock = new HybridClock({ node: id });
+    const offset = o.clockOffsetMs ?? 0;
+    if (!Number.isFinite(offset))
+      throw InvalidArgumentError.field("clockOffsetMs", "must be finite");
+    const clock = new HybridClock({
+      node: id,
+      ...(offset === 0 ? {} : { now: () => Date.now() + offset }),
+    });
     const [membership, registry] = await Promise.all([
-      Membership.open(store, { expiryMs: o.expiryMs }),
+      Membership.open(store, { expiryMs: o.expiryMs, clock }),
       Registry.open(store, clock),
     ]);
     let node: Node | undefined;
@@ -137,6 +148,7 @@ export class StratusProcess {
       token: o.token,
       id,
       handlers,
+      clock,
     });
     const url = o.advertise ?? server.url;
     const peers = new Peers({
@@ -144,6 +156,7 @@ export class StratusProcess {
       role: "node",
       token: o.token,
       handlers,
+      clock,
       onLost: (addr) => {
         for (const m of membership.list())
           if (m.addr === addr && m.id !== id) membership.markLost(m.id);

@@ -91,6 +91,8 @@ export class HybridClock {
   private readonly maxDriftMs: number;
   private wall = 0;
   private counter = 0;
+  /** The greatest timestamp produced or observed so far, as sent by {@link stamp}. */
+  private latest: Timestamp = ZERO_TIMESTAMP;
 
   constructor(options: HybridClockOptions = {}) {
     const node = options.node ?? Math.floor(Math.random() * 0x100000000);
@@ -108,11 +110,26 @@ export class HybridClock {
     } else {
       this.bump();
     }
-    return makeTimestamp(this.wall, this.counter, this.node);
+    this.latest = makeTimestamp(this.wall, this.counter, this.node);
+    return this.latest;
   }
 
-  /** Moves the clock past a timestamp received from elsewhere (a message, a stored value). */
-  observe(ts: Timestamp): void {
+  /**
+   * The greatest timestamp this clock has produced or observed, without producing a new one:
+   * what a message carries so that its receiver's next timestamps are greater than every write
+   * that happened before it was sent.
+   */
+  stamp(): Timestamp {
+    return this.latest;
+  }
+
+  /**
+   * Moves the clock past a timestamp received from elsewhere (a message, a stored value).
+   * Anything that is not a well-formed timestamp is ignored: this is fed from the network.
+   */
+  observe(ts: unknown): void {
+    // Fixed-width hex: string order is time order, so most observations stop at one comparison.
+    if (typeof ts !== "string" || ts <= this.latest || !isTimestamp(ts)) return;
     const remote = parseTimestamp(ts);
     const pt = Math.floor(this.physical());
     if (remote.wallMs > pt + this.maxDriftMs) return;
@@ -122,6 +139,7 @@ export class HybridClock {
     } else if (remote.wallMs === this.wall && remote.counter > this.counter) {
       this.counter = remote.counter;
     }
+    this.latest = ts;
   }
 
   private bump(): void {

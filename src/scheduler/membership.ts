@@ -10,6 +10,8 @@ export interface MembershipOptions {
   expiryMs?: number;
   /** How often expiry is checked. @default 250 */
   checkEveryMs?: number;
+  /** Observes the timestamps of heartbeats read, so this process's clock passes theirs. */
+  clock?: HybridClock;
 }
 
 /** A live node as the scheduler sees it. */
@@ -35,6 +37,7 @@ export class Membership {
   private readonly lostListeners: ((id: string) => void)[] = [];
   private readonly joinListeners: ((m: Member) => void)[] = [];
   private readonly expiryMs: number;
+  private readonly clock: HybridClock | undefined;
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -44,6 +47,7 @@ export class Membership {
     options: MembershipOptions,
   ) {
     this.expiryMs = options.expiryMs ?? 2500;
+    this.clock = options.clock;
   }
 
   static async open(store: Store, options: MembershipOptions = {}): Promise<Membership> {
@@ -95,6 +99,7 @@ export class Membership {
     let info: NodeInfo | undefined;
     try {
       const l = await this.store.get(key);
+      if (l?.kind === "lww") this.clock?.observe(l.ts);
       info = l === undefined ? undefined : (l as LwwLattice).value<NodeInfo>();
     } catch {
       return;

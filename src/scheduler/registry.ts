@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { NoSuchDagError, NoSuchFunctionError } from "../errors/index.js";
+import { NoSuchDagError, NoSuchFunctionError, StratusError } from "../errors/index.js";
 import { LwwLattice } from "../lattice/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import type { Store, Subscription } from "../storage/index.js";
@@ -45,14 +45,35 @@ export class Registry {
 
   async putFunction(def: Omit<FunctionDef, "version">): Promise<FunctionDef> {
     const full: FunctionDef = { ...def, version: randomUUID() };
-    await this.store.put(KEYS.fn + def.name, LwwLattice.of(full, this.clock.now()));
+    await this.replace(KEYS.fn + def.name, full);
     this.fns.set(def.name, Promise.resolve(full));
     return full;
   }
 
   async putDag(def: DagDef): Promise<void> {
-    await this.store.put(KEYS.dag + def.name, LwwLattice.of(def, this.clock.now()));
+    await this.replace(KEYS.dag + def.name, def);
     this.dags.set(def.name, Promise.resolve(def));
+  }
+
+  /**
+   * Writes a definition so that it replaces the stored one everywhere, even when this process's
+   * clock lags the one that wrote it: the stored version's time is observed first, and a write
+   * that still loses (a registration raced it) is made again past the winner's time.
+   */
+  private async replace(key: string, def: unknown): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = await this.store.get(key);
+      if (cur?.kind === "lww") this.clock.observe(cur.ts);
+      const mine = LwwLattice.of(def, this.clock.now());
+      // Redis answers nothing for a write that lost: then read what won.
+      const kept = (await this.store.put(key, mine)) ?? (await this.store.get(key));
+      if (kept?.kind === "lww" && kept.ts === mine.ts) return;
+    }
+    throw new StratusError(
+      "INTERNAL",
+      `could not register ${key}: a registration with a clock far ahead of this one keeps winning`,
+      { retryable: true },
+    );
   }
 
   /** The function's definition; `NO_SUCH_FUNCTION` when none is registered. */
@@ -89,9 +110,11 @@ export class Registry {
   ): Promise<T | undefined> {
     let p = cache.get(name);
     if (p === undefined) {
-      p = this.store
-        .get(prefix + name)
-        .then((l) => (l === undefined ? undefined : (l as LwwLattice).value<T>()));
+      p = this.store.get(prefix + name).then((l) => {
+        if (l?.kind !== "lww") return undefined;
+        this.clock.observe(l.ts);
+        return l.value<T>();
+      });
       cache.set(name, p);
       // A failed read must not be cached: the next lookup retries.
       p.catch(() => cache.get(name) === p && cache.delete(name));

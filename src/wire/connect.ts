@@ -164,6 +164,7 @@ export function connect(
     const conn = new Connection(socket, {
       maxFrameBytes: options.maxFrameBytes,
       maxPendingRequests: options.maxPendingRequests,
+      clock: options.clock,
       requestTimeoutMs: options.requestTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
       gate: connectorGate(),

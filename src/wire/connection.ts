@@ -87,7 +87,7 @@ export class Connection {
     this.handlers = setup.handlers ?? {};
     this.maxFrameBytes = setup.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.requestTimeoutMs = setup.requestTimeoutMs ?? 30_000;
-    this.writer = new FrameWriter(socket, this.maxFrameBytes);
+    this.writer = new FrameWriter(socket, this.maxFrameBytes, setup.clock);
     this.decoder = new FrameDecoder({ maxFrameBytes: setup.handshakeMaxFrameBytes });
     this.inbox = new Inbox(this.inboxHost(), setup.maxPendingRequests ?? 4096);
     // Responses to our own requests must stay readable even while incoming work is throttled.
@@ -231,6 +231,7 @@ export class Connection {
   };
 
   private receive(msg: RawMessage): void {
+    if (msg.c !== undefined) this.setup.clock?.observe(msg.c);
     switch (msg.t) {
       case "res":
         if (typeof msg.i === "number")

@@ -19,7 +19,13 @@
  * ```
  */
 export { Connection } from "./connection.js";
-export type { ConnectionOptions, ConnectionStats, Handlers, RequestOptions } from "./options.js";
+export type {
+  ConnectionOptions,
+  ConnectionStats,
+  Handlers,
+  RequestOptions,
+  WireClock,
+} from "./options.js";
 export { WireServer } from "./server.js";
 export type { WireServerOptions } from "./server.js";
 export { connect, formatStratusUrl, parseStratusUrl } from "./connect.js";

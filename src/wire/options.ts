@@ -27,8 +27,23 @@ export interface Handlers {
   backpressure?: (conn: Connection, paused: boolean) => void;
 }
 
+/**
+ * A hybrid logical clock as the transport sees it. With one, every frame a connection sends
+ * carries the sender's current time (`c`), and every time a frame carries is observed, so a
+ * process's clock is past everything that causally precedes what it is doing now, whatever its
+ * wall clock says. `HybridClock` implements it.
+ */
+export interface WireClock {
+  /** The current time, to send. */
+  stamp(): string;
+  /** A time received from a peer; malformed ones must be ignored. */
+  observe(ts: unknown): void;
+}
+
 /** Tunables shared by both ends of a connection. */
 export interface ConnectionOptions {
+  /** Stamps outgoing frames and observes incoming ones (see {@link WireClock}). */
+  clock?: WireClock;
   /** Largest frame payload sent or accepted, in bytes (default 128 MiB). */
   maxFrameBytes?: number;
   /** Incoming requests handled at once before the socket stops being read (default 4096). */

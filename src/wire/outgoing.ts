@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { TimeoutError, ensureError, fromWireError, toWireError } from "../errors/index.js";
 import { encodeFrame } from "./frame.js";
+import type { WireClock } from "./options.js";
 import { MAX_REQUEST_ID } from "./protocol.js";
 
 /**
@@ -17,10 +18,12 @@ export class FrameWriter {
   private readonly socket: Socket;
   private readonly maxFrameBytes: number;
   private corked = false;
+  private readonly clock: WireClock | undefined;
 
-  constructor(socket: Socket, maxFrameBytes: number) {
+  constructor(socket: Socket, maxFrameBytes: number, clock?: WireClock) {
     this.socket = socket;
     this.maxFrameBytes = maxFrameBytes;
+    this.clock = clock;
   }
 
   /** True once the socket's write buffer is above its high-water mark. */
@@ -45,11 +48,15 @@ export class FrameWriter {
 
   /** Encodes and sends one message. @throws ValueTooLargeError above the frame limit. */
   send(msg: object): void {
-    this.write(encodeFrame(msg, this.maxFrameBytes));
+    this.write(this.encode(msg));
   }
 
-  /** Encodes a message without sending it, so the caller can fail before registering anything. */
+  /**
+   * Encodes a message without sending it, so the caller can fail before registering anything.
+   * With a clock, the message carries the sender's time as `c`.
+   */
   encode(msg: object): Buffer {
+    if (this.clock !== undefined) (msg as { c?: string }).c = this.clock.stamp();
     return encodeFrame(msg, this.maxFrameBytes);
   }
 

@@ -80,6 +80,7 @@ export class WireServer {
     this.setup = {
       maxFrameBytes: options.maxFrameBytes,
       maxPendingRequests: options.maxPendingRequests,
+      clock: options.clock,
       requestTimeoutMs: options.requestTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
       gate: listenerGate(options.token, options.id, options.info),

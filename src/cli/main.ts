@@ -43,6 +43,12 @@ function listen(c: Command): Command {
     )
     .option("--id <id>", "process id (default: random)")
     .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int)
+    .option(
+      "--future-retention-ms <ms>",
+      "how long futures' results stay readable in storage",
+      int,
+      3_600_000,
+    )
     .addOption(
       new Option("--clock-offset-ms <ms>", "test only: shift this process's wall clock")
         .argParser(Number)
@@ -79,6 +85,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.id === "string") out.id = o.id;
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
+  if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
   const pool: NonNullable<ProcessOptions["pool"]> = {};
   if (typeof o.timeoutMs === "number") pool.defaultTimeoutMs = o.timeoutMs;
   if (typeof o.memoryMb === "number") pool.resourceLimits = { maxOldGenerationSizeMb: o.memoryMb };

@@ -27,10 +27,19 @@ export class Future<T = unknown> {
     /** Stable id: pass it to `cloud.future(id)` from anywhere. */
     readonly id: string,
     outcome: Promise<Outcome>,
+    private readonly remove: (id: string) => Promise<void> = () => Promise.resolve(),
   ) {
     this.outcome = outcome;
     // Nobody may ever call get(); an unobserved failure must not crash the process.
     outcome.catch(() => undefined);
+  }
+
+  /**
+   * Deletes the stored result now, rather than when it expires (after the cluster's retention,
+   * an hour by default). Later `cloud.future(id)` reads of it wait and time out.
+   */
+  delete(): Promise<void> {
+    return this.remove(this.id);
   }
 
   /** The run's result, or its error (same codes as a direct call). */

@@ -253,7 +253,7 @@ export class Stratus {
     );
     if (options.future === true) {
       const id = (out as { future: string }).future;
-      return new Future<T>(id, this.awaitFuture(id));
+      return new Future<T>(id, this.awaitFuture(id), this.deleteFuture);
     }
     return decodeValue<T>(out as Uint8Array);
   }
@@ -262,8 +262,13 @@ export class Stratus {
   future<T = unknown>(id: string, options: { timeoutMs?: number } = {}): Future<T> {
     const timeoutMs = options.timeoutMs ?? 120_000;
     const o = this.rpc<Outcome>("future.get", { id, timeoutMs }, { timeoutMs: timeoutMs + 5_000 });
-    return new Future<T>(id, o);
+    return new Future<T>(id, o, this.deleteFuture);
   }
+
+  /** Deletes a future's stored result (see `Future.delete`). */
+  readonly deleteFuture = async (id: string): Promise<void> => {
+    await this.rpc("future.delete", { id });
+  };
 
   /** Writes `value` under `key` as a last-writer-wins value. */
   async put(key: string, value: unknown): Promise<void> {

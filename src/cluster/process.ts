@@ -55,6 +55,8 @@ export interface ProcessOptions {
    * are ordered by causality (hybrid logical clocks), not by hosts' clocks. @default 0
    */
   clockOffsetMs?: number;
+  /** How long futures' results stay readable in storage. @default 3600000 (1 hour) */
+  futureRetentionMs?: number;
 }
 
 /**
@@ -175,6 +177,7 @@ export class StratusProcess {
         dispatcher,
         membership,
         validate: (name, source) => validateFunctionSource(source, { name }),
+        ...(o.futureRetentionMs === undefined ? {} : { futureRetentionMs: o.futureRetentionMs }),
       });
     }
     if ((o.executors ?? 4) > 0) {

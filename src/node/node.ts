@@ -3,7 +3,13 @@ import type { WireError } from "../errors/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import { LwwLattice } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
-import { Heartbeat, KEYS, singleFunctionDag } from "../scheduler/index.js";
+import {
+  DEFAULT_FUTURE_RETENTION_MS,
+  Heartbeat,
+  KEYS,
+  singleFunctionDag,
+  storeFuture,
+} from "../scheduler/index.js";
 import { UserState } from "../state/index.js";
 import type {
   Dispatcher,
@@ -253,12 +259,15 @@ export class Node {
     };
     if (v !== undefined) r.v = v;
     if (e !== undefined) r.e = e;
-    const future = t.meta.session.future;
+    const { future, futureTtlMs } = t.meta.session;
     if (typeof future === "string" && v !== undefined) {
       // The sink makes the future durable before answering, so it resolves even if the
       // gateway that started the run is gone.
-      this.o.store
-        .put(KEYS.future + future, LwwLattice.of({ ok: true, v }, this.o.clock.now()))
+      const ttl =
+        typeof futureTtlMs === "number" && futureTtlMs > 0
+          ? futureTtlMs
+          : DEFAULT_FUTURE_RETENTION_MS;
+      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl)
         .catch(() => undefined)
         .finally(() => this.o.peers.notify(t.meta.reply.addr, "result", r));
       return;

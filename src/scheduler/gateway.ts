@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   BadFunctionError,
   InvalidArgumentError,
+  OverloadedError,
   TimeoutError,
   toWireError,
 } from "../errors/index.js";
@@ -15,6 +16,8 @@ import type { DagSpec } from "./dag.js";
 import { singleFunctionDag } from "./dispatcher.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
 import type { Membership } from "./membership.js";
+import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
+import type { FutureOutcome } from "./futures.js";
 import { KEYS } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
@@ -30,13 +33,13 @@ export interface GatewayOptions {
   dispatcher: Dispatcher;
   membership: Membership;
   validate: SourceValidator;
-}
-
-/** A future's outcome as stored under `sys/fut/<id>`. */
-export interface FutureOutcome {
-  ok: boolean;
-  v?: Uint8Array;
-  e?: ReturnType<typeof toWireError>;
+  /** How long a future's result stays readable in storage. @default 3600000 (1 hour) */
+  futureRetentionMs?: number;
+  /**
+   * Futures one connection may have pending; past it `call`s with `future: true` are refused
+   * with `OVERLOADED`, so a client cannot start unbounded work by not waiting. @default 4096
+   */
+  maxPendingFutures?: number;
 }
 
 /**
@@ -51,9 +54,18 @@ export interface FutureOutcome {
  */
 export class Gateway {
   private readonly state: UserState;
+  private readonly retentionMs: number;
+  private readonly maxPendingFutures: number;
+  /** Futures started through each connection and not yet settled. */
+  private readonly pendingFutures = new WeakMap<Connection, number>();
 
   constructor(private readonly o: GatewayOptions) {
     this.state = new UserState(o.store, o.clock);
+    this.retentionMs = o.futureRetentionMs ?? DEFAULT_FUTURE_RETENTION_MS;
+    if (!(this.retentionMs > 0) || !Number.isFinite(this.retentionMs)) {
+      throw InvalidArgumentError.field("futureRetentionMs", "must be a positive number");
+    }
+    this.maxPendingFutures = o.maxPendingFutures ?? 4096;
   }
 
   /** Answers one client request. Unknown methods get `INVALID_ARGUMENT`. */
@@ -91,9 +103,12 @@ export class Gateway {
         }
         return this.start(req, p.options, conn);
       }
+      case "future.delete":
+        await this.o.store.delete(KEYS.future + futureId(p.id));
+        return null;
       case "future.get":
         return this.futureGet(
-          String(p.id),
+          futureId(p.id),
           typeof p.timeoutMs === "number" ? p.timeoutMs : 120_000,
         );
       case "kv.get":
@@ -146,17 +161,32 @@ export class Gateway {
     const options = callOptions(raw);
     req.options = options;
     if (options?.future !== true) return this.o.dispatcher.run(req);
+    const pending = this.pendingFutures.get(conn) ?? 0;
+    if (pending >= this.maxPendingFutures) {
+      throw new OverloadedError(
+        `${pending} futures started on this connection are still pending; wait for some first`,
+      );
+    }
+    this.pendingFutures.set(conn, pending + 1);
     const id = randomUUID();
     req.future = id;
+    req.session = { ...req.session, futureTtlMs: this.retentionMs };
+    const settled = (): void => {
+      this.pendingFutures.set(conn, (this.pendingFutures.get(conn) ?? 1) - 1);
+    };
     this.o.dispatcher.run(req).then(
-      (v) => conn.notify("future", { id, ok: true, v }),
+      (v) => {
+        settled();
+        conn.notify("future", { id, ok: true, v });
+      },
       async (err: unknown) => {
+        settled();
         const e = toWireError(err);
         conn.notify("future", { id, ok: false, e });
         const outcome: FutureOutcome = { ok: false, e };
-        await this.o.store
-          .put(KEYS.future + id, LwwLattice.of(outcome, this.o.clock.now()))
-          .catch(() => undefined);
+        await storeFuture(this.o.store, this.o.clock, id, outcome, this.retentionMs).catch(
+          () => undefined,
+        );
       },
     );
     return { future: id };
@@ -234,6 +264,13 @@ function callOptions(raw: unknown): CallOptions {
     );
   }
   return out;
+}
+
+function futureId(v: unknown): string {
+  if (typeof v !== "string" || v.length === 0 || v.length > 64) {
+    throw InvalidArgumentError.field("id", "must be a future id");
+  }
+  return v;
 }
 
 function bytes(v: unknown, what: string): Uint8Array {

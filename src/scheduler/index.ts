@@ -20,8 +20,10 @@ export {
 export type { DagSpec } from "./dag.js";
 export { Dispatcher, singleFunctionDag } from "./dispatcher.js";
 export type { DispatcherOptions, RunRequest } from "./dispatcher.js";
+export { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
+export type { FutureOutcome } from "./futures.js";
 export { Gateway } from "./gateway.js";
-export type { FutureOutcome, GatewayOptions, SourceValidator } from "./gateway.js";
+export type { GatewayOptions, SourceValidator } from "./gateway.js";
 export { Heartbeat, Membership } from "./membership.js";
 export type { Member, MembershipOptions } from "./membership.js";
 export { Peers } from "./peers.js";

@@ -72,6 +72,12 @@ export interface Store {
    * re-create the key.
    */
   delete(key: string): Promise<void>;
+  /**
+   * Deletes the key once `ttlMs` milliseconds have passed, for records that must not outlive
+   * their use (futures' results). Meant for keys written once: a later write may or may not
+   * cancel the expiry, depending on the backend.
+   */
+  expire(key: string, ttlMs: number): Promise<void>;
   /** Every key that starts with `prefix` (no order promised). */
   scan(prefix: string): AsyncIterable<string>;
   /** Delivers changes to keys that start with `prefix` until the subscription is closed. */
@@ -126,6 +132,13 @@ export function checkKey(key: unknown, limits: ResolvedStoreLimits): asserts key
         details: { bytes, limit: limits.maxKeyBytes },
       });
     }
+  }
+}
+
+/** Throws `INVALID_ARGUMENT` unless `ttlMs` is a positive, finite number of milliseconds. */
+export function checkTtl(ttlMs: unknown): asserts ttlMs is number {
+  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw InvalidArgumentError.field("ttlMs", `must be a positive number, got ${String(ttlMs)}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { ClosedError, InvalidArgumentError } from "../../errors/index.js";
 import { decodeLattice, encodeLattice, mergeLattices } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
-import { checkKey, checkValue, resolveStoreLimits } from "../store.js";
+import { checkKey, checkTtl, checkValue, resolveStoreLimits } from "../store.js";
 import type {
   ChangeEvent,
   ChangeListener,
@@ -75,6 +75,9 @@ export class MemoryStore implements Store {
   readonly recovery: RecoveryReport;
   private readonly data = new Map<string, Lattice>();
   private readonly counters = new CounterStamps();
+  /** Keys to delete, with when (performance.now()); swept by one unref'd timer. */
+  private readonly expiries = new Map<string, number>();
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<{ prefix: string; fn: ChangeListener }>();
   private closed = false;
   /** Log size after the last rewrite: compaction waits until the log has doubled since. */
@@ -168,9 +171,42 @@ export class MemoryStore implements Store {
     this.open();
     checkKey(key, this.options.limits);
     this.counters.forget(key);
+    this.expiries.delete(key);
     if (!this.data.delete(key)) return;
     this.notify({ kind: "delete", key });
     if (this.log !== undefined) await this.log.append({ op: "delete", key });
+  }
+
+  async expire(key: string, ttlMs: number): Promise<void> {
+    this.open();
+    checkKey(key, this.options.limits);
+    checkTtl(ttlMs);
+    if (!this.data.has(key)) return;
+    this.expiries.delete(key);
+    this.expiries.set(key, performance.now() + ttlMs);
+    this.sweeper ??= setInterval(() => this.sweep(), Math.min(1000, Math.max(10, ttlMs / 4)));
+    this.sweeper.unref();
+  }
+
+  /**
+   * Deletes what has expired. Expiries are kept in the order they were set, which is their
+   * order when every caller uses one retention; the whole list is checked only when it is short.
+   */
+  private sweep(): void {
+    const now = performance.now();
+    const full = this.expiries.size <= 10_000;
+    for (const [key, at] of this.expiries) {
+      if (at > now) {
+        if (full) continue;
+        break;
+      }
+      this.expiries.delete(key);
+      void this.delete(key).catch(() => undefined);
+    }
+    if (this.expiries.size === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   scan(prefix: string): AsyncIterable<string> {
@@ -207,6 +243,8 @@ export class MemoryStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.expiries.clear();
     await this.log?.close();
   }
 

@@ -3,7 +3,7 @@ import type { ClusterNode, RedisOptions } from "ioredis";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
 import type { Lattice } from "../../lattice/index.js";
 import { CounterStamps } from "../counters.js";
-import { checkKey, resolveStoreLimits } from "../store.js";
+import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
 import type {
   ChangeListener,
   ResolvedStoreLimits,
@@ -231,6 +231,12 @@ export class RedisStore implements Store {
     this.check(key);
     this.counters.forget(key);
     await this.run(key, "delete", this.client.del(this.o.keyPrefix + key));
+  }
+
+  async expire(key: string, ttlMs: number): Promise<void> {
+    this.check(key);
+    checkTtl(ttlMs);
+    await this.run(key, "expire", this.client.pexpire(this.o.keyPrefix + key, Math.ceil(ttlMs)));
   }
 
   async *scan(prefix: string): AsyncIterable<string> {

@@ -1,7 +1,6 @@
 import { InvalidArgumentError, OverloadedError, toWireError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import { LwwLattice } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
 import {
   DEFAULT_FUTURE_RETENTION_MS,

@@ -7,7 +7,7 @@ import {
   toWireError,
 } from "../errors/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import { LwwLattice } from "../lattice/index.js";
+import type { LwwLattice } from "../lattice/index.js";
 import { UserState } from "../state/index.js";
 import type { Store } from "../storage/index.js";
 import type { Connection } from "../wire/index.js";

@@ -93,6 +93,9 @@ export class RedisServer {
       "no",
       "--loglevel",
       "notice",
+      // DEBUG SLEEP simulates a stalled server.
+      "--enable-debug-command",
+      "local",
     ];
     args.push(
       ...(this.o.durable === true
@@ -138,7 +141,18 @@ export class RedisServer {
     this.proc = undefined;
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered. */
+  pause(): void {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  /** Thaws a {@link pause}d server. */
+  resume(): void {
+    this.proc?.kill("SIGCONT");
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     await this.kill("SIGTERM");
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -45,6 +45,8 @@ export interface RedisServerOptions {
   dir?: string;
   /** Addresses to listen on. @default ["127.0.0.1"] */
   bind?: string[];
+  /** More redis-server arguments (later ones win: `--port 0 --tls-port N` serves TLS only). */
+  args?: string[];
 }
 
 /** One redis-server process that can be killed and started again on the same port and data. */
@@ -102,6 +104,7 @@ export class RedisServer {
         ? ["--appendonly", "yes", "--appendfsync", "always"]
         : ["--appendonly", "no"]),
     );
+    args.push(...(this.o.args ?? []));
     if (this.o.cluster === true) {
       args.push(
         "--cluster-enabled",

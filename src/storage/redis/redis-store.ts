@@ -186,8 +186,14 @@ export class RedisStore implements Store {
     client.defineCommand("stratusLww", { numberOfKeys: 1, lua: LWW_SCRIPT });
     const store = new RedisStore(client, o, db);
     try {
-      await store.deadlines.run("connect", client.connect());
-      await store.deadlines.run("ping", client.ping());
+      // Connecting has its own, longer deadline (a cluster discovers its slots first).
+      const connecting = new Deadlines(o.connectTimeoutMs);
+      try {
+        await connecting.run("connect", client.connect());
+        await connecting.run("ping", client.ping());
+      } finally {
+        connecting.cancelAll(new ClosedError("connect finished"));
+      }
     } catch (e) {
       client.disconnect();
       throw mapRedisError(e);

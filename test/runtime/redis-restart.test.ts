@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { RedisStore, Stratus, StratusProcess, isStratusError } from "../../src/index.js";
 import { startStratus, until } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import { RedisCluster, RedisServer } from "../support/redis.js";
 
 const token = "redis-restart-token";
 
@@ -68,10 +68,14 @@ async function notifyFlags(port: number): Promise<string> {
  * deadline, so an outage shows up in calls within a second rather than the default five.
  */
 async function startCluster(
-  url: string,
+  at: string | { host: string; port: number }[],
 ): Promise<{ procs: StratusProcess[]; clients: Stratus[]; close: () => Promise<void> }> {
+  const where = typeof at === "string" ? { url: at } : { cluster: at };
   const stores = await Promise.all(
-    [0, 1].map(() => RedisStore.connect({ url, opTimeoutMs: 1_000 })),
+    // A cluster client's first connect (slots discovery) can take longer on a loaded machine.
+    [0, 1].map(() =>
+      RedisStore.connect({ ...where, opTimeoutMs: 1_000, connectTimeoutMs: 10_000 }),
+    ),
   );
   const [s0, s1] = stores as [RedisStore, RedisStore];
   const gateway = await StratusProcess.start({ token, store: s0, executors: 1 });
@@ -94,7 +98,10 @@ async function startCluster(
 describe("runtime: Redis restarts and stalls", () => {
   it("4 clients keep calling while a durable Redis is restarted twice", async () => {
     const server = await RedisServer.start({ durable: true });
-    const cluster = await startCluster(server.url);
+    const cluster = await startCluster(server.url).catch(async (e: unknown) => {
+      await server.stop();
+      throw e;
+    });
     const { clients } = cluster;
     try {
       await clients[0]?.register("inc", async (_ctx, x: number) => x + 1);
@@ -144,9 +151,59 @@ describe("runtime: Redis restarts and stalls", () => {
     }
   });
 
+  it("a Redis Cluster master restart is survived: calls succeed again, notifications return", async () => {
+    const redis = await RedisCluster.start(3, true);
+    const cluster = await startCluster(redis.seeds).catch(async (e: unknown) => {
+      await redis.stop();
+      throw e;
+    });
+    const { clients } = cluster;
+    const victim = redis.nodes[1] as RedisServer;
+    try {
+      await clients[0]?.register("inc", async (_ctx, x: number) => x + 1);
+      await clients[0]?.register("keep", async (ctx, x: number) => {
+        await ctx.put(`k/${x % 64}`, x);
+        return x + 1;
+      });
+      await until(
+        async () => (await clients[0]?.status())?.nodes.length === 2,
+        10_000,
+        "two nodes",
+      );
+      const tally: Tally = { ok: 0, retryable: [], bad: [] };
+      const load = callers(clients, tally);
+      await until(async () => tally.ok >= 50, 20_000, "calls before the restart");
+      await victim.kill("SIGKILL");
+      // The control: keys on the dead master cannot be written, so calls fail meanwhile.
+      await until(async () => tally.retryable.length > 0, 20_000, "failed calls");
+      await victim.start();
+      await redis.waitUntilOk();
+      const ms = await until(() => allSucceed(clients), 3_000, "recovery within 3 s");
+      await until(
+        async () => (await notifyFlags(victim.port)).includes("K"),
+        10_000,
+        "keyspace notifications re-enabled on the restarted master",
+      );
+      const okBefore = tally.ok;
+      await until(async () => tally.ok >= okBefore + 50, 20_000, "calls after the restart");
+      await load.stop();
+      assert.deepEqual(tally.bad, [], "every call ended in a result or a retryable typed error");
+      assert.equal((await clients[0]?.status())?.nodes.length, 2);
+      console.log(
+        `# cluster: ${tally.ok} calls ok, recovered ${ms.toFixed(0)} ms after cluster ok`,
+      );
+    } finally {
+      await cluster.close();
+      await redis.stop();
+    }
+  });
+
   it("after a restart that lost every key, nodes re-create their records and are seen again", async () => {
     const server = await RedisServer.start({ durable: false });
-    const cluster = await startCluster(server.url);
+    const cluster = await startCluster(server.url).catch(async (e: unknown) => {
+      await server.stop();
+      throw e;
+    });
     const [client] = cluster.clients as [Stratus];
     try {
       await client.register("inc", async (_ctx, x: number) => x + 1);
@@ -195,7 +252,10 @@ describe("runtime: Redis restarts and stalls", () => {
 
   it("a stall of Redis (DEBUG SLEEP 1.5 s, then SIGSTOP for 3 s) drops no node", async () => {
     const server = await RedisServer.start();
-    const cluster = await startCluster(server.url);
+    const cluster = await startCluster(server.url).catch(async (e: unknown) => {
+      await server.stop();
+      throw e;
+    });
     const [client] = cluster.clients as [Stratus];
     const admin = new Redis(server.port, "127.0.0.1");
     try {

@@ -11,6 +11,7 @@ export type { FsyncPolicy, RecoveryReport } from "./memory/append-log.js";
 export { MemoryStore } from "./memory/memory-store.js";
 export type { MemoryStoreOptions } from "./memory/memory-store.js";
 export { openStore, parseStoreAddress } from "./open-store.js";
+export { redactStoreAddress } from "./redact.js";
 export type { StoreOptions } from "./open-store.js";
 export { RedisStore } from "./redis/redis-store.js";
 export type { RedisStoreOptions } from "./redis/redis-store.js";

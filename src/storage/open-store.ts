@@ -2,6 +2,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { MemoryStore } from "./memory/memory-store.js";
 import type { MemoryStoreOptions } from "./memory/memory-store.js";
 import type { FsyncPolicy } from "./memory/append-log.js";
+import { redactStoreAddress } from "./redact.js";
 import { RedisStore } from "./redis/redis-store.js";
 import type { RedisStoreOptions } from "./redis/redis-store.js";
 import type { Store, StoreLimits } from "./store.js";
@@ -15,6 +16,8 @@ export type StoreOptions =
  * - `memory:` — in-process, not durable;
  * - `memory:/var/lib/stratus.log?fsync=always|interval|never` — in-process with an append-only log;
  * - `redis://[:password@]host:port[/db]` — one Redis server;
+ * - `rediss://[:password@]host:port[/db]` — one Redis server over TLS (a private CA is trusted
+ *   through `tls.ca` in the options, or `NODE_EXTRA_CA_CERTS` for the CLI);
  * - `redis-cluster://host:port[,host:port...]` — a Redis Cluster (seed nodes).
  *
  * Redis addresses take `?prefix=name:` to keep several clusters' keys apart on one server
@@ -41,7 +44,9 @@ export function parseStoreAddress(address: string, limits?: StoreLimits): StoreO
   const [base = "", query] = address.split("?", 2);
   const prefix = new URLSearchParams(query ?? "").get("prefix");
   if (prefix !== null) Object.assign(lim, { keyPrefix: prefix });
-  if (base.startsWith("redis://")) return { backend: "redis", url: base, ...lim };
+  if (base.startsWith("redis://") || base.startsWith("rediss://")) {
+    return { backend: "redis", url: base, ...lim };
+  }
   if (base.startsWith("redis-cluster://")) {
     const nodes = base
       .slice("redis-cluster://".length)
@@ -51,7 +56,10 @@ export function parseStoreAddress(address: string, limits?: StoreLimits): StoreO
         const i = hp.lastIndexOf(":");
         const port = Number(hp.slice(i + 1));
         if (i <= 0 || !Number.isInteger(port)) {
-          throw InvalidArgumentError.field("store", `bad cluster node ${JSON.stringify(hp)}`);
+          throw InvalidArgumentError.field(
+            "store",
+            `bad cluster node ${JSON.stringify(redactStoreAddress(hp))}`,
+          );
         }
         return { host: hp.slice(0, i), port };
       });
@@ -59,7 +67,8 @@ export function parseStoreAddress(address: string, limits?: StoreLimits): StoreO
   }
   throw InvalidArgumentError.field(
     "store",
-    `unknown store address ${JSON.stringify(address)}; use memory:, memory:/path/to/log, redis://host:port or redis-cluster://host:port,...`,
+    `unknown store address ${JSON.stringify(redactStoreAddress(address))}; use memory:, ` +
+      "memory:/path/to/log, redis://host:port, rediss://host:port or redis-cluster://host:port,...",
   );
 }
 

@@ -45,6 +45,8 @@ export interface RedisServerOptions {
   dir?: string;
   /** Addresses to listen on. @default ["127.0.0.1"] */
   bind?: string[];
+  /** More redis-server arguments (later ones win: `--port 0 --tls-port N` serves TLS only). */
+  args?: string[];
 }
 
 /** One redis-server process that can be killed and started again on the same port and data. */
@@ -93,12 +95,16 @@ export class RedisServer {
       "no",
       "--loglevel",
       "notice",
+      // DEBUG SLEEP simulates a stalled server.
+      "--enable-debug-command",
+      "local",
     ];
     args.push(
       ...(this.o.durable === true
         ? ["--appendonly", "yes", "--appendfsync", "always"]
         : ["--appendonly", "no"]),
     );
+    args.push(...(this.o.args ?? []));
     if (this.o.cluster === true) {
       args.push(
         "--cluster-enabled",
@@ -138,7 +144,18 @@ export class RedisServer {
     this.proc = undefined;
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered. */
+  pause(): void {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  /** Thaws a {@link pause}d server. */
+  resume(): void {
+    this.proc?.kill("SIGCONT");
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     await this.kill("SIGTERM");
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,9 +1,12 @@
 import { open, rename, rm } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { crc32 } from "node:zlib";
-import { Packr } from "msgpackr";
 import { ClosedError, StorageUnavailableError } from "../../errors/index.js";
+import { frame, recover } from "./log-format.js";
+import type { LogRecord, RecoveryReport } from "./log-format.js";
+import { LogLock } from "./log-lock.js";
+
+export type { LogRecord, RecoveryReport } from "./log-format.js";
 
 /**
  * When an append counts as durable:
@@ -15,49 +18,30 @@ import { ClosedError, StorageUnavailableError } from "../../errors/index.js";
  */
 export type FsyncPolicy = "always" | "interval" | "never";
 
-/** One logged operation. `value` is an encoded lattice. */
-export type LogRecord =
-  | { readonly op: "put"; readonly key: string; readonly value: Uint8Array }
-  | { readonly op: "delete"; readonly key: string };
-
-/** What replaying the log found. */
-export interface RecoveryReport {
-  records: number;
-  /** Bytes of a torn or corrupt tail that were cut off (a write interrupted by a crash). */
-  truncatedBytes: number;
-}
-
-const HEADER = 8; // u32 length, u32 crc32 of the payload
-const OP_PUT = 1;
-const OP_DELETE = 2;
-const packr = new Packr({ useRecords: false, mapsAsObjects: false });
-
-function frame(rec: LogRecord): Buffer {
-  const payload = packr.pack(
-    rec.op === "put" ? [OP_PUT, rec.key, rec.value] : [OP_DELETE, rec.key],
-  );
-  const out = Buffer.allocUnsafe(HEADER + payload.length);
-  out.writeUInt32LE(payload.length, 0);
-  out.writeUInt32LE(crc32(payload), 4);
-  payload.copy(out, HEADER);
-  return out;
-}
-
-function parse(payload: Buffer): LogRecord | undefined {
-  const a = packr.unpack(payload) as unknown;
-  if (!Array.isArray(a) || typeof a[1] !== "string") return undefined;
-  if (a[0] === OP_PUT && a[2] instanceof Uint8Array) return { op: "put", key: a[1], value: a[2] };
-  if (a[0] === OP_DELETE) return { op: "delete", key: a[1] };
-  return undefined;
-}
-
 type Task =
   | { kind: "append"; buf: Buffer; done: (err?: Error) => void }
   | { kind: "rewrite"; records: () => Iterable<LogRecord>; done: (err?: Error) => void };
 
 /**
  * An append-only log of store operations with group commit. Records are length-prefixed and
- * checksummed; a torn tail left by a crash is detected and cut off on the next open.
+ * checksummed (see log-format.ts); one process at a time may open a log (see log-lock.ts).
+ *
+ * **A failed write stops the log (fail-stop).** When a write or a sync fails (ENOSPC, EIO, …),
+ * the appends of that batch reject, the file is cut back to the end of the last good record (best
+ * effort: what cannot be cut is a torn tail that the next open cuts), and every later append
+ * rejects with STORAGE_UNAVAILABLE naming the first failure, until the store is reopened. Going
+ * on after a failed sync is not safe (the kernel may have dropped the dirty pages while reporting
+ * the error only once), and a half-written record followed by good ones would read as corruption.
+ * An acknowledged append is therefore always one that recovery replays.
+ *
+ * A failed compaction (rewrite) before its rename leaves the old log in place and usable.
+ *
+ * @example
+ * ```ts
+ * const { log, report } = await AppendLog.open("./data.log", "always", 1000, (rec) => apply(rec));
+ * await log.append({ op: "delete", key: "k" });
+ * await log.close();
+ * ```
  */
 export class AppendLog {
   private queue: Task[] = [];
@@ -65,12 +49,15 @@ export class AppendLog {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
+  /** The first write failure; once set, the log accepts nothing more. */
+  private failure: StorageUnavailableError | undefined;
   /** Bytes in the file now. */
   size: number;
 
   private constructor(
     private fh: FileHandle,
     private readonly path: string,
+    private readonly lock: LogLock,
     private readonly policy: FsyncPolicy,
     fsyncIntervalMs: number,
     size: number,
@@ -82,44 +69,37 @@ export class AppendLog {
     }
   }
 
-  /** Opens (creating if needed) and replays the log, calling `onRecord` for every intact record. */
+  /**
+   * Locks, opens (creating if needed) and replays the log, calling `onRecord` for every intact
+   * record. A torn tail is cut off and reported; corruption before the tail rejects with
+   * BAD_ENCODING (naming the file and offset); a log open in another process rejects with
+   * STORAGE_UNAVAILABLE (not retryable).
+   */
   static async open(
     path: string,
     policy: FsyncPolicy,
     fsyncIntervalMs: number,
     onRecord: (rec: LogRecord) => void,
   ): Promise<{ log: AppendLog; report: RecoveryReport }> {
-    await rm(path + ".compact", { force: true });
-    const fh = await open(path, "a+");
-    const data = await fh.readFile();
-    let off = 0;
-    let records = 0;
-    while (off + HEADER <= data.length) {
-      const len = data.readUInt32LE(off);
-      const sum = data.readUInt32LE(off + 4);
-      if (off + HEADER + len > data.length) break;
-      const payload = data.subarray(off + HEADER, off + HEADER + len);
-      if (crc32(payload) !== sum) break;
-      let rec: LogRecord | undefined;
-      try {
-        rec = parse(payload);
-      } catch {
-        rec = undefined;
+    const lock = await LogLock.acquire(path);
+    let fh: FileHandle | undefined;
+    try {
+      await rm(path + ".compact", { force: true });
+      fh = await open(path, "a+");
+      const { end, records, size } = await recover(fh, path, onRecord);
+      if (size > end) {
+        await fh.truncate(end);
+        await fh.datasync();
       }
-      if (rec === undefined) break;
-      onRecord(rec);
-      records++;
-      off += HEADER + len;
+      return {
+        log: new AppendLog(fh, path, lock, policy, fsyncIntervalMs, end),
+        report: { records, truncatedBytes: size - end },
+      };
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      await lock.release();
+      throw e;
     }
-    const truncatedBytes = data.length - off;
-    if (truncatedBytes > 0) {
-      await fh.truncate(off);
-      await fh.datasync();
-    }
-    return {
-      log: new AppendLog(fh, path, policy, fsyncIntervalMs, off),
-      report: { records, truncatedBytes },
-    };
   }
 
   /** Resolves once the record is durable under the log's fsync policy. */
@@ -138,11 +118,18 @@ export class AppendLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.enqueue((done) => ({ kind: "append", buf: Buffer.alloc(0), done }));
+    // Waits for queued appends (they settle either way); a failed log has nothing left to sync.
+    await this.enqueue((done) => ({ kind: "append", buf: Buffer.alloc(0), done })).catch(
+      () => undefined,
+    );
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    if (this.policy !== "never") await this.fh.datasync();
-    await this.fh.close();
+    try {
+      if (this.policy !== "never" && this.failure === undefined) await this.fh.datasync();
+    } finally {
+      await this.fh.close();
+      await this.lock.release();
+    }
   }
 
   private enqueue(make: (done: (err?: Error) => void) => Task): Promise<void> {
@@ -183,72 +170,112 @@ export class AppendLog {
   }
 
   private async settle(tasks: Task[], work: () => Promise<void>): Promise<void> {
+    if (this.failure !== undefined) {
+      for (const t of tasks) t.done(this.failure);
+      return;
+    }
     try {
       await work();
       for (const t of tasks) t.done();
     } catch (e) {
-      const err = new StorageUnavailableError(`log write failed: ${(e as Error).message}`, {
-        cause: e,
-      });
+      const err =
+        e instanceof StorageUnavailableError
+          ? e
+          : new StorageUnavailableError(`log write failed: ${(e as Error).message}`, {
+              cause: e,
+            });
       for (const t of tasks) t.done(err);
     }
   }
 
+  /** Enters the failed state, cutting the file back to its last good record if it can. */
+  private async fail(e: unknown, what: string): Promise<never> {
+    this.failure ??= new StorageUnavailableError(
+      `the log ${this.path} stopped after a failed ${what} (${(e as Error).message}); ` +
+        "it accepts no more writes until the store is reopened",
+      { cause: e, retryable: false, details: { path: this.path } },
+    );
+    await this.fh.truncate(this.size).catch(() => undefined);
+    throw this.failure;
+  }
+
   private async writeAll(buf: Buffer): Promise<void> {
     let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
-      off += bytesWritten;
+    try {
+      while (off < buf.length) {
+        const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
+        off += bytesWritten;
+      }
+    } catch (e) {
+      return this.fail(e, "write");
+    }
+    try {
+      if (this.policy === "always") await this.fh.datasync();
+      else this.dirty = true;
+    } catch (e) {
+      return this.fail(e, "sync");
     }
     this.size += buf.length;
-    if (this.policy === "always") await this.fh.datasync();
-    else this.dirty = true;
   }
 
   private async doRewrite(records: () => Iterable<LogRecord>): Promise<void> {
     const tmp = this.path + ".compact";
-    const out = await open(tmp, "w");
     let size = 0;
     try {
-      let chunk: Buffer[] = [];
-      let chunkBytes = 0;
-      for (const rec of records()) {
-        const f = frame(rec);
-        chunk.push(f);
-        chunkBytes += f.length;
-        if (chunkBytes >= 1 << 20) {
-          await out.write(Buffer.concat(chunk));
-          size += chunkBytes;
-          chunk = [];
-          chunkBytes = 0;
+      const out = await open(tmp, "w");
+      try {
+        let chunk: Buffer[] = [];
+        let chunkBytes = 0;
+        for (const rec of records()) {
+          const f = frame(rec);
+          chunk.push(f);
+          chunkBytes += f.length;
+          if (chunkBytes >= 1 << 20) {
+            await out.write(Buffer.concat(chunk));
+            size += chunkBytes;
+            chunk = [];
+            chunkBytes = 0;
+          }
         }
+        if (chunkBytes > 0) await out.write(Buffer.concat(chunk));
+        size += chunkBytes;
+        await out.datasync();
+      } finally {
+        await out.close();
       }
-      if (chunkBytes > 0) await out.write(Buffer.concat(chunk));
-      size += chunkBytes;
-      await out.datasync();
-    } finally {
-      await out.close();
+    } catch (e) {
+      // The old log is untouched: drop the half-written copy and carry on with it.
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw new StorageUnavailableError(`log compaction failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
-    await rename(tmp, this.path);
-    const dir = await open(dirname(this.path), "r");
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      await rename(tmp, this.path);
+      const dir = await open(dirname(this.path), "r");
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+      await this.fh.close();
+      this.fh = await open(this.path, "a+");
+    } catch (e) {
+      // Which file the handle points at is no longer certain: stop rather than guess.
+      this.size = size;
+      return this.fail(e, "compaction rename");
     }
-    await this.fh.close();
-    this.fh = await open(this.path, "a+");
     this.size = size;
     this.dirty = false;
   }
 
   private async syncIfDirty(): Promise<void> {
-    if (!this.dirty || this.closed) return;
+    if (!this.dirty || this.closed || this.failure !== undefined) return;
     this.dirty = false;
     try {
       await this.fh.datasync();
-    } catch {
-      this.dirty = true;
+    } catch (e) {
+      await this.fail(e, "periodic sync").catch(() => undefined);
     }
   }
 }

@@ -139,16 +139,25 @@ export class MemoryStore implements Store {
     return this.merge(key, this.counters.stamp(key, value));
   }
 
+  /**
+   * Merges into the map. With a log, the record is appended first and the merge becomes visible
+   * only once it is in the log: a write the log refused (full disk, fail-stop) is never read.
+   */
   private async merge(key: string, value: Lattice): Promise<Lattice> {
-    const cur = this.data.get(key);
-    const next = cur === undefined ? value : mergeLattices(cur, value, key);
+    let cur = this.data.get(key);
+    // A type mismatch is refused before anything reaches the log.
+    let next = cur === undefined ? value : mergeLattices(cur, value, key);
     if (next === cur) return cur;
-    this.data.set(key, next);
-    this.notify({ kind: "put", key });
     if (this.log !== undefined) {
       await this.log.append({ op: "put", key, value: encodeLattice(value) });
       this.maybeCompact();
+      // Other writes may have landed while the record was being written.
+      cur = this.data.get(key);
+      next = cur === undefined ? value : mergeLattices(cur, value, key);
+      if (next === cur) return cur;
     }
+    this.data.set(key, next);
+    this.notify({ kind: "put", key });
     return next;
   }
 

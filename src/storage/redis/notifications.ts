@@ -113,7 +113,10 @@ export class KeyspaceNotifier {
       this.conns.set(id, conn);
       let ready = 0;
       conn.on("ready", () => {
-        if (ready++ > 0) this.emit({ kind: "reset" });
+        // A reconnect: the server may have restarted and forgotten notify-keyspace-events (it is
+        // not persisted), and events were missed meanwhile. Settings first, then the reset, so
+        // subscribers reload only once changes are being reported again.
+        if (ready++ > 0) void this.reconfigure(node).finally(() => this.emit({ kind: "reset" }));
       });
       conn.on("error", () => undefined); // reconnection is automatic; errors surface as resets
       conn.on("pmessage", (_pattern: string, channel: string, op: string) => {
@@ -137,6 +140,24 @@ export class KeyspaceNotifier {
     this.conns.clear();
   }
 
+  /**
+   * Re-applies the settings after a reconnect, retrying while the node is still coming back
+   * (loading its data, say), until it answers or the notifier is closed.
+   */
+  private async reconfigure(node: Redis): Promise<void> {
+    if (!this.o.configure) return;
+    for (let delay = 50; !this.closed; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.configure(node);
+        return;
+      } catch (e) {
+        // CONFIG refused for good (not a connection problem): retrying cannot help.
+        if (!(e instanceof StorageUnavailableError) || !e.retryable) return;
+      }
+      await new Promise((r) => setTimeout(r, delay).unref());
+    }
+  }
+
   private async configure(node: Redis): Promise<void> {
     try {
       const cur = await node.config("GET", "notify-keyspace-events");
@@ -150,7 +171,8 @@ export class KeyspaceNotifier {
         "cannot enable keyspace notifications (CONFIG SET notify-keyspace-events failed: " +
           `${(e as Error).message}); set notify-keyspace-events to include "${NEEDED.join("")}" ` +
           "on every Redis node, and pass notifications: { configure: false }",
-        { cause: e },
+        // Refused for good: retrying cannot help.
+        { cause: e, retryable: false },
       );
     }
   }

@@ -1,5 +1,6 @@
 import { Cluster, Redis } from "ioredis";
 import type { ClusterNode, RedisOptions } from "ioredis";
+import type { ConnectionOptions } from "node:tls";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
 import type { Lattice } from "../../lattice/index.js";
 import { CounterStamps } from "../counters.js";
@@ -12,6 +13,7 @@ import type {
   Subscription,
 } from "../store.js";
 import { Deadlines } from "./deadlines.js";
+import { redactStoreAddress } from "../redact.js";
 import { mapRedisError } from "./errors.js";
 import { fromHash, fromString, writeArgs } from "./layout.js";
 import type { WriteArgs } from "./layout.js";
@@ -20,7 +22,10 @@ import { LWW_SCRIPT, MERGE_SCRIPT } from "./scripts.js";
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
-  /** A standalone server, `redis://[:password@]host:port[/db]`. One of `url` or `cluster` is required. */
+  /**
+   * A standalone server, `redis://[:password@]host:port[/db]`, or `rediss://…` for TLS. One of
+   * `url` or `cluster` is required.
+   */
   url?: string;
   /** Seed nodes of a Redis Cluster; the rest are discovered. */
   cluster?: readonly { host: string; port: number }[];
@@ -41,6 +46,12 @@ export interface RedisStoreOptions {
   configureNotifications?: boolean;
   /** Password, when not in the URL. */
   password?: string;
+  /**
+   * TLS settings (Node's `tls.connect` options: `ca`, `cert`, `key`, `servername`, …). Implied
+   * with its defaults by a `rediss://` URL; give it for a private CA or client certificates, and
+   * for TLS to a Redis Cluster.
+   */
+  tls?: ConnectionOptions;
   limits?: StoreLimits;
 }
 
@@ -147,13 +158,24 @@ export class RedisStore implements Store {
       connectTimeout: o.connectTimeoutMs,
       lazyConnect: true,
       ...(options.password === undefined ? {} : { password: options.password }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
     };
     let client: Client;
     let db = 0;
     if (options.url !== undefined) {
-      const url = new URL(options.url);
-      if (url.protocol !== "redis:") {
-        throw InvalidArgumentError.field("url", `must start with redis://, got ${options.url}`);
+      // Messages name the address without its password (URL errors carry their input too).
+      const shown = redactStoreAddress(options.url);
+      let url: URL;
+      try {
+        url = new URL(options.url);
+      } catch {
+        throw InvalidArgumentError.field("url", `not a URL: ${shown}`);
+      }
+      if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+        throw InvalidArgumentError.field(
+          "url",
+          `must start with redis:// or rediss://, got ${shown}`,
+        );
       }
       db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
       client = new Redis(options.url, { ...common, retryStrategy });
@@ -173,8 +195,14 @@ export class RedisStore implements Store {
     client.defineCommand("stratusLww", { numberOfKeys: 1, lua: LWW_SCRIPT });
     const store = new RedisStore(client, o, db);
     try {
-      await store.deadlines.run("connect", client.connect());
-      await store.deadlines.run("ping", client.ping());
+      // Connecting has its own, longer deadline (a cluster discovers its slots first).
+      const connecting = new Deadlines(o.connectTimeoutMs);
+      try {
+        await connecting.run("connect", client.connect());
+        await connecting.run("ping", client.ping());
+      } finally {
+        connecting.cancelAll(new ClosedError("connect finished"));
+      }
     } catch (e) {
       client.disconnect();
       throw mapRedisError(e);

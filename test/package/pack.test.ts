@@ -30,7 +30,7 @@ describe("package: npm pack, install into a fresh project, run", () => {
   let token = "";
 
   const inApp = (cmd: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
-    exec(cmd, args, { cwd: app, env: { ...env, ...extra }, timeout: 60_000 });
+    exec(cmd, args, { cwd: app, env: { ...env, ...extra }, timeout: 120_000 });
 
   before(async () => {
     await exec("npm", ["pack", "--pack-destination", tmp], { cwd: root, timeout: 120_000 });
@@ -155,9 +155,17 @@ await Stratus.connect(7400, { token: "t" });
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
     const flags = ["--noEmit", "--strict", "--target", "es2022"];
     const nodenext = ["--module", "nodenext", "--moduleResolution", "nodenext"];
-    const out = await inApp(process.execPath, [tsc, ...flags, ...nodenext, "good.ts", "bad.ts"])
-      .then(() => "")
-      .catch((e: { stdout: string }) => e.stdout);
+    // tsc exits with 2 when it found errors; anything else (killed, crashed) is a failure here.
+    const out = await exec(process.execPath, [tsc, ...flags, ...nodenext, "good.ts", "bad.ts"], {
+      cwd: app,
+      timeout: 180_000,
+    }).then(
+      () => "",
+      (e: { code?: unknown; stdout: string; stderr: string }) => {
+        assert.equal(e.code, 2, `tsc failed: ${e.stdout}${e.stderr}`);
+        return e.stdout;
+      },
+    );
     const errors = out.split("\n").filter((l) => /error TS\d+/.test(l));
     assert.equal(errors.length, 1, out);
     assert.match(errors[0] ?? "", /^bad\.ts\(2,\d+\): error TS2345/);

@@ -168,8 +168,10 @@ listen(
   process.stdout.write(
     `Stratus is up at ${proc.url}\n  token: ${shownToken}\n  store: ${shownStore}\n`,
   );
+  // From the sources this is a checkout of the repository, where `npx stratus` is not linked.
+  const cmd = import.meta.url.endsWith(".ts") ? "npm run stratus --" : "npx stratus";
   process.stdout.write(
-    `Try (another terminal):  npx stratus call inc '[1]'  |  npx stratus dag pipeline '{"inc":[1]}'  |  npx stratus status\n`,
+    `Try (another terminal):  ${cmd} call inc '[1]'  |  ${cmd} dag pipeline '{"inc":[1]}'  |  ${cmd} status\n`,
   );
   log.info({ url: proc.url, id: proc.id, executors: o.executors }, "up");
   await stayUp(proc, o);

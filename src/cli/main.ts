@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `stratus` command. The only place that reads the environment (STRATUS_URL, STRATUS_TOKEN,
- * STRATUS_HOME); everything below it takes options.
+ * STRATUS_STORE_PASSWORD, STRATUS_HOME); everything below it takes options.
  */
 import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";

@@ -48,7 +48,7 @@ describe("package: npm pack, install into a fresh project, run", () => {
       join(tmp, `stratus-${repoPackage.version}.tgz`),
       `@types/node@${repoPackage.devDependencies["@types/node"]}`,
     ]);
-    // Detached: `npx` runs the binary under a shell; the whole group is stopped in after().
+    // Detached, in a process group of its own: see stopUp.
     up = spawn("npx", ["stratus", "up", "--port", "0", "--demo", "--executors", "1"], {
       cwd: app,
       env,
@@ -70,12 +70,19 @@ describe("package: npm pack, install into a fresh project, run", () => {
     assert.match(url, /^stratus:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  after(() => {
+  // The whole group (npx, its shell, the CLI), also if this process exits before after() runs.
+  const stopUp = (): void => {
     try {
-      if (up?.pid !== undefined && up.exitCode === null) process.kill(-up.pid, "SIGTERM");
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
+      if (up?.pid !== undefined) process.kill(-up.pid, "SIGTERM");
+    } catch {
+      // Already gone.
     }
+  };
+  process.once("exit", stopUp);
+
+  after(() => {
+    stopUp();
+    rmSync(tmp, { recursive: true, force: true });
   });
 
   it("installs dist/ and no devDependency", () => {

@@ -62,12 +62,20 @@ interface Proc {
   ready: string;
 }
 
+// Children are killed when this process exits, also when a timeout ends it before after().
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
 function startCli(args: string[], ready: RegExp, env: NodeJS.ProcessEnv): Promise<Proc> {
   const child = spawn(process.execPath, [...cli, ...args], {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
   let out = "";
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
@@ -87,7 +95,9 @@ async function stop(p: Proc | undefined): Promise<void> {
   const c = p?.child;
   if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
   await new Promise((r) => {
-    c.once("exit", r);
+    // A process that does not stop on SIGTERM is killed: cleanup must not hang the suite.
+    const kill = setTimeout(() => c.kill("SIGKILL"), 20_000);
+    c.once("exit", () => r(clearTimeout(kill)));
     c.kill("SIGTERM");
   });
 }
@@ -136,52 +146,91 @@ describe("secrets: the store password and the token stay out of replies, logs an
     }
   });
 
-  it("a node that brings no password is refused clearly; one that does joins and runs calls", async () => {
-    // The control: the address from cluster.info alone does not open the store.
-    const refused = await run(
-      process.execPath,
-      [...cli, "node", "--join", scheduler?.ready ?? "", "--executors", "1"],
-      { cwd: root, env: { ...env, STRATUS_TOKEN: token } },
-    ).then(
-      () => assert.fail("a node without the store password joined"),
-      (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
-    );
-    printed.push(refused);
-    assert.match(refused, /INVALID_ARGUMENT: the store of the cluster .* needs a password/);
+  it(
+    "a node that brings no password is refused clearly; one that does joins and runs calls",
+    { timeout: 150_000 },
+    async () => {
+      // The control: the address from cluster.info alone does not open the store.
+      const refused = await run(
+        process.execPath,
+        [...cli, "node", "--join", scheduler?.ready ?? "", "--executors", "1"],
+        { cwd: root, env: { ...env, STRATUS_TOKEN: token }, timeout: 120_000 },
+      ).then(
+        () => assert.fail("a node without the store password joined"),
+        (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
+      );
+      printed.push(refused);
+      assert.match(refused, /INVALID_ARGUMENT: the store of the cluster .* needs a password/);
 
-    node = await startCli(
-      ["node", "--join", scheduler?.ready ?? "", "--executors", "1", "--token-file", tokenFile],
-      /node (\S+) joined/,
-      { ...env, STRATUS_STORE_PASSWORD: password },
-    );
-    const cloud = await Stratus.connect(scheduler?.ready ?? "", { token });
-    try {
-      await until(async () => (await cloud.status()).nodes.length === 1, 10_000, "the node");
-      await cloud.register("inc", async (ctx, x: number) => x + 1);
-      assert.equal(await cloud.call("inc", [1]), 2);
-      assert.ok(!JSON.stringify(await cloud.status()).includes(password));
-    } finally {
-      await cloud.close();
-    }
-  });
+      node = await startCli(
+        ["node", "--join", scheduler?.ready ?? "", "--executors", "1", "--token-file", tokenFile],
+        /node (\S+) joined/,
+        { ...env, STRATUS_STORE_PASSWORD: password },
+      );
+      const cloud = await Stratus.connect(scheduler?.ready ?? "", { token });
+      try {
+        await until(async () => (await cloud.status()).nodes.length === 1, 10_000, "the node");
+        await cloud.register("inc", async (ctx, x: number) => x + 1);
+        assert.equal(await cloud.call("inc", [1]), 2);
+        assert.ok(!JSON.stringify(await cloud.status()).includes(password));
+      } finally {
+        await cloud.close();
+      }
+    },
+  );
 
-  it("an error that quotes the store address does not print its password", async () => {
-    // The control: the store's own parse error quotes the address, password and all.
-    const bad = `redis-cluster://:${password}@nohost`;
-    assert.throws(
-      () => parseStoreAddress(bad),
-      (e: Error) => e.message.includes(password),
-    );
-    const r = await run(process.execPath, [...cli, "scheduler", "--store", bad], {
-      cwd: root,
-      env: { ...env, STRATUS_TOKEN: token },
-    }).then(
-      () => assert.fail("the scheduler started on a bad store address"),
-      (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
-    );
-    printed.push(r);
-    assert.match(r, /INVALID_ARGUMENT: store: bad cluster node/);
-  });
+  it(
+    "an error that quotes the store address does not print its password",
+    { timeout: 150_000 },
+    async () => {
+      // The control: the store's own parse error quotes the address, password and all.
+      const bad = `redis-cluster://:${password}@nohost`;
+      assert.throws(
+        () => parseStoreAddress(bad),
+        (e: Error) => e.message.includes(password),
+      );
+      const r = await run(process.execPath, [...cli, "scheduler", "--store", bad], {
+        cwd: root,
+        env: { ...env, STRATUS_TOKEN: token },
+        timeout: 120_000,
+      }).then(
+        () => assert.fail("the scheduler started on a bad store address"),
+        (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
+      );
+      printed.push(r);
+      assert.match(r, /INVALID_ARGUMENT: store: bad cluster node/);
+    },
+  );
+
+  it(
+    "`up` reads the password from --store-password-file and prints the address without it",
+    { timeout: 150_000 },
+    async () => {
+      const file = join(dir, "store-password");
+      writeFileSync(file, password + "\n", { mode: 0o600 });
+      // The store refuses a connection without the password (the node's control above shows it).
+      const store = `redis://127.0.0.1:${redis.port}?prefix=up:`;
+      const ok = await startCli(
+        [
+          "up",
+          "--executors",
+          "1",
+          "--store",
+          `redis://127.0.0.1:${redis.port}?prefix=up:`,
+          "--store-password-file",
+          file,
+        ],
+        /Stratus is up at \S+\n.*\n {2}store: (\S+)\n/,
+        { ...env, STRATUS_TOKEN: token },
+      );
+      try {
+        assert.equal(ok.ready, store);
+      } finally {
+        await stop(ok);
+      }
+      printed.push(ok.output());
+    },
+  );
 
   it("no line any process printed carries the password, and no command line the token", async () => {
     const lines = [scheduler?.output() ?? "", node?.output() ?? "", ...printed].join("");

@@ -1,11 +1,19 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when it has been built (`npm run build`), the TypeScript sources otherwise.
+// An installed package runs its compiled CLI (dist/, built by `prepack`) and needs nothing beyond
+// its dependencies. A checkout of the repository (tsconfig.json is never packed) runs the
+// TypeScript sources through tsx instead, so that it never runs a dist/ older than the sources.
 import { existsSync } from "node:fs";
-const compiled = new URL("../dist/cli/main.js", import.meta.url);
-if (existsSync(compiled)) {
-  await import(compiled.href);
-} else {
+
+const at = (p) => new URL(p, import.meta.url);
+if (existsSync(at("../tsconfig.json")) && existsSync(at("../src/cli/main.ts"))) {
   const { register } = await import("tsx/esm/api");
   register();
-  await import(new URL("../src/cli/main.ts", import.meta.url).href);
+  await import(at("../src/cli/main.ts").href);
+} else if (existsSync(at("../dist/cli/main.js"))) {
+  await import(at("../dist/cli/main.js").href);
+} else {
+  process.stderr.write(
+    "stratus: dist/cli/main.js is missing; build the package with `npm run build`\n",
+  );
+  process.exit(1);
 }

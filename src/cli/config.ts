@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { InvalidArgumentError } from "../errors/index.js";
+import { givenToken } from "./secrets.js";
 
 /** Where `stratus up` leaves its address and token for the other commands of this user. */
 export function clusterFile(): string {
@@ -14,8 +15,11 @@ export function saveCluster(url: string, token: string): void {
   writeFileSync(f, JSON.stringify({ url, token }, null, 2) + "\n", { mode: 0o600 });
 }
 
-/** `--url`/`--token`, else STRATUS_URL/STRATUS_TOKEN, else what `stratus up` saved. */
-export function resolveTarget(opts: { url?: string; token?: string }): {
+/**
+ * `--url`, else STRATUS_URL, else what `stratus up` saved; the token from `--token`,
+ * `--token-file` or STRATUS_TOKEN, else the saved one.
+ */
+export function resolveTarget(opts: { url?: unknown; token?: unknown; tokenFile?: unknown }): {
   url: string;
   token: string;
 } {
@@ -25,11 +29,12 @@ export function resolveTarget(opts: { url?: string; token?: string }): {
   } catch {
     // No saved cluster: fine when flags or the environment say where to go.
   }
-  const url = opts.url ?? process.env.STRATUS_URL ?? saved.url;
-  const token = opts.token ?? process.env.STRATUS_TOKEN ?? saved.token;
+  const url =
+    (typeof opts.url === "string" ? opts.url : undefined) ?? process.env.STRATUS_URL ?? saved.url;
+  const token = givenToken(opts, process.env)?.token ?? saved.token;
   if (url === undefined || token === undefined) {
     throw new InvalidArgumentError(
-      "no cluster to talk to: start one with `stratus up`, or pass --url and --token (or set STRATUS_URL and STRATUS_TOKEN)",
+      "no cluster to talk to: start one with `stratus up`, or pass --url and --token or --token-file (or set STRATUS_URL and STRATUS_TOKEN)",
     );
   }
   return { url, token };

@@ -1,21 +1,32 @@
 #!/usr/bin/env node
 /**
  * The `stratus` command. The only place that reads the environment (STRATUS_URL, STRATUS_TOKEN,
- * STRATUS_HOME); everything below it takes options.
+ * STRATUS_STORE_PASSWORD, STRATUS_HOME); everything below it takes options.
  */
 import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { Stratus } from "../client/index.js";
-import { StratusProcess, serveMetrics } from "../cluster/index.js";
+import {
+  StratusProcess,
+  serveMetrics,
+  withStorePassword,
+  withoutStorePassword,
+} from "../cluster/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
-import { isStratusError } from "../errors/index.js";
+import { InvalidArgumentError, isStratusError } from "../errors/index.js";
 import { connect } from "../wire/index.js";
 import { parseJson, resolveTarget, saveCluster } from "./config.js";
 import { deploy } from "./deploy.js";
 import { registerDemo } from "./demo.js";
+import { Redactor, givenStorePassword, givenToken } from "./secrets.js";
 
-const log = pino({ name: "stratus" }, pino.destination(2));
+// Every secret the CLI is given is added here, and nothing it prints on stderr carries one.
+const redactor = new Redactor();
+const log = pino(
+  { name: "stratus" },
+  { write: (line: string) => void process.stderr.write(redactor.scrub(line)) },
+);
 
 const program = new Command()
   .name("stratus")
@@ -31,7 +42,36 @@ const int = (v: string): number => {
 const target = (c: Command): Command =>
   c
     .option("--url <url>", "cluster address (default: STRATUS_URL or the one `stratus up` saved)")
-    .option("--token <token>", "cluster token (default: STRATUS_TOKEN or the saved one)");
+    .option("--token <token>", "cluster token (default: STRATUS_TOKEN or the saved one)")
+    .option("--token-file <path>", "read the cluster token from a file (keeps it out of `ps`)");
+
+/** `--token-file` for the commands that start processes (they have their own `--token`). */
+const tokenFile = (c: Command): Command =>
+  c.option("--token-file <path>", "read the cluster token from a file (keeps it out of `ps`)");
+
+/** The token a process was given (flag, file or STRATUS_TOKEN), its secrets noted for redaction. */
+function processToken(o: Record<string, unknown>): ReturnType<typeof givenToken> {
+  const given = givenToken(o, process.env);
+  redactor.add(given?.token);
+  return given;
+}
+
+const storePasswordFile = (c: Command): Command =>
+  c.option(
+    "--store-password-file <path>",
+    "read the store's password from a file (default: STRATUS_STORE_PASSWORD); keeps it out of `ps`",
+  );
+
+/**
+ * The store address a process opens: the one given, with the password from
+ * `--store-password-file` or STRATUS_STORE_PASSWORD put in when there is one.
+ */
+function storeAddress(address: string, o: Record<string, unknown>): string {
+  const password = givenStorePassword(o, process.env);
+  redactor.add(password);
+  redactor.add(withoutStorePassword(address).password);
+  return password === undefined ? address : withStorePassword(address, password);
+}
 
 function listen(c: Command): Command {
   return c
@@ -102,7 +142,7 @@ function limits(c: Command): Command {
 }
 
 listen(
-  limits(program.command("up"))
+  tokenFile(storePasswordFile(limits(program.command("up"))))
     .description(
       "run an all-in-one cluster: storage, scheduler and a node; prints its address and token",
     )
@@ -112,7 +152,7 @@ listen(
       "memory:",
     )
     .option("--executors <n>", "executor threads", int, 4)
-    .option("--token <token>", "cluster token (default: random)")
+    .option("--token <token>", "cluster token (default: STRATUS_TOKEN, else random)")
     .addOption(
       new Option("--placement <policy>", "placement policy")
         .choices(["locality", "spread"])
@@ -120,11 +160,12 @@ listen(
     )
     .option("--demo", "register the demo functions inc, square and DAG pipeline"),
 ).action(async (o: Record<string, unknown>) => {
-  const token = (o.token as string | undefined) ?? randomBytes(16).toString("hex");
+  const given = processToken(o);
+  const token = given?.token ?? randomBytes(16).toString("hex");
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token,
-    store: o.store as string,
+    store: storeAddress(o.store as string, o),
     executors: o.executors as number,
     placement: o.placement as "locality" | "spread",
   });
@@ -134,31 +175,42 @@ listen(
     await registerDemo(cloud);
     await cloud.close();
   }
+  // A token the user gave stays where they put it; only a token made here is shown.
+  const shownToken = given === undefined ? token : `(from ${given.source})`;
+  const shownStore = withoutStorePassword(o.store as string).address;
   process.stdout.write(
-    `Stratus is up at ${proc.url}\n  token: ${token}\n  store: ${String(o.store)}\n`,
+    `Stratus is up at ${proc.url}\n  token: ${shownToken}\n  store: ${shownStore}\n`,
   );
+  // From the sources this is a checkout of the repository, where `npx stratus` is not linked.
+  const cmd = import.meta.url.endsWith(".ts") ? "npm run stratus --" : "npx stratus";
   process.stdout.write(
-    `Try (another terminal):  npm run stratus -- call inc '[1]'  |  npm run stratus -- dag pipeline '{"inc":[1]}'  |  npm run stratus -- status\n`,
+    `Try (another terminal):  ${cmd} call inc '[1]'  |  ${cmd} dag pipeline '{"inc":[1]}'  |  ${cmd} status\n`,
   );
   log.info({ url: proc.url, id: proc.id, executors: o.executors }, "up");
   await stayUp(proc, o);
 });
 
 listen(
-  limits(
-    target(
-      program.command("node").description("run a node (cache + executors) that joins a cluster"),
+  storePasswordFile(
+    limits(
+      target(
+        program.command("node").description("run a node (cache + executors) that joins a cluster"),
+      ),
     ),
   )
     .requiredOption("--join <url>", "address of a scheduler of the cluster")
     .option("--executors <n>", "executor threads", int, 4)
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
 ).action(async (o: Record<string, unknown>) => {
-  const { token } = resolveTarget({ url: o.join as string, token: o.token as string | undefined });
+  const { token } = resolveTarget({ ...o, url: o.join });
+  redactor.add(token);
   let store = o.store as string | undefined;
   if (store === undefined) {
     const conn = await connect(o.join as string, { token, role: "node", id: "joining" });
-    const info = await conn.request<{ store: string | null }>("cluster.info", {});
+    const info = await conn.request<{ store: string | null; storeNeedsPassword?: boolean }>(
+      "cluster.info",
+      {},
+    );
     await conn.close();
     store = info.store ?? undefined;
     if (store === undefined || store.startsWith("memory:")) {
@@ -166,11 +218,17 @@ listen(
         `the cluster at ${String(o.join)} keeps its state in process memory; nodes on other processes need shared storage: start it with --store redis://... (or pass --store here)`,
       );
     }
+    // The cluster never hands out its store's password (see cluster.info): a node brings it.
+    if (info.storeNeedsPassword === true && givenStorePassword(o, process.env) === undefined) {
+      throw new InvalidArgumentError(
+        `the store of the cluster at ${String(o.join)} needs a password: give it with --store-password-file <path> or STRATUS_STORE_PASSWORD`,
+      );
+    }
   }
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token,
-    store,
+    store: storeAddress(store, o),
     scheduler: false,
     executors: o.executors as number,
   });
@@ -180,20 +238,26 @@ listen(
 });
 
 listen(
-  limits(program.command("scheduler"))
+  tokenFile(storePasswordFile(limits(program.command("scheduler"))))
     .description("run a stateless scheduler over the cluster's storage")
     .requiredOption("--store <address>", "redis://host:port or redis-cluster://h:p,h:p")
-    .requiredOption("--token <token>", "cluster token")
+    .option("--token <token>", "cluster token (or --token-file, or STRATUS_TOKEN)")
     .addOption(
       new Option("--placement <policy>", "placement policy")
         .choices(["locality", "spread"])
         .default("locality"),
     ),
 ).action(async (o: Record<string, unknown>) => {
+  const given = processToken(o);
+  if (given === undefined) {
+    throw new InvalidArgumentError(
+      "a scheduler needs the cluster token: --token, --token-file <path> or STRATUS_TOKEN",
+    );
+  }
   const proc = await StratusProcess.start({
     ...processOptions(o),
-    token: o.token as string,
-    store: o.store as string,
+    token: given.token,
+    store: storeAddress(o.store as string, o),
     executors: 0,
     placement: o.placement as "locality" | "spread",
   });
@@ -207,6 +271,7 @@ async function withCloud<T>(
   fn: (c: Stratus) => Promise<T>,
 ): Promise<T> {
   const { url, token } = resolveTarget(o);
+  redactor.add(token);
   const cloud = await Stratus.connect(url, { token });
   try {
     return await fn(cloud);
@@ -248,6 +313,6 @@ target(program.command("status").description("nodes, executors, load, functions 
 
 program.parseAsync().catch((e: unknown) => {
   const msg = isStratusError(e) ? `${e.code}: ${e.message}` : (e as Error).message;
-  process.stderr.write(`stratus: ${msg}\n`);
+  process.stderr.write(`stratus: ${redactor.scrub(msg)}\n`);
   process.exit(1);
 });

@@ -19,6 +19,7 @@ import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
 import { WireServer } from "../wire/index.js";
 import type { Connection, Handlers } from "../wire/index.js";
+import { withoutStorePassword } from "./store-address.js";
 
 /** Options of {@link StratusProcess.start}. */
 export interface ProcessOptions {
@@ -132,9 +133,19 @@ export class StratusProcess {
         if (isFnMessage(a)) node?.onMessage(a);
       }
     };
+    // cluster.info tells a joining node where the store is, but never its password, whoever asks:
+    // a peer's role is only what it declared, so handing the full address to "node" peers would
+    // hand it to every token holder. A node brings the password itself (--store-password-file
+    // or STRATUS_STORE_PASSWORD), as every process that opens the store does.
+    const shared = storeAddress === undefined ? undefined : withoutStorePassword(storeAddress);
+    const info = {
+      id,
+      store: shared?.address ?? null,
+      storeNeedsPassword: shared?.password !== undefined,
+    };
     const handlers: Handlers = {
       request: (method: string, a: unknown, conn: Connection) => {
-        if (method === "cluster.info") return { id, store: storeAddress ?? null };
+        if (method === "cluster.info") return info;
         if (gateway === undefined) {
           throw new InvalidArgumentError(
             `${id} is a node without a scheduler; send calls to a scheduler`,

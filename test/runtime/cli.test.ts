@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,13 +20,14 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
   const home = mkdtempSync(join(tmpdir(), "stratus-cli-"));
   let up: Child;
   let metricsPort = 0;
-  const stratus = async (
+  const stratusWith = async (
+    env: NodeJS.ProcessEnv,
     ...args: string[]
   ): Promise<{ stdout: string; stderr: string; code: number }> => {
     try {
       const r = await run(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
         cwd: root,
-        env: { ...process.env, STRATUS_HOME: home },
+        env: { ...process.env, STRATUS_HOME: home, ...env },
       });
       return { ...r, code: 0 };
     } catch (e) {
@@ -34,6 +35,7 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
       return { stdout: err.stdout, stderr: err.stderr, code: err.code };
     }
   };
+  const stratus = (...args: string[]) => stratusWith({}, ...args);
 
   before(async () => {
     metricsPort = await freePort();
@@ -95,5 +97,66 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
     assert.match(bad.stderr, /INVALID_ARGUMENT: args is not valid JSON/);
     const unauth = await stratus("status", "--token", "wrong");
     assert.match(unauth.stderr, /UNAUTHORIZED/);
+  });
+
+  it("takes the token from --token-file or STRATUS_TOKEN, and says which one is wrong", async () => {
+    const saved = JSON.parse(readFileSync(join(home, "cluster.json"), "utf8")) as {
+      url: string;
+      token: string;
+    };
+    // An empty home: the saved token cannot stand in for the one under test.
+    const bare = { STRATUS_HOME: mkdtempSync(join(tmpdir(), "stratus-cli-bare-")) };
+    const file = join(home, "token");
+    writeFileSync(file, saved.token + "\n", { mode: 0o600 });
+    const wrongFile = join(home, "wrong-token");
+    writeFileSync(wrongFile, "not-the-token\n");
+    const call = ["call", "inc", "[1]", "--url", saved.url];
+
+    assert.equal(JSON.parse((await stratusWith(bare, ...call, "--token-file", file)).stdout), 2);
+    assert.match(
+      (await stratusWith(bare, ...call, "--token-file", wrongFile)).stderr,
+      /UNAUTHORIZED/,
+    );
+    const fromEnv = await stratusWith({ ...bare, STRATUS_TOKEN: saved.token }, ...call);
+    assert.equal(JSON.parse(fromEnv.stdout), 2);
+    const wrongEnv = await stratusWith({ ...bare, STRATUS_TOKEN: "not-the-token" }, ...call);
+    assert.match(wrongEnv.stderr, /UNAUTHORIZED/);
+
+    const both = await stratusWith(bare, ...call, "--token", "x", "--token-file", file);
+    assert.match(
+      both.stderr,
+      /INVALID_ARGUMENT: give the token with one of --token and --token-file/,
+    );
+    const missing = await stratusWith(bare, ...call, "--token-file", join(home, "nope"));
+    assert.match(missing.stderr, /INVALID_ARGUMENT: --token-file: cannot read .*nope/);
+  });
+
+  it("`up` takes its token from STRATUS_TOKEN and does not print it", async () => {
+    const token = "token-from-the-environment";
+    const upHome = mkdtempSync(join(tmpdir(), "stratus-cli-up-"));
+    const other = await startStratus(
+      ["up", "--demo", "--executors", "1"],
+      /Stratus is up at \S+\n {2}token: (.*)\n/,
+      { STRATUS_TOKEN: token, STRATUS_HOME: upHome },
+    );
+    try {
+      assert.equal(other.ready, "(from STRATUS_TOKEN)");
+      assert.ok(!other.proc.spawnargs.join(" ").includes(token));
+      const { url } = JSON.parse(readFileSync(join(upHome, "cluster.json"), "utf8")) as {
+        url: string;
+      };
+      const bare = { STRATUS_HOME: mkdtempSync(join(tmpdir(), "stratus-cli-bare-")) };
+      const r = await stratusWith(
+        { ...bare, STRATUS_TOKEN: token },
+        "call",
+        "inc",
+        "[4]",
+        "--url",
+        url,
+      );
+      assert.equal(JSON.parse(r.stdout), 5);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -14,6 +14,7 @@ import type { DagSpec } from "./dag.js";
 import { singleFunctionDag } from "./dispatcher.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
 import type { Membership } from "./membership.js";
+import { checkPayload } from "./payloads.js";
 import { KEYS, userKey } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
@@ -53,7 +54,8 @@ export class Gateway {
 
   /** Answers one client request. Unknown methods get `INVALID_ARGUMENT`. */
   async handle(method: string, a: unknown, conn: Connection): Promise<unknown> {
-    const p = (typeof a === "object" && a !== null ? a : {}) as Record<string, unknown>;
+    // Exact shape first: below, every field read is an own property of the right type.
+    const p = checkPayload(method, a);
     switch (method) {
       case "fn.register":
         return this.registerFunction(p);
@@ -88,8 +90,10 @@ export class Gateway {
       }
       case "future.get":
         return this.futureGet(
-          String(p.id),
-          typeof p.timeoutMs === "number" ? p.timeoutMs : 120_000,
+          p.id as string,
+          typeof p.timeoutMs === "number"
+            ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000)
+            : 120_000,
         );
       case "kv.get":
         return userValue(userKey(p.key), await this.o.store.get(userKey(p.key)));
@@ -105,7 +109,7 @@ export class Gateway {
       case "status":
         return this.status();
       default:
-        throw new InvalidArgumentError(`unknown method ${method}`);
+        throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
     }
   }
 
@@ -142,10 +146,10 @@ export class Gateway {
     const id = randomUUID();
     req.future = id;
     this.o.dispatcher.run(req).then(
-      (v) => conn.notify("future", { id, ok: true, v }),
+      (v) => push(conn, { id, ok: true, v }),
       async (err: unknown) => {
         const e = toWireError(err);
-        conn.notify("future", { id, ok: false, e });
+        push(conn, { id, ok: false, e });
         const outcome: FutureOutcome = { ok: false, e };
         await this.o.store
           .put(KEYS.future + id, LwwLattice.of(outcome, this.o.clock.now()))
@@ -205,6 +209,19 @@ export class Gateway {
       dags,
       inFlight: this.o.dispatcher.inFlight,
     };
+  }
+}
+
+/**
+ * Pushes a future's outcome. It runs in a promise callback nobody awaits, so it must not throw:
+ * a push that cannot be sent (too large, connection gone) leaves the client to read the future
+ * from storage, which the sink wrote before answering.
+ */
+function push(conn: Connection, outcome: FutureOutcome & { id: string }): void {
+  try {
+    conn.notify("future", outcome);
+  } catch {
+    // VALUE_TOO_LARGE: the client's future.get reads the stored outcome instead.
   }
 }
 

@@ -3,22 +3,13 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
-import {
-  Dispatcher,
-  Gateway,
-  Membership,
-  Peers,
-  Placer,
-  Registry,
-  isFnMessage,
-  isRunResult,
-  isTrigger,
-} from "../scheduler/index.js";
+import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../scheduler/index.js";
 import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
 import { WireServer } from "../wire/index.js";
-import type { Connection, Handlers } from "../wire/index.js";
+import { dispatcher as makeDispatch } from "./dispatch.js";
+import type { DispatchTargets, DropCounts } from "./dispatch.js";
 
 /** Options of {@link StratusProcess.start}. */
 export interface ProcessOptions {
@@ -77,8 +68,14 @@ export class StratusProcess {
       peers: Peers;
       dispatcher: Dispatcher;
       node: Node | undefined;
+      dropped: DropCounts;
     },
   ) {}
+
+  /** Messages dropped before a handler: a client sending peer messages, bad shapes, throws. */
+  get dropped(): Readonly<DropCounts> {
+    return this.parts.dropped;
+  }
 
   get node(): Node | undefined {
     return this.parts.node;
@@ -109,18 +106,8 @@ export class StratusProcess {
     ]);
     let node: Node | undefined;
     let gateway: Gateway | undefined;
-    const late: { dispatcher?: Dispatcher } = {};
-    const notify = (method: string, a: unknown): void => {
-      if (method === "result") {
-        if (isRunResult(a)) late.dispatcher?.onResult(a);
-      } else if (method === "trigger") {
-        if (isTrigger(a)) node?.onTrigger(a);
-      } else if (method === "fnmsg") {
-        if (isFnMessage(a)) node?.onMessage(a);
-      }
-    };
-    const handlers: Handlers = {
-      request: (method: string, a: unknown, conn: Connection) => {
+    const targets: DispatchTargets = {
+      request: (method, a, conn) => {
         if (method === "cluster.info") return { id, store: storeAddress ?? null };
         if (gateway === undefined) {
           throw new InvalidArgumentError(
@@ -129,8 +116,10 @@ export class StratusProcess {
         }
         return gateway.handle(method, a, conn);
       },
-      notify,
     };
+    const { handlers, local, dropped } = makeDispatch(targets, (msg) =>
+      process.emitWarning(`stratus ${id}: ${msg}`),
+    );
     const server = await WireServer.listen({
       host: o.host ?? "127.0.0.1",
       port: o.port ?? 0,
@@ -149,10 +138,10 @@ export class StratusProcess {
           if (m.addr === addr && m.id !== id) membership.markLost(m.id);
       },
     });
-    peers.setLocal(url, notify);
+    peers.setLocal(url, local);
     const placer = new Placer(() => membership.list(), o.placement ?? "locality");
     const dispatcher = new Dispatcher({ addr: url, peers, placer, maxRetries: o.maxRetries });
-    late.dispatcher = dispatcher;
+    targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
     if (o.scheduler ?? true) {
       gateway = new Gateway({
@@ -179,6 +168,9 @@ export class StratusProcess {
         heartbeatMs: o.heartbeatMs,
         pool: o.pool,
       });
+      const n = node;
+      targets.onTrigger = (t) => n.onTrigger(t);
+      targets.onMessage = (m) => n.onMessage(m);
     }
     return new StratusProcess(id, url, storeAddress, {
       server,
@@ -189,6 +181,7 @@ export class StratusProcess {
       peers,
       dispatcher,
       node,
+      dropped,
     });
   }
 

@@ -9,6 +9,7 @@ import type { ProcessOptions } from "../cluster/index.js";
 import { StratusProcess } from "../cluster/index.js";
 import { decodeValue, encodeValue } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
+import { isFuturePush } from "../scheduler/index.js";
 import type { DagSpec } from "../scheduler/index.js";
 import { connect } from "../wire/index.js";
 import type { Connection } from "../wire/index.js";
@@ -127,7 +128,7 @@ export class Stratus {
       timeoutMs,
       handlers: {
         notify: (method, a) => {
-          if (method === "future") this.settle(a as Outcome & { id: string });
+          if (method === "future" && isFuturePush(a)) this.settle(a);
         },
       },
     });

@@ -1,4 +1,9 @@
-import { InvalidArgumentError, OverloadedError, toWireError } from "../errors/index.js";
+import {
+  InvalidArgumentError,
+  OverloadedError,
+  ValueTooLargeError,
+  toWireError,
+} from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import { LwwLattice } from "../lattice/index.js";
@@ -15,6 +20,7 @@ import type {
   ScheduledFn,
   Trigger,
 } from "../scheduler/index.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../wire/index.js";
 import { NodeCache } from "./cache.js";
 import { ExecutorPool } from "./executor/index.js";
 import type { ExecutorPoolOptions, FunctionCode, HostOp, Invocation } from "./executor/index.js";
@@ -43,6 +49,11 @@ export interface NodeOptions {
   heartbeatMs?: number;
   /** Triggers queued beyond this are refused with `OVERLOADED`. @default 100000 */
   maxQueued?: number;
+  /**
+   * Largest result that is sent on; larger ones fail the run with `VALUE_TOO_LARGE`.
+   * @default the frame limit less 1 MiB for the rest of the frame
+   */
+  maxValueBytes?: number;
   /** Passed to the executor pool (time and memory limits). */
   pool?: Partial<Omit<ExecutorPoolOptions, "size" | "host">>;
 }
@@ -71,6 +82,7 @@ export class Node {
   private seq = 0;
   private queued = 0;
   private readonly maxQueued: number;
+  private readonly maxValueBytes: number;
 
   private constructor(
     private readonly o: NodeOptions,
@@ -84,6 +96,7 @@ export class Node {
     this.id = o.id;
     this.cache = cache;
     this.maxQueued = o.maxQueued ?? 100_000;
+    this.maxValueBytes = o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024;
     this.pool = new ExecutorPool({
       ...o.pool,
       size: o.executors ?? 4,
@@ -147,7 +160,9 @@ export class Node {
       );
       return;
     }
-    void this.execute(t, args);
+    // execute() answers its own failures; this catches what escapes it (a reply that could not
+    // be built), which would otherwise be an unhandled rejection.
+    this.execute(t, args).catch((e: unknown) => this.reply(t, undefined, toWireError(e)));
   }
 
   /** A direct message for a function running here. */
@@ -193,6 +208,16 @@ export class Node {
       return;
     } finally {
       this.queued -= chain.length;
+    }
+    if (out !== undefined && out.byteLength > this.maxValueBytes) {
+      // It could not travel in a frame to the next node or the caller: say so instead.
+      const fn = chain[chain.length - 1] as string;
+      const err = new ValueTooLargeError(
+        `the result of ${fn} is ${out.byteLength} bytes; the limit is ${this.maxValueBytes}`,
+        { details: { fn, bytes: out.byteLength, limit: this.maxValueBytes } },
+      );
+      this.reply(t, undefined, toWireError(err));
+      return;
     }
     const last = chain[chain.length - 1] as string;
     const next = (t.schedule[last] as ScheduledFn).next;

@@ -50,13 +50,23 @@ export class Peers {
     if (this.local !== undefined && this.local.addr === addr) {
       const sink = this.local.sink;
       // Asynchronous like the network, so a handler never re-enters its caller.
-      queueMicrotask(() => sink(method, payload));
+      queueMicrotask(() => this.guard(addr, method, () => sink(method, payload)));
       return;
     }
     this.get(addr).then(
-      (c) => c.notify(method, payload),
+      (c) => this.guard(addr, method, () => c.notify(method, payload)),
       () => undefined,
     );
+  }
+
+  /** Runs a send that nobody awaits: a throw (VALUE_TOO_LARGE) is reported, never propagated. */
+  private guard(addr: string, method: string, send: () => void): void {
+    try {
+      send();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      process.emitWarning(`stratus peers: ${method} to ${addr} was not sent: ${why}`);
+    }
   }
 
   /** An open connection to `addr`. */

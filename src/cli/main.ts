@@ -17,6 +17,11 @@ import { registerDemo } from "./demo.js";
 
 const log = pino({ name: "stratus" }, pino.destination(2));
 
+// A throw or rejection that escaped a handler costs that message, not the process and every run
+// in it: log it and keep serving.
+process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
+process.on("uncaughtException", (err) => log.error({ err }, "uncaught exception"));
+
 const program = new Command()
   .name("stratus")
   .description("Stateful serverless functions with a cache next to every executor.")

@@ -166,6 +166,8 @@ export function connect(
       maxPendingRequests: options.maxPendingRequests,
       requestTimeoutMs: options.requestTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
+      maxWriteBufferBytes: options.maxWriteBufferBytes,
+      maxWriteBufferHardBytes: options.maxWriteBufferHardBytes,
       gate: connectorGate(),
       handshakeTimeoutMs: timeoutMs,
       // We chose this listener, so its welcome (which may carry a large `info`) gets the full limit.

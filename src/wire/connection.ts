@@ -22,6 +22,9 @@ import type {
 } from "./options.js";
 import { FrameWriter, Outbox } from "./outgoing.js";
 
+/** Default bound of a connection's outgoing buffer before it stops reading. */
+const DEFAULT_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
+
 /** Runs a user callback that nobody could catch for: a throw is reported, never propagated. */
 function guard(what: string, fn: () => void): void {
   try {
@@ -77,6 +80,7 @@ export class Connection {
   private readonly outbox: Outbox;
   private readonly writer: FrameWriter;
   private timer: NodeJS.Timeout | undefined;
+  private readonly pausedBy = new Set<"inbox" | "write">();
   private readonly maxFrameBytes: number;
   private readonly requestTimeoutMs: number;
 
@@ -87,7 +91,18 @@ export class Connection {
     this.handlers = setup.handlers ?? {};
     this.maxFrameBytes = setup.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.requestTimeoutMs = setup.requestTimeoutMs ?? 30_000;
-    this.writer = new FrameWriter(socket, this.maxFrameBytes);
+    const softBytes = setup.maxWriteBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES;
+    this.writer = new FrameWriter(socket, this.maxFrameBytes, {
+      softBytes,
+      hardBytes: setup.maxWriteBufferHardBytes ?? this.maxFrameBytes + 64 * 1024 * 1024,
+      pressure: (over) => this.setPaused("write", over),
+      overflow: (buffered) =>
+        this.destroy(
+          new OverloadedError(
+            `${this.label()} is not reading: ${buffered} bytes wait to be written, over the limit`,
+          ),
+        ),
+    });
     this.decoder = new FrameDecoder({ maxFrameBytes: setup.handshakeMaxFrameBytes });
     this.inbox = new Inbox(this.inboxHost(), setup.maxPendingRequests ?? 4096);
     // Responses to our own requests must stay readable even while incoming work is throttled.
@@ -117,7 +132,7 @@ export class Connection {
       outgoing: this.outbox.size,
       handling: this.inbox.inFlight,
       queued: this.inbox.waiting,
-      readPaused: this.inbox.readPaused,
+      readPaused: this.pausedBy.size > 0,
     };
   }
 
@@ -279,12 +294,23 @@ export class Connection {
         const err = new OverloadedError(`${this.label()} has too many queued requests`);
         this.writer.respond(id, false, err);
       },
-      pause: (paused) => {
-        if (paused) this.socket.pause();
-        else this.socket.resume();
-        guard("backpressure", () => this.handlers.backpressure?.(this, paused));
-      },
+      pause: (paused) => this.setPaused("inbox", paused),
     };
+  }
+
+  /**
+   * Reading stops while either the inbox is full (too many requests in handling) or the outgoing
+   * buffer is over its bound (a peer that does not read its answers must not make us buffer more).
+   */
+  private setPaused(why: "inbox" | "write", paused: boolean): void {
+    const was = this.pausedBy.size > 0;
+    if (paused) this.pausedBy.add(why);
+    else this.pausedBy.delete(why);
+    const now = this.pausedBy.size > 0;
+    if (was === now || this.state === "closed") return;
+    if (now) this.socket.pause();
+    else this.socket.resume();
+    guard("backpressure", () => this.handlers.backpressure?.(this, now));
   }
 
   private label(): string {

@@ -82,6 +82,8 @@ export class WireServer {
       maxPendingRequests: options.maxPendingRequests,
       requestTimeoutMs: options.requestTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
+      maxWriteBufferBytes: options.maxWriteBufferBytes,
+      maxWriteBufferHardBytes: options.maxWriteBufferHardBytes,
       gate: listenerGate(options.token, options.id, options.info),
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       handshakeMaxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES,

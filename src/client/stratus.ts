@@ -152,7 +152,15 @@ export class Stratus {
     options?: { timeoutMs?: number },
   ): Promise<T> {
     const c = await this.connection();
-    return c.request<T>(method, payload, options);
+    try {
+      return await c.request<T>(method, payload, options);
+    } catch (e) {
+      // The listener closed the connection for idleness as this request left: it was not handled
+      // (a closing listener answers nothing), so it is safe to send once more on a new connection.
+      if (!(e instanceof ClosedError) || !c.closedForIdleness) throw e;
+      if (this.current !== undefined && (await this.current) === c) this.current = undefined;
+      return (await this.connection()).request<T>(method, payload, options);
+    }
   }
 
   /** The embedded cluster's address, when started with {@link Stratus.local}. */

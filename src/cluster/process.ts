@@ -41,6 +41,10 @@ export interface ProcessOptions {
   cacheBytes?: number;
   /** Executor limits. */
   pool?: NodeOptions["pool"];
+  /** Most connections the listener keeps open at once. @default 10000 */
+  maxConnections?: number;
+  /** Idle connections are closed after this long (0: never). @default 600000 (10 minutes) */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -71,6 +75,11 @@ export class StratusProcess {
       dropped: DropCounts;
     },
   ) {}
+
+  /** Established connections to this process's listener (clients and peers). */
+  get connections(): number {
+    return this.parts.server.connections.size;
+  }
 
   /** Messages dropped before a handler: a client sending peer messages, bad shapes, throws. */
   get dropped(): Readonly<DropCounts> {
@@ -126,6 +135,8 @@ export class StratusProcess {
       token: o.token,
       id,
       handlers,
+      maxConnections: o.maxConnections,
+      idleTimeoutMs: o.idleTimeoutMs,
     });
     const url = o.advertise ?? server.url;
     const peers = new Peers({

@@ -28,6 +28,8 @@ export interface PeersOptions {
  */
 export class Peers {
   private readonly conns = new Map<string, Promise<Connection>>();
+  /** The promise each open connection came from, to forget exactly that one. */
+  private readonly opened = new WeakMap<Connection, Promise<Connection>>();
   private local: { addr: string; sink: LocalSink } | undefined;
   private closed = false;
 
@@ -54,7 +56,17 @@ export class Peers {
       return;
     }
     this.get(addr).then(
-      (c) => this.guard(addr, method, () => c.notify(method, payload)),
+      (c) =>
+        this.guard(addr, method, () => {
+          if (c.notify(method, payload)) return;
+          // Nothing was sent: the connection is closing (for idleness, say) but has not closed
+          // yet. Forget it and send once on a new one.
+          if (this.conns.get(addr) === this.opened.get(c)) this.conns.delete(addr);
+          this.get(addr).then(
+            (fresh) => this.guard(addr, method, () => fresh.notify(method, payload)),
+            () => undefined,
+          );
+        }),
       () => undefined,
     );
   }
@@ -79,11 +91,14 @@ export class Peers {
       const p = connect(addr, { id, role, token, handlers, timeoutMs: 3000 });
       this.conns.set(addr, p);
       p.then(
-        (c) =>
+        (c) => {
+          this.opened.set(c, p);
           void c.closed.then((err) => {
             if (this.conns.get(addr) === p) this.conns.delete(addr);
-            if (!this.closed) this.options.onLost?.(addr, err);
-          }),
+            // Closed for idleness is no loss: the next notify simply opens a new connection.
+            if (!this.closed && !c.closedForIdleness) this.options.onLost?.(addr, err);
+          });
+        },
         (err: Error) => {
           if (this.conns.get(addr) === p) this.conns.delete(addr);
           if (!this.closed) this.options.onLost?.(addr, err);

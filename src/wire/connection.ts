@@ -11,7 +11,7 @@ import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from "./frame.js";
 import type { RawMessage } from "./frame.js";
 import { Inbox, SKIP } from "./inbox.js";
 import type { InboxHost } from "./inbox.js";
-import { HANDSHAKE_REQUEST_ID } from "./protocol.js";
+import { HANDSHAKE_REQUEST_ID, IDLE_NOTICE } from "./protocol.js";
 import type { PeerIdentity, PeerRole } from "./protocol.js";
 import type {
   ConnectionSetup,
@@ -81,6 +81,11 @@ export class Connection {
   private readonly writer: FrameWriter;
   private timer: NodeJS.Timeout | undefined;
   private readonly pausedBy = new Set<"inbox" | "write">();
+  /** Chunks read so far, and the activity count at the last idle check. */
+  private chunks = 0;
+  private seenActivity = -1;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private idle = false;
   private readonly maxFrameBytes: number;
   private readonly requestTimeoutMs: number;
 
@@ -124,6 +129,14 @@ export class Connection {
   /** Replaces the handlers; messages already being handled keep the old ones. */
   setHandlers(handlers: Handlers): void {
     this.handlers = handlers;
+  }
+
+  /**
+   * True when this connection was closed (or is closing) for idleness, by either side: no failure,
+   * so whoever holds it opens a new one on next use instead of treating the peer as lost.
+   */
+  get closedForIdleness(): boolean {
+    return this.idle;
   }
 
   /** Counters for metrics and tests. */
@@ -223,11 +236,33 @@ export class Connection {
     conn.destroy(new TimeoutError("handshake not completed in time"));
   }
 
+  /**
+   * Runs every idle period: a connection that read and wrote nothing since the last run and has
+   * nothing in flight either way is closed, with a notice first. So it closes between one and two
+   * periods after its last traffic, at the cost of a counter per chunk instead of a clock read.
+   */
+  private static idleCheck(this: void, conn: Connection): void {
+    const activity = conn.chunks + conn.writer.written;
+    const busy =
+      conn.outbox.size > 0 ||
+      conn.inbox.inFlight > 0 ||
+      conn.inbox.waiting > 0 ||
+      conn.socket.writableLength > 0;
+    if (activity !== conn.seenActivity || busy || conn.state !== "open") {
+      conn.seenActivity = activity;
+      return;
+    }
+    conn.idle = true;
+    conn.writer.send({ t: "msg", m: IDLE_NOTICE });
+    void conn.close();
+  }
+
   private static closeExpired(this: void, conn: Connection): void {
     conn.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
+    this.chunks++;
     try {
       this.decoder.feed(chunk, this.sink);
     } catch (e) {
@@ -255,6 +290,12 @@ export class Connection {
         if (typeof msg.i === "number" && typeof msg.m === "string") return this.inbox.push(msg);
         break;
       case "msg":
+        if (msg.m === IDLE_NOTICE) {
+          // The listener found us idle and is closing: stop sending, and end our side too.
+          this.idle = true;
+          void this.close();
+          return;
+        }
         if (typeof msg.m === "string") return this.inbox.push(msg);
         break;
     }
@@ -269,6 +310,11 @@ export class Connection {
       this.opened = true;
       this.peer = peer;
       this.decoder.maxFrameBytes = this.maxFrameBytes;
+      const idleMs = this.setup.idleTimeoutMs ?? 0;
+      if (idleMs > 0) {
+        this.idleTimer = setInterval(Connection.idleCheck, idleMs, this);
+        this.idleTimer.unref();
+      }
       this.setup.onOpen?.(this);
     },
     refuse: (err, answer) => {
@@ -322,6 +368,7 @@ export class Connection {
     if (this.state === "closed") return;
     this.state = "closed";
     clearTimeout(this.timer);
+    clearInterval(this.idleTimer);
     this.inbox.clear();
     const reason = this.reason;
     const why = reason?.message ?? (this.closedLocally ? "closed locally" : "closed by the peer");

@@ -21,6 +21,7 @@
 export { Connection } from "./connection.js";
 export type { ConnectionOptions, ConnectionStats, Handlers, RequestOptions } from "./options.js";
 export { WireServer } from "./server.js";
+export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from "./server.js";
 export type { WireServerOptions } from "./server.js";
 export { connect, formatStratusUrl, parseStratusUrl } from "./connect.js";
 export type { ConnectOptions, StratusAddress } from "./connect.js";

@@ -82,6 +82,8 @@ export interface ConnectionSetup extends ConnectionOptions {
   /** Receives every frame until it calls `accept` or `refuse`. */
   gate: (msg: RawMessage, ctl: HandshakeControl) => void;
   handshakeTimeoutMs: number;
+  /** Close the connection once it has been idle this long (0: never). See WireServerOptions. */
+  idleTimeoutMs?: number | undefined;
   /** Frame limit before the handshake completes, so strangers cannot make us buffer 128 MiB. */
   handshakeMaxFrameBytes: number;
   handlers?: Handlers | undefined;

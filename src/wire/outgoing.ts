@@ -29,6 +29,8 @@ export class FrameWriter {
   private readonly limits: WriteLimits;
   private corked = false;
   private over = false;
+  /** Frames written so far; the connection's idle check compares it between two ticks. */
+  written = 0;
 
   constructor(socket: Socket, maxFrameBytes: number, limits: WriteLimits) {
     this.socket = socket;
@@ -75,6 +77,7 @@ export class FrameWriter {
       process.nextTick(FrameWriter.uncork, this);
     }
     this.socket.write(frame);
+    this.written++;
     this.check();
   }
 

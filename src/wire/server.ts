@@ -29,7 +29,23 @@ export interface WireServerOptions extends ConnectionOptions {
   onConnection?: (conn: Connection) => void;
   /** Connections that have not completed the handshake by then are closed (default 5 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * Most connections open at once, handshake or not (default 10,000); sockets beyond it are closed
+   * as soon as they are accepted.
+   */
+  maxConnections?: number;
+  /**
+   * An established connection with no traffic either way and nothing in flight is closed after
+   * between one and two of these periods (default 10 minutes; 0 never closes). Peers and the SDK
+   * reconnect on next use.
+   */
+  idleTimeoutMs?: number;
 }
+
+/** Default of {@link WireServerOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Default of {@link WireServerOptions.idleTimeoutMs}: 10 minutes. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 
 /**
  * A TCP listener speaking the Stratus wire protocol. Each accepted socket must complete the
@@ -69,6 +85,13 @@ export class WireServer {
   /** Every connection, including those still in the handshake; closed by {@link close}. */
   private readonly all = new Set<Connection>();
   private closing: Promise<void> | undefined;
+  private readonly maxConnections: number;
+  private refused = 0;
+
+  /** Sockets closed on arrival because {@link WireServerOptions.maxConnections} were open. */
+  get refusedConnections(): number {
+    return this.refused;
+  }
 
   private constructor(server: Server, options: WireServerOptions) {
     this.server = server;
@@ -87,8 +110,10 @@ export class WireServer {
       gate: listenerGate(options.token, options.id, options.info),
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       handshakeMaxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onOpen: (conn) => this.opened(conn),
     };
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     server.on("connection", (socket: Socket) => this.accept(socket));
   }
 
@@ -133,6 +158,11 @@ export class WireServer {
 
   private accept(socket: Socket): void {
     if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.all.size >= this.maxConnections) {
+      this.refused++;
       socket.destroy();
       return;
     }

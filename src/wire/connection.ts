@@ -291,7 +291,9 @@ export class Connection {
         break;
       case "msg":
         if (msg.m === IDLE_NOTICE) {
-          // The listener found us idle and is closing: stop sending, and end our side too.
+          // The listener found us idle and is closing: stop sending, and end our side too. Only a
+          // listener may say so; from a connecting peer (role set) it means nothing.
+          if (this.peer.role !== undefined) return;
           this.idle = true;
           void this.close();
           return;

@@ -47,7 +47,22 @@ function listen(c: Command): Command {
       "address others reach this process at (default: stratus://host:port)",
     )
     .option("--id <id>", "process id (default: random)")
-    .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int);
+    .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int)
+    .option("--tls-cert <file>", "serve TLS (stratuss://) with this PEM certificate")
+    .option("--tls-key <file>", "the PEM key of --tls-cert")
+    .option("--tls-ca <file>", "CA that peers' certificates chain to (default: --tls-cert)");
+}
+
+/** The token travels in the hello: past loopback it must not go in the clear. */
+function warnIfPlain(o: Record<string, unknown>): void {
+  const host = String(o.host);
+  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+  if (!loopback && o.tlsCert === undefined) {
+    log.warn(
+      { host },
+      "listening on a non-loopback address without TLS: the cluster token and all traffic cross the network in the clear; use --tls-cert and --tls-key",
+    );
+  }
 }
 
 /** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
@@ -77,6 +92,14 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   const out: Omit<ProcessOptions, "token"> = { host: o.host as string, port: o.port as number };
   if (typeof o.advertise === "string") out.advertise = o.advertise;
   if (typeof o.id === "string") out.id = o.id;
+  if (typeof o.tlsCert === "string" || typeof o.tlsKey === "string") {
+    if (typeof o.tlsCert !== "string" || typeof o.tlsKey !== "string") {
+      throw new Error("--tls-cert and --tls-key go together");
+    }
+    out.tls = { certFile: o.tlsCert, keyFile: o.tlsKey };
+    if (typeof o.tlsCa === "string") out.tls.caFile = o.tlsCa;
+  }
+  warnIfPlain(o);
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
   const pool: NonNullable<ProcessOptions["pool"]> = {};
   if (typeof o.timeoutMs === "number") pool.defaultTimeoutMs = o.timeoutMs;

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
@@ -43,6 +44,12 @@ export interface ProcessOptions {
   pool?: NodeOptions["pool"];
   /** Most connections the listener keeps open at once. @default 10000 */
   maxConnections?: number;
+  /**
+   * Serve TLS (`stratuss://`) with this PEM certificate and key, read from files; peers of this
+   * process then connect over TLS too, trusting `caFile` (default: the certificate itself, as for
+   * a self-signed cluster certificate).
+   */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
   /** Idle connections are closed after this long (0: never). @default 600000 (10 minutes) */
   idleTimeoutMs?: number;
 }
@@ -129,7 +136,16 @@ export class StratusProcess {
     const { handlers, local, dropped } = makeDispatch(targets, (msg) =>
       process.emitWarning(`stratus ${id}: ${msg}`),
     );
+    const tls =
+      o.tls === undefined
+        ? undefined
+        : {
+            cert: readFileSync(o.tls.certFile),
+            key: readFileSync(o.tls.keyFile),
+            ca: readFileSync(o.tls.caFile ?? o.tls.certFile),
+          };
     const server = await WireServer.listen({
+      ...(tls && { tls }),
       host: o.host ?? "127.0.0.1",
       port: o.port ?? 0,
       token: o.token,
@@ -140,6 +156,7 @@ export class StratusProcess {
     });
     const url = o.advertise ?? server.url;
     const peers = new Peers({
+      ...(tls && { tls: { ca: tls.ca } }),
       id,
       role: "node",
       token: o.token,

@@ -1,5 +1,5 @@
 import { connect } from "../wire/index.js";
-import type { Connection, Handlers } from "../wire/index.js";
+import type { Connection, Handlers, TlsClientOptions } from "../wire/index.js";
 
 /** Something that takes notifications addressed to this process itself. */
 export type LocalSink = (method: string, payload: unknown) => void;
@@ -12,6 +12,8 @@ export interface PeersOptions {
   token: string;
   /** Handlers for what peers send back over connections this process opened. */
   handlers: Handlers;
+  /** Certificate checks for `stratuss://` peers (the cluster's CA). */
+  tls?: TlsClientOptions;
   /** Called when a connection to `addr` fails or closes. */
   onLost?: (addr: string, err: Error | undefined) => void;
 }
@@ -87,8 +89,8 @@ export class Peers {
     const existing = this.conns.get(addr);
     if (existing !== undefined) return existing;
     {
-      const { id, role, token, handlers } = this.options;
-      const p = connect(addr, { id, role, token, handlers, timeoutMs: 3000 });
+      const { id, role, token, handlers, tls } = this.options;
+      const p = connect(addr, { id, role, token, handlers, timeoutMs: 3000, ...(tls && { tls }) });
       this.conns.set(addr, p);
       p.then(
         (c) => {

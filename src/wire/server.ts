@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { InvalidArgumentError, ensureError } from "../errors/index.js";
 import { formatStratusUrl } from "./connect.js";
@@ -40,6 +41,8 @@ export interface WireServerOptions extends ConnectionOptions {
    * reconnect on next use.
    */
   idleTimeoutMs?: number;
+  /** Serve TLS (`stratuss://`) with this PEM certificate chain and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
 
 /** Default of {@link WireServerOptions.maxConnections}. */
@@ -98,6 +101,7 @@ export class WireServer {
     this.options = options;
     const info = server.address() as AddressInfo;
     this.address = { host: info.address, port: info.port };
+    if (options.tls !== undefined) this.address.tls = true;
     this.url = formatStratusUrl(this.address);
     this.connections = this.open;
     this.setup = {
@@ -114,7 +118,12 @@ export class WireServer {
       onOpen: (conn) => this.opened(conn),
     };
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    server.on("connection", (socket: Socket) => this.accept(socket));
+    // Over TLS a socket becomes a connection once its TLS handshake is done.
+    server.on(options.tls !== undefined ? "secureConnection" : "connection", (socket: Socket) =>
+      this.accept(socket),
+    );
+    // A failed TLS handshake (a plain client, a bad certificate) ends that socket, nothing else.
+    server.on("tlsClientError", (_e: Error, socket: Socket) => socket.destroy());
   }
 
   /**
@@ -130,7 +139,7 @@ export class WireServer {
     if (typeof options.id !== "string" || options.id === "") {
       throw InvalidArgumentError.field("id", "must be a non-empty string");
     }
-    const server = createServer();
+    const server = options.tls !== undefined ? createTlsServer(options.tls) : createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
@@ -139,7 +148,9 @@ export class WireServer {
       });
     });
     // Accept errors (EMFILE…) are reported here; without a listener they would crash the process.
-    server.on("error", (e) => process.emitWarning(`stratus wire: listener error: ${e.message}`));
+    server.on("error", (e: Error) =>
+      process.emitWarning(`stratus wire: listener error: ${e.message}`),
+    );
     return new WireServer(server, options);
   }
 

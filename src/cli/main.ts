@@ -28,6 +28,11 @@ const log = pino(
   { write: (line: string) => void process.stderr.write(redactor.scrub(line)) },
 );
 
+// A throw or rejection that escaped a handler costs that message, not the process and every run
+// in it: log it and keep serving.
+process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
+process.on("uncaughtException", (err) => log.error({ err }, "uncaught exception"));
+
 const program = new Command()
   .name("stratus")
   .description("Stateful serverless functions with a cache next to every executor.")
@@ -93,7 +98,22 @@ function listen(c: Command): Command {
       new Option("--clock-offset-ms <ms>", "test only: shift this process's wall clock")
         .argParser(Number)
         .hideHelp(),
+    )
+    .option("--tls-cert <file>", "serve TLS (stratuss://) with this PEM certificate")
+    .option("--tls-key <file>", "the PEM key of --tls-cert")
+    .option("--tls-ca <file>", "CA that peers' certificates chain to (default: --tls-cert)");
+}
+
+/** The token travels in the hello: past loopback it must not go in the clear. */
+function warnIfPlain(o: Record<string, unknown>): void {
+  const host = String(o.host);
+  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+  if (!loopback && o.tlsCert === undefined) {
+    log.warn(
+      { host },
+      "listening on a non-loopback address without TLS: the cluster token and all traffic cross the network in the clear; use --tls-cert and --tls-key",
     );
+  }
 }
 
 /** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
@@ -123,6 +143,14 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   const out: Omit<ProcessOptions, "token"> = { host: o.host as string, port: o.port as number };
   if (typeof o.advertise === "string") out.advertise = o.advertise;
   if (typeof o.id === "string") out.id = o.id;
+  if (typeof o.tlsCert === "string" || typeof o.tlsKey === "string") {
+    if (typeof o.tlsCert !== "string" || typeof o.tlsKey !== "string") {
+      throw new Error("--tls-cert and --tls-key go together");
+    }
+    out.tls = { certFile: o.tlsCert, keyFile: o.tlsKey };
+    if (typeof o.tlsCa === "string") out.tls.caFile = o.tlsCa;
+  }
+  warnIfPlain(o);
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;

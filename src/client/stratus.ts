@@ -16,9 +16,10 @@ import {
 } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
+import { isFuturePush } from "../scheduler/index.js";
 import type { DagSpec } from "../scheduler/index.js";
 import { connect } from "../wire/index.js";
-import type { Connection } from "../wire/index.js";
+import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
@@ -50,8 +51,21 @@ export interface CallOptions {
 /** Options of {@link Stratus.connect}. */
 export interface ConnectOptions {
   token: string;
+  /**
+   * For `stratuss://` clusters: the CA to trust (PEM, e.g. a self-signed cluster certificate) or
+   * `rejectUnauthorized: false` to skip verification (testing only).
+   */
+  tls?: TlsClientOptions;
   /** Connect timeout. @default 5000 */
   timeoutMs?: number;
+}
+
+/** Where and how the client connects. */
+interface Target {
+  url: string;
+  token: string;
+  timeoutMs?: number;
+  tls?: TlsClientOptions;
 }
 
 /** Options of {@link Stratus.local}: an embedded cluster in this process. */
@@ -88,7 +102,7 @@ export class Stratus {
   private readonly clock = new HybridClock();
 
   private constructor(
-    private readonly target: { url: string; token: string; timeoutMs?: number },
+    private readonly target: Target,
     private readonly embedded: StratusProcess | undefined,
   ) {}
 
@@ -110,16 +124,14 @@ export class Stratus {
    * (retryable), and futures still pending are read again from storage.
    */
   static connect(url: string, options: ConnectOptions): Promise<Stratus> {
-    const target: { url: string; token: string; timeoutMs?: number } = {
-      url,
-      token: options.token,
-    };
+    const target: Target = { url, token: options.token };
     if (options.timeoutMs !== undefined) target.timeoutMs = options.timeoutMs;
+    if (options.tls !== undefined) target.tls = options.tls;
     return Stratus.attach(target, undefined);
   }
 
   private static async attach(
-    target: { url: string; token: string; timeoutMs?: number },
+    target: Target,
     embedded: StratusProcess | undefined,
   ): Promise<Stratus> {
     const self = new Stratus(target, embedded);
@@ -131,8 +143,9 @@ export class Stratus {
   private connection(): Promise<Connection> {
     if (this.closing) return Promise.reject(new ClosedError("this client is closed"));
     if (this.current !== undefined) return this.current;
-    const { url, token, timeoutMs } = this.target;
+    const { url, token, timeoutMs, tls } = this.target;
     const opening = connect(url, {
+      ...(tls && { tls }),
       token,
       role: "client",
       id: `client-${randomUUID()}`,
@@ -140,7 +153,7 @@ export class Stratus {
       clock: this.clock,
       handlers: {
         notify: (method, a) => {
-          if (method === "future") this.settle(a as Outcome & { id: string });
+          if (method === "future" && isFuturePush(a)) this.settle(a);
         },
       },
     });
@@ -164,7 +177,15 @@ export class Stratus {
     options?: { timeoutMs?: number },
   ): Promise<T> {
     const c = await this.connection();
-    return c.request<T>(method, payload, options);
+    try {
+      return await c.request<T>(method, payload, options);
+    } catch (e) {
+      // The listener closed the connection for idleness as this request left: it was not handled
+      // (a closing listener answers nothing), so it is safe to send once more on a new connection.
+      if (!(e instanceof ClosedError) || !c.closedForIdleness) throw e;
+      if (this.current !== undefined && (await this.current) === c) this.current = undefined;
+      return (await this.connection()).request<T>(method, payload, options);
+    }
   }
 
   /** The embedded cluster's address, when started with {@link Stratus.local}. */

@@ -1,24 +1,16 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
-import {
-  Dispatcher,
-  Gateway,
-  Membership,
-  Peers,
-  Placer,
-  Registry,
-  isFnMessage,
-  isRunResult,
-  isTrigger,
-} from "../scheduler/index.js";
+import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../scheduler/index.js";
 import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
 import { WireServer } from "../wire/index.js";
-import type { Connection, Handlers } from "../wire/index.js";
+import { dispatcher as makeDispatch } from "./dispatch.js";
+import type { DispatchTargets, DropCounts } from "./dispatch.js";
 import { withoutStorePassword } from "./store-address.js";
 
 /** Options of {@link StratusProcess.start}. */
@@ -58,6 +50,16 @@ export interface ProcessOptions {
   clockOffsetMs?: number;
   /** How long futures' results stay readable in storage. @default 3600000 (1 hour) */
   futureRetentionMs?: number;
+  /** Most connections the listener keeps open at once. @default 10000 */
+  maxConnections?: number;
+  /**
+   * Serve TLS (`stratuss://`) with this PEM certificate and key, read from files; peers of this
+   * process then connect over TLS too, trusting `caFile` (default: the certificate itself, as for
+   * a self-signed cluster certificate).
+   */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+  /** Idle connections are closed after this long (0: never). @default 600000 (10 minutes) */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -85,8 +87,19 @@ export class StratusProcess {
       peers: Peers;
       dispatcher: Dispatcher;
       node: Node | undefined;
+      dropped: DropCounts;
     },
   ) {}
+
+  /** Established connections to this process's listener (clients and peers). */
+  get connections(): number {
+    return this.parts.server.connections.size;
+  }
+
+  /** Messages dropped before a handler: a client sending peer messages, bad shapes, throws. */
+  get dropped(): Readonly<DropCounts> {
+    return this.parts.dropped;
+  }
 
   get node(): Node | undefined {
     return this.parts.node;
@@ -123,16 +136,6 @@ export class StratusProcess {
     ]);
     let node: Node | undefined;
     let gateway: Gateway | undefined;
-    const late: { dispatcher?: Dispatcher } = {};
-    const notify = (method: string, a: unknown): void => {
-      if (method === "result") {
-        if (isRunResult(a)) late.dispatcher?.onResult(a);
-      } else if (method === "trigger") {
-        if (isTrigger(a)) node?.onTrigger(a);
-      } else if (method === "fnmsg") {
-        if (isFnMessage(a)) node?.onMessage(a);
-      }
-    };
     // cluster.info tells a joining node where the store is, but never its password, whoever asks:
     // a peer's role is only what it declared, so handing the full address to "node" peers would
     // hand it to every token holder. A node brings the password itself (--store-password-file
@@ -143,8 +146,8 @@ export class StratusProcess {
       store: shared?.address ?? null,
       storeNeedsPassword: shared?.password !== undefined,
     };
-    const handlers: Handlers = {
-      request: (method: string, a: unknown, conn: Connection) => {
+    const targets: DispatchTargets = {
+      request: (method, a, conn) => {
         if (method === "cluster.info") return info;
         if (gateway === undefined) {
           throw new InvalidArgumentError(
@@ -153,18 +156,32 @@ export class StratusProcess {
         }
         return gateway.handle(method, a, conn);
       },
-      notify,
     };
+    const { handlers, local, dropped } = makeDispatch(targets, (msg) =>
+      process.emitWarning(`stratus ${id}: ${msg}`),
+    );
+    const tls =
+      o.tls === undefined
+        ? undefined
+        : {
+            cert: readFileSync(o.tls.certFile),
+            key: readFileSync(o.tls.keyFile),
+            ca: readFileSync(o.tls.caFile ?? o.tls.certFile),
+          };
     const server = await WireServer.listen({
+      ...(tls && { tls }),
       host: o.host ?? "127.0.0.1",
       port: o.port ?? 0,
       token: o.token,
       id,
       handlers,
       clock,
+      maxConnections: o.maxConnections,
+      idleTimeoutMs: o.idleTimeoutMs,
     });
     const url = o.advertise ?? server.url;
     const peers = new Peers({
+      ...(tls && { tls: { ca: tls.ca } }),
       id,
       role: "node",
       token: o.token,
@@ -175,10 +192,10 @@ export class StratusProcess {
           if (m.addr === addr && m.id !== id) membership.markLost(m.id);
       },
     });
-    peers.setLocal(url, notify);
+    peers.setLocal(url, local);
     const placer = new Placer(() => membership.list(), o.placement ?? "locality");
     const dispatcher = new Dispatcher({ addr: url, peers, placer, maxRetries: o.maxRetries });
-    late.dispatcher = dispatcher;
+    targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
     if (o.scheduler ?? true) {
       gateway = new Gateway({
@@ -206,6 +223,9 @@ export class StratusProcess {
         heartbeatMs: o.heartbeatMs,
         pool: o.pool,
       });
+      const n = node;
+      targets.onTrigger = (t) => n.onTrigger(t);
+      targets.onMessage = (m) => n.onMessage(m);
     }
     return new StratusProcess(id, url, storeAddress, {
       server,
@@ -216,6 +236,7 @@ export class StratusProcess {
       peers,
       dispatcher,
       node,
+      dropped,
     });
   }
 

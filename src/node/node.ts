@@ -1,4 +1,9 @@
-import { InvalidArgumentError, OverloadedError, toWireError } from "../errors/index.js";
+import {
+  InvalidArgumentError,
+  OverloadedError,
+  ValueTooLargeError,
+  toWireError,
+} from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
@@ -21,6 +26,7 @@ import type {
   ScheduledFn,
   Trigger,
 } from "../scheduler/index.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../wire/index.js";
 import { NodeCache } from "./cache.js";
 import { ExecutorPool } from "./executor/index.js";
 import type { ExecutorPoolOptions, FunctionCode, HostOp, Invocation } from "./executor/index.js";
@@ -49,6 +55,11 @@ export interface NodeOptions {
   heartbeatMs?: number;
   /** Triggers queued beyond this are refused with `OVERLOADED`. @default 100000 */
   maxQueued?: number;
+  /**
+   * Largest result that is sent on; larger ones fail the run with `VALUE_TOO_LARGE`.
+   * @default the frame limit less 1 MiB for the rest of the frame
+   */
+  maxValueBytes?: number;
   /** Passed to the executor pool (time and memory limits). */
   pool?: Partial<Omit<ExecutorPoolOptions, "size" | "host">>;
 }
@@ -78,6 +89,7 @@ export class Node {
   private seq = 0;
   private queued = 0;
   private readonly maxQueued: number;
+  private readonly maxValueBytes: number;
 
   private constructor(
     private readonly o: NodeOptions,
@@ -92,6 +104,7 @@ export class Node {
     this.cache = cache;
     this.state = new UserState(cache, o.clock);
     this.maxQueued = o.maxQueued ?? 100_000;
+    this.maxValueBytes = o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024;
     this.pool = new ExecutorPool({
       ...o.pool,
       size: o.executors ?? 4,
@@ -155,7 +168,9 @@ export class Node {
       );
       return;
     }
-    void this.execute(t, args);
+    // execute() answers its own failures; this catches what escapes it (a reply that could not
+    // be built), which would otherwise be an unhandled rejection.
+    this.execute(t, args).catch((e: unknown) => this.reply(t, undefined, toWireError(e)));
   }
 
   /** A direct message for a function running here. */
@@ -201,6 +216,16 @@ export class Node {
       return;
     } finally {
       this.queued -= chain.length;
+    }
+    if (out !== undefined && out.byteLength > this.maxValueBytes) {
+      // It could not travel in a frame to the next node or the caller: say so instead.
+      const fn = chain[chain.length - 1] as string;
+      const err = new ValueTooLargeError(
+        `the result of ${fn} is ${out.byteLength} bytes; the limit is ${this.maxValueBytes}`,
+        { details: { fn, bytes: out.byteLength, limit: this.maxValueBytes } },
+      );
+      this.reply(t, undefined, toWireError(err));
+      return;
     }
     const last = chain[chain.length - 1] as string;
     const next = (t.schedule[last] as ScheduledFn).next;

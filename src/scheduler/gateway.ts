@@ -18,6 +18,7 @@ import type { Dispatcher, RunRequest } from "./dispatcher.js";
 import type { Membership } from "./membership.js";
 import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
 import type { FutureOutcome } from "./futures.js";
+import { checkPayload } from "./payloads.js";
 import { KEYS } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
@@ -70,7 +71,8 @@ export class Gateway {
 
   /** Answers one client request. Unknown methods get `INVALID_ARGUMENT`. */
   async handle(method: string, a: unknown, conn: Connection): Promise<unknown> {
-    const p = (typeof a === "object" && a !== null ? a : {}) as Record<string, unknown>;
+    // Exact shape first: below, every field read is an own property of the right type.
+    const p = checkPayload(method, a);
     switch (method) {
       case "fn.register":
         return this.registerFunction(p);
@@ -109,7 +111,9 @@ export class Gateway {
       case "future.get":
         return this.futureGet(
           futureId(p.id),
-          typeof p.timeoutMs === "number" ? p.timeoutMs : 120_000,
+          typeof p.timeoutMs === "number"
+            ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000)
+            : 120_000,
         );
       case "kv.get":
         return (await this.state.read(p.key))?.bytes ?? null;
@@ -127,7 +131,7 @@ export class Gateway {
       case "status":
         return this.status();
       default:
-        throw new InvalidArgumentError(`unknown method ${method}`);
+        throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
     }
   }
 
@@ -177,12 +181,12 @@ export class Gateway {
     this.o.dispatcher.run(req).then(
       (v) => {
         settled();
-        conn.notify("future", { id, ok: true, v });
+        push(conn, { id, ok: true, v });
       },
       async (err: unknown) => {
         settled();
         const e = toWireError(err);
-        conn.notify("future", { id, ok: false, e });
+        push(conn, { id, ok: false, e });
         const outcome: FutureOutcome = { ok: false, e };
         await storeFuture(this.o.store, this.o.clock, id, outcome, this.retentionMs).catch(
           () => undefined,
@@ -242,6 +246,19 @@ export class Gateway {
       dags,
       inFlight: this.o.dispatcher.inFlight,
     };
+  }
+}
+
+/**
+ * Pushes a future's outcome. It runs in a promise callback nobody awaits, so it must not throw:
+ * a push that cannot be sent (too large, connection gone) leaves the client to read the future
+ * from storage, which the sink wrote before answering.
+ */
+function push(conn: Connection, outcome: FutureOutcome & { id: string }): void {
+  try {
+    conn.notify("future", outcome);
+  } catch {
+    // VALUE_TOO_LARGE: the client's future.get reads the stored outcome instead.
   }
 }
 

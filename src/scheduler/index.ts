@@ -26,16 +26,18 @@ export { Gateway } from "./gateway.js";
 export type { GatewayOptions, SourceValidator } from "./gateway.js";
 export { Heartbeat, Membership } from "./membership.js";
 export type { Member, MembershipOptions } from "./membership.js";
+export { GATEWAY_METHODS, checkPayload } from "./payloads.js";
 export { Peers } from "./peers.js";
 export type { LocalSink, PeersOptions } from "./peers.js";
 export { Placer } from "./placement.js";
 export type { PlacementPolicy, PlacementRequest } from "./placement.js";
-export { KEYS, isFnMessage, isRunResult, isTrigger } from "./protocol.js";
+export { KEYS, isFnMessage, isFuturePush, isRunResult, isTrigger } from "./protocol.js";
 export type {
   CallOptions,
   Consistency,
   DagDef,
   FnMessage,
+  FuturePush,
   FunctionDef,
   NodeInfo,
   ReplyTo,

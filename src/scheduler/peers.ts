@@ -1,5 +1,5 @@
 import { connect } from "../wire/index.js";
-import type { Connection, Handlers, WireClock } from "../wire/index.js";
+import type { Connection, Handlers, TlsClientOptions, WireClock } from "../wire/index.js";
 
 /** Something that takes notifications addressed to this process itself. */
 export type LocalSink = (method: string, payload: unknown) => void;
@@ -14,6 +14,8 @@ export interface PeersOptions {
   handlers: Handlers;
   /** This process's clock: stamps what it sends, observes what it receives. */
   clock?: WireClock;
+  /** Certificate checks for `stratuss://` peers (the cluster's CA). */
+  tls?: TlsClientOptions;
   /** Called when a connection to `addr` fails or closes. */
   onLost?: (addr: string, err: Error | undefined) => void;
 }
@@ -30,6 +32,8 @@ export interface PeersOptions {
  */
 export class Peers {
   private readonly conns = new Map<string, Promise<Connection>>();
+  /** The promise each open connection came from, to forget exactly that one. */
+  private readonly opened = new WeakMap<Connection, Promise<Connection>>();
   private local: { addr: string; sink: LocalSink } | undefined;
   private closed = false;
 
@@ -52,13 +56,33 @@ export class Peers {
     if (this.local !== undefined && this.local.addr === addr) {
       const sink = this.local.sink;
       // Asynchronous like the network, so a handler never re-enters its caller.
-      queueMicrotask(() => sink(method, payload));
+      queueMicrotask(() => this.guard(addr, method, () => sink(method, payload)));
       return;
     }
     this.get(addr).then(
-      (c) => c.notify(method, payload),
+      (c) =>
+        this.guard(addr, method, () => {
+          if (c.notify(method, payload)) return;
+          // Nothing was sent: the connection is closing (for idleness, say) but has not closed
+          // yet. Forget it and send once on a new one.
+          if (this.conns.get(addr) === this.opened.get(c)) this.conns.delete(addr);
+          this.get(addr).then(
+            (fresh) => this.guard(addr, method, () => fresh.notify(method, payload)),
+            () => undefined,
+          );
+        }),
       () => undefined,
     );
+  }
+
+  /** Runs a send that nobody awaits: a throw (VALUE_TOO_LARGE) is reported, never propagated. */
+  private guard(addr: string, method: string, send: () => void): void {
+    try {
+      send();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      process.emitWarning(`stratus peers: ${method} to ${addr} was not sent: ${why}`);
+    }
   }
 
   /** An open connection to `addr`. */
@@ -67,15 +91,26 @@ export class Peers {
     const existing = this.conns.get(addr);
     if (existing !== undefined) return existing;
     {
-      const { id, role, token, handlers, clock } = this.options;
-      const p = connect(addr, { id, role, token, handlers, clock, timeoutMs: 3000 });
+      const { id, role, token, handlers, clock, tls } = this.options;
+      const p = connect(addr, {
+        id,
+        role,
+        token,
+        handlers,
+        clock,
+        timeoutMs: 3000,
+        ...(tls && { tls }),
+      });
       this.conns.set(addr, p);
       p.then(
-        (c) =>
+        (c) => {
+          this.opened.set(c, p);
           void c.closed.then((err) => {
             if (this.conns.get(addr) === p) this.conns.delete(addr);
-            if (!this.closed) this.options.onLost?.(addr, err);
-          }),
+            // Closed for idleness is no loss: the next notify simply opens a new connection.
+            if (!this.closed && !c.closedForIdleness) this.options.onLost?.(addr, err);
+          });
+        },
         (err: Error) => {
           if (this.conns.get(addr) === p) this.conns.delete(addr);
           if (!this.closed) this.options.onLost?.(addr, err);

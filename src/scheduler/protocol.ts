@@ -1,5 +1,17 @@
 import type { WireError } from "../errors/index.js";
 import { USER_PREFIX } from "../state/index.js";
+import {
+  bool,
+  bytes,
+  exact,
+  finite,
+  int,
+  isWireErrorShape,
+  listOf,
+  nonEmptyStr,
+  own,
+  recordOf,
+} from "./shape.js";
 
 /**
  * The messages processes exchange, by method name. Requests answer; notifications (`trigger`,
@@ -121,67 +133,89 @@ export const KEYS = {
   future: "sys/fut/",
 } as const;
 
-// Shape checks for what arrives over the wire. Peers are authenticated, but a bug or a version
-// skew must cost one dropped message, never an exception in the node's event loop.
+// Shape checks for what arrives over the wire (see shape.ts). Peers are authenticated, but a
+// bug, a version skew or a hostile token holder must cost one dropped message, never an exception
+// in the node's event loop.
 
-const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
-const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
-const isStrList = (x: unknown): x is string[] =>
-  Array.isArray(x) && x.every((s) => typeof s === "string");
+const name = nonEmptyStr(256);
+const id = nonEmptyStr();
 
-function isMeta(m: unknown): m is RunMeta {
-  return (
-    isObj(m) &&
-    typeof m.run === "string" &&
-    typeof m.attempt === "number" &&
-    typeof m.deadline === "number" &&
-    isObj(m.reply) &&
-    typeof m.reply.addr === "string" &&
-    typeof m.reply.req === "number" &&
-    isObj(m.session)
-  );
+const isReply = exact({ addr: nonEmptyStr(), req: int(0, Number.MAX_SAFE_INTEGER) });
+
+/**
+ * The session is the extension point of later consistency levels, so its keys are not fixed;
+ * it must still be a plain, bounded object, and the keys nodes read are checked.
+ */
+function isSession(s: unknown): boolean {
+  if (!recordOf(() => true, 64)(s)) return false;
+  const future = own(s as Record<string, unknown>, "future");
+  return future === undefined || id(future);
 }
+
+const isMeta = exact(
+  {
+    run: id,
+    attempt: int(0, 1_000_000),
+    consistency: (c) => c === "lww",
+    deadline: finite,
+    reply: isReply,
+    session: isSession,
+  },
+  { dag: name },
+);
+
+const isScheduledFn = exact(
+  { node: id, addr: nonEmptyStr(), next: listOf(name, 4096), prev: listOf(name, 4096) },
+  { anyOf: bool },
+);
 
 function isSchedule(s: unknown): s is Record<string, ScheduledFn> {
-  if (!isObj(s)) return false;
-  return Object.values(s).every(
+  if (!recordOf(isScheduledFn, 4096)(s)) return false;
+  const sched = s as Record<string, ScheduledFn>;
+  return Object.values(sched).every(
     (f) =>
-      isObj(f) &&
-      typeof f.node === "string" &&
-      typeof f.addr === "string" &&
-      isStrList(f.next) &&
-      isStrList(f.prev) &&
-      f.next.every((n) => n in s),
+      f.next.every((n) => Object.hasOwn(sched, n)) && f.prev.every((n) => Object.hasOwn(sched, n)),
   );
 }
 
-/** True when `t` is a well-formed trigger. */
+const isTriggerShape = exact(
+  { meta: isMeta, schedule: isSchedule, fn: name },
+  { args: listOf(bytes), from: name, value: bytes },
+);
+
+/** True when `t` is a well-formed trigger: exact shape, and `fn` (and `from`) in its schedule. */
 export function isTrigger(t: unknown): t is Trigger {
-  return (
-    isObj(t) &&
-    typeof t.fn === "string" &&
-    isMeta(t.meta) &&
-    isSchedule(t.schedule) &&
-    t.fn in t.schedule &&
-    (t.args === undefined || (Array.isArray(t.args) && t.args.every(isBytes))) &&
-    (t.from === undefined || typeof t.from === "string") &&
-    (t.value === undefined || isBytes(t.value))
-  );
+  if (!isTriggerShape(t)) return false;
+  const { schedule, fn, from } = t as Trigger;
+  return Object.hasOwn(schedule, fn) && (from === undefined || Object.hasOwn(schedule, from));
 }
 
-/** True when `r` is a well-formed run result. */
+const isRunResultShape = exact(
+  { run: id, attempt: int(0, 1_000_000), req: int(0, Number.MAX_SAFE_INTEGER), ok: bool },
+  { v: bytes, e: isWireErrorShape, placed: recordOf(id, 4096) },
+);
+
+/** True when `r` is a well-formed run result (an error result carries its error). */
 export function isRunResult(r: unknown): r is RunResult {
-  return (
-    isObj(r) &&
-    typeof r.run === "string" &&
-    typeof r.attempt === "number" &&
-    typeof r.req === "number" &&
-    typeof r.ok === "boolean" &&
-    (r.v === undefined || isBytes(r.v))
-  );
+  return isRunResultShape(r) && ((r as RunResult).ok || (r as RunResult).e !== undefined);
 }
 
 /** True when `m` is a well-formed function message. */
-export function isFnMessage(m: unknown): m is FnMessage {
-  return isObj(m) && typeof m.to === "string" && typeof m.from === "string" && isBytes(m.payload);
+export const isFnMessage = exact({ to: id, from: id, payload: bytes }) as (
+  m: unknown,
+) => m is FnMessage;
+
+/** The gateway's push of a future's outcome to the client that started the run. */
+export interface FuturePush {
+  id: string;
+  ok: boolean;
+  v?: Uint8Array;
+  e?: WireError;
+}
+
+const isFuturePushShape = exact({ id, ok: bool }, { v: bytes, e: isWireErrorShape });
+
+/** True when `f` is a well-formed future push (what clients accept as the `future` message). */
+export function isFuturePush(f: unknown): f is FuturePush {
+  return isFuturePushShape(f) && ((f as FuturePush).ok || (f as FuturePush).e !== undefined);
 }

@@ -1,4 +1,6 @@
 import { connect as netConnect } from "node:net";
+import { isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import {
   ClosedError,
   InvalidArgumentError,
@@ -21,6 +23,16 @@ import type { PeerRole } from "./protocol.js";
 export interface StratusAddress {
   host: string;
   port: number;
+  /** True for `stratuss://`: the connection runs over TLS. */
+  tls?: boolean;
+}
+
+/** How a client checks a TLS listener's certificate (for `stratuss://` addresses). */
+export interface TlsClientOptions {
+  /** PEM certificate(s) to trust instead of the system's CAs (a self-signed cluster's cert). */
+  ca?: string | Buffer;
+  /** Refuse listeners whose certificate does not verify. @default true */
+  rejectUnauthorized?: boolean;
 }
 
 /** Options of {@link connect}. */
@@ -35,6 +47,8 @@ export interface ConnectOptions extends ConnectionOptions {
   timeoutMs?: number;
   /** How to answer the listener's requests and notifications, and learn of the close. */
   handlers?: Handlers;
+  /** Certificate checks of `stratuss://` listeners. */
+  tls?: TlsClientOptions;
 }
 
 function badUrl(url: string, why: string): InvalidArgumentError {
@@ -61,7 +75,9 @@ export function parseStratusUrl(url: string): StratusAddress {
   } catch {
     throw badUrl(url, "not a URL (expected stratus://host:port)");
   }
-  if (u.protocol !== "stratus:") throw badUrl(url, "the scheme must be stratus://");
+  if (u.protocol !== "stratus:" && u.protocol !== "stratuss:") {
+    throw badUrl(url, "the scheme must be stratus:// or stratuss:// (TLS)");
+  }
   if (u.username !== "" || u.password !== "") throw badUrl(url, "credentials are not allowed");
   if ((u.pathname !== "" && u.pathname !== "/") || u.search !== "" || u.hash !== "") {
     throw badUrl(url, "nothing may follow host:port");
@@ -71,7 +87,7 @@ export function parseStratusUrl(url: string): StratusAddress {
   if (u.port === "") throw badUrl(url, "the port is missing");
   const port = Number(u.port);
   if (!(port >= 1 && port <= 65535)) throw badUrl(url, "the port must be 1-65535");
-  return { host, port };
+  return u.protocol === "stratuss:" ? { host, port, tls: true } : { host, port };
 }
 
 /**
@@ -84,7 +100,7 @@ export function parseStratusUrl(url: string): StratusAddress {
  */
 export function formatStratusUrl(addr: StratusAddress): string {
   const host = addr.host.includes(":") ? `[${addr.host}]` : addr.host;
-  return `stratus://${host}:${addr.port}`;
+  return `${addr.tls === true ? "stratuss" : "stratus"}://${host}:${addr.port}`;
 }
 
 function checkAddress(a: StratusAddress): StratusAddress {
@@ -159,7 +175,17 @@ export function connect(
   }
   const url = formatStratusUrl(addr);
   const timeoutMs = options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  const socket = netConnect({ host: addr.host, port: addr.port });
+  const socket =
+    addr.tls === true
+      ? tlsConnect({
+          host: addr.host,
+          port: addr.port,
+          // SNI takes names only; an IP address is checked against the certificate's IP SANs.
+          ...(isIP(addr.host) === 0 ? { servername: addr.host } : {}),
+          ...(options.tls?.ca !== undefined ? { ca: options.tls.ca } : {}),
+          rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+        })
+      : netConnect({ host: addr.host, port: addr.port });
   return new Promise<Connection>((resolve, reject) => {
     const conn = new Connection(socket, {
       maxFrameBytes: options.maxFrameBytes,
@@ -167,6 +193,8 @@ export function connect(
       clock: options.clock,
       requestTimeoutMs: options.requestTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
+      maxWriteBufferBytes: options.maxWriteBufferBytes,
+      maxWriteBufferHardBytes: options.maxWriteBufferHardBytes,
       gate: connectorGate(),
       handshakeTimeoutMs: timeoutMs,
       // We chose this listener, so its welcome (which may carry a large `info`) gets the full limit.

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from "./frame.js";
 import type { RawMessage } from "./frame.js";
 import { Inbox, SKIP } from "./inbox.js";
 import type { InboxHost } from "./inbox.js";
-import { HANDSHAKE_REQUEST_ID } from "./protocol.js";
+import { HANDSHAKE_REQUEST_ID, IDLE_NOTICE } from "./protocol.js";
 import type { PeerIdentity, PeerRole } from "./protocol.js";
 import type {
   ConnectionSetup,
@@ -21,6 +21,9 @@ import type {
   RequestOptions,
 } from "./options.js";
 import { FrameWriter, Outbox } from "./outgoing.js";
+
+/** Default bound of a connection's outgoing buffer before it stops reading. */
+const DEFAULT_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** Runs a user callback that nobody could catch for: a throw is reported, never propagated. */
 function guard(what: string, fn: () => void): void {
@@ -77,6 +80,12 @@ export class Connection {
   private readonly outbox: Outbox;
   private readonly writer: FrameWriter;
   private timer: NodeJS.Timeout | undefined;
+  private readonly pausedBy = new Set<"inbox" | "write">();
+  /** Chunks read so far, and the activity count at the last idle check. */
+  private chunks = 0;
+  private seenActivity = -1;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private idle = false;
   private readonly maxFrameBytes: number;
   private readonly requestTimeoutMs: number;
 
@@ -87,7 +96,23 @@ export class Connection {
     this.handlers = setup.handlers ?? {};
     this.maxFrameBytes = setup.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.requestTimeoutMs = setup.requestTimeoutMs ?? 30_000;
-    this.writer = new FrameWriter(socket, this.maxFrameBytes, setup.clock);
+    const softBytes = setup.maxWriteBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES;
+    this.writer = new FrameWriter(
+      socket,
+      this.maxFrameBytes,
+      {
+        softBytes,
+        hardBytes: setup.maxWriteBufferHardBytes ?? this.maxFrameBytes + 64 * 1024 * 1024,
+        pressure: (over) => this.setPaused("write", over),
+        overflow: (buffered) =>
+          this.destroy(
+            new OverloadedError(
+              `${this.label()} is not reading: ${buffered} bytes wait to be written, over the limit`,
+            ),
+          ),
+      },
+      setup.clock,
+    );
     this.decoder = new FrameDecoder({ maxFrameBytes: setup.handshakeMaxFrameBytes });
     this.inbox = new Inbox(this.inboxHost(), setup.maxPendingRequests ?? 4096);
     // Responses to our own requests must stay readable even while incoming work is throttled.
@@ -111,13 +136,21 @@ export class Connection {
     this.handlers = handlers;
   }
 
+  /**
+   * True when this connection was closed (or is closing) for idleness, by either side: no failure,
+   * so whoever holds it opens a new one on next use instead of treating the peer as lost.
+   */
+  get closedForIdleness(): boolean {
+    return this.idle;
+  }
+
   /** Counters for metrics and tests. */
   get stats(): ConnectionStats {
     return {
       outgoing: this.outbox.size,
       handling: this.inbox.inFlight,
       queued: this.inbox.waiting,
-      readPaused: this.inbox.readPaused,
+      readPaused: this.pausedBy.size > 0,
     };
   }
 
@@ -208,11 +241,33 @@ export class Connection {
     conn.destroy(new TimeoutError("handshake not completed in time"));
   }
 
+  /**
+   * Runs every idle period: a connection that read and wrote nothing since the last run and has
+   * nothing in flight either way is closed, with a notice first. So it closes between one and two
+   * periods after its last traffic, at the cost of a counter per chunk instead of a clock read.
+   */
+  private static idleCheck(this: void, conn: Connection): void {
+    const activity = conn.chunks + conn.writer.written;
+    const busy =
+      conn.outbox.size > 0 ||
+      conn.inbox.inFlight > 0 ||
+      conn.inbox.waiting > 0 ||
+      conn.socket.writableLength > 0;
+    if (activity !== conn.seenActivity || busy || conn.state !== "open") {
+      conn.seenActivity = activity;
+      return;
+    }
+    conn.idle = true;
+    conn.writer.send({ t: "msg", m: IDLE_NOTICE });
+    void conn.close();
+  }
+
   private static closeExpired(this: void, conn: Connection): void {
     conn.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
+    this.chunks++;
     try {
       this.decoder.feed(chunk, this.sink);
     } catch (e) {
@@ -241,6 +296,14 @@ export class Connection {
         if (typeof msg.i === "number" && typeof msg.m === "string") return this.inbox.push(msg);
         break;
       case "msg":
+        if (msg.m === IDLE_NOTICE) {
+          // The listener found us idle and is closing: stop sending, and end our side too. Only a
+          // listener may say so; from a connecting peer (role set) it means nothing.
+          if (this.peer.role !== undefined) return;
+          this.idle = true;
+          void this.close();
+          return;
+        }
         if (typeof msg.m === "string") return this.inbox.push(msg);
         break;
     }
@@ -255,6 +318,11 @@ export class Connection {
       this.opened = true;
       this.peer = peer;
       this.decoder.maxFrameBytes = this.maxFrameBytes;
+      const idleMs = this.setup.idleTimeoutMs ?? 0;
+      if (idleMs > 0) {
+        this.idleTimer = setInterval(Connection.idleCheck, idleMs, this);
+        this.idleTimer.unref();
+      }
       this.setup.onOpen?.(this);
     },
     refuse: (err, answer) => {
@@ -280,12 +348,23 @@ export class Connection {
         const err = new OverloadedError(`${this.label()} has too many queued requests`);
         this.writer.respond(id, false, err);
       },
-      pause: (paused) => {
-        if (paused) this.socket.pause();
-        else this.socket.resume();
-        guard("backpressure", () => this.handlers.backpressure?.(this, paused));
-      },
+      pause: (paused) => this.setPaused("inbox", paused),
     };
+  }
+
+  /**
+   * Reading stops while either the inbox is full (too many requests in handling) or the outgoing
+   * buffer is over its bound (a peer that does not read its answers must not make us buffer more).
+   */
+  private setPaused(why: "inbox" | "write", paused: boolean): void {
+    const was = this.pausedBy.size > 0;
+    if (paused) this.pausedBy.add(why);
+    else this.pausedBy.delete(why);
+    const now = this.pausedBy.size > 0;
+    if (was === now || this.state === "closed") return;
+    if (now) this.socket.pause();
+    else this.socket.resume();
+    guard("backpressure", () => this.handlers.backpressure?.(this, now));
   }
 
   private label(): string {
@@ -297,6 +376,7 @@ export class Connection {
     if (this.state === "closed") return;
     this.state = "closed";
     clearTimeout(this.timer);
+    clearInterval(this.idleTimer);
     this.inbox.clear();
     const reason = this.reason;
     const why = reason?.message ?? (this.closedLocally ? "closed locally" : "closed by the peer");

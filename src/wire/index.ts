@@ -27,9 +27,10 @@ export type {
   WireClock,
 } from "./options.js";
 export { WireServer } from "./server.js";
+export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from "./server.js";
 export type { WireServerOptions } from "./server.js";
 export { connect, formatStratusUrl, parseStratusUrl } from "./connect.js";
-export type { ConnectOptions, StratusAddress } from "./connect.js";
+export type { ConnectOptions, StratusAddress, TlsClientOptions } from "./connect.js";
 export { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from "./frame.js";
 export type { RawMessage } from "./frame.js";
 export { PEER_ROLES, PROTOCOL_VERSION } from "./protocol.js";

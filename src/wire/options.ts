@@ -50,6 +50,16 @@ export interface ConnectionOptions {
   maxPendingRequests?: number;
   /** Deadline of a request unless `request()` is given one (default 30 s). */
   requestTimeoutMs?: number;
+  /**
+   * Bytes waiting to be written above which the connection stops reading its peer (and so takes
+   * no new requests) until they drain (default 16 MiB).
+   */
+  maxWriteBufferBytes?: number;
+  /**
+   * Bytes waiting to be written above which the peer is deemed not to read and the connection is
+   * closed with `OVERLOADED` (default the frame limit plus 64 MiB, so one largest frame fits).
+   */
+  maxWriteBufferHardBytes?: number;
   /** How long a graceful `close()` waits for the peer before destroying the socket (default 5 s). */
   closeTimeoutMs?: number;
 }
@@ -87,6 +97,8 @@ export interface ConnectionSetup extends ConnectionOptions {
   /** Receives every frame until it calls `accept` or `refuse`. */
   gate: (msg: RawMessage, ctl: HandshakeControl) => void;
   handshakeTimeoutMs: number;
+  /** Close the connection once it has been idle this long (0: never). See WireServerOptions. */
+  idleTimeoutMs?: number | undefined;
   /** Frame limit before the handshake completes, so strangers cannot make us buffer 128 MiB. */
   handshakeMaxFrameBytes: number;
   handlers?: Handlers | undefined;

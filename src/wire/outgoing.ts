@@ -9,6 +9,16 @@ import { MAX_REQUEST_ID } from "./protocol.js";
  * sent until their responses, deadlines or the connection's close settle them.
  */
 
+/** Bounds of a connection's outgoing buffer, and what to do when they are crossed. */
+export interface WriteLimits {
+  /** Above this many buffered bytes, `pressure(true)`; `pressure(false)` once drained. */
+  softBytes: number;
+  /** Above this many, `overflow` (the connection closes). */
+  hardBytes: number;
+  pressure(over: boolean): void;
+  overflow(buffered: number): void;
+}
+
 /**
  * Encodes frames and writes them with the socket corked until
  * the end of the current tick, so everything written in one tick (a burst of requests, the answers
@@ -17,12 +27,17 @@ import { MAX_REQUEST_ID } from "./protocol.js";
 export class FrameWriter {
   private readonly socket: Socket;
   private readonly maxFrameBytes: number;
+  private readonly limits: WriteLimits;
   private corked = false;
   private readonly clock: WireClock | undefined;
+  private over = false;
+  /** Frames written so far; the connection's idle check compares it between two ticks. */
+  written = 0;
 
-  constructor(socket: Socket, maxFrameBytes: number, clock?: WireClock) {
+  constructor(socket: Socket, maxFrameBytes: number, limits: WriteLimits, clock?: WireClock) {
     this.socket = socket;
     this.maxFrameBytes = maxFrameBytes;
+    this.limits = limits;
     this.clock = clock;
   }
 
@@ -69,6 +84,33 @@ export class FrameWriter {
       process.nextTick(FrameWriter.uncork, this);
     }
     this.socket.write(frame);
+    this.written++;
+    this.check();
+  }
+
+  /**
+   * Bounds what waits to be written, by bytes: past the soft bound the owner stops reading (no new
+   * requests, so no new answers) until the socket drains; past the hard bound it gives up on the
+   * peer. Checked after each write, since only a write makes the buffer grow.
+   */
+  private check(): void {
+    const buffered = this.socket.writableLength;
+    if (buffered > this.limits.hardBytes) {
+      this.limits.overflow(buffered);
+      return;
+    }
+    if (this.over || buffered <= this.limits.softBytes) return;
+    this.over = true;
+    this.limits.pressure(true);
+    // Above the soft bound write() has returned false, so 'drain' comes once the buffer is empty.
+    const done = (): void => {
+      this.socket.off("drain", done);
+      this.socket.off("close", done);
+      this.over = false;
+      this.limits.pressure(false);
+    };
+    this.socket.on("drain", done);
+    this.socket.on("close", done);
   }
 
   /**

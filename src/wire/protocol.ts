@@ -14,6 +14,7 @@ import type { ConnectionSetup } from "./options.js";
  * res      { t: "res", i, ok: true, v }                 success response to request `i`
  * res      { t: "res", i, ok: false, e }                error response (`e` is a WireError)
  * msg      { t: "msg", m, a }                           notification: method, payload, no answer
+ * msg      { t: "msg", m: "wire.idle" }                 the listener is closing an idle connection
  * ```
  *
  * A refused handshake is answered with an error `res` for request id 0, which is never used for
@@ -63,6 +64,13 @@ export interface NotifyMessage {
   m: string;
   a: unknown;
 }
+
+/**
+ * Notification a listener sends before it closes a connection for idleness. The connection
+ * consumes it itself, so the other side knows the close is no failure of the peer and simply
+ * reconnects on next use.
+ */
+export const IDLE_NOTICE = "wire.idle";
 
 /** Request id reserved for the handshake's error answer. */
 export const HANDSHAKE_REQUEST_ID = 0;

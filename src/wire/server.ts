@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { InvalidArgumentError, ensureError } from "../errors/index.js";
 import { formatStratusUrl } from "./connect.js";
@@ -29,7 +30,25 @@ export interface WireServerOptions extends ConnectionOptions {
   onConnection?: (conn: Connection) => void;
   /** Connections that have not completed the handshake by then are closed (default 5 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * Most connections open at once, handshake or not (default 10,000); sockets beyond it are closed
+   * as soon as they are accepted.
+   */
+  maxConnections?: number;
+  /**
+   * An established connection with no traffic either way and nothing in flight is closed after
+   * between one and two of these periods (default 10 minutes; 0 never closes). Peers and the SDK
+   * reconnect on next use.
+   */
+  idleTimeoutMs?: number;
+  /** Serve TLS (`stratuss://`) with this PEM certificate chain and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
+
+/** Default of {@link WireServerOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Default of {@link WireServerOptions.idleTimeoutMs}: 10 minutes. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 
 /**
  * A TCP listener speaking the Stratus wire protocol. Each accepted socket must complete the
@@ -69,12 +88,20 @@ export class WireServer {
   /** Every connection, including those still in the handshake; closed by {@link close}. */
   private readonly all = new Set<Connection>();
   private closing: Promise<void> | undefined;
+  private readonly maxConnections: number;
+  private refused = 0;
+
+  /** Sockets closed on arrival because {@link WireServerOptions.maxConnections} were open. */
+  get refusedConnections(): number {
+    return this.refused;
+  }
 
   private constructor(server: Server, options: WireServerOptions) {
     this.server = server;
     this.options = options;
     const info = server.address() as AddressInfo;
     this.address = { host: info.address, port: info.port };
+    if (options.tls !== undefined) this.address.tls = true;
     this.url = formatStratusUrl(this.address);
     this.connections = this.open;
     this.setup = {
@@ -83,12 +110,21 @@ export class WireServer {
       clock: options.clock,
       requestTimeoutMs: options.requestTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs,
+      maxWriteBufferBytes: options.maxWriteBufferBytes,
+      maxWriteBufferHardBytes: options.maxWriteBufferHardBytes,
       gate: listenerGate(options.token, options.id, options.info),
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       handshakeMaxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onOpen: (conn) => this.opened(conn),
     };
-    server.on("connection", (socket: Socket) => this.accept(socket));
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    // Over TLS a socket becomes a connection once its TLS handshake is done.
+    server.on(options.tls !== undefined ? "secureConnection" : "connection", (socket: Socket) =>
+      this.accept(socket),
+    );
+    // A failed TLS handshake (a plain client, a bad certificate) ends that socket, nothing else.
+    server.on("tlsClientError", (_e: Error, socket: Socket) => socket.destroy());
   }
 
   /**
@@ -104,7 +140,7 @@ export class WireServer {
     if (typeof options.id !== "string" || options.id === "") {
       throw InvalidArgumentError.field("id", "must be a non-empty string");
     }
-    const server = createServer();
+    const server = options.tls !== undefined ? createTlsServer(options.tls) : createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
@@ -113,7 +149,9 @@ export class WireServer {
       });
     });
     // Accept errors (EMFILE…) are reported here; without a listener they would crash the process.
-    server.on("error", (e) => process.emitWarning(`stratus wire: listener error: ${e.message}`));
+    server.on("error", (e: Error) =>
+      process.emitWarning(`stratus wire: listener error: ${e.message}`),
+    );
     return new WireServer(server, options);
   }
 
@@ -132,6 +170,11 @@ export class WireServer {
 
   private accept(socket: Socket): void {
     if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.all.size >= this.maxConnections) {
+      this.refused++;
       socket.destroy();
       return;
     }

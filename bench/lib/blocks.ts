@@ -30,18 +30,26 @@ export async function closedLoop(op: Op, callers: number, ms: number): Promise<B
   const t0 = performance.now();
   const end = t0 + ms;
   const lanes = Array.from({ length: callers }, async () => {
-    while (!stop) {
-      const s = performance.now();
-      await op();
-      const e = performance.now();
-      acknowledged++;
-      if (e <= end) {
-        ops++;
-        latenciesMs.push(e - s);
-      } else stop = true;
+    try {
+      while (!stop) {
+        const s = performance.now();
+        await op();
+        const e = performance.now();
+        acknowledged++;
+        if (e <= end) {
+          ops++;
+          latenciesMs.push(e - s);
+        } else stop = true;
+      }
+    } catch (err) {
+      stop = true; // the other lanes end after their current operation
+      throw err;
     }
   });
-  await Promise.all(lanes);
+  // allSettled first: no lane may still be running when the block reports its failure.
+  const settled = await Promise.allSettled(lanes);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
   return { ops, acknowledged, ms, latenciesMs };
 }
 

@@ -26,7 +26,10 @@ const HOT = "hot";
 const RMW_KEY = "hot-rmw";
 const REQUEST_TIMEOUT_MS = 30_000;
 
-const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+const t0 = performance.now();
+/** Progress with the seconds since start: startup is a large part of a quick run. */
+const log = (msg: string): void =>
+  void process.stderr.write(`+${((performance.now() - t0) / 1000).toFixed(1)}s ${msg}\n`);
 const peersDir = join(import.meta.dirname, "..", "peers");
 
 const [restateScratch, restateBin, mfScratch, tmp] = process.argv
@@ -107,6 +110,7 @@ async function start(r: Running, agent: Agent): Promise<void> {
       persistDir: join(dir, "do"),
     }),
   ]);
+  log("all started");
   if (s.status === "fulfilled") r.stratus = s.value;
   if (rs.status === "fulfilled") r.restate = rs.value;
   if (mf.status === "fulfilled") r.miniflare = mf.value;
@@ -137,7 +141,7 @@ async function measure(
   sides.do = () => post(agent, doAdd, "1");
 
   const o = quick
-    ? { rounds: 3, blockMs: 1000, warmupMs: 500, callers: CALLERS }
+    ? { rounds: 3, blockMs: 800, warmupMs: 300, callers: CALLERS }
     : { rounds: 6, blockMs: 2000, warmupMs: 1000, callers: CALLERS };
   log(
     `${Object.keys(sides).join(", ")}: ${CALLERS} callers on one hot key, ` +

@@ -18,7 +18,7 @@ import { startMiniflare } from "../peers/miniflare.js";
 import type { MiniflareHandle } from "../peers/miniflare.js";
 import { startRestate } from "../peers/restate.js";
 import type { Restate } from "../peers/restate.js";
-import { latticeApi, startStratus } from "./stratus.js";
+import { latticeApi, readCount, startStratus } from "./stratus.js";
 import type { LatticeApi, StratusSetup } from "./stratus.js";
 
 const CALLERS = 64;
@@ -166,9 +166,9 @@ async function measure(
     m.memory_counter_ops = side("memory_counter").opsPerSec;
     m.memory_counter_p50_ms = side("memory_counter").p50Ms;
     m.rmw_ops = side("rmw").opsPerSec;
-    const hot = (await s.redis.cloud.get<number>(HOT)) ?? 0;
-    const rmwFinal = (await s.redis.cloud.get<number>(RMW_KEY)) ?? 0;
-    const memHot = (await s.memory.cloud.get<number>(HOT)) ?? 0;
+    const hot = await readCount(s.redis.cloud, HOT);
+    const rmwFinal = await readCount(s.redis.cloud, RMW_KEY);
+    const memHot = await readCount(s.memory.cloud, HOT);
     m.counter_lost_updates = c.acknowledged + side("client_merge").acknowledged - hot;
     m.memory_counter_lost_updates = side("memory_counter").acknowledged - memHot;
     m.rmw_lost_updates = side("rmw").acknowledged - rmwFinal;

@@ -33,23 +33,33 @@ export interface LatticeApi {
   lattices: Lattices;
 }
 
+const MISSING =
+  "the lattice API of issue 7 (lattices, cloud.merge, ctx.merge) is not in src/ yet: " +
+  "run `npm run bench -- state --peers-only` for the peers' side alone";
+
 /** The package's lattice API, or a clear error naming what is missing. */
 export function latticeApi(): LatticeApi {
   const lattices = (stratusPackage as unknown as { lattices?: Lattices }).lattices;
-  const merge = (Stratus.prototype as unknown as { merge?: unknown }).merge;
-  if (lattices === undefined || typeof merge !== "function") {
-    throw new Error(
-      "the lattice API of issue 7 (lattices, cloud.merge, ctx.merge) is not in src/ yet: " +
-        "run `npm run bench -- state --peers-only` for the peers' side alone",
-    );
-  }
+  if (lattices === undefined) throw new Error(MISSING);
   return {
     lattices,
-    merge: (cloud, key, value) =>
-      (cloud as unknown as { merge(k: string, v: Lattice): Promise<void> }).merge(key, value),
+    merge: (cloud, key, value) => {
+      const merge = (cloud as unknown as { merge?: (k: string, v: Lattice) => Promise<void> })
+        .merge;
+      if (typeof merge !== "function") throw new Error(MISSING);
+      return merge.call(cloud, key, value);
+    },
   };
 }
+
 // ---------------------------------------------------------------------------------------------
+
+/** The number stored under `key` (a counter's value, or the LWW number of the RMW side). */
+export async function readCount(cloud: Stratus, key: string): Promise<number> {
+  const v = await cloud.get(key);
+  if (typeof v !== "number") throw new Error(`get(${key}) answered ${String(v)}, not a number`);
+  return v;
+}
 
 /** One increment as a function call: the merge runs on the executor, one step on the server. */
 async function incr(ctx: stratusPackage.Context, key: string): Promise<void> {

@@ -47,7 +47,11 @@ if (
   process.exit(2);
 }
 
-/** One HTTP request (keep-alive); resolves with the body as a number, rejects on non-2xx. */
+/**
+ * One HTTP request (keep-alive); resolves with the body as a number, rejects on non-2xx. node:http
+ * rather than fetch (undici) for both peers: in one quick run here fetch got the Durable Object
+ * 60 increments/s against node:http's 141 (seq p50 5.4 vs 2.1 ms), so this client favours them.
+ */
 function post(agent: Agent, url: URL, body?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(

@@ -22,7 +22,7 @@ const SERVER_VERSION = "1.7.12";
 const SDK_VERSION = "1.17.2";
 
 const root = join(import.meta.dirname, "..");
-const scratch = join(root, "bench", ".scratch", "peers");
+export const scratch = join(root, "bench", ".scratch", "peers");
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
 
 function installedVersion(pkg: string): string | undefined {
@@ -71,7 +71,7 @@ function run(cmd: string, args: string[], ms: number): Promise<void> {
   });
 }
 
-async function ensureInstalled(ctx: BenchContext): Promise<string> {
+export async function ensureInstalled(ctx: BenchContext): Promise<string> {
   const current =
     installedVersion("@restatedev/restate-server") === SERVER_VERSION &&
     installedVersion("@restatedev/restate-sdk") === SDK_VERSION;

@@ -14,7 +14,6 @@ import type { Benchmark, Metrics } from "./lib/harness.js";
 import { ensureMiniflare, MINIFLARE_VERSION } from "./peers/miniflare.js";
 import { runInNetns } from "./peers/netns-run.js";
 import { ensureInstalled, scratch as restateScratch } from "./peers.js";
-import { latticeApi } from "./state/stratus.js";
 
 const state: Benchmark = {
   name: "state",
@@ -23,7 +22,6 @@ const state: Benchmark = {
     `vs a Restate virtual object and a Durable Object (miniflare ${MINIFLARE_VERSION}), alternating`,
   async run(ctx): Promise<Metrics> {
     const peersOnly = process.argv.includes("--peers-only");
-    if (!peersOnly) latticeApi(); // says what is missing before anything is installed or started
     const restateBin = await ensureInstalled(ctx);
     const mfScratch = await ensureMiniflare((msg) => ctx.log(msg));
     const tmp = mkdtempSync(join(tmpdir(), "stratus-state-"));

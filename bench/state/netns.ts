@@ -18,8 +18,9 @@ import { startMiniflare } from "../peers/miniflare.js";
 import type { MiniflareHandle } from "../peers/miniflare.js";
 import { startRestate } from "../peers/restate.js";
 import type { Restate } from "../peers/restate.js";
-import { latticeApi, readCount, startStratus } from "./stratus.js";
-import type { LatticeApi, StratusSetup } from "./stratus.js";
+import { lattices } from "../../src/index.js";
+import { readCount, startStratus } from "./stratus.js";
+import type { StratusSetup } from "./stratus.js";
 
 const CALLERS = 64;
 const HOT = "hot";
@@ -132,11 +133,7 @@ async function start(r: Running, agent: Agent): Promise<void> {
   for (const x of [s, rs, mf]) if (x.status === "rejected") throw x.reason;
 }
 
-async function measure(
-  r: Running,
-  agent: Agent,
-  api: LatticeApi | undefined,
-): Promise<Record<string, number>> {
+async function measure(r: Running, agent: Agent): Promise<Record<string, number>> {
   const restate = r.restate as Restate;
   const mf = r.miniflare as MiniflareHandle;
   const restateAdd = new URL(`${restate.ingress}/counter/${HOT}/add`);
@@ -145,10 +142,10 @@ async function measure(
   const doGet = new URL(`${mf.url}${HOT}`);
   const sides: Record<string, Op> = {};
   const s = r.stratus;
-  if (s !== undefined && api !== undefined) {
+  if (s !== undefined && !peersOnly) {
     const { redis, memory } = s;
     sides.counter = () => redis.cloud.call("state_incr", [HOT]);
-    sides.client_merge = () => api.merge(redis.cloud, HOT, api.lattices.counter(1));
+    sides.client_merge = () => redis.cloud.merge(HOT, lattices.counter(1));
     sides.rmw = () => redis.cloud.call("state_rmw", [RMW_KEY]);
     sides.memory_counter = () => memory.cloud.call("state_incr", [HOT]);
   }
@@ -209,13 +206,11 @@ async function measure(
 
 async function main(): Promise<Record<string, number>> {
   assertLoopbackOnly();
-  // Fails at once, before anything starts, while src/ lacks the lattice API.
-  const api = peersOnly ? undefined : latticeApi();
   const agent = new Agent({ keepAlive: true, maxSockets: CALLERS });
   const r: Running = {};
   try {
     await start(r, agent);
-    return await measure(r, agent, api);
+    return await measure(r, agent);
   } catch (err) {
     const tail = r.restate?.logTail();
     if (tail) log(`--- restate-server log (tail) ---\n${tail}\n---`);

@@ -7,52 +7,11 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import * as stratusPackage from "../../src/index.js";
 import { Stratus } from "../../src/index.js";
+import type { Context } from "../../src/index.js";
 import { stratusUp } from "../../test/support/processes.js";
 import { freePort } from "../../test/support/redis.js";
 import { stopChild } from "../peers/restate.js";
-
-// ---------------------------------------------------------------------------------------------
-// SHIM for the lattice API of issue 7 (`cloud.merge(key, lattices.counter(n))`, `lattices` from the
-// package, `ctx.merge` / `ctx.lattices` in functions, `get` answering a counter's number), which
-// the lead is adding to src/ while this benchmark is written. Delete the shim, import `lattices`
-// and call `cloud.merge` directly once it has landed.
-/** A lattice value built by a constructor; opaque to the benchmark. */
-type Lattice = unknown;
-interface Lattices {
-  counter(delta: number): Lattice;
-}
-/** What functions see of the lattice API. */
-export interface LatticeContext {
-  merge(key: string, value: Lattice): Promise<void>;
-  readonly lattices: Lattices;
-}
-export interface LatticeApi {
-  merge(cloud: Stratus, key: string, value: Lattice): Promise<void>;
-  lattices: Lattices;
-}
-
-const MISSING =
-  "the lattice API of issue 7 (lattices, cloud.merge, ctx.merge) is not in src/ yet: " +
-  "run `npm run bench -- state --peers-only` for the peers' side alone";
-
-/** The package's lattice API, or a clear error naming what is missing. */
-export function latticeApi(): LatticeApi {
-  const lattices = (stratusPackage as unknown as { lattices?: Lattices }).lattices;
-  if (lattices === undefined) throw new Error(MISSING);
-  return {
-    lattices,
-    merge: (cloud, key, value) => {
-      const merge = (cloud as unknown as { merge?: (k: string, v: Lattice) => Promise<void> })
-        .merge;
-      if (typeof merge !== "function") throw new Error(MISSING);
-      return merge.call(cloud, key, value);
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 
 /** The number stored under `key` (a counter's value, or the LWW number of the RMW side). */
 export async function readCount(cloud: Stratus, key: string): Promise<number> {
@@ -62,13 +21,12 @@ export async function readCount(cloud: Stratus, key: string): Promise<number> {
 }
 
 /** One increment as a function call: the merge runs on the executor, one step on the server. */
-async function incr(ctx: stratusPackage.Context, key: string): Promise<void> {
-  const c = ctx as unknown as LatticeContext;
-  await c.merge(key, c.lattices.counter(1));
+async function incr(ctx: Context, key: string): Promise<void> {
+  await ctx.merge(key, ctx.lattices.counter(1));
 }
 
 /** The same increment as read-modify-write of an LWW value: concurrent calls lose updates. */
-async function rmw(ctx: stratusPackage.Context, key: string): Promise<void> {
+async function rmw(ctx: Context, key: string): Promise<void> {
   const v = (await ctx.get<number>(key)) ?? 0;
   await ctx.put(key, v + 1);
 }

@@ -128,7 +128,7 @@ export async function alternatingThroughput(
   for (let b = 0; b < blocks; b++) {
     for (const name of names) {
       const op = ops[name] as (i: number) => Promise<unknown>;
-      sums[name] = (sums[name] ?? 0) + (await throughput(op, inflight, blockMs, 200));
+      sums[name] = (sums[name] ?? 0) + (await throughput(op, inflight, blockMs, blockMs / 2));
     }
   }
   return Object.fromEntries(names.map((k) => [k, Math.round((sums[k] ?? 0) / blocks)]));

@@ -10,6 +10,8 @@
 import { randomUUID } from "node:crypto";
 import { Stratus, StratusProcess, ref } from "../src/index.js";
 import type { PlacementPolicy } from "../src/scheduler/index.js";
+import { RedisStore } from "../src/storage/index.js";
+import type { Store } from "../src/storage/index.js";
 import { RedisServer } from "../test/support/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { percentiles } from "./lib/measure.js";
@@ -26,6 +28,17 @@ const MB = 1024 * 1024;
  */
 const expiryMs = 15_000;
 
+/**
+ * Each process's own Redis client, with a long command timeout: cold fetches of 80 MB can take
+ * seconds on a loaded machine, and a timed-out fetch would end the run rather than measure it.
+ */
+const stores: Store[] = [];
+async function storeFor(url: string, prefix: string): Promise<Store> {
+  const s = await RedisStore.connect({ url, keyPrefix: prefix, opTimeoutMs: 120_000 });
+  stores.push(s);
+  return s;
+}
+
 interface Setup {
   cloud: Stratus;
   close(): Promise<void>;
@@ -38,11 +51,11 @@ async function cluster(
   placement: PlacementPolicy,
 ): Promise<Setup> {
   const token = randomUUID();
-  const store = `${redisUrl}?prefix=loc-${token.slice(0, 8)}:`;
+  const prefix = `loc-${token.slice(0, 8)}:`;
   const pool = cacheBytes === 0 ? { valueCacheBytes: 0 } : {};
   const main = await StratusProcess.start({
     token,
-    store,
+    store: await storeFor(redisUrl, prefix),
     expiryMs,
     executors: 1,
     cacheBytes,
@@ -51,7 +64,7 @@ async function cluster(
   });
   const second = await StratusProcess.start({
     token,
-    store,
+    store: await storeFor(redisUrl, prefix),
     expiryMs,
     executors: 1,
     cacheBytes,
@@ -78,12 +91,22 @@ async function cluster(
 /** Two schedulers without executors and two nodes without schedulers, over one Redis. */
 async function twoSchedulers(redisUrl: string): Promise<Setup & { other: Stratus }> {
   const token = randomUUID();
-  const common = { token, expiryMs, store: `${redisUrl}?prefix=loc2-${token.slice(0, 8)}:` };
+  const prefix = `loc2-${token.slice(0, 8)}:`;
+  const common = { token, expiryMs };
+  const node = { executors: 1, scheduler: false, cacheBytes: 256 * MB };
   const procs = [
-    await StratusProcess.start({ ...common, executors: 0 }),
-    await StratusProcess.start({ ...common, executors: 0 }),
-    await StratusProcess.start({ ...common, executors: 1, scheduler: false, cacheBytes: 256 * MB }),
-    await StratusProcess.start({ ...common, executors: 1, scheduler: false, cacheBytes: 256 * MB }),
+    await StratusProcess.start({
+      ...common,
+      executors: 0,
+      store: await storeFor(redisUrl, prefix),
+    }),
+    await StratusProcess.start({
+      ...common,
+      executors: 0,
+      store: await storeFor(redisUrl, prefix),
+    }),
+    await StratusProcess.start({ ...common, ...node, store: await storeFor(redisUrl, prefix) }),
+    await StratusProcess.start({ ...common, ...node, store: await storeFor(redisUrl, prefix) }),
   ];
   const clients = await Promise.all(
     procs.slice(0, 2).map((p) => Stratus.connect(p.url, { token })),
@@ -209,6 +232,7 @@ const locality: Benchmark = {
         await two.close();
       }
     } finally {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
       await redis.stop();
     }
     m.hot_vs_cold = (m.cold_p50_ms ?? 0) / (m.hot_p50_ms ?? 1);

@@ -1,83 +1,127 @@
 /**
- * composition: square(increment(x)) as a 2-function DAG from a client over TCP to `stratus up`
- * with 2 executors, against the lower bound of the same functions in-process behind node:http.
+ * composition: square(increment(x)) as a 2-function DAG from a client over TCP, against the lower
+ * bound of the same functions in-process behind node:http. Measured on three shapes:
+ * - `stratus up --executors 2`: both functions fused in one worker (the easy case);
+ * - the same with `--no-fuse`: each function its own invocation on one node;
+ * - a scheduler and two node processes over Redis, `inc` pinned to one and `square` to the other
+ *   (`--pin`), so the intermediate result crosses TCP between nodes.
+ * Latencies are sequential and interleaved in blocks; throughputs of the DAG and of HTTP alternate
+ * in blocks under the same load (64 in flight); then four client processes, 64 in flight each.
  */
-import { Agent, request } from "node:http";
+import { Agent } from "node:http";
 import { Stratus } from "../src/index.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
-import { percentiles, throughput } from "./lib/measure.js";
-import { startTs, stratusUp } from "../test/support/processes.js";
+import { httpCall } from "./lib/http-call.js";
+import { alternatingThroughput, interleaved } from "./lib/measure.js";
+import { RedisServer } from "../test/support/redis.js";
+import { startStratus, startTs, stratusUp } from "../test/support/processes.js";
+import type { Child } from "../test/support/processes.js";
 
-function httpCall(agent: Agent, port: number, x: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method: "POST", path: "/", agent }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve(Number(body)));
-    });
-    req.on("error", reject);
-    req.end(String(x));
-  });
+const TOKEN = "bench-token";
+
+async function registerPipeline(cloud: Stratus): Promise<void> {
+  await cloud.register("inc", async (_ctx, x: number) => x + 1);
+  await cloud.register("square", (_ctx, x: number) => x * x);
+  await cloud.registerDag("pipeline", { functions: ["inc", "square"], edges: [["inc", "square"]] });
+  if ((await cloud.callDag("pipeline", { inc: [3] })) !== 16) throw new Error("wrong DAG result");
 }
 
-/**
- * Sequential latency of several operations measured in alternating blocks, so that each sees
- * the same machine (this 2-core box drifts between runs by more than the differences we
- * measure): a ratio of two p50s from one interleaved run is what the target is about.
- */
-async function interleaved(
-  ops: Record<string, (i: number) => Promise<unknown>>,
-  n: number,
-  block = 100,
-): Promise<Record<string, { p50: number; p99: number }>> {
-  const names = Object.keys(ops);
-  const samples: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
-  for (const name of names) for (let i = 0; i < 500; i++) await ops[name]?.(i); // warm-up
-  for (let done = 0; done < n; done += block) {
-    for (const name of names) {
-      const op = ops[name] as (i: number) => Promise<unknown>;
-      const out = samples[name] as number[];
-      for (let i = 0; i < block; i++) {
-        const t0 = performance.now();
-        await op(done + i);
-        out.push(performance.now() - t0);
-      }
-    }
+/** A scheduler and two nodes (1 executor each), separate processes, over `redisUrl`. */
+async function crossNode(redisUrl: string): Promise<{ url: string; children: Child[] }> {
+  const store = `${redisUrl}?prefix=comp:`;
+  const sched = await startStratus(
+    ["scheduler", "--store", store, "--token", TOKEN, "--pin", "inc=xa", "--pin", "square=xb"],
+    /scheduler \S+ at (\S+)\n/,
+  );
+  const nodes = await Promise.all(
+    ["xa", "xb"].map((id) =>
+      startStratus(
+        ["node", "--join", sched.ready, "--token", TOKEN, "--executors", "1", "--id", id],
+        /node (\S+) joined/,
+      ),
+    ),
+  );
+  return { url: sched.ready, children: [sched, ...nodes] };
+}
+
+/** `clients` load-client processes against one target, measuring the same interval. */
+async function clientProcesses(args: string[], clients: number, ms: number): Promise<number> {
+  const procs = await Promise.all(
+    Array.from({ length: clients }, () =>
+      startTs("bench/fixtures/load-client.ts", [...args, "--ms", String(ms)], /^ready\n/m),
+    ),
+  );
+  const results = procs.map(
+    (c) =>
+      new Promise<number>((resolve, reject) => {
+        let out = "";
+        c.proc.stdout?.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /rps (\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        c.proc.once("exit", (code) => reject(new Error(`load client exited (${code})`)));
+      }),
+  );
+  for (const c of procs) c.proc.kill("SIGUSR2");
+  try {
+    return (await Promise.all(results)).reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(procs.map((c) => c.stop()));
   }
-  return Object.fromEntries(names.map((k) => [k, percentiles(samples[k] as number[])]));
 }
 
 const composition: Benchmark = {
   name: "composition",
-  description: "2-function DAG over TCP to `stratus up` (2 executors) vs in-process node:http",
+  description: "2-function DAG over TCP: fused, unfused, across two nodes; vs in-process node:http",
   async run(ctx): Promise<Metrics> {
-    const n = ctx.quick ? 1000 : 2000;
-    const seconds = ctx.quick ? 4 : 10;
+    const n = ctx.quick ? 1000 : 3000;
+    const blockMs = ctx.quick ? 1000 : 2000;
+    const blocks = ctx.quick ? 2 : 5;
     const m: Metrics = {};
 
-    ctx.log("starting stratus up --executors 2 and the node:http lower bound");
-    const [up, http] = await Promise.all([
-      stratusUp(["--executors", "2"]),
-      startTs("bench/fixtures/http-server.ts", [], /listening on (\d+)\n/),
-    ]);
-    const port = Number(http.ready);
+    ctx.log("starting stratus up (fused, unfused), node:http, and scheduler + 2 nodes on Redis");
+    const redis = await RedisServer.start();
+    const children: Child[] = [];
+    const clouds: Stratus[] = [];
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    const cloud = await Stratus.connect(up.url, { token: up.token });
     try {
-      await cloud.register("inc", async (_ctx, x: number) => x + 1);
-      await cloud.register("square", (_ctx, x: number) => x * x);
-      await cloud.registerDag("pipeline", {
+      const [up, unfused, http, cross] = await Promise.all([
+        stratusUp(["--executors", "2"]),
+        stratusUp(["--executors", "2", "--no-fuse"]),
+        startTs("bench/fixtures/http-server.ts", [], /listening on (\d+)\n/),
+        crossNode(redis.url),
+      ]);
+      children.push(up, unfused, http, ...cross.children);
+      const port = Number(http.ready);
+      const [cloud, cloudUnfused, cloudCross] = await Promise.all(
+        [up.url, unfused.url, cross.url].map((u) => Stratus.connect(u, { token: up.token })),
+      );
+      clouds.push(cloud as Stratus, cloudUnfused as Stratus, cloudCross as Stratus);
+      const [c, cu, cx] = clouds as [Stratus, Stratus, Stratus];
+      while ((await cx.status()).nodes.length < 2) await new Promise((r) => setTimeout(r, 20));
+      // The pins hold: the first function runs on xa, the second on xb.
+      await cx.register("inc", async (ctx) => ctx.id());
+      await cx.register("square", (ctx, up: string) => [up, ctx.id()]);
+      await cx.registerDag("pipeline", {
         functions: ["inc", "square"],
         edges: [["inc", "square"]],
       });
-      if ((await cloud.callDag("pipeline", { inc: [3] })) !== 16)
-        throw new Error("wrong DAG result");
+      const ids = await cx.callDag<string[]>("pipeline", { inc: [0] });
+      if (!(ids[0]?.startsWith("xa.") === true && ids[1]?.startsWith("xb.") === true))
+        throw new Error(`cross-node DAG ran on ${ids.join(", ")}, not xa then xb`);
+      await Promise.all([c, cu, cx].map(registerPipeline));
       if ((await httpCall(agent, port, 3)) !== 16) throw new Error("wrong HTTP result");
-      ctx.log(`${n} sequential calls, DAG runs and HTTP requests, interleaved in blocks`);
+      const where = await cx.callDag<number>("pipeline", { inc: [1] });
+      if (where !== 4) throw new Error("wrong cross-node DAG result");
+
+      ctx.log(`${n} sequential calls of each kind, interleaved in blocks of 100`);
       const lat = await interleaved(
         {
-          call: (i) => cloud.call("inc", [i]),
-          dag: (i) => cloud.callDag("pipeline", { inc: [i] }),
+          call: (i) => c.call("inc", [i]),
+          dag: (i) => c.callDag("pipeline", { inc: [i] }),
+          unfused: (i) => cu.callDag("pipeline", { inc: [i] }),
+          cross: (i) => cx.callDag("pipeline", { inc: [i] }),
           http: (i) => httpCall(agent, port, i),
         },
         n,
@@ -85,24 +129,46 @@ const composition: Benchmark = {
       m.call_p50_ms = lat.call?.p50 ?? NaN;
       m.dag_p50_ms = lat.dag?.p50 ?? NaN;
       m.dag_p99_ms = lat.dag?.p99 ?? NaN;
+      m.dag_unfused_p50_ms = lat.unfused?.p50 ?? NaN;
+      m.dag_cross_node_p50_ms = lat.cross?.p50 ?? NaN;
+      m.dag_cross_node_p99_ms = lat.cross?.p99 ?? NaN;
       m.inprocess_http_p50_ms = lat.http?.p50 ?? NaN;
-      ctx.log(`64 DAG runs in flight for ${seconds} s, then 64 HTTP requests`);
-      m.dag_throughput_rps = await throughput(
-        (i) => cloud.callDag("pipeline", { inc: [i] }),
+      m.inprocess_http_p99_ms = lat.http?.p99 ?? NaN;
+
+      ctx.log(`64 DAG runs, then 64 HTTP requests in flight, alternating ${blocks}x${blockMs} ms`);
+      const rps = await alternatingThroughput(
+        {
+          dag: (i) => c.callDag("pipeline", { inc: [i] }),
+          http: (i) => httpCall(agent, port, i),
+        },
         64,
-        seconds * 1000,
+        blockMs,
+        blocks,
       );
-      m.inprocess_http_rps = await throughput(
-        (i) => httpCall(agent, port, i),
-        64,
-        Math.min(seconds, 4) * 1000,
+      m.dag_throughput_rps = rps.dag ?? NaN;
+      m.inprocess_http_rps = rps.http ?? NaN;
+
+      ctx.log("4 client processes, 64 in flight each: DAG runs, then HTTP requests");
+      const ms = blockMs * 2;
+      m.dag_throughput_rps_4clients = await clientProcesses(
+        ["--kind", "dag", "--url", up.url, "--token", up.token],
+        4,
+        ms,
+      );
+      m.inprocess_http_rps_4clients = await clientProcesses(
+        ["--kind", "http", "--port", String(port)],
+        4,
+        ms,
       );
     } finally {
       agent.destroy();
-      await cloud.close();
-      await Promise.all([up.stop(), http.stop()]);
+      await Promise.all(clouds.map((c) => c.close()));
+      await Promise.all(children.map((c) => c.stop()));
+      await redis.stop();
     }
     m.dag_vs_inprocess = (m.dag_p50_ms ?? 0) / (m.inprocess_http_p50_ms ?? 1);
+    m.cross_node_vs_inprocess = (m.dag_cross_node_p50_ms ?? 0) / (m.inprocess_http_p50_ms ?? 1);
+    m.throughput_vs_http = (m.dag_throughput_rps ?? 0) / (m.inprocess_http_rps ?? 1);
     return m;
   },
 };

@@ -3,10 +3,15 @@
  * scheduler places the call on the node whose cache holds them. Cold: nodes without a cache, so
  * every call fetches 80 MB from Redis. Blind: two datasets, two nodes whose caches hold one
  * dataset each, placement that ignores locality (round robin), datasets asked in random order.
+ * Two schedulers: two schedulers and two nodes, each its own StratusProcess; a function's
+ * `ctx.get`s (through the first scheduler) fill one node's cache, then the calls alternate between
+ * both schedulers, which know where the data is only from the nodes' heartbeats.
  */
 import { randomUUID } from "node:crypto";
 import { Stratus, StratusProcess, ref } from "../src/index.js";
 import type { PlacementPolicy } from "../src/scheduler/index.js";
+import { RedisStore } from "../src/storage/index.js";
+import type { Store } from "../src/storage/index.js";
 import { RedisServer } from "../test/support/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { percentiles } from "./lib/measure.js";
@@ -16,6 +21,23 @@ const p50 = (xs: number[]): number => percentiles(xs).p50;
 const ARRAYS = 10;
 const LENGTH = 1_000_000;
 const MB = 1024 * 1024;
+/**
+ * Membership expiry for these processes: 80 MB of puts share Redis with the heartbeats, and on a
+ * machine shared with other work a heartbeat can be seconds late; a node dropped mid-run would
+ * fail the call with NO_RESOURCES, which is not what this benchmark measures.
+ */
+const expiryMs = 15_000;
+
+/**
+ * Each process's own Redis client, with a long command timeout: cold fetches of 80 MB can take
+ * seconds on a loaded machine, and a timed-out fetch would end the run rather than measure it.
+ */
+const stores: Store[] = [];
+async function storeFor(url: string, prefix: string): Promise<Store> {
+  const s = await RedisStore.connect({ url, keyPrefix: prefix, opTimeoutMs: 120_000 });
+  stores.push(s);
+  return s;
+}
 
 interface Setup {
   cloud: Stratus;
@@ -29,11 +51,12 @@ async function cluster(
   placement: PlacementPolicy,
 ): Promise<Setup> {
   const token = randomUUID();
-  const store = `${redisUrl}?prefix=loc-${token.slice(0, 8)}:`;
+  const prefix = `loc-${token.slice(0, 8)}:`;
   const pool = cacheBytes === 0 ? { valueCacheBytes: 0 } : {};
   const main = await StratusProcess.start({
     token,
-    store,
+    store: await storeFor(redisUrl, prefix),
+    expiryMs,
     executors: 1,
     cacheBytes,
     placement,
@@ -41,7 +64,8 @@ async function cluster(
   });
   const second = await StratusProcess.start({
     token,
-    store,
+    store: await storeFor(redisUrl, prefix),
+    expiryMs,
     executors: 1,
     cacheBytes,
     scheduler: false,
@@ -60,6 +84,51 @@ async function cluster(
       await cloud.close();
       await second.close();
       await main.close();
+    },
+  };
+}
+
+/** Two schedulers without executors and two nodes without schedulers, over one Redis. */
+async function twoSchedulers(redisUrl: string): Promise<Setup & { other: Stratus }> {
+  const token = randomUUID();
+  const prefix = `loc2-${token.slice(0, 8)}:`;
+  const common = { token, expiryMs };
+  const node = { executors: 1, scheduler: false, cacheBytes: 256 * MB };
+  const procs = [
+    await StratusProcess.start({
+      ...common,
+      executors: 0,
+      store: await storeFor(redisUrl, prefix),
+    }),
+    await StratusProcess.start({
+      ...common,
+      executors: 0,
+      store: await storeFor(redisUrl, prefix),
+    }),
+    await StratusProcess.start({ ...common, ...node, store: await storeFor(redisUrl, prefix) }),
+    await StratusProcess.start({ ...common, ...node, store: await storeFor(redisUrl, prefix) }),
+  ];
+  const clients = await Promise.all(
+    procs.slice(0, 2).map((p) => Stratus.connect(p.url, { token })),
+  );
+  const [cloud, other] = clients as [Stratus, Stratus];
+  for (const c of clients)
+    while ((await c.status()).nodes.length < 2) await new Promise((r) => setTimeout(r, 20));
+  await cloud.register("sum", (_ctx, ...arrays: Float64Array[]) => {
+    let s = 0;
+    for (const a of arrays) for (let i = 0; i < a.length; i++) s += a[i] as number;
+    return s;
+  });
+  await cloud.register("warm", async (ctx, keys: string[]) => {
+    for (const k of keys) await ctx.get(k);
+    return ctx.id();
+  });
+  return {
+    cloud,
+    other,
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+      for (const p of procs.reverse()) await p.close();
     },
   };
 }
@@ -142,10 +211,32 @@ const locality: Benchmark = {
       } finally {
         await blind.close();
       }
+      ctx.log("two schedulers: data cached by a function's ctx.get, calls through both schedulers");
+      const two = await twoSchedulers(redis.url);
+      try {
+        const expect = [await load(two.cloud, "a")];
+        const keys = Array.from({ length: ARRAYS }, (_, k) => `a/${k}`);
+        const warmNode = (await two.cloud.call<string>("warm", [keys])).split(".")[0];
+        // The schedulers learn what the node caches from its heartbeat; wait until both have.
+        for (const c of [two.cloud, two.other]) {
+          while (!(await c.status()).nodes.some((x) => x.id === warmNode && x.cachedKeys >= ARRAYS))
+            await new Promise((r) => setTimeout(r, 20));
+        }
+        const times: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const c = i % 2 === 0 ? two.other : two.cloud;
+          times.push(...(await timeCalls(c, ["a"], [0], expect)));
+        }
+        m.hot_two_schedulers_p50_ms = p50(times);
+      } finally {
+        await two.close();
+      }
     } finally {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
       await redis.stop();
     }
     m.hot_vs_cold = (m.cold_p50_ms ?? 0) / (m.hot_p50_ms ?? 1);
+    m.hot_vs_cold_two_schedulers = (m.cold_p50_ms ?? 0) / (m.hot_two_schedulers_p50_ms ?? 1);
     m.hot_vs_blind = (m.blind_p50_ms ?? 0) / (m.hot_p50_ms ?? 1);
     return m;
   },

@@ -83,3 +83,53 @@ export function percentiles(xs: readonly number[]): { p50: number; p99: number }
   const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
   return { p50: at(0.5), p99: at(0.99) };
 }
+
+/**
+ * Sequential latency of several operations measured in alternating blocks, so that each sees
+ * the same machine (a shared 2-core box drifts between runs by more than the differences we
+ * measure): a ratio of two p50s from one interleaved run is what a target is about. Times in ms.
+ */
+export async function interleaved(
+  ops: Record<string, (i: number) => Promise<unknown>>,
+  n: number,
+  block = 100,
+  warmup = 500,
+): Promise<Record<string, { p50: number; p99: number }>> {
+  const names = Object.keys(ops);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  for (const name of names) for (let i = 0; i < warmup; i++) await ops[name]?.(i);
+  for (let done = 0; done < n; done += block) {
+    for (const name of names) {
+      const op = ops[name] as (i: number) => Promise<unknown>;
+      const out = samples[name] as number[];
+      for (let i = 0; i < block; i++) {
+        const t0 = performance.now();
+        await op(done + i);
+        out.push(performance.now() - t0);
+      }
+    }
+  }
+  return Object.fromEntries(names.map((k) => [k, percentiles(samples[k] as number[])]));
+}
+
+/**
+ * Throughput of several operations under the same load (`inflight` at a time), measured in
+ * alternating blocks of `blockMs` so that machine drift hits all of them alike; returns the mean
+ * operations per second of each over its blocks.
+ */
+export async function alternatingThroughput(
+  ops: Record<string, (i: number) => Promise<unknown>>,
+  inflight: number,
+  blockMs: number,
+  blocks: number,
+): Promise<Record<string, number>> {
+  const names = Object.keys(ops);
+  const sums: Record<string, number> = Object.fromEntries(names.map((k) => [k, 0]));
+  for (let b = 0; b < blocks; b++) {
+    for (const name of names) {
+      const op = ops[name] as (i: number) => Promise<unknown>;
+      sums[name] = (sums[name] ?? 0) + (await throughput(op, inflight, blockMs, blockMs / 2));
+    }
+  }
+  return Object.fromEntries(names.map((k) => [k, Math.round((sums[k] ?? 0) / blocks)]));
+}

@@ -1,6 +1,6 @@
 // The Restate SDK service endpoint for bench/peers.ts, run with plain node inside the benchmark's
-// network namespace: `math.inc`, `math.square`, and `chain.run`, which calls math.inc then
-// math.square as two Restate service calls (the 2-function chain of bench/composition.ts).
+// network namespace: `math.inc`, `math.square`, `chain.run`, which calls math.inc then
+// math.square as two Restate service calls, and `pair.run` (inc, then a call of math.square).
 //
 // usage: node bench/peers/endpoint.mjs <scratch dir with node_modules> <port>
 import { readFileSync } from "node:fs";
@@ -52,8 +52,17 @@ const chain = restate.service({
   },
 });
 
+// Two functions, each its own invocation (the shape bench/peers.ts compares with Stratus's
+// unfused DAG): pair.run computes inc and calls math.square.
+const pair = restate.service({
+  name: "pair",
+  handlers: {
+    run: async (ctx, x) => await ctx.serviceClient(math).square(x + 1),
+  },
+});
+
 const port = Number(portArg);
-const server = http2.createServer(restate.createEndpointHandler({ services: [math, chain] }));
+const server = http2.createServer(restate.createEndpointHandler({ services: [math, chain, pair] }));
 server.on("error", (err) => {
   process.stderr.write(`endpoint: ${err.stack ?? String(err)}\n`);
   process.exit(1);

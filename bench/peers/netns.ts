@@ -1,8 +1,12 @@
 /**
  * The measuring side of bench/peers.ts, run inside a private network namespace (`unshare -n`, only
  * loopback up): starts restate-server bound to 127.0.0.1 and the SDK endpoint
- * (bench/peers/endpoint.mjs), registers the endpoint, measures through the ingress HTTP API and
- * prints one line `PEERS_RESULT <json metrics>` to stdout. Progress and diagnostics go to stderr.
+ * (bench/peers/endpoint.mjs), and two Stratus clusters (`stratus up --no-fuse`, one on its default
+ * memory store, one on a redis-server with `appendfsync everysec`). This one client measures all
+ * three on the same shape, two functions that each run as their own invocation (Restate:
+ * `pair.run` computing inc and calling `math.square`; Stratus: the inc→square DAG with chains
+ * off), in alternating blocks, and prints one line `PEERS_RESULT <json metrics>` to stdout.
+ * Progress and diagnostics go to stderr.
  *
  * usage: node --import tsx bench/peers/netns.ts <scratch dir> <restate-server binary> <temp dir>
  *        [--quick]
@@ -12,13 +16,16 @@ import type { ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join, resolve as resolvePath } from "node:path";
-import { sequentialLatency, throughput } from "../lib/measure.js";
+import { Stratus } from "../../src/index.js";
+import { stratusUp } from "../../test/support/processes.js";
+import { alternatingThroughput, interleaved } from "../lib/measure.js";
 
 /** Fixed ports: the namespace is private, so they cannot collide with anything else. */
 const INGRESS_PORT = 8080;
 const ADMIN_PORT = 9070;
 const NODE_PORT = 5122;
 const ENDPOINT_PORT = 9080;
+const REDIS_PORT = 6390;
 const HOST = "127.0.0.1";
 const REQUEST_TIMEOUT_MS = 30_000;
 const STARTUP_TIMEOUT_MS = 60_000;
@@ -151,6 +158,71 @@ function checked(agent: Agent, path: string, expect: (x: number) => number) {
   };
 }
 
+/** redis-server with an append-only file fsynced every second, as a durable deployment runs it. */
+async function startRedis(): Promise<void> {
+  const redis = track(
+    spawn(
+      "redis-server",
+      [
+        "--port",
+        String(REDIS_PORT),
+        "--bind",
+        HOST,
+        "--dir",
+        tmp as string,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--protected-mode",
+        "no",
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    ),
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    redis.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("Ready to accept connections")) resolve();
+    });
+    redis.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    redis.once("error", reject);
+  });
+}
+
+/** Two `stratus up --no-fuse --executors 2`: on memory, and on the durable Redis. */
+async function startStratus(): Promise<{
+  memory: Stratus;
+  redis: Stratus;
+  close(): Promise<void>;
+}> {
+  log("starting redis-server (appendfsync everysec) and two stratus up --no-fuse");
+  await startRedis();
+  const flags = ["--executors", "2", "--no-fuse"];
+  const ups = await Promise.all([
+    stratusUp(flags),
+    stratusUp([...flags, "--store", `redis://${HOST}:${REDIS_PORT}`]),
+  ]);
+  for (const u of ups) children.push(u.proc);
+  const clouds = await Promise.all(ups.map((u) => Stratus.connect(u.url, { token: u.token })));
+  for (const c of clouds) {
+    await c.register("inc", async (_ctx, x: number) => x + 1);
+    await c.register("square", (_ctx, x: number) => x * x);
+    await c.registerDag("pipeline", { functions: ["inc", "square"], edges: [["inc", "square"]] });
+  }
+  const [memory, redis] = clouds as [Stratus, Stratus];
+  return {
+    memory,
+    redis,
+    close: async () => {
+      await Promise.all(clouds.map((c) => c.close()));
+    },
+  };
+}
+
 async function main(): Promise<Record<string, number>> {
   const serverLog = join(tmp as string, "restate-server.log");
   const fd = openSync(serverLog, "a");
@@ -252,29 +324,48 @@ async function measure(server: ChildProcess): Promise<Record<string, number>> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   try {
     const inc = checked(agent, "/math/inc", (x) => x + 1);
-    const chain = checked(agent, "/chain/run", (x) => (x + 1) * (x + 1));
+    const pair = checked(agent, "/pair/run", (x) => (x + 1) * (x + 1));
     await until("the services to be callable through the ingress", STARTUP_TIMEOUT_MS, async () => {
       alive(server, "restate-server");
       alive(endpoint, "the SDK endpoint");
       await inc(3);
-      await chain(3);
+      await pair(3);
       return true;
     });
 
-    const n = quick ? 500 : 2000;
-    const warmup = quick ? 200 : 1000;
-    const seconds = quick ? 4 : 10;
-    const m: Record<string, number> = {};
-    log(`${n} sequential calls of math.inc and runs of chain.run (after ${warmup} warm-up each)`);
-    const call = await sequentialLatency(inc, n, warmup);
-    const dag = await sequentialLatency(chain, n, warmup);
-    m.restate_call_p50_ms = call.p50 / 1000;
-    m.restate_dag_p50_ms = dag.p50 / 1000;
-    m.restate_dag_p99_ms = dag.p99 / 1000;
-    log(`64 chain.run in flight for ${seconds} s`);
-    m.restate_dag_throughput_rps = await throughput(chain, 64, seconds * 1000);
-    alive(server, "restate-server");
-    return m;
+    const stratus = await startStratus();
+    try {
+      const dag = (c: Stratus) => async (x: number) => {
+        const y = await c.callDag<number>("pipeline", { inc: [x] });
+        if (y !== (x + 1) * (x + 1)) throw new Error(`Stratus pipeline ${x}: got ${y}`);
+      };
+      const ops = {
+        restate_call: inc,
+        restate: pair,
+        stratus: dag(stratus.memory),
+        stratus_redis: dag(stratus.redis),
+      };
+      const n = quick ? 500 : 2000;
+      log(`${n} sequential runs of each, interleaved in blocks of 100`);
+      const lat = await interleaved(ops, n, 100, quick ? 200 : 500);
+      const m: Record<string, number> = {};
+      const { restate_call: call, ...dags } = lat;
+      m.restate_call_p50_ms = call?.p50 ?? NaN;
+      for (const [k, v] of Object.entries(dags)) {
+        m[`${k}_dag_p50_ms`] = v.p50;
+        m[`${k}_dag_p99_ms`] = v.p99;
+      }
+      const blocks = quick ? 2 : 4;
+      const blockMs = quick ? 1500 : 3000;
+      log(`64 runs in flight, alternating ${blocks}x${blockMs} ms blocks`);
+      const { restate_call: _, ...runs } = ops;
+      const rps = await alternatingThroughput(runs, 64, blockMs, blocks);
+      for (const [k, v] of Object.entries(rps)) m[`${k}_dag_throughput_rps`] = v;
+      alive(server, "restate-server");
+      return m;
+    } finally {
+      await stratus.close();
+    }
   } finally {
     agent.destroy();
   }

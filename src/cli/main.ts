@@ -154,12 +154,27 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
+  if (o.fuse === false) out.fuse = false;
+  if (Array.isArray(o.pin)) out.pin = pins(o.pin as string[]);
   const pool: NonNullable<ProcessOptions["pool"]> = {};
   if (typeof o.timeoutMs === "number") pool.defaultTimeoutMs = o.timeoutMs;
   if (typeof o.memoryMb === "number") pool.resourceLimits = { maxOldGenerationSizeMb: o.memoryMb };
   out.pool = pool;
   return out;
 }
+
+/** `--pin fn=node` pairs; a malformed one stops the command with the pair named. */
+function pins(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf("=");
+    if (eq <= 0 || eq === p.length - 1) throw new Error(`--pin ${p}: expected function=node-id`);
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
 /** Limits of the functions a node runs, and how often a lost node's calls are retried. */
 function limits(c: Command): Command {
@@ -180,11 +195,17 @@ listen(
       "memory:",
     )
     .option("--executors <n>", "executor threads", int, 4)
+    .option("--no-fuse", "run every DAG function as its own invocation (no chains in one worker)")
     .option("--token <token>", "cluster token (default: STRATUS_TOKEN, else random)")
     .addOption(
       new Option("--placement <policy>", "placement policy")
         .choices(["locality", "spread"])
         .default("locality"),
+    )
+    .option(
+      "--pin <fn=node>",
+      "place function fn on node id while it is live (repeatable; for benchmarks and tests)",
+      collect,
     )
     .option("--demo", "register the demo functions inc, square and DAG pipeline"),
 ).action(async (o: Record<string, unknown>) => {
@@ -228,6 +249,7 @@ listen(
   )
     .requiredOption("--join <url>", "address of a scheduler of the cluster")
     .option("--executors <n>", "executor threads", int, 4)
+    .option("--no-fuse", "run every DAG function as its own invocation (no chains in one worker)")
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
 ).action(async (o: Record<string, unknown>) => {
   const { token } = resolveTarget({ ...o, url: o.join });
@@ -274,6 +296,11 @@ listen(
       new Option("--placement <policy>", "placement policy")
         .choices(["locality", "spread"])
         .default("locality"),
+    )
+    .option(
+      "--pin <fn=node>",
+      "place function fn on node id while it is live (repeatable; for benchmarks and tests)",
+      collect,
     ),
 ).action(async (o: Record<string, unknown>) => {
   const given = processToken(o);

@@ -33,6 +33,13 @@ export interface ProcessOptions {
   id?: string;
   /** @default "locality" */
   placement?: PlacementPolicy;
+  /**
+   * Function name to node id: this scheduler places the function on that node while it is live.
+   * For benchmarks and tests that need a DAG split across given nodes. @default {}
+   */
+  pin?: Record<string, string>;
+  /** Run a DAG's linear stretches on one node back to back in one worker. @default true */
+  fuse?: boolean;
   /** Node heartbeat period. @default 500 */
   heartbeatMs?: number;
   /** A node silent this long is removed. @default 2500 */
@@ -193,7 +200,12 @@ export class StratusProcess {
       },
     });
     peers.setLocal(url, local);
-    const placer = new Placer(() => membership.list(), o.placement ?? "locality");
+    const placer = new Placer(
+      () => membership.list(),
+      o.placement ?? "locality",
+      undefined,
+      o.pin ?? {},
+    );
     const dispatcher = new Dispatcher({ addr: url, peers, placer, maxRetries: o.maxRetries });
     targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
@@ -222,6 +234,7 @@ export class StratusProcess {
         cacheBytes: o.cacheBytes,
         heartbeatMs: o.heartbeatMs,
         pool: o.pool,
+        fuse: o.fuse ?? true,
       });
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);

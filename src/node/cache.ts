@@ -42,6 +42,7 @@ export class NodeCache {
   private bytes = 0;
   private sub: Subscription | undefined;
   private readonly maxBytes: number;
+  private readonly prefix: string;
   private epoch = 0;
   hits = 0;
   misses = 0;
@@ -51,6 +52,7 @@ export class NodeCache {
     options: NodeCacheOptions,
   ) {
     this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+    this.prefix = options.prefix ?? "";
   }
 
   static async open(store: Store, options: NodeCacheOptions = {}): Promise<NodeCache> {
@@ -112,10 +114,15 @@ export class NodeCache {
     this.invalidate(key);
   }
 
-  /** Keys cached with their sizes, largest first, at most `limit`: what heartbeats advertise. */
+  /**
+   * Keys cached with their sizes, largest first, at most `limit`: what heartbeats advertise.
+   * Keys are named without the cache's prefix (`k`, not `u/k`), as callers' references name them,
+   * so a scheduler can match the two without knowing the storage layout.
+   */
   top(limit = 256): [string, number][] {
     const all: [string, number][] = [];
-    for (const [k, e] of this.entries) all.push([k, e.bytes]);
+    const cut = this.prefix.length;
+    for (const [k, e] of this.entries) all.push([k.slice(cut), e.bytes]);
     all.sort((a, b) => b[1] - a[1]);
     return all.slice(0, limit);
   }

@@ -60,6 +60,11 @@ export interface NodeOptions {
    * @default the frame limit less 1 MiB for the rest of the frame
    */
   maxValueBytes?: number;
+  /**
+   * Run the linear stretch of a DAG placed here back to back in one worker ("chains"). Off, every
+   * function is its own invocation, as when they sit on different nodes. @default true
+   */
+  fuse?: boolean;
   /** Passed to the executor pool (time and memory limits). */
   pool?: Partial<Omit<ExecutorPoolOptions, "size" | "host">>;
 }
@@ -248,6 +253,7 @@ export class Node {
   /** `t.fn` and the functions that follow it alone, on this node, one upstream each. */
   private stretch(t: Trigger): string[] {
     const chain = [t.fn];
+    if (this.o.fuse === false) return chain;
     for (;;) {
       const cur = t.schedule[chain[chain.length - 1] as string];
       if (cur === undefined || cur.next.length !== 1) return chain;

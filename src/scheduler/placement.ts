@@ -7,7 +7,7 @@ export type PlacementPolicy = "locality" | "spread";
 /** One function to place. */
 export interface PlacementRequest {
   fn: string;
-  /** Storage keys its arguments reference. */
+  /** User keys its arguments reference (`ref("k")` names `k`), as heartbeats list cached keys. */
   refs: readonly string[];
   /** The function feeding it, whose node it may share to save a network hop. */
   upstream?: string;
@@ -23,8 +23,16 @@ export interface PlacementRequest {
  * `spread`: functions of one run go to different nodes, round robin, for fault isolation tests
  * and demonstrations.
  *
+ * Cached bytes come from each node's heartbeat (`NodeInfo.cached`), so every scheduler, a
+ * restarted one included, sees data a node cached for any reason (a reference, or a function's
+ * `ctx.get`). Keys this scheduler sent to a node since count for one byte until the heartbeat
+ * says more.
+ *
  * Load is the node's last heartbeat (queued + busy per executor) plus what this scheduler has
  * sent it since and not seen finish, so a burst between heartbeats still spreads.
+ *
+ * `pins` (function name to node id) overrides all of this while the pinned node is live and not
+ * excluded: for benchmarks and tests that need a DAG split across given nodes.
  *
  * @example
  * ```ts
@@ -36,12 +44,15 @@ export class Placer {
   private readonly outstanding = new Map<string, number>();
   /** Keys recently sent to a node: it will cache them before its heartbeat says so. */
   private readonly recent = new Map<string, string>();
+  /** A lookup per heartbeat's list, built once: members are replaced on every heartbeat. */
+  private readonly lookups = new WeakMap<readonly [string, number][], Map<string, number>>();
   private rr = 0;
 
   constructor(
     private readonly members: () => Member[],
     private readonly policy: PlacementPolicy = "locality",
     private readonly recentLimit = 10_000,
+    private readonly pins: Readonly<Record<string, string>> = {},
   ) {}
 
   /** Places every request; throws `NO_RESOURCES` when no node is live. */
@@ -53,11 +64,13 @@ export class Placer {
     if (nodes.length === 0) throw new NoResourcesError("no live node with executors to run on");
     const out: Record<string, Member> = {};
     if (this.policy === "spread") {
-      for (const r of reqs) out[r.fn] = nodes[this.rr++ % nodes.length] as Member;
+      for (const r of reqs)
+        out[r.fn] = this.pinned(nodes, r.fn) ?? (nodes[this.rr++ % nodes.length] as Member);
       return out;
     }
     for (const r of reqs) {
       const chosen =
+        this.pinned(nodes, r.fn) ??
         this.byLocality(nodes, r.refs) ??
         (r.upstream !== undefined ? this.byAffinity(nodes, out[r.upstream]) : undefined) ??
         this.twoChoices(nodes);
@@ -94,7 +107,7 @@ export class Placer {
     const minLoad = Math.min(...nodes.map((n) => this.load(n)));
     for (const n of nodes) {
       if (this.load(n) > minLoad + 4) continue;
-      const cached = new Map(n.cached);
+      const cached = this.lookup(n.cached);
       let bytes = 0;
       for (const k of refs) {
         bytes += cached.get(k) ?? (this.recent.get(k) === n.id ? 1 : 0);
@@ -105,6 +118,20 @@ export class Placer {
       }
     }
     return best;
+  }
+
+  private pinned(nodes: Member[], fn: string): Member | undefined {
+    const id = Object.hasOwn(this.pins, fn) ? this.pins[fn] : undefined;
+    return id === undefined ? undefined : nodes.find((n) => n.id === id);
+  }
+
+  private lookup(list: readonly [string, number][]): Map<string, number> {
+    let m = this.lookups.get(list);
+    if (m === undefined) {
+      m = new Map(list);
+      this.lookups.set(list, m);
+    }
+    return m;
   }
 
   private byAffinity(nodes: Member[], up: Member | undefined): Member | undefined {

@@ -21,17 +21,30 @@ describe("scheduler: placement", () => {
   it("sends a call to the node caching most bytes of its references", () => {
     const nodes = [
       member("a"),
-      member("b", { cached: [["u/x", 8e6]] }),
-      member("c", { cached: [["u/y", 10]] }),
+      member("b", { cached: [["x", 8e6]] }),
+      member("c", { cached: [["y", 10]] }),
     ];
     const p = new Placer(() => nodes);
-    for (let i = 0; i < 20; i++)
-      assert.equal(p.place([{ fn: "f", refs: ["u/x", "u/y"] }]).f?.id, "b");
+    for (let i = 0; i < 20; i++) assert.equal(p.place([{ fn: "f", refs: ["x", "y"] }]).f?.id, "b");
+  });
+
+  it("places a pinned function on its node while that node is live and not excluded", () => {
+    const nodes = [member("a"), member("b", { cached: [["x", 8e6]] })];
+    const p = new Placer(() => nodes, "locality", undefined, { f: "a", ghost: "z" });
+    for (let i = 0; i < 10; i++) {
+      const where = p.place([
+        { fn: "f", refs: ["x"] },
+        { fn: "ghost", refs: ["x"] },
+      ]);
+      assert.equal(where.f?.id, "a", "the pin beats cached bytes");
+      assert.equal(where.ghost?.id, "b", "a pin to a node that is not live is ignored");
+    }
+    assert.equal(p.place([{ fn: "f", refs: [] }], new Set(["a"])).f?.id, "b");
   });
 
   it("leaves a cached node that is far busier than the rest", () => {
-    const nodes = [member("a"), member("b", { cached: [["u/x", 8e6]], queued: 40 })];
-    assert.equal(new Placer(() => nodes).place([{ fn: "f", refs: ["u/x"] }]).f?.id, "a");
+    const nodes = [member("a"), member("b", { cached: [["x", 8e6]], queued: 40 })];
+    assert.equal(new Placer(() => nodes).place([{ fn: "f", refs: ["x"] }]).f?.id, "a");
   });
 
   it("keeps a DAG's next function with its upstream unless that node is busier", () => {

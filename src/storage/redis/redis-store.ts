@@ -2,6 +2,7 @@ import { Cluster, Redis } from "ioredis";
 import type { ClusterNode, RedisOptions } from "ioredis";
 import type { ConnectionOptions } from "node:tls";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
+import { asBuffer } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
 import { CounterStamps } from "../counters.js";
 import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
@@ -327,11 +328,19 @@ export class RedisStore implements Store {
       throw ValueTooLargeError.of(key, a.bytes, this.o.limits.maxValueBytes);
     }
     const full = this.o.keyPrefix + key;
-    return this.run(
-      key,
-      mode === "new" ? "putIfAbsent" : "put",
-      this.scripts.stratusMerge(full, mode, a.kind, a.ts, ...a.items),
-    );
+    const what = mode === "new" ? "putIfAbsent" : "put";
+    const args = [full, mode, a.kind, a.ts, ...a.items] as const;
+    try {
+      return await this.bound(`${what} ${JSON.stringify(key)}`, this.scripts.stratusMerge(...args));
+    } catch (e) {
+      // A server that restarted without persistence has an empty script cache, and ioredis does
+      // not always fall back to EVAL for scripts sent in an auto-pipeline (cluster mode): send
+      // the script itself, which also caches it again for the EVALSHAs that follow.
+      if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw mapRedisError(e, key);
+      const argv = args.map((x) => (typeof x === "string" ? x : asBuffer(x)));
+      const again = this.client.eval(MERGE_SCRIPT, 1, ...argv) as Promise<number>;
+      return this.run(key, what, again);
+    }
   }
 
   private async run<T>(key: string, what: string, op: Promise<T>): Promise<T> {

@@ -75,6 +75,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
   const pool: NonNullable<ProcessOptions["pool"]> = {};
   if (typeof o.timeoutMs === "number") pool.defaultTimeoutMs = o.timeoutMs;
+  if (typeof o.maxTimeoutMs === "number") pool.maxTimeoutMs = o.maxTimeoutMs;
   if (typeof o.memoryMb === "number") pool.resourceLimits = { maxOldGenerationSizeMb: o.memoryMb };
   out.pool = pool;
   return out;
@@ -99,6 +100,12 @@ listen(
       "memory:",
     )
     .option("--executors <n>", "executor threads", int, 4)
+    .option(
+      "--max-timeout-ms <ms>",
+      "cap on any function's time limit, its own timeoutMs included",
+      int,
+      900_000,
+    )
     .option("--token <token>", "cluster token (default: random)")
     .addOption(
       new Option("--placement <policy>", "placement policy")
@@ -139,6 +146,12 @@ listen(
   )
     .requiredOption("--join <url>", "address of a scheduler of the cluster")
     .option("--executors <n>", "executor threads", int, 4)
+    .option(
+      "--max-timeout-ms <ms>",
+      "cap on any function's time limit, its own timeoutMs included",
+      int,
+      900_000,
+    )
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
 ).action(async (o: Record<string, unknown>) => {
   const { token } = resolveTarget({ url: o.join as string, token: o.token as string | undefined });

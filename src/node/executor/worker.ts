@@ -46,6 +46,8 @@ interface Item {
   /** Chains: the invocation whose result comes first in `args`, and whether to keep ours. */
   u?: string;
   keep?: true;
+  /** Deadline (Date.now() ms): an item reached after it is answered TIMEOUT, not run. */
+  d?: number;
 }
 
 /** Results kept for the next call of a chain (null: the call failed, so the next one fails). */
@@ -82,6 +84,7 @@ port.on("message", (batch: DownMsg[]) => {
       const item: Item = { id: m.id, entry: admit(m), args: m.a };
       if (m.u !== undefined) item.u = m.u;
       if (m.keep === true) item.keep = true;
+      if (m.d !== undefined) item.d = m.d;
       queue.push(item);
       link.known.add(m.id);
     } else if (m.t === "mail") {
@@ -185,6 +188,11 @@ function runOne(item: Item): Promise<void> | undefined {
       return undefined;
     }
     item.args = [input, ...item.args];
+  }
+  if (item.d !== undefined && Date.now() >= item.d) {
+    const message = `function ${item.entry?.code.name ?? "?"} was not started: its caller's deadline passed ${Date.now() - item.d} ms before it reached a worker`;
+    post({ t: "err", e: { code: "TIMEOUT", message, retryable: true } });
+    return undefined;
   }
   const entry = item.entry;
   if (entry === undefined) {

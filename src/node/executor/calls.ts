@@ -13,6 +13,7 @@ import {
   toWireError,
 } from "../../errors/index.js";
 import { performance } from "node:perf_hooks";
+import { EXTERNAL_OOM_EXIT } from "./memory.js";
 import type { Job, Slot } from "./slot.js";
 import { ownBytes } from "./types.js";
 import type { HostCallMsg, HostHandler, Invocation, VersionedValue } from "./types.js";
@@ -127,8 +128,14 @@ export function timeoutError(job: Job): Error {
 }
 
 /** The error of the call that was running when its worker exited on its own: OOM or a crash. */
-export function lostWorkerError(slot: Slot, heapMb: number | undefined): Error {
+export function lostWorkerError(slot: Slot, heapMb: number | undefined, externalMb: number): Error {
   const fn = slot.inflight.peek()?.call.code.name ?? "(none)";
+  if (slot.exitCode === EXTERNAL_OOM_EXIT) {
+    return new FunctionOomError(
+      `function ${fn} exceeded its memory limit of ${externalMb} MB of external memory (Buffers, ArrayBuffers, typed arrays)`,
+      { details: { function: fn, maxExternalMemoryMb: externalMb } },
+    );
+  }
   const e: (Error & { code?: unknown }) | undefined = slot.exitError;
   if (e?.code === "ERR_WORKER_OUT_OF_MEMORY") {
     return new FunctionOomError(`function ${fn} exceeded its memory limit of ${heapMb} MB`, {

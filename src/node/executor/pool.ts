@@ -71,6 +71,7 @@ export class ExecutorPool {
   private readonly defaultTimeoutMs: number;
   private readonly maxTimeoutMs: number;
   private readonly maxExtra: number;
+  private readonly externalMb: number;
   private readonly depth: number;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
@@ -111,6 +112,15 @@ export class ExecutorPool {
       this.limits.maxYoungGenerationSizeMb = rl.maxYoungGenerationSizeMb;
     }
     if (rl.stackSizeMb !== undefined) this.limits.stackSizeMb = rl.stackSizeMb;
+    const externalMb = opts.maxExternalMemoryMb ?? this.limits.maxOldGenerationSizeMb ?? 512;
+    if (!positiveFinite(externalMb)) {
+      throw InvalidArgumentError.field("maxExternalMemoryMb", "must be > 0");
+    }
+    this.externalMb = externalMb;
+  }
+
+  private get externalBytes(): number {
+    return Math.floor(this.externalMb * 1024 * 1024);
   }
 
   /** Target number of workers. */
@@ -296,7 +306,7 @@ export class ExecutorPool {
   }
 
   private spawn(): Slot {
-    const slot = new Slot(this.events, this.limits, this.valueCacheBytes);
+    const slot = new Slot(this.events, this.limits, this.valueCacheBytes, this.externalBytes);
     for (const other of this.slots) if (!other.dead) link(slot, other);
     this.slots.push(slot);
     return slot;
@@ -478,7 +488,7 @@ export class ExecutorPool {
         this.bootFailed(slot);
         return;
       }
-      this.lose(slot, lostWorkerError(slot, this.limits.maxOldGenerationSizeMb));
+      this.lose(slot, lostWorkerError(slot, this.limits.maxOldGenerationSizeMb, this.externalMb));
     },
   };
 

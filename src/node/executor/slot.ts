@@ -89,13 +89,12 @@ export class Slot {
     private readonly events: SlotEvents,
     resourceLimits: ResourceLimits,
     valueCacheBytes: number,
+    externalBytes: number,
   ) {
+    const data = { valueCacheBytes, externalBytes, num: this.num };
     this.worker = FROM_SOURCE
-      ? new Worker(BOOTSTRAP, {
-          workerData: { entry: ENTRY.href, valueCacheBytes, num: this.num },
-          resourceLimits,
-        })
-      : new Worker(ENTRY, { workerData: { valueCacheBytes, num: this.num }, resourceLimits });
+      ? new Worker(BOOTSTRAP, { workerData: { ...data, entry: ENTRY.href }, resourceLimits })
+      : new Worker(ENTRY, { workerData: data, resourceLimits });
     let booted!: () => void;
     let failed!: (e: Error) => void;
     this.booted = new Promise<void>((resolve, reject) => {

@@ -79,6 +79,12 @@ export interface ExecutorPoolOptions {
     maxYoungGenerationSizeMb?: number;
     stackSizeMb?: number;
   };
+  /**
+   * Bytes outside the JS heap (Buffers, ArrayBuffers, typed arrays) user code may hold in one
+   * worker, in MiB; a worker over it fails its call with FUNCTION_OOM and is replaced. Default:
+   * the heap limit (`resourceLimits.maxOldGenerationSizeMb`, 512).
+   */
+  maxExternalMemoryMb?: number;
   /** Time limit of calls whose code sets none. Default 60 000 ms (or `maxTimeoutMs`, if lower). */
   defaultTimeoutMs?: number;
   /**

@@ -11,6 +11,7 @@ import { FunctionError, toWireError } from "../../errors/index.js";
 import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
 import { Ctx, HostLink } from "./ctx.js";
+import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
 import { CODE_CACHE_LIMIT, REF_MARKER, ownBytes } from "./types.js";
 import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
@@ -26,9 +27,20 @@ process.on("unhandledRejection", (e) => {
 
 if (parentPort === null) throw new Error("worker.ts must run in a worker thread");
 const port = parentPort;
-const post = (m: UpMsg): void => port.postMessage(m);
-const cacheBytes = (workerData as { valueCacheBytes?: unknown } | null)?.valueCacheBytes;
-const link = new HostLink(post, typeof cacheBytes === "number" ? cacheBytes : 128 * 1024 * 1024);
+const data = (workerData ?? {}) as { valueCacheBytes?: unknown; externalBytes?: unknown };
+const cacheBytes = typeof data.valueCacheBytes === "number" ? data.valueCacheBytes : 128 << 20;
+// Every message out (results, errors, host calls) first checks user code's external memory.
+const post = (m: UpMsg): void => {
+  guard.check();
+  port.postMessage(m);
+};
+const link = new HostLink(post, cacheBytes);
+const guard = new MemoryGuard(
+  typeof data.externalBytes === "number" ? data.externalBytes : 512 << 20,
+  () => link.values.bytes,
+  (code) => process.exit(code),
+);
+guard.install(globalThis);
 
 /** One function version as this worker knows it. */
 interface Entry {

@@ -47,14 +47,14 @@ const TYPED = [
 
 /**
  * A full garbage collection, when V8 lets us have one: `--expose-gc` set now only affects contexts
- * made from now on, so a fresh context hands us its `gc`; user code's context does not get one.
+ * made from now on, so a fresh context hands us its `gc`.
  */
 const collect = ((): (() => void) | undefined => {
   try {
     setFlagsFromString("--expose-gc");
     const gc: unknown = runInNewContext("gc");
-    // Back off at once, so contexts made later (other workers' included) get no global gc.
-    setFlagsFromString("--no-expose-gc");
+    // Not turned off again: another worker starting at the same moment would lose its gc. So
+    // contexts made later may have a global gc; registration refuses it (not an executor global).
     return typeof gc === "function" ? (gc as () => void) : undefined;
   } catch {
     return undefined;

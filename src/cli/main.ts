@@ -158,6 +158,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (Array.isArray(o.pin)) out.pin = pins(o.pin as string[]);
   const pool: NonNullable<ProcessOptions["pool"]> = {};
   if (typeof o.timeoutMs === "number") pool.defaultTimeoutMs = o.timeoutMs;
+  if (typeof o.maxTimeoutMs === "number") pool.maxTimeoutMs = o.maxTimeoutMs;
   if (typeof o.memoryMb === "number") pool.resourceLimits = { maxOldGenerationSizeMb: o.memoryMb };
   out.pool = pool;
   return out;
@@ -196,6 +197,12 @@ listen(
     )
     .option("--executors <n>", "executor threads", int, 4)
     .option("--no-fuse", "run every DAG function as its own invocation (no chains in one worker)")
+    .option(
+      "--max-timeout-ms <ms>",
+      "cap on any function's time limit, its own timeoutMs included",
+      int,
+      900_000,
+    )
     .option("--token <token>", "cluster token (default: STRATUS_TOKEN, else random)")
     .addOption(
       new Option("--placement <policy>", "placement policy")
@@ -250,6 +257,12 @@ listen(
     .requiredOption("--join <url>", "address of a scheduler of the cluster")
     .option("--executors <n>", "executor threads", int, 4)
     .option("--no-fuse", "run every DAG function as its own invocation (no chains in one worker)")
+    .option(
+      "--max-timeout-ms <ms>",
+      "cap on any function's time limit, its own timeoutMs included",
+      int,
+      900_000,
+    )
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
 ).action(async (o: Record<string, unknown>) => {
   const { token } = resolveTarget({ ...o, url: o.join });

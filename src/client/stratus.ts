@@ -38,7 +38,10 @@ export type StratusFunction<State = any> = (ctx: Context<State>, ...args: any[])
 export interface RegisterOptions<State = unknown> {
   /** Runs once per executor; its result is `ctx.state`. Shipped as source like the function. */
   init?: (ctx: Context) => State | Promise<State>;
-  /** Time limit per invocation. @default 60000 */
+  /**
+   * Time limit per invocation: finite and above zero (else `INVALID_ARGUMENT`); each node clamps
+   * it to its `--max-timeout-ms`. @default 60000
+   */
   timeoutMs?: number;
 }
 
@@ -200,6 +203,7 @@ export class Stratus {
     options: RegisterOptions<State> = {},
   ): Promise<void> {
     if (typeof fn !== "function") throw new BadFunctionError(`${name}: not a function`);
+    checkTimeout(name, options.timeoutMs);
     const req: Record<string, unknown> = { name, source: fn.toString() };
     if (options.init !== undefined) req.init = options.init.toString();
     if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
@@ -213,6 +217,7 @@ export class Stratus {
     exportName: string,
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
+    checkTimeout(name, options.timeoutMs);
     await this.rpc("fn.register", {
       name,
       kind: "module",
@@ -418,4 +423,17 @@ function encodeArgs(args: unknown[]): { encoded: Uint8Array[]; refs: string[] } 
     return encodeValue(a);
   });
   return { encoded, refs };
+}
+
+/**
+ * A function's time limit is a finite number of milliseconds above zero. Checked here so the
+ * caller learns at once; the gateway checks again, and every node clamps it to its own cap.
+ */
+function checkTimeout(name: string, timeoutMs: unknown): void {
+  if (timeoutMs === undefined) return;
+  if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || !(timeoutMs > 0)) {
+    throw new InvalidArgumentError(
+      `${name}: timeoutMs must be a finite positive number of milliseconds, not ${typeof timeoutMs === "number" ? timeoutMs : typeof timeoutMs}`,
+    );
+  }
 }

@@ -48,7 +48,10 @@ export interface ProcessOptions {
   maxRetries?: number;
   /** Node cache size. @default 256 MiB */
   cacheBytes?: number;
-  /** Executor limits. */
+  /**
+   * Executor limits: `defaultTimeoutMs` (60 000), `maxTimeoutMs` (900 000: the cap on any
+   * function's own timeoutMs), `resourceLimits` (heap, 512 MB), … as in ExecutorPoolOptions.
+   */
   pool?: NodeOptions["pool"];
   /**
    * Test only: shifts this process's wall clock by this many milliseconds, to show that writes

@@ -1,6 +1,7 @@
 import {
   InvalidArgumentError,
   OverloadedError,
+  TimeoutError,
   ValueTooLargeError,
   toWireError,
 } from "../errors/index.js";
@@ -22,6 +23,7 @@ import type {
   NodeInfo,
   Peers,
   Registry,
+  RunRequest,
   RunResult,
   ScheduledFn,
   Trigger,
@@ -206,6 +208,7 @@ export class Node {
         code,
         args: i === 0 ? args : [],
         run: t.meta,
+        deadline: t.meta.deadline,
       }));
       const running =
         calls.length === 1
@@ -309,7 +312,7 @@ export class Node {
   private async host(
     op: HostOp,
     args: unknown[],
-    inv: { id: string; fn: string },
+    inv: { id: string; fn: string; deadline: number },
   ): Promise<unknown> {
     switch (op) {
       case "get": {
@@ -342,7 +345,13 @@ export class Node {
         const name = String(args[0]);
         await this.o.registry.fn(name);
         const list = Array.isArray(args[1]) ? args[1].map(bytes) : [];
-        return this.o.dispatcher.run({ def: singleFunctionDag(name), inputs: { [name]: list } });
+        // A nested run gets what is left of its caller's time, never a fresh default deadline.
+        const left = inv.deadline - Date.now();
+        if (!(left > 0))
+          throw new TimeoutError(`nested call of ${name} from ${inv.fn}: no time left`);
+        const run: RunRequest = { def: singleFunctionDag(name), inputs: { [name]: list } };
+        if (Number.isFinite(left)) run.options = { timeoutMs: Math.max(1, Math.floor(left)) };
+        return this.o.dispatcher.run(run);
       }
       default:
         throw new InvalidArgumentError(`unknown host operation ${String(op)}`);

@@ -152,8 +152,11 @@ export class Gateway {
       def.init = p.init;
     }
     if (p.timeoutMs !== undefined) {
-      if (typeof p.timeoutMs !== "number" || !(p.timeoutMs > 0)) {
-        throw new InvalidArgumentError(`function ${name}: timeoutMs must be a positive number`);
+      // Infinity or NaN would turn into a limit no node can enforce; nodes also clamp to their cap.
+      if (typeof p.timeoutMs !== "number" || !Number.isFinite(p.timeoutMs) || !(p.timeoutMs > 0)) {
+        throw new InvalidArgumentError(
+          `function ${name}: timeoutMs must be a finite positive number of milliseconds`,
+        );
       }
       def.timeoutMs = p.timeoutMs;
     }

@@ -109,7 +109,10 @@ describe("ExecutorPool.invoke", () => {
     );
     // Values reach the host already encoded; the invocation is identified.
     assert.ok(ops[0]!.args[1] instanceof Uint8Array);
-    assert.deepEqual(ops[0]!.inv, { id: "ops-1", run: undefined, fn: "f" });
+    const { deadline, ...inv } = ops[0]!.inv;
+    assert.deepEqual(inv, { id: "ops-1", run: undefined, fn: "f" });
+    // No deadline of its own: the end of its time limit (the pool's default, 60 s).
+    assert.ok(deadline > Date.now() && deadline <= Date.now() + 60_000);
   });
 
   it("hands run metadata to the host", async () => {
@@ -119,11 +122,13 @@ describe("ExecutorPool.invoke", () => {
       kind: "source",
       source: "(ctx) => ctx.get('x')",
     };
-    await pool.invoke({ id: "meta-1", code, args: [], run: { run: "r1", attempt: 2 } });
+    const deadline = Date.now() + 30_000;
+    await pool.invoke({ id: "meta-1", code, args: [], run: { run: "r1", attempt: 2 }, deadline });
     assert.deepEqual(host.log.at(-1)!.inv, {
       id: "meta-1",
       run: { run: "r1", attempt: 2 },
       fn: "meta",
+      deadline, // sooner than the end of its 60 s time limit
     });
   });
 

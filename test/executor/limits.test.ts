@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ExecutorPool } from "../../src/node/executor/index.js";
 import type { FunctionCode } from "../../src/node/executor/index.js";
 import { isStratusError } from "../../src/errors/index.js";
 import { encodeValue } from "../../src/lattice/index.js";
@@ -125,6 +126,77 @@ describe("crashes and lifecycle", () => {
       assert.equal(await run(pool, code("inc", "(ctx, x) => x + 1"), [1]), 2);
     } finally {
       await pool.close();
+    }
+  });
+});
+
+describe("time limit caps and deadlines", () => {
+  it("clamps a function's own timeoutMs to the pool's maxTimeoutMs", async () => {
+    const { pool } = await startPool({ size: 1, maxTimeoutMs: 150 });
+    try {
+      await assert.rejects(
+        run(pool, code("spin", "() => { while (true) {} }", 3_600_000)),
+        hasCode("FUNCTION_TIMEOUT", /time limit of 150 ms$/),
+      );
+      assert.equal(await run(pool, code("inc", "(ctx, x) => x + 1"), [1]), 2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("accepts only finite positive time limits", async () => {
+    const { pool } = await startPool({ size: 1 });
+    try {
+      for (const bad of [Infinity, NaN, 0, -5, "100", null]) {
+        const c = { ...code("inc", "(ctx, x) => x + 1"), timeoutMs: bad as number };
+        await assert.rejects(run(pool, c, [1]), hasCode("INVALID_ARGUMENT", /timeoutMs/));
+      }
+    } finally {
+      await pool.close();
+    }
+    for (const bad of [Infinity, NaN, 0, -1]) {
+      assert.throws(
+        () => new ExecutorPool({ size: 1, host: async () => undefined, maxTimeoutMs: bad }),
+        hasCode("INVALID_ARGUMENT", /maxTimeoutMs/),
+      );
+    }
+  });
+
+  it("does not start a queued call whose deadline has passed: TIMEOUT, and it never runs", async () => {
+    // pipelineDepth 1 keeps the late call in the pool's queue; 4 posts it behind the blocker in
+    // the worker, which must then check the deadline itself.
+    for (const pipelineDepth of [1, 4]) {
+      const { pool, host } = await startPool({ size: 1, pipelineDepth });
+      try {
+        const started = host.sends("started", 1);
+        const block = code(
+          "block",
+          "async (ctx) => { await ctx.send('started', 1); return ctx.recv(); }",
+        );
+        const blocker = run(pool, block, [], `blocker-${pipelineDepth}`);
+        await started;
+        const deadline = Date.now() + 50;
+        const late = pool.invoke({
+          id: `late-${pipelineDepth}`,
+          code: code("writer", "async (ctx) => { await ctx.put('ran', true); return 1; }"),
+          args: [],
+          deadline,
+        });
+        late.catch(() => undefined);
+        // The deadline is a time, so waiting for the clock to pass it is the event itself.
+        while (Date.now() <= deadline)
+          await new Promise((r) => setTimeout(r, deadline - Date.now() + 1));
+        host.deliver(`blocker-${pipelineDepth}`, encodeValue("go"));
+        assert.equal(await blocker, "go");
+        await assert.rejects(
+          late,
+          hasCode("TIMEOUT", /was not started: its caller's deadline passed/),
+        );
+        assert.equal(host.store.has("ran"), false);
+        assert.equal(await run(pool, code("inc", "(ctx, x) => x + 1"), [1]), 2);
+      } finally {
+        await pool.close();
+      }
     }
   });
 });

@@ -8,9 +8,12 @@ import {
   FunctionTimeoutError,
   InvalidArgumentError,
   StratusError,
+  TimeoutError,
   ensureError,
   toWireError,
 } from "../../errors/index.js";
+import { performance } from "node:perf_hooks";
+import { EXTERNAL_OOM_EXIT } from "./memory.js";
 import type { Job, Slot } from "./slot.js";
 import { ownBytes } from "./types.js";
 import type { HostCallMsg, HostHandler, Invocation, VersionedValue } from "./types.js";
@@ -19,6 +22,21 @@ function isVersioned(v: unknown): v is VersionedValue {
   if (typeof v !== "object" || v === null || v instanceof Uint8Array) return false;
   const o = v as Record<string, unknown>;
   return typeof o.version === "string" && (o.bytes === undefined || o.bytes instanceof Uint8Array);
+}
+
+/** A time limit: a finite number of milliseconds above zero (not NaN, Infinity or a string). */
+export function positiveFinite(n: unknown): n is number {
+  return typeof n === "number" && Number.isFinite(n) && n > 0;
+}
+
+/** The error of a call whose deadline passed before it could start. */
+export function lateError(call: Invocation, now: number): Error {
+  const fn = call.code.name;
+  const late = now - (call.deadline ?? now);
+  return new TimeoutError(
+    `function ${fn} was not started: its caller's deadline passed ${late} ms before a worker was free`,
+    { details: { function: fn, invocation: call.id } },
+  );
 }
 
 /** Checks the shape of a call before it is queued: a bad one must not reach postMessage. */
@@ -34,8 +52,11 @@ export function checkInvocation(call: Invocation): InvalidArgumentError | undefi
       'needs a string source and kind "source" or "module"',
     );
   }
-  if (c.timeoutMs !== undefined && !(c.timeoutMs > 0)) {
-    return InvalidArgumentError.field("code.timeoutMs", "must be > 0");
+  if (c.timeoutMs !== undefined && !positiveFinite(c.timeoutMs)) {
+    return InvalidArgumentError.field("code.timeoutMs", "must be a finite number > 0");
+  }
+  if (call.deadline !== undefined && !Number.isFinite(call.deadline)) {
+    return InvalidArgumentError.field("deadline", "must be a finite number (Date.now() ms)");
   }
   if (!Array.isArray(call.args) || !call.args.every((a) => a instanceof Uint8Array)) {
     return InvalidArgumentError.field("args", "must be an array of Uint8Array (encodeValue)");
@@ -45,17 +66,25 @@ export function checkInvocation(call: Invocation): InvalidArgumentError | undefi
 
 /**
  * A host call from user code: checks that it comes from the worker's running call (the head of
- * its in-flight list), asks the host, and posts the answer back to the worker.
+ * its in-flight list), asks the host, and posts the answer back to the worker. Returns the host's
+ * pending answer, or undefined when the call was refused.
  */
-export function answerHostCall(slot: Slot, m: HostCallMsg, host: HostHandler): void {
+export function answerHostCall(
+  slot: Slot,
+  m: HostCallMsg,
+  host: HostHandler,
+): Promise<unknown> | undefined {
   const job = slot.inflight.peek();
   if (job === undefined || job.call.id !== m.inv) {
     const err = new FunctionError(`ctx of invocation ${m.inv} was used after it returned`);
     slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(err) });
-    return;
+    return undefined;
   }
   const { call } = job;
-  const info = (job.info ??= { id: call.id, run: call.run, fn: call.code.name });
+  // The end of the time limit, moved from performance.now() to Date.now() time for the host.
+  const limit = Date.now() + (slot.deadline - performance.now());
+  const deadline = Math.min(call.deadline ?? Infinity, limit);
+  const info = (job.info ??= { id: call.id, run: call.run, fn: call.code.name, deadline });
   let p: Promise<unknown>;
   try {
     p = host(m.op, m.a, info);
@@ -65,7 +94,7 @@ export function answerHostCall(slot: Slot, m: HostCallMsg, host: HostHandler): v
   if (m.seq === 0) {
     // Nobody waits for this one (ctx.send): a failure has no one to reach.
     p.catch(() => undefined);
-    return;
+    return p;
   }
   p.then(
     (v) => {
@@ -87,6 +116,7 @@ export function answerHostCall(slot: Slot, m: HostCallMsg, host: HostHandler): v
     },
     (e) => slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(e) }),
   );
+  return p;
 }
 
 /** The error of a call whose worker was killed for exceeding its time limit. */
@@ -98,8 +128,14 @@ export function timeoutError(job: Job): Error {
 }
 
 /** The error of the call that was running when its worker exited on its own: OOM or a crash. */
-export function lostWorkerError(slot: Slot, heapMb: number | undefined): Error {
+export function lostWorkerError(slot: Slot, heapMb: number | undefined, externalMb: number): Error {
   const fn = slot.inflight.peek()?.call.code.name ?? "(none)";
+  if (slot.exitCode === EXTERNAL_OOM_EXIT) {
+    return new FunctionOomError(
+      `function ${fn} exceeded its memory limit of ${externalMb} MB of external memory (Buffers, ArrayBuffers, typed arrays)`,
+      { details: { function: fn, maxExternalMemoryMb: externalMb } },
+    );
+  }
   const e: (Error & { code?: unknown }) | undefined = slot.exitError;
   if (e?.code === "ERR_WORKER_OUT_OF_MEMORY") {
     return new FunctionOomError(`function ${fn} exceeded its memory limit of ${heapMb} MB`, {

@@ -110,6 +110,11 @@ export class ValueCache {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Bytes held: the executor's own, not counted against user code's memory limit. */
+  get bytes(): number {
+    return this.total;
+  }
+
   version(key: string): string | undefined {
     return this.entries.get(key)?.version;
   }

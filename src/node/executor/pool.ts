@@ -5,6 +5,17 @@
  * so it never idles waiting for the main thread, and runs them strictly in order. The pool never
  * asks a worker what it is doing: results come back in posting order, so the oldest unanswered
  * call of a worker is the one running, and one timer per worker enforces its time limit.
+ *
+ * Nested calls: a call waiting on `ctx.call` parks its worker (one invocation at a time, so the
+ * worker can run nothing else meanwhile). Parked workers are handed no more calls, and while
+ * every worker is parked and calls are queued, the pool lends one more worker, up to
+ * `maxExtraWorkers`, so the callee (which is queued behind its caller) always gets a thread:
+ * `outer -> mid -> leaf` runs on a one-executor node with two lent workers. Extra workers are
+ * retired as soon as they are idle and no longer covered by a parked one. Why lending and not
+ * running the callee inside the parked worker: the callee then keeps its own time limit, memory
+ * limit and failure isolation (a callee that loops or runs out of memory loses its own worker,
+ * not its caller's), and a callee placed on another node is the same case as one placed here.
+ * Past the bound nested calls wait, and their deadlines fail them.
  */
 import type { ResourceLimits } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
@@ -14,7 +25,14 @@ import {
   StratusError,
   fromWireError,
 } from "../../errors/index.js";
-import { answerHostCall, checkInvocation, lostWorkerError, timeoutError } from "./calls.js";
+import {
+  answerHostCall,
+  checkInvocation,
+  lateError,
+  lostWorkerError,
+  positiveFinite,
+  timeoutError,
+} from "./calls.js";
 import { Deque } from "./deque.js";
 import { Slot, link } from "./slot.js";
 import type { Job } from "./slot.js";
@@ -28,6 +46,9 @@ import type {
   RunMsg,
   UpMsg,
 } from "./types.js";
+
+/** How long a worker beyond the pool's size (lent for nested calls) may sit idle. */
+const EXTRA_IDLE_MS = 1_000;
 
 const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
 
@@ -48,6 +69,9 @@ export class ExecutorPool {
   private readonly host: HostHandler;
   private readonly limits: ResourceLimits;
   private readonly defaultTimeoutMs: number;
+  private readonly maxTimeoutMs: number;
+  private readonly maxExtra: number;
+  private readonly externalMb: number;
   private readonly depth: number;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
@@ -59,17 +83,28 @@ export class ExecutorPool {
   private closed = false;
   private bootFailures = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
+  private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ExecutorPoolOptions) {
     if (!positiveInt(opts.size)) throw InvalidArgumentError.field("size", "must be an integer ≥ 1");
+    const extra = opts.maxExtraWorkers ?? Math.max(8, 2 * opts.size);
+    if (!Number.isInteger(extra) || extra < 0) {
+      throw InvalidArgumentError.field("maxExtraWorkers", "must be an integer ≥ 0");
+    }
+    this.maxExtra = extra;
     const depth = opts.pipelineDepth ?? 4;
     if (!positiveInt(depth)) throw InvalidArgumentError.field("pipelineDepth", "must be ≥ 1");
-    const timeout = opts.defaultTimeoutMs ?? 60_000;
-    if (!(timeout > 0)) throw InvalidArgumentError.field("defaultTimeoutMs", "must be > 0");
+    const max = opts.maxTimeoutMs ?? 900_000;
+    if (!positiveFinite(max)) throw InvalidArgumentError.field("maxTimeoutMs", "must be > 0");
+    const timeout = opts.defaultTimeoutMs ?? Math.min(60_000, max);
+    if (!positiveFinite(timeout)) {
+      throw InvalidArgumentError.field("defaultTimeoutMs", "must be > 0");
+    }
     this.target = opts.size;
     this.host = opts.host;
     this.depth = depth;
-    this.defaultTimeoutMs = timeout;
+    this.maxTimeoutMs = max;
+    this.defaultTimeoutMs = Math.min(timeout, max);
     this.valueCacheBytes = opts.valueCacheBytes ?? 128 * 1024 * 1024;
     const rl = opts.resourceLimits ?? {};
     this.limits = { maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? 512 };
@@ -77,6 +112,15 @@ export class ExecutorPool {
       this.limits.maxYoungGenerationSizeMb = rl.maxYoungGenerationSizeMb;
     }
     if (rl.stackSizeMb !== undefined) this.limits.stackSizeMb = rl.stackSizeMb;
+    const externalMb = opts.maxExternalMemoryMb ?? this.limits.maxOldGenerationSizeMb ?? 512;
+    if (!positiveFinite(externalMb)) {
+      throw InvalidArgumentError.field("maxExternalMemoryMb", "must be > 0");
+    }
+    this.externalMb = externalMb;
+  }
+
+  private get externalBytes(): number {
+    return Math.floor(this.externalMb * 1024 * 1024);
   }
 
   /** Target number of workers. */
@@ -147,7 +191,8 @@ export class ExecutorPool {
 
   private job(call: Invocation, resolve: (b: Uint8Array) => void, reject: (e: Error) => void): Job {
     {
-      const timeoutMs = call.code.timeoutMs ?? this.defaultTimeoutMs;
+      // The operator's cap wins over what the function asked for.
+      const timeoutMs = Math.min(call.code.timeoutMs ?? this.defaultTimeoutMs, this.maxTimeoutMs);
       const job: Job = {
         call,
         key: codeKey(call.code),
@@ -221,14 +266,20 @@ export class ExecutorPool {
   /** Load snapshot. */
   stats(): ExecutorPoolStats {
     let busy = 0;
-    for (const s of this.slots) if (s.inflight.length > 0) busy++;
-    return { size: this.target, busy, queued: this.queue.length, completed: this.completed };
+    let workers = 0;
+    for (const s of this.slots) {
+      if (s.inflight.length > 0) busy++;
+      if (!s.dead) workers++;
+    }
+    const { target: size, completed } = this;
+    return { size, workers, busy, queued: this.queue.length, completed };
   }
 
   /** Terminates every worker; queued and running calls reject with CLOSED. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.respawnTimer !== undefined) clearTimeout(this.respawnTimer);
+    if (this.trimTimer !== undefined) clearTimeout(this.trimTimer);
     const err = new ClosedError("executor pool is closed");
     for (const job of this.queue.drain()) {
       job.reject(err);
@@ -250,13 +301,79 @@ export class ExecutorPool {
     const fresh: Slot[] = [];
     let active = 0;
     for (const s of this.slots) if (!s.retiring) active++;
-    for (; active < this.target && !this.closed; active++) {
-      const slot = new Slot(this.events, this.limits, this.valueCacheBytes);
-      for (const other of this.slots) if (!other.dead) link(slot, other);
-      this.slots.push(slot);
-      fresh.push(slot);
-    }
+    for (; active < this.target && !this.closed; active++) fresh.push(this.spawn());
     return fresh;
+  }
+
+  private spawn(): Slot {
+    const slot = new Slot(this.events, this.limits, this.valueCacheBytes, this.externalBytes);
+    for (const other of this.slots) if (!other.dead) link(slot, other);
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /**
+   * Lends a worker when calls are queued and every worker is parked on a nested call (none is
+   * running, or starting, anything that will finish without the queue moving).
+   */
+  private lend(): void {
+    if (this.queue.length === 0 || this.closed) return;
+    let live = 0;
+    for (const s of this.slots) {
+      if (s.dead || s.retiring) continue;
+      if (!s.parked) return;
+      live++;
+    }
+    if (live < this.target + this.maxExtra) this.spawn();
+  }
+
+  /**
+   * Retires idle workers beyond the target plus one per parked worker (lent ones, in effect),
+   * after a second: a node busy with nested calls would otherwise start a worker for each one.
+   */
+  private trim(): void {
+    if (this.trimTimer !== undefined || this.closed) return;
+    let live = 0;
+    for (const s of this.slots) if (!s.dead && !s.retiring) live++;
+    if (live <= this.target) return;
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      this.retireSurplus();
+      this.trim(); // some were busy: look again later
+    }, EXTRA_IDLE_MS);
+    this.trimTimer.unref();
+  }
+
+  private retireSurplus(): void {
+    let live = 0;
+    let parked = 0;
+    for (const s of this.slots) {
+      if (s.dead || s.retiring) continue;
+      live++;
+      if (s.parked) parked++;
+    }
+    for (const s of this.slots) {
+      if (live <= this.target + parked) return;
+      if (s.dead || s.retiring || !s.ready || s.inflight.length > 0) continue;
+      s.retiring = true;
+      s.kill();
+      live--;
+    }
+  }
+
+  /** The running call of `slot` waits on a nested call until `answer` settles. */
+  private park(job: Job, answer: Promise<unknown> | undefined): void {
+    if (answer === undefined) {
+      job.nested = (job.nested ?? 1) - 1;
+      return;
+    }
+    const done = (): void => {
+      job.nested = (job.nested ?? 1) - 1;
+      this.pump();
+      this.trim();
+    };
+    answer.then(done, done);
+    this.lend();
   }
 
   /** Hands queued calls to workers with room, least loaded first, then those that know the code. */
@@ -267,13 +384,30 @@ export class ExecutorPool {
       let bestScore = Infinity;
       for (const s of this.slots) {
         if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
+        if (s.parked) continue;
         const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
         if (score < bestScore) [best, bestScore] = [s, score];
       }
-      if (best === undefined) return;
+      if (best === undefined) {
+        this.lend();
+        return;
+      }
       this.queue.shift();
+      if (this.expired(job)) continue;
       this.assign(best, job);
     }
+  }
+
+  /** A call whose caller has stopped waiting is failed with TIMEOUT instead of started. */
+  private expired(job: Job): boolean {
+    const deadline = job.call.deadline;
+    if (deadline === undefined) return false;
+    const now = Date.now();
+    if (now < deadline) return false;
+    const err = lateError(job.call, now);
+    job.reject(err);
+    for (const d of job.dependents ?? []) d.reject(err);
+    return true;
   }
 
   private assign(slot: Slot, job: Job): void {
@@ -285,6 +419,8 @@ export class ExecutorPool {
     }
     if (job.upstream !== undefined) msg.u = job.upstream.call.id;
     if (job.keep === true) msg.keep = true;
+    // Posted behind a running call, it may start later: the worker checks the deadline itself.
+    if (call.deadline !== undefined) msg.d = call.deadline;
     slot.inflight.push(job);
     slot.post(msg);
     job.slot = slot;
@@ -308,6 +444,7 @@ export class ExecutorPool {
     if (slot.inflight.length > 0) this.startHead(slot);
     else if (slot.retiring) slot.kill();
     this.pump();
+    this.trim();
     return job;
   }
 
@@ -322,7 +459,12 @@ export class ExecutorPool {
       } else if (m.t === "err") {
         this.finished(slot)?.reject(fromWireError(m.e));
       } else if (m.t === "host") {
-        answerHostCall(slot, m, this.host);
+        // Parked before the host is asked, so the callee it queues finds this worker parked.
+        const head = m.op === "call" ? slot.inflight.peek() : undefined;
+        const nested = head?.call.id === m.inv ? head : undefined;
+        if (nested !== undefined) nested.nested = (nested.nested ?? 0) + 1;
+        const answer = answerHostCall(slot, m, this.host);
+        if (nested !== undefined) this.park(nested, answer);
       } else if (m.t === "ready") {
         this.bootFailures = 0;
         this.pump();
@@ -346,7 +488,7 @@ export class ExecutorPool {
         this.bootFailed(slot);
         return;
       }
-      this.lose(slot, lostWorkerError(slot, this.limits.maxOldGenerationSizeMb));
+      this.lose(slot, lostWorkerError(slot, this.limits.maxOldGenerationSizeMb, this.externalMb));
     },
   };
 

@@ -34,6 +34,8 @@ export interface Job {
   upstream?: Job;
   /** In a chain: a call follows this one, so the worker keeps its result. */
   keep?: boolean;
+  /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
+  nested?: number;
 }
 
 /** What a slot reports to its pool. */
@@ -87,13 +89,12 @@ export class Slot {
     private readonly events: SlotEvents,
     resourceLimits: ResourceLimits,
     valueCacheBytes: number,
+    externalBytes: number,
   ) {
+    const data = { valueCacheBytes, externalBytes, num: this.num };
     this.worker = FROM_SOURCE
-      ? new Worker(BOOTSTRAP, {
-          workerData: { entry: ENTRY.href, valueCacheBytes, num: this.num },
-          resourceLimits,
-        })
-      : new Worker(ENTRY, { workerData: { valueCacheBytes, num: this.num }, resourceLimits });
+      ? new Worker(BOOTSTRAP, { workerData: { ...data, entry: ENTRY.href }, resourceLimits })
+      : new Worker(ENTRY, { workerData: data, resourceLimits });
     let booted!: () => void;
     let failed!: (e: Error) => void;
     this.booted = new Promise<void>((resolve, reject) => {
@@ -121,6 +122,14 @@ export class Slot {
       }
       events.message(this, m);
     });
+  }
+
+  /**
+   * True while the running call waits on a nested call: the worker is idle but cannot start
+   * anything else, since it runs one invocation at a time, so nothing more is posted to it.
+   */
+  get parked(): boolean {
+    return (this.inflight.peek()?.nested ?? 0) > 0;
   }
 
   /** True when the worker holds (or was sent) the compiled code of `key`. */

@@ -23,7 +23,10 @@ export interface FunctionCode {
   exportName?: string;
   /** Source of an init function `(ctx) => state`, run once per worker per version (both modes). */
   init?: string;
-  /** Time limit of one invocation in milliseconds; the pool's `defaultTimeoutMs` when absent. */
+  /**
+   * Time limit of one invocation in milliseconds: a finite number > 0, the pool's
+   * `defaultTimeoutMs` when absent, and never more than the pool's `maxTimeoutMs` (clamped).
+   */
   timeoutMs?: number;
 }
 
@@ -36,6 +39,11 @@ export interface Invocation {
   args: Uint8Array[];
   /** Opaque run metadata, handed to the host callback untouched. */
   run?: unknown;
+  /**
+   * When the caller stops waiting (`Date.now()` milliseconds). An invocation still queued then is
+   * not started and fails with `TIMEOUT`; nested calls get what is left of it.
+   */
+  deadline?: number;
 }
 
 /** Operations user code asks of the node through its ctx. */
@@ -47,6 +55,11 @@ export interface HostInvocation {
   run?: unknown;
   /** Function name. */
   fn: string;
+  /**
+   * When the invocation's result stops mattering (`Date.now()` milliseconds): the sooner of its
+   * deadline and the end of its time limit. Nested calls must finish by then.
+   */
+  deadline: number;
 }
 
 /**
@@ -67,8 +80,24 @@ export interface ExecutorPoolOptions {
     maxYoungGenerationSizeMb?: number;
     stackSizeMb?: number;
   };
-  /** Time limit of calls whose code sets none. Default 60 000 ms. */
+  /**
+   * Bytes outside the JS heap (Buffers, ArrayBuffers, typed arrays) user code may hold in one
+   * worker, in MiB; a worker over it fails its call with FUNCTION_OOM and is replaced. Default:
+   * the heap limit (`resourceLimits.maxOldGenerationSizeMb`, 512).
+   */
+  maxExternalMemoryMb?: number;
+  /** Time limit of calls whose code sets none. Default 60 000 ms (or `maxTimeoutMs`, if lower). */
   defaultTimeoutMs?: number;
+  /**
+   * The operator's cap on any invocation's time limit: a function's own `timeoutMs` above it is
+   * clamped to it. Default 900 000 ms (15 minutes, as on AWS Lambda).
+   */
+  maxTimeoutMs?: number;
+  /**
+   * Workers the pool may add while all of its workers wait on nested calls (`ctx.call`), so that
+   * callees never wait for a slot their callers hold. Retired once idle. Default max(8, 2 × size).
+   */
+  maxExtraWorkers?: number;
   /** Calls handed to one worker ahead of its current one. Default 4. */
   pipelineDepth?: number;
   /**
@@ -82,6 +111,8 @@ export interface ExecutorPoolOptions {
 export interface ExecutorPoolStats {
   /** Target number of workers. */
   size: number;
+  /** Worker threads alive now: `size`, plus any lent to nested calls, plus any still starting. */
+  workers: number;
   /** Workers with at least one call posted. */
   busy: number;
   /** Calls waiting in the pool queue (not yet handed to a worker). */
@@ -149,6 +180,8 @@ export interface RunMsg {
   u?: string;
   /** Keep this invocation's result for the one that follows it in a chain. */
   keep?: true;
+  /** Deadline (`Date.now()` ms): not started after it. */
+  d?: number;
 }
 
 /** Answer to a host call. */

@@ -4,15 +4,15 @@
  * the results it has received, so this file must never start an invocation before the previous
  * one's result (or error) has been posted.
  */
-import { fileURLToPath } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { decodeValue, encodeValue } from "../../lattice/values.js";
-import { FunctionError, StratusError, isStratusError, toWireError } from "../../errors/index.js";
-import type { WireError } from "../../errors/index.js";
+import { FunctionError, toWireError } from "../../errors/index.js";
 import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
 import { Ctx, HostLink } from "./ctx.js";
+import { MemoryGuard } from "./memory.js";
+import { describeThrown, failure } from "./thrown.js";
 import { CODE_CACHE_LIMIT, REF_MARKER, ownBytes } from "./types.js";
 import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
 
@@ -22,14 +22,25 @@ import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./ty
 // A promise user code forgot to handle (say a `ctx.put` not awaited, answered after the call
 // ended) must not take down the worker and everything queued on it.
 process.on("unhandledRejection", (e) => {
-  console.error("stratus executor: unhandled rejection in user code:", e);
+  console.error(`stratus executor: unhandled rejection in user code: ${describeThrown(e)}`);
 });
 
 if (parentPort === null) throw new Error("worker.ts must run in a worker thread");
 const port = parentPort;
-const post = (m: UpMsg): void => port.postMessage(m);
-const cacheBytes = (workerData as { valueCacheBytes?: unknown } | null)?.valueCacheBytes;
-const link = new HostLink(post, typeof cacheBytes === "number" ? cacheBytes : 128 * 1024 * 1024);
+const data = (workerData ?? {}) as { valueCacheBytes?: unknown; externalBytes?: unknown };
+const cacheBytes = typeof data.valueCacheBytes === "number" ? data.valueCacheBytes : 128 << 20;
+// Every message out (results, errors, host calls) first checks user code's external memory.
+const post = (m: UpMsg): void => {
+  guard.check();
+  port.postMessage(m);
+};
+const link = new HostLink(post, cacheBytes);
+const guard = new MemoryGuard(
+  typeof data.externalBytes === "number" ? data.externalBytes : 512 << 20,
+  () => link.values.bytes,
+  (code) => process.exit(code),
+);
+guard.install(globalThis);
 
 /** One function version as this worker knows it. */
 interface Entry {
@@ -47,6 +58,8 @@ interface Item {
   /** Chains: the invocation whose result comes first in `args`, and whether to keep ours. */
   u?: string;
   keep?: true;
+  /** Deadline (Date.now() ms): an item reached after it is answered TIMEOUT, not run. */
+  d?: number;
 }
 
 /** Results kept for the next call of a chain (null: the call failed, so the next one fails). */
@@ -83,6 +96,7 @@ port.on("message", (batch: DownMsg[]) => {
       const item: Item = { id: m.id, entry: admit(m), args: m.a };
       if (m.u !== undefined) item.u = m.u;
       if (m.keep === true) item.keep = true;
+      if (m.d !== undefined) item.d = m.d;
       queue.push(item);
       link.known.add(m.id);
     } else if (m.t === "mail") {
@@ -119,11 +133,21 @@ function drain(): void {
   while (head < queue.length) {
     const item = queue[head] as Item;
     queue[head++] = undefined;
-    const pending = runOne(item);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = runOne(item);
+    } catch (e) {
+      // runOne answers every failure itself; this is the last line, so the queue never stalls.
+      post(failure(item.entry?.code.name ?? "?", e));
+    }
     if (pending !== undefined) {
-      void pending.then(() => {
+      const next = (): void => {
         finish(item.id);
         drain();
+      };
+      pending.then(next, (e: unknown) => {
+        post(failure(item.entry?.code.name ?? "?", e));
+        next();
       });
       return;
     }
@@ -176,6 +200,11 @@ function runOne(item: Item): Promise<void> | undefined {
       return undefined;
     }
     item.args = [input, ...item.args];
+  }
+  if (item.d !== undefined && Date.now() >= item.d) {
+    const message = `function ${item.entry?.code.name ?? "?"} was not started: its caller's deadline passed ${Date.now() - item.d} ms before it reached a worker`;
+    post({ t: "err", e: { code: "TIMEOUT", message, retryable: true } });
+    return undefined;
   }
   const entry = item.entry;
   if (entry === undefined) {
@@ -243,7 +272,7 @@ function reply(entry: Entry, value: unknown): undefined {
   try {
     bytes = encodeValue(value);
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
+    const why = failure(entry.code.name, e).e.message;
     const err = new FunctionError(
       `function ${entry.code.name} returned a value that cannot be encoded: ${why}`,
       { details: { function: entry.code.name } },
@@ -255,43 +284,6 @@ function reply(entry: Entry, value: unknown): undefined {
   if (current?.keep === true) results.set(current.id, own);
   post(own);
   return undefined;
-}
-
-/**
- * The error message for a failed invocation. A StratusError (a host call's storage error, a bad
- * encoding) keeps its code; anything user code threw becomes FUNCTION_ERROR with the user's own
- * message, name and stack.
- */
-function failure(fn: string, e: unknown, prefix = ""): ErrMsg {
-  let w: WireError;
-  if (isStratusError(e)) {
-    w = toWireError(
-      prefix === ""
-        ? e
-        : new StratusError(e.code, prefix + e.message, {
-            retryable: e.retryable,
-            details: e.details,
-          }),
-      true,
-    );
-  } else {
-    const err = e instanceof Error ? e : new Error(typeof e === "string" ? e : String(e));
-    const stack = userStack(err.stack);
-    const details = { name: err.name, stack, function: fn };
-    w = toWireError(new FunctionError(prefix + err.message, { details }));
-    if (stack !== undefined) w.stack = stack;
-  }
-  return { t: "err", e: w };
-}
-
-// Frames of this file (and what called it) say nothing to the function's author.
-const HERE = fileURLToPath(import.meta.url);
-
-function userStack(stack: string | undefined): string | undefined {
-  if (stack === undefined) return undefined;
-  const lines = stack.split("\n");
-  const cut = lines.findIndex((l) => l.includes(HERE));
-  return cut < 0 ? stack : lines.slice(0, cut).join("\n");
 }
 
 function internal(message: string): ErrMsg {

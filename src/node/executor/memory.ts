@@ -50,6 +50,9 @@ const TYPED = [
  * made from now on, so a fresh context hands us its `gc`.
  */
 const collect = ((): (() => void) | undefined => {
+  // The pool sets --expose-gc before it starts any worker, so a worker's own global has gc.
+  const own = (globalThis as { gc?: unknown }).gc;
+  if (typeof own === "function") return own as () => void;
   try {
     setFlagsFromString("--expose-gc");
     const gc: unknown = runInNewContext("gc");

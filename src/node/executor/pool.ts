@@ -19,6 +19,7 @@
  */
 import type { ResourceLimits } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
 import {
   ClosedError,
   InvalidArgumentError,
@@ -49,6 +50,10 @@ import type {
 
 /** How long a worker beyond the pool's size (lent for nested calls) may sit idle. */
 const EXTRA_IDLE_MS = 1_000;
+
+// Workers force a full collection before failing a call for external memory (memory.ts): the
+// flag must be set before their isolates exist, and setting it here, once, races with none.
+setFlagsFromString("--expose-gc");
 
 const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
 

@@ -62,11 +62,19 @@ async function startRedis(dir: string): Promise<{ url: string; proc: ChildProces
 }
 
 /**
+ * Executors of each `stratus up`. An executor runs one invocation at a time, and an increment
+ * spends most of its time waiting for the store's answer: an I/O-bound function is deployed with
+ * more executors than cores, as the scaling benchmark shows for sleeping functions.
+ */
+const EXECUTORS = "16";
+
+/**
  * `stratus up` on the given store (undefined: the default memory store) with the benchmark's
  * functions registered, and a client connected to it.
  */
 async function startCluster(store: string | undefined): Promise<StratusCluster> {
-  const up = await stratusUp(store === undefined ? [] : ["--store", store]);
+  const flags = ["--executors", EXECUTORS];
+  const up = await stratusUp(store === undefined ? flags : [...flags, "--store", store]);
   let cloud: Stratus;
   try {
     cloud = await Stratus.connect(up.url, { token: up.token });

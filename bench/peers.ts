@@ -17,6 +17,7 @@ import { createRequire } from "node:module";
 import { arch, platform, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Benchmark, BenchContext, Metrics } from "./lib/harness.js";
+import { runInNetns } from "./peers/netns-run.js";
 
 /** The newest releases at the time of writing; the SDK 1.17 line needs Promise.withResolvers,
  * which bench/peers/endpoint.mjs polyfills on Node 20. */
@@ -116,91 +117,12 @@ function removeDir(dir: string): void {
 
 /** Runs bench/peers/netns.ts in a fresh network namespace and returns the metrics it prints. */
 function measureInNetns(ctx: BenchContext, bin: string, tmp: string): Promise<Metrics> {
-  const timeoutMs = ctx.quick ? 240_000 : 600_000;
-  // As root `unshare -n` suffices; otherwise a user namespace (`-r`) grants the right to make one.
-  const unshare = process.getuid?.() === 0 ? ["-n"] : ["-r", "-n"];
-  const argv = [
-    ...unshare,
-    "sh",
-    "-c",
-    'ip link set lo up && exec "$0" "$@"',
-    process.execPath,
-    "--import",
-    "tsx",
-    join(root, "bench", "peers", "netns.ts"),
-    scratch,
-    bin,
-    tmp,
-    ...(ctx.quick ? ["--quick"] : []),
-  ];
-  const child = spawn("unshare", argv, {
-    cwd: root,
-    detached: true, // its own process group: restate-server and the endpoint die with it
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const killGroup = (): void => {
-    if (child.pid === undefined) return;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // the group is gone already
-    }
-  };
-  const onSignal = (sig: NodeJS.Signals): void => {
-    killGroup();
-    removeDir(tmp);
-    process.exit(sig === "SIGINT" ? 130 : 143);
-  };
-  process.on("exit", killGroup);
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-
-  let stdout = "";
-  let stderrTail = "";
-  let partial = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => {
-    const text = d.toString();
-    stderrTail = (stderrTail + text).slice(-6000);
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) if (line.trim() !== "") ctx.log(line);
-  });
-
-  return new Promise<Metrics>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(); // the leader's exit, below, then reports the timeout
-    }, timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(new Error(`peers: cannot run unshare (util-linux): ${err.message}`));
-    });
-    child.on("exit", (code, sig) => {
-      clearTimeout(timer);
-      const line = stdout.split("\n").find((l) => l.startsWith("PEERS_RESULT "));
-      if (timedOut) {
-        reject(
-          new Error(
-            `peers: timed out after ${timeoutMs / 1000} s; killed restate-server, the endpoint ` +
-              `and the client. Last output:\n${stderrTail}`,
-          ),
-        );
-      } else if (code === 0 && line !== undefined) {
-        resolve(JSON.parse(line.slice("PEERS_RESULT ".length)) as Metrics);
-      } else {
-        const hint = /unshare|Operation not permitted/.test(stderrTail)
-          ? "\n(unshare -n needs root or unprivileged user namespaces)"
-          : "";
-        reject(new Error(`peers: the Restate run failed (${code ?? sig}):\n${stderrTail}${hint}`));
-      }
-    });
-  }).finally(() => {
-    killGroup();
-    process.off("exit", killGroup);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+  return runInNetns<Metrics>({
+    script: join(root, "bench", "peers", "netns.ts"),
+    args: [scratch, bin, tmp, ...(ctx.quick ? ["--quick"] : [])],
+    prefix: "PEERS_RESULT",
+    timeoutMs: ctx.quick ? 240_000 : 600_000,
+    log: (line) => ctx.log(line),
   });
 }
 

@@ -74,7 +74,7 @@ export interface ProcessOptions {
   /**
    * Serve the HTTP ingress (JSON calls, DAGs, futures and keys for any language, the token as a
    * bearer token; see `GET /v1/openapi.json`) on this port of `host`; 0 picks a free one. Only on
-   * a process with a scheduler. @default undefined (off)
+   * a process with a scheduler. HTTPS with `tls`'s certificate when given. @default undefined (off)
    */
   httpPort?: number;
 }
@@ -247,6 +247,7 @@ export class StratusProcess {
         token: o.token,
         host: o.host ?? "127.0.0.1",
         port: o.httpPort,
+        ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
       });
     }
     if ((o.executors ?? 4) > 0) {

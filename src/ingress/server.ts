@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -33,6 +34,8 @@ export interface HttpIngressOptions {
   maxBodyBytes?: number;
   /** Longest `GET /v1/futures/<id>?timeoutMs=` wait. @default 300000 (5 minutes) */
   maxFutureWaitMs?: number;
+  /** Serve HTTPS with this PEM certificate and key (the cluster's); plain HTTP without. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** An unknown route: 404, with the code INVALID_ARGUMENT (no code names a missing route). */
@@ -75,7 +78,7 @@ export class HttpIngress {
     if (typeof o.token !== "string" || o.token.length === 0) {
       throw new InvalidArgumentError("the HTTP ingress needs the cluster token");
     }
-    const server = createServer();
+    const server = o.tls === undefined ? createServer() : createTlsServer(o.tls);
     const ingress = new HttpIngress(o, server);
     server.on("request", (req, res) => void ingress.serve(req, res));
     // Answer `Expect: 100-continue` ourselves: an oversized or unauthorised body is refused
@@ -101,10 +104,11 @@ export class HttpIngress {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** `http://host:port`. */
+  /** `http://host:port`, or `https://` with TLS. */
   get url(): string {
     const a = this.server.address() as AddressInfo;
-    return `http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
+    const scheme = this.o.tls === undefined ? "http" : "https";
+    return `${scheme}://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
   /** Stops listening and closes every connection. */

@@ -133,8 +133,12 @@ export class HttpIngress {
       send(res, 200, body);
     } catch (e) {
       const { status, body } = errorAnswer(e);
-      if (e instanceof RouteNotFound) return send(res, 404, body);
-      send(res, status, body);
+      try {
+        send(res, e instanceof RouteNotFound ? 404 : status, body);
+      } catch {
+        // The client is gone or the socket broke mid-answer: nothing left to tell it.
+        res.destroy();
+      }
     }
   }
 
@@ -150,7 +154,7 @@ export class HttpIngress {
     if (v !== "v1" || rawName === undefined || extra !== undefined) {
       throw new RouteNotFound(url.pathname);
     }
-    const name = decodeURIComponent(rawName);
+    const name = pathName(rawName);
     const future = url.searchParams.get("future");
     const options = future === "1" || future === "true" ? { future: true } : undefined;
     if (req.method === "POST" && kind === "call") {
@@ -164,8 +168,14 @@ export class HttpIngress {
       if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
         throw new InvalidArgumentError("inputs must be an object of function name to arguments");
       }
-      const inputs: Record<string, Uint8Array[]> = {};
-      for (const [f, a] of Object.entries(raw)) inputs[f] = argsFromJson(a, `inputs.${f}`);
+      // The gateway fills its inputs by assignment, where "__proto__" would set a prototype and
+      // the input would vanish without an error: refused here, loudly, instead.
+      if (Object.hasOwn(raw, "__proto__")) {
+        throw new InvalidArgumentError("inputs for a function named __proto__ are not accepted");
+      }
+      const inputs = Object.fromEntries(
+        Object.entries(raw).map(([f, a]) => [f, argsFromJson(a, `inputs.${f}`)]),
+      );
       return this.run(await this.o.gateway.handle("dag.call", { dag: name, inputs, options }));
     }
     if (req.method === "GET" && kind === "futures") {
@@ -248,6 +258,14 @@ export class HttpIngress {
       );
     }
     return b as Record<string, unknown>;
+  }
+}
+
+function pathName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidArgumentError(`bad percent-encoding in ${raw.slice(0, 256)}`);
   }
 }
 

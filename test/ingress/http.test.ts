@@ -122,6 +122,10 @@ describe("ingress: HTTP", () => {
     assert.equal((bad.body.error as { code: string }).code, "INVALID_ARGUMENT");
     const extra = await curl(`${base}/v1/call/inc`, post('{"argz": [1]}'));
     assert.equal(extra.status, 400);
+    const escape = await curl(`${base}/v1/call/%E0%A4%A`, post('{"args": [1]}'));
+    assert.equal(escape.status, 400);
+    const proto = await curl(`${base}/v1/dag/pipeline`, post('{"inputs": {"__proto__": [1]}}'));
+    assert.equal(proto.status, 400);
   });
 
   it("answers 500 FUNCTION_ERROR when the function throws", async () => {

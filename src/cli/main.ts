@@ -104,6 +104,15 @@ function listen(c: Command): Command {
     .option("--tls-ca <file>", "CA that peers' certificates chain to (default: --tls-cert)");
 }
 
+/** The HTTP ingress of a scheduler (`up`, `scheduler`); nodes have none. */
+function httpPort(c: Command): Command {
+  return c.option(
+    "--http-port <port>",
+    "serve the HTTP ingress (JSON; token as bearer) on this port of --host (0 = any free port)",
+    int,
+  );
+}
+
 /** The token travels in the hello: past loopback it must not go in the clear. */
 function warnIfPlain(o: Record<string, unknown>): void {
   const host = String(o.host);
@@ -154,6 +163,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
+  if (typeof o.httpPort === "number") out.httpPort = o.httpPort;
   if (o.fuse === false) out.fuse = false;
   if (Array.isArray(o.pin)) out.pin = pins(o.pin as string[]);
   const pool: NonNullable<ProcessOptions["pool"]> = {};
@@ -186,7 +196,7 @@ function limits(c: Command): Command {
 }
 
 listen(
-  tokenFile(storePasswordFile(limits(program.command("up"))))
+  tokenFile(storePasswordFile(limits(httpPort(program.command("up")))))
     .description(
       "run an all-in-one cluster: storage, scheduler and a node; prints its address and token",
     )
@@ -237,6 +247,7 @@ listen(
   process.stdout.write(
     `Stratus is up at ${proc.url}\n  token: ${shownToken}\n  store: ${shownStore}\n`,
   );
+  if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
   // From the sources this is a checkout of the repository, where `npx stratus` is not linked.
   const cmd = import.meta.url.endsWith(".ts") ? "npm run stratus --" : "npx stratus";
   process.stdout.write(
@@ -301,7 +312,7 @@ listen(
 });
 
 listen(
-  tokenFile(storePasswordFile(limits(program.command("scheduler"))))
+  tokenFile(storePasswordFile(limits(httpPort(program.command("scheduler")))))
     .description("run a stateless scheduler over the cluster's storage")
     .requiredOption("--store <address>", "redis://host:port or redis-cluster://h:p,h:p")
     .option("--token <token>", "cluster token (or --token-file, or STRATUS_TOKEN)")
@@ -330,6 +341,7 @@ listen(
     placement: o.placement as "locality" | "spread",
   });
   process.stdout.write(`scheduler ${proc.id} at ${proc.url}\n`);
+  if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
   await stayUp(proc, o);
 });

@@ -4,6 +4,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
+import { HttpIngress } from "../ingress/index.js";
 import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../scheduler/index.js";
 import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
@@ -70,6 +71,12 @@ export interface ProcessOptions {
   tls?: { certFile: string; keyFile: string; caFile?: string };
   /** Idle connections are closed after this long (0: never). @default 600000 (10 minutes) */
   idleTimeoutMs?: number;
+  /**
+   * Serve the HTTP ingress (JSON calls, DAGs, futures and keys for any language, the token as a
+   * bearer token; see `GET /v1/openapi.json`) on this port of `host`; 0 picks a free one. Only on
+   * a process with a scheduler. HTTPS with `tls`'s certificate when given. @default undefined (off)
+   */
+  httpPort?: number;
 }
 
 /**
@@ -98,8 +105,14 @@ export class StratusProcess {
       dispatcher: Dispatcher;
       node: Node | undefined;
       dropped: DropCounts;
+      http: HttpIngress | undefined;
     },
   ) {}
+
+  /** `http://host:port` of the HTTP ingress, when `httpPort` was given. */
+  get httpUrl(): string | undefined {
+    return this.parts.http?.url;
+  }
 
   /** Established connections to this process's listener (clients and peers). */
   get connections(): number {
@@ -223,6 +236,20 @@ export class StratusProcess {
         ...(o.futureRetentionMs === undefined ? {} : { futureRetentionMs: o.futureRetentionMs }),
       });
     }
+    let http: HttpIngress | undefined;
+    if (o.httpPort !== undefined) {
+      const gw = gateway;
+      if (gw === undefined) {
+        throw InvalidArgumentError.field("httpPort", "needs a scheduler (scheduler: true)");
+      }
+      http = await HttpIngress.listen({
+        gateway: { handle: (method, payload) => gw.handle(method, payload) },
+        token: o.token,
+        host: o.host ?? "127.0.0.1",
+        port: o.httpPort,
+        ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
+      });
+    }
     if ((o.executors ?? 4) > 0) {
       node = await Node.start({
         id,
@@ -253,12 +280,14 @@ export class StratusProcess {
       dispatcher,
       node,
       dropped,
+      http,
     });
   }
 
   /** Stops accepting work, fails what is pending with `CLOSED`, and releases everything. */
   async close(): Promise<void> {
     const p = this.parts;
+    await p.http?.close();
     p.dispatcher.close();
     await p.node?.close();
     await p.server.close();

@@ -57,8 +57,10 @@ export class Gateway {
   private readonly state: UserState;
   private readonly retentionMs: number;
   private readonly maxPendingFutures: number;
-  /** Futures started through each connection and not yet settled. */
-  private readonly pendingFutures = new WeakMap<Connection, number>();
+  /** Futures started through each connection (or by connectionless callers) and not yet settled. */
+  private readonly pendingFutures = new WeakMap<object, number>();
+  /** Stands in for the connection of callers without one (HTTP ingress): they share one limit. */
+  private readonly connectionless = {};
 
   constructor(private readonly o: GatewayOptions) {
     this.state = new UserState(o.store, o.clock);
@@ -69,8 +71,11 @@ export class Gateway {
     this.maxPendingFutures = o.maxPendingFutures ?? 4096;
   }
 
-  /** Answers one client request. Unknown methods get `INVALID_ARGUMENT`. */
-  async handle(method: string, a: unknown, conn: Connection): Promise<unknown> {
+  /**
+   * Answers one client request. Unknown methods get `INVALID_ARGUMENT`. Without `conn` (callers
+   * such as the HTTP ingress), futures' outcomes are not pushed: they are read with `future.get`.
+   */
+  async handle(method: string, a: unknown, conn?: Connection): Promise<unknown> {
     // Exact shape first: below, every field read is an own property of the right type.
     const p = checkPayload(method, a);
     switch (method) {
@@ -164,22 +169,23 @@ export class Gateway {
     return { name, version: full.version };
   }
 
-  private async start(req: RunRequest, raw: unknown, conn: Connection): Promise<unknown> {
+  private async start(req: RunRequest, raw: unknown, conn?: Connection): Promise<unknown> {
     const options = callOptions(raw);
     req.options = options;
     if (options?.future !== true) return this.o.dispatcher.run(req);
-    const pending = this.pendingFutures.get(conn) ?? 0;
+    const owner = conn ?? this.connectionless;
+    const pending = this.pendingFutures.get(owner) ?? 0;
     if (pending >= this.maxPendingFutures) {
       throw new OverloadedError(
         `${pending} futures started on this connection are still pending; wait for some first`,
       );
     }
-    this.pendingFutures.set(conn, pending + 1);
+    this.pendingFutures.set(owner, pending + 1);
     const id = randomUUID();
     req.future = id;
     req.session = { ...req.session, futureTtlMs: this.retentionMs };
     const settled = (): void => {
-      this.pendingFutures.set(conn, (this.pendingFutures.get(conn) ?? 1) - 1);
+      this.pendingFutures.set(owner, (this.pendingFutures.get(owner) ?? 1) - 1);
     };
     this.o.dispatcher.run(req).then(
       (v) => {
@@ -257,9 +263,9 @@ export class Gateway {
  * a push that cannot be sent (too large, connection gone) leaves the client to read the future
  * from storage, which the sink wrote before answering.
  */
-function push(conn: Connection, outcome: FutureOutcome & { id: string }): void {
+function push(conn: Connection | undefined, outcome: FutureOutcome & { id: string }): void {
   try {
-    conn.notify("future", outcome);
+    conn?.notify("future", outcome);
   } catch {
     // VALUE_TOO_LARGE: the client's future.get reads the stored outcome instead.
   }

@@ -1,0 +1,164 @@
+/**
+ * HTTP ingress, driven by curl as a client in another language would: calls, DAG calls, futures,
+ * keys, auth, error statuses and the OpenAPI document, against an in-process cluster.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { Stratus, StratusProcess } from "../../src/index.js";
+
+const run = promisify(execFile);
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** One curl request; answers the HTTP status and the parsed JSON body. */
+async function curl(url: string, args: string[] = []): Promise<Answer> {
+  const { stdout } = await run("curl", ["-sS", "-w", "\n%{http_code}", ...args, url], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const cut = stdout.lastIndexOf("\n");
+  const status = Number(stdout.slice(cut + 1));
+  const text = stdout.slice(0, cut);
+  return { status, body: (text.length > 0 ? JSON.parse(text) : {}) as Record<string, unknown> };
+}
+
+describe("ingress: HTTP", () => {
+  const token = "http-token";
+  const auth = ["-H", `Authorization: Bearer ${token}`];
+  const post = (body: string): string[] => [
+    ...auth,
+    "-H",
+    "Content-Type: application/json",
+    "--data-binary",
+    body,
+  ];
+  let proc: StratusProcess;
+  let base: string;
+  let dir: string;
+
+  before(async () => {
+    proc = await StratusProcess.start({ token, executors: 2, httpPort: 0 });
+    base = proc.httpUrl ?? assert.fail("no http url");
+    const cloud = await Stratus.connect(proc.url, { token });
+    await cloud.register("inc", (_ctx, x: number) => x + 1);
+    await cloud.register("square", (_ctx, x: number) => x * x);
+    await cloud.register("boom", () => {
+      throw new Error("kaboom");
+    });
+    await cloud.registerDag("pipeline", {
+      functions: ["inc", "square"],
+      edges: [["inc", "square"]],
+    });
+    await cloud.close();
+    dir = await mkdtemp(join(tmpdir(), "stratus-http-"));
+  });
+  after(async () => {
+    await proc.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("calls a function", async () => {
+    const a = await curl(`${base}/v1/call/inc`, post('{"args": [41]}'));
+    assert.deepEqual(a, { status: 200, body: { result: 42 } });
+  });
+
+  it("calls a DAG", async () => {
+    const a = await curl(`${base}/v1/dag/pipeline`, post('{"inputs": {"inc": [2]}}'));
+    assert.deepEqual(a, { status: 200, body: { result: 9 } });
+  });
+
+  it("starts a future, then reads its outcome", async () => {
+    const started = await curl(`${base}/v1/call/square?future=1`, post('{"args": [7]}'));
+    assert.equal(started.status, 200);
+    const id = started.body.future;
+    assert.equal(typeof id, "string");
+    const got = await curl(`${base}/v1/futures/${String(id)}?timeoutMs=30000`, auth);
+    assert.deepEqual(got, { status: 200, body: { result: 49 } });
+  });
+
+  it("writes and reads a key", async () => {
+    const put = await curl(`${base}/v1/kv/greeting`, [
+      ...post('{"value": {"hi": [1, 2]}}'),
+      "-X",
+      "PUT",
+    ]);
+    assert.equal(put.status, 200);
+    const got = await curl(`${base}/v1/kv/greeting`, auth);
+    assert.deepEqual(got, { status: 200, body: { value: { hi: [1, 2] } } });
+  });
+
+  it("answers 401 without a token and with a wrong one", async () => {
+    const none = await curl(`${base}/v1/call/inc`, ["--data-binary", '{"args": [1]}']);
+    assert.equal(none.status, 401);
+    assert.equal((none.body.error as { code: string }).code, "UNAUTHORIZED");
+    const wrong = await curl(`${base}/v1/call/inc`, [
+      "-H",
+      "Authorization: Bearer not-the-token",
+      "--data-binary",
+      '{"args": [1]}',
+    ]);
+    assert.equal(wrong.status, 401);
+    assert.equal((wrong.body.error as { code: string }).code, "UNAUTHORIZED");
+  });
+
+  it("answers 404 for an unknown function and an unknown route", async () => {
+    const fn = await curl(`${base}/v1/call/nope`, post('{"args": []}'));
+    assert.equal(fn.status, 404);
+    assert.equal((fn.body.error as { code: string }).code, "NO_SUCH_FUNCTION");
+    const route = await curl(`${base}/v2/whatever`, auth);
+    assert.equal(route.status, 404);
+  });
+
+  it("answers 400 for malformed JSON and unexpected keys", async () => {
+    const bad = await curl(`${base}/v1/call/inc`, post('{"args": [1'));
+    assert.equal(bad.status, 400);
+    assert.equal((bad.body.error as { code: string }).code, "INVALID_ARGUMENT");
+    const extra = await curl(`${base}/v1/call/inc`, post('{"argz": [1]}'));
+    assert.equal(extra.status, 400);
+    const escape = await curl(`${base}/v1/call/%E0%A4%A`, post('{"args": [1]}'));
+    assert.equal(escape.status, 400);
+    const proto = await curl(`${base}/v1/dag/pipeline`, post('{"inputs": {"__proto__": [1]}}'));
+    assert.equal(proto.status, 400);
+  });
+
+  it("answers 500 FUNCTION_ERROR when the function throws", async () => {
+    const a = await curl(`${base}/v1/call/boom`, post('{"args": []}'));
+    assert.equal(a.status, 500);
+    const e = a.body.error as { code: string; message: string };
+    assert.equal(e.code, "FUNCTION_ERROR");
+    assert.match(e.message, /kaboom/);
+  });
+
+  it("answers 413 for a body over 64 MiB, declared or streamed, and keeps serving", async () => {
+    const file = join(dir, "big.json");
+    await writeFile(file, Buffer.alloc(64 * 1024 * 1024 + 16, 0x20));
+    const declared = await curl(`${base}/v1/call/inc`, post(`@${file}`));
+    assert.equal(declared.status, 413);
+    assert.equal((declared.body.error as { code: string }).code, "VALUE_TOO_LARGE");
+    const streamed = await curl(`${base}/v1/call/inc`, [
+      ...post(`@${file}`),
+      "-H",
+      "Transfer-Encoding: chunked",
+    ]);
+    assert.equal(streamed.status, 413);
+    const after = await curl(`${base}/v1/call/inc`, post('{"args": [1]}'));
+    assert.deepEqual(after, { status: 200, body: { result: 2 } });
+  });
+
+  it("serves an OpenAPI 3 document without auth that lists the routes", async () => {
+    const a = await curl(`${base}/v1/openapi.json`);
+    assert.equal(a.status, 200);
+    assert.match(String(a.body.openapi), /^3\./);
+    const paths = Object.keys(a.body.paths as object);
+    for (const p of ["/v1/call/{fn}", "/v1/dag/{name}", "/v1/futures/{id}", "/v1/kv/{key}"]) {
+      assert.ok(paths.includes(p), `${p} listed`);
+    }
+  });
+});

@@ -19,5 +19,7 @@ export type {
   Context,
   LocalOptions,
   RegisterOptions,
+  ScheduleInfo,
+  ScheduleTarget,
   StratusFunction,
 } from "./stratus.js";

@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { StratusProcess } from "../../src/cluster/index.js";
 import type { CounterLattice, SetLattice } from "../../src/index.js";
 import { Stratus, isStratusError } from "../../src/index.js";
@@ -14,6 +17,8 @@ import { RedisServer } from "../support/redis.js";
 import { until } from "../support/processes.js";
 
 const TOKEN = "schedules-token";
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..", "..");
 
 describe("runtime: scheduled invocations fire once per tick across schedulers", () => {
   let own: RedisServer | undefined;
@@ -162,5 +167,50 @@ describe("runtime: scheduled invocations fire once per tick across schedulers", 
         await c.close();
       }
     }
+  });
+
+  it("is driven by the CLI: stratus schedule, schedules, unschedule", async () => {
+    const stratus = async (
+      ...args: string[]
+    ): Promise<{ stdout: string; stderr: string; code: number }> => {
+      try {
+        const r = await run(
+          process.execPath,
+          ["--import", "tsx", "src/cli/main.ts", ...args, "--url", schedulers[1]?.url ?? ""],
+          { cwd: root, env: { ...process.env, STRATUS_TOKEN: TOKEN } },
+        );
+        return { ...r, code: 0 };
+      } catch (e) {
+        const err = e as { stdout: string; stderr: string; code: number };
+        return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+      }
+    };
+    // 03:00 UTC daily: listed, never due while this test runs.
+    const made = await stratus(
+      "schedule",
+      "nightly",
+      "0 0 3 * * *",
+      "--fn",
+      "tick",
+      "--args",
+      "[]",
+    );
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal((JSON.parse(made.stdout) as { fn: string }).fn, "tick");
+    const listed = JSON.parse((await stratus("schedules")).stdout) as {
+      name: string;
+      cron: string;
+    }[];
+    assert.deepEqual(
+      listed.map((l) => [l.name, l.cron]),
+      [["nightly", "0 0 3 * * *"]],
+    );
+    const bad = await stratus("schedule", "worse", "99 * * * *", "--fn", "tick");
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /INVALID_ARGUMENT: cron expression "99 \* \* \* \*"/);
+    assert.deepEqual(JSON.parse((await stratus("unschedule", "nightly")).stdout), {
+      removed: true,
+    });
+    assert.deepEqual(await cloud.schedules(), []);
   });
 });

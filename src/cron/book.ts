@@ -110,7 +110,7 @@ export class ScheduleBook implements ScheduleAdmin {
     const defs = (await this.o.store.getMany(keys)).flatMap((l) =>
       l?.kind === "lww" ? [l.value<ScheduleDef>()] : [],
     );
-    return defs.map((d) => info(d, parseCron(d.cron))).sort((a, b) => a.name.localeCompare(b.name));
+    return defs.map((d) => info(d, tryParse(d.cron))).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** One stored schedule, read from the store (not from a cache). */
@@ -132,8 +132,17 @@ function scheduleName(v: unknown): string {
   return v;
 }
 
-function info(d: ScheduleDef, cron: Cron): ScheduleInfo {
-  const next = cron.nextRun()?.getTime() ?? null;
+/** A stored expression a newer parser refuses must not make the whole list fail. */
+function tryParse(expr: string): Cron | undefined {
+  try {
+    return parseCron(expr);
+  } catch {
+    return undefined;
+  }
+}
+
+function info(d: ScheduleDef, cron: Cron | undefined): ScheduleInfo {
+  const next = cron?.nextRun()?.getTime() ?? null;
   return d.fn !== undefined
     ? { name: d.name, cron: d.cron, fn: d.fn, next }
     : { name: d.name, cron: d.cron, dag: d.dag ?? "", next };

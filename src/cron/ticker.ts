@@ -59,7 +59,7 @@ interface Plan {
  * @example
  * ```ts
  * const ticker = await Ticker.start({ id, store, clock, book, registry, dispatcher });
- * ticker.counts; // { won, lost, ok, failed, skipped }
+ * ticker.counts; // { won, lost, ok, failed, skipped, errors }
  * await ticker.close();
  * ```
  */
@@ -70,8 +70,11 @@ export class Ticker {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly claimTtlMs: number;
   private readonly maxLateMs: number;
-  /** Since start: ticks this scheduler claimed or saw claimed by another, runs' outcomes, late ticks skipped. */
-  readonly counts = { won: 0, lost: 0, ok: 0, failed: 0, skipped: 0 };
+  /**
+   * Since start: ticks this scheduler claimed or saw claimed by another, runs' outcomes, late
+   * ticks skipped, and storage errors.
+   */
+  readonly counts = { won: 0, lost: 0, ok: 0, failed: 0, skipped: 0, errors: 0 };
 
   private constructor(private readonly o: TickerOptions) {
     this.claimTtlMs = positive("claimTtlMs", o.claimTtlMs, 600_000);
@@ -94,7 +97,11 @@ export class Ticker {
   }
 
   private track(p: Promise<void>): void {
-    const q = p.catch((e: unknown) => this.log(`schedules: ${(e as Error).message}`));
+    const q = p.catch((e: unknown) => {
+      // Storage errors while reading a schedule or claiming a tick: that tick is lost, not the ticker.
+      this.counts.errors++;
+      this.log(`schedules: ${String(e)}`);
+    });
     this.inFlight.add(q);
     void q.finally(() => this.inFlight.delete(q));
   }

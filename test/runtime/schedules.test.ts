@@ -89,6 +89,7 @@ describe("runtime: scheduled invocations fire once per tick across schedulers", 
     );
     assert.equal(sum("won"), runs);
     assert.equal(sum("ok"), runs);
+    assert.equal(sum("skipped") + sum("errors") + sum("failed"), 0);
     // The race really happened: the other schedulers tried the same ticks and lost the claim.
     assert.ok(sum("lost") >= runs, `${sum("lost")} lost claims for ${runs} runs`);
   });

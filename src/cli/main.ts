@@ -387,6 +387,41 @@ target(
   print(await withCloud(o, (c) => c.callDag(name, parsed)));
 });
 
+target(
+  program
+    .command("schedule <name> <cron>")
+    .description(
+      "call a function (--fn f --args '[..]') or run a DAG (--dag d --inputs '{..}') at every tick of a cron expression (UTC; six fields for seconds)",
+    )
+    .option("--fn <fn>", "function to call")
+    .option("--args <json>", "JSON array of the function's arguments")
+    .option("--dag <dag>", "DAG to run")
+    .option("--inputs <json>", 'JSON inputs of the DAG, like {"inc": [1]}'),
+).action(async (name: string, cron: string, o: Record<string, unknown>) => {
+  const json = (v: unknown, what: string): unknown =>
+    typeof v === "string" ? parseJson(v, what) : undefined;
+  const t =
+    typeof o.dag === "string"
+      ? { dag: o.dag, inputs: (json(o.inputs, "inputs") ?? {}) as Record<string, unknown[]> }
+      : {
+          fn: typeof o.fn === "string" ? o.fn : "",
+          args: (json(o.args, "args") ?? []) as unknown[],
+        };
+  if ((typeof o.fn === "string") === (typeof o.dag === "string")) {
+    throw new InvalidArgumentError("give exactly one of --fn and --dag");
+  }
+  print(await withCloud(o, (c) => c.schedule(name, cron, t)));
+});
+
+target(program.command("unschedule <name>").description("remove a schedule")).action(
+  async (name: string, o: Record<string, unknown>) =>
+    print({ removed: await withCloud(o, (c) => c.unschedule(name)) }),
+);
+
+target(program.command("schedules").description("list schedules and their next ticks")).action(
+  async (o: Record<string, unknown>) => print(await withCloud(o, (c) => c.schedules())),
+);
+
 target(program.command("status").description("nodes, executors, load, functions and DAGs")).action(
   async (o: Record<string, unknown>) => print(await withCloud(o, (c) => c.status())),
 );

@@ -12,6 +12,7 @@ export { Future } from "./future.js";
 export { REF_FIELD, isRef, ref } from "./ref.js";
 export type { Ref } from "./ref.js";
 export { Stratus } from "./stratus.js";
+export type { TickInfo } from "../cron/index.js";
 export type {
   CallOptions,
   ClusterStatus,
@@ -19,5 +20,7 @@ export type {
   Context,
   LocalOptions,
   RegisterOptions,
+  ScheduleInfo,
+  ScheduleTarget,
   StratusFunction,
 } from "./stratus.js";

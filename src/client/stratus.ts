@@ -17,7 +17,7 @@ import {
 import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
 import { isFuturePush } from "../scheduler/index.js";
-import type { DagSpec } from "../scheduler/index.js";
+import type { DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
@@ -339,6 +339,45 @@ export class Stratus {
     await this.rpc("kv.delete", { key });
   }
 
+  /**
+   * Calls a function or runs a DAG at every tick of a cron expression (five fields, or six with
+   * seconds first; times in UTC), once per tick across the whole cluster. Each call gets one
+   * more trailing argument, `{ schedule, tick }` (tick: epoch ms); for a DAG, every function named
+   * in `inputs` gets it. A schedule of the same name is replaced. Ticks that fall while no
+   * scheduler runs are skipped, not replayed.
+   *
+   * @throws INVALID_ARGUMENT for a bad name or cron expression, NO_SUCH_FUNCTION / NO_SUCH_DAG.
+   * @example
+   * ```ts
+   * await cloud.schedule("report", "0 0 * * * *", { fn: "report", args: ["daily"] });
+   * await cloud.schedule("tick", "* * * * * *", { dag: "pipeline", inputs: { inc: [1] } });
+   * ```
+   */
+  async schedule(name: string, cron: string, target: ScheduleTarget): Promise<ScheduleInfo> {
+    const t = target as Partial<Record<"fn" | "dag" | "args" | "inputs", unknown>>;
+    if (typeof t.dag === "string") {
+      const inputs: Record<string, Uint8Array[]> = {};
+      for (const [fn, args] of Object.entries((t.inputs ?? {}) as Record<string, unknown>)) {
+        if (!Array.isArray(args))
+          throw new InvalidArgumentError(`inputs.${fn} must be an array of arguments`);
+        inputs[fn] = scheduledArgs(args);
+      }
+      return this.rpc<ScheduleInfo>("schedule", { name, cron, dag: t.dag, inputs });
+    }
+    const args = scheduledArgs((t.args ?? []) as unknown[]);
+    return this.rpc<ScheduleInfo>("schedule", { name, cron, fn: t.fn, args });
+  }
+
+  /** Removes a schedule; false when there was none. Ticks already claimed still run. */
+  async unschedule(name: string): Promise<boolean> {
+    return (await this.rpc<{ removed: boolean }>("unschedule", { name })).removed;
+  }
+
+  /** Every schedule, by name, with its next tick. */
+  schedules(): Promise<ScheduleInfo[]> {
+    return this.rpc<ScheduleInfo[]>("schedules", {});
+  }
+
   /** Nodes, their executors and load, registered functions and DAGs. */
   status(): Promise<ClusterStatus> {
     return this.rpc<ClusterStatus>("status", {});
@@ -399,6 +438,12 @@ export class Stratus {
   }
 }
 
+/** What `schedule` runs: a function with its arguments, or a DAG with its inputs. */
+export type ScheduleTarget =
+  { fn: string; args?: unknown[] } | { dag: string; inputs?: Record<string, unknown[]> };
+
+export type { ScheduleInfo };
+
 /** What `status()` returns. */
 export interface ClusterStatus {
   backend: string;
@@ -423,6 +468,15 @@ function encodeArgs(args: unknown[]): { encoded: Uint8Array[]; refs: string[] } 
     return encodeValue(a);
   });
   return { encoded, refs };
+}
+
+/** A schedule's arguments are stored once and sent at every tick, so references are refused. */
+function scheduledArgs(args: unknown[]): Uint8Array[] {
+  const { encoded, refs } = encodeArgs(args);
+  if (refs.length > 0) {
+    throw new InvalidArgumentError("scheduled arguments cannot hold references (ref())");
+  }
+  return encoded;
 }
 
 /**

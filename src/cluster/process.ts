@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
+import { ScheduleBook, Ticker } from "../cron/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
 import { HttpIngress } from "../ingress/index.js";
@@ -104,6 +105,7 @@ export class StratusProcess {
       peers: Peers;
       dispatcher: Dispatcher;
       node: Node | undefined;
+      ticker: Ticker | undefined;
       dropped: DropCounts;
       http: HttpIngress | undefined;
     },
@@ -126,6 +128,11 @@ export class StratusProcess {
 
   get node(): Node | undefined {
     return this.parts.node;
+  }
+
+  /** This scheduler's ticker of scheduled invocations (none on a node-only process). */
+  get ticker(): Ticker | undefined {
+    return this.parts.ticker;
   }
 
   get store(): Store {
@@ -225,8 +232,20 @@ export class StratusProcess {
     const dispatcher = new Dispatcher({ addr: url, peers, placer, maxRetries: o.maxRetries });
     targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
+    let ticker: Ticker | undefined;
     if (o.scheduler ?? true) {
+      const schedules = new ScheduleBook({ store, clock, registry });
+      ticker = await Ticker.start({
+        id,
+        store,
+        clock,
+        book: schedules,
+        registry,
+        dispatcher,
+        log: (msg) => process.emitWarning(`stratus ${id}: ${msg}`),
+      });
       gateway = new Gateway({
+        schedules,
         store,
         clock,
         registry,
@@ -279,6 +298,7 @@ export class StratusProcess {
       peers,
       dispatcher,
       node,
+      ticker,
       dropped,
       http,
     });
@@ -288,7 +308,11 @@ export class StratusProcess {
   async close(): Promise<void> {
     const p = this.parts;
     await p.http?.close();
+    // The ticker stops its timers at once; closing the dispatcher then fails its runs in flight
+    // with CLOSED, so waiting for them does not wait for their functions.
+    const tickerClosed = p.ticker?.close();
     p.dispatcher.close();
+    await tickerClosed;
     await p.node?.close();
     await p.server.close();
     await p.peers.close();

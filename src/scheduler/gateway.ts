@@ -26,6 +26,21 @@ import type { Registry } from "./registry.js";
 /** Checks a function's source before it is stored; throws `BAD_FUNCTION`. */
 export type SourceValidator = (name: string, source: string, kind: "function" | "init") => void;
 
+/** A schedule as `schedules` lists it: `next` is its next tick (epoch ms), null if none. */
+export type ScheduleInfo = { name: string; cron: string; next: number | null } & (
+  { fn: string } | { dag: string }
+);
+
+/**
+ * Scheduled invocations' definitions (implemented by src/cron, passed in so that scheduler/
+ * does not import it). `put` gets the checked `schedule` payload.
+ */
+export interface ScheduleAdmin {
+  put(p: Record<string, unknown>): Promise<ScheduleInfo>;
+  remove(name: unknown): Promise<boolean>;
+  list(): Promise<ScheduleInfo[]>;
+}
+
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
   store: Store;
@@ -34,6 +49,8 @@ export interface GatewayOptions {
   dispatcher: Dispatcher;
   membership: Membership;
   validate: SourceValidator;
+  /** Scheduled invocations; without it `schedule` requests are refused. */
+  schedules?: ScheduleAdmin;
   /** How long a future's result stays readable in storage. @default 3600000 (1 hour) */
   futureRetentionMs?: number;
   /**
@@ -135,9 +152,22 @@ export class Gateway {
         return null;
       case "status":
         return this.status();
+      case "schedule":
+        return this.schedules().put(p);
+      case "unschedule":
+        return { removed: await this.schedules().remove(p.name) };
+      case "schedules":
+        return this.schedules().list();
       default:
         throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
     }
+  }
+
+  private schedules(): ScheduleAdmin {
+    if (this.o.schedules === undefined) {
+      throw new InvalidArgumentError("this scheduler does not keep schedules");
+    }
+    return this.o.schedules;
   }
 
   private async registerFunction(

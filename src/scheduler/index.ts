@@ -23,7 +23,7 @@ export type { DispatcherOptions, RunRequest } from "./dispatcher.js";
 export { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
 export type { FutureOutcome } from "./futures.js";
 export { Gateway } from "./gateway.js";
-export type { GatewayOptions, SourceValidator } from "./gateway.js";
+export type { GatewayOptions, ScheduleAdmin, ScheduleInfo, SourceValidator } from "./gateway.js";
 export { Heartbeat, Membership } from "./membership.js";
 export type { Member, MembershipOptions } from "./membership.js";
 export { GATEWAY_METHODS, checkPayload } from "./payloads.js";

@@ -53,6 +53,12 @@ const SHAPES: Record<string, Check> = {
   "kv.merge": exact({ key, lattice: bytes }),
   "kv.delete": exact({ key }),
   status: exact({}),
+  schedule: exact(
+    { name, cron: str(256) },
+    { fn: name, args, dag: name, inputs: recordOf(args, 4096) },
+  ),
+  unschedule: exact({ name }),
+  schedules: exact({}),
 };
 
 /** The gateway's methods, for role checks: everything a client may ask of a scheduler. */

@@ -118,7 +118,8 @@ export class Gateway {
       }
       case "dag.call": {
         const def = await this.o.registry.dag(checkName(p.dag, "DAG"));
-        const inputs: Record<string, Uint8Array[]> = {};
+        // No prototype: an input named "__proto__" must be an input (and be refused), not a setter.
+        const inputs = Object.create(null) as Record<string, Uint8Array[]>;
         const raw = (p.inputs ?? {}) as Record<string, unknown>;
         for (const [f, v] of Object.entries(raw)) inputs[f] = bytesList(v, `inputs.${f}`);
         const req: RunRequest = { def, inputs };

@@ -5,45 +5,24 @@
  * here with the openssl CLI.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Stratus, StratusProcess } from "../../src/index.js";
+import { selfSignedCert } from "../support/certs.js";
 
 const run = promisify(execFile);
 
 describe("ingress: HTTPS", () => {
   const token = "https-token";
   const dir = mkdtempSync(join(tmpdir(), "stratus-https-"));
-  const certFile = join(dir, "c.pem");
-  const keyFile = join(dir, "k.pem");
+  const { certFile, keyFile } = selfSignedCert(dir);
   let proc: StratusProcess;
 
   before(async () => {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout",
-        keyFile,
-        "-out",
-        certFile,
-        "-days",
-        "1",
-      ],
-      { stdio: "ignore" },
-    );
     proc = await StratusProcess.start({
       token,
       executors: 1,

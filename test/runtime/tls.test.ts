@@ -5,7 +5,6 @@
  * self-signed, made here with the openssl CLI.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,36 +13,15 @@ import { ClosedError, Stratus, StratusProcess, isStratusError } from "../../src/
 import { connect } from "../../src/wire/index.js";
 import { BackendFixture } from "../support/backends.js";
 import { until } from "../support/processes.js";
+import { selfSignedCert } from "../support/certs.js";
 
 describe("runtime: TLS", () => {
   const token = "tls-token";
   const dir = mkdtempSync(join(tmpdir(), "stratus-tls-"));
-  const certFile = join(dir, "c.pem");
-  const keyFile = join(dir, "k.pem");
+  const { certFile, keyFile } = selfSignedCert(dir);
   let ca: Buffer;
 
   before(() => {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout",
-        keyFile,
-        "-out",
-        certFile,
-        "-days",
-        "1",
-      ],
-      { stdio: "ignore" },
-    );
     ca = readFileSync(certFile);
   });
 

@@ -187,6 +187,19 @@ function pins(pairs: string[]): Record<string, string> {
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+/** What a node runs its functions with: executor threads, chains, and the cap on time limits. */
+function executors(c: Command): Command {
+  return c
+    .option("--executors <n>", "executor threads", int, 4)
+    .option("--no-fuse", "run every DAG function as its own invocation (no chains in one worker)")
+    .option(
+      "--max-timeout-ms <ms>",
+      "cap on any function's time limit, its own timeoutMs included",
+      int,
+      900_000,
+    );
+}
+
 /** Limits of the functions a node runs, and how often a lost node's calls are retried. */
 function limits(c: Command): Command {
   return c
@@ -196,7 +209,7 @@ function limits(c: Command): Command {
 }
 
 listen(
-  tokenFile(storePasswordFile(limits(httpPort(program.command("up")))))
+  tokenFile(storePasswordFile(executors(limits(httpPort(program.command("up"))))))
     .description(
       "run an all-in-one cluster: storage, scheduler and a node; prints its address and token",
     )
@@ -204,14 +217,6 @@ listen(
       "--store <address>",
       "memory:, memory:/path/to/log, redis://host:port or redis-cluster://h:p,h:p",
       "memory:",
-    )
-    .option("--executors <n>", "executor threads", int, 4)
-    .option("--no-fuse", "run every DAG function as its own invocation (no chains in one worker)")
-    .option(
-      "--max-timeout-ms <ms>",
-      "cap on any function's time limit, its own timeoutMs included",
-      int,
-      900_000,
     )
     .option("--token <token>", "cluster token (default: STRATUS_TOKEN, else random)")
     .addOption(
@@ -261,19 +266,15 @@ listen(
   storePasswordFile(
     limits(
       target(
-        program.command("node").description("run a node (cache + executors) that joins a cluster"),
+        executors(
+          program
+            .command("node")
+            .description("run a node (cache + executors) that joins a cluster"),
+        ),
       ),
     ),
   )
     .requiredOption("--join <url>", "address of a scheduler of the cluster")
-    .option("--executors <n>", "executor threads", int, 4)
-    .option("--no-fuse", "run every DAG function as its own invocation (no chains in one worker)")
-    .option(
-      "--max-timeout-ms <ms>",
-      "cap on any function's time limit, its own timeoutMs included",
-      int,
-      900_000,
-    )
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
 ).action(async (o: Record<string, unknown>) => {
   const { token } = resolveTarget({ ...o, url: o.join });

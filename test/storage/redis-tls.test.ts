@@ -4,7 +4,6 @@
  * its password.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,38 +18,16 @@ import {
 } from "../../src/storage/index.js";
 import type { ChangeEvent } from "../../src/storage/index.js";
 import { RedisServer, freePort } from "../support/redis.js";
+import { selfSignedCert } from "../support/certs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stratus-tls-"));
-const cert = join(dir, "cert.pem");
-const key = join(dir, "key.pem");
+const { certFile: cert, keyFile: key } = selfSignedCert(dir);
 const PASSWORD = "pa55-Wörd@hidden";
 let tlsServer: RedisServer;
 let tlsPort: number;
 let authServer: RedisServer;
 
 before(async () => {
-  const made = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { encoding: "utf8" },
-  );
-  assert.equal(made.status, 0, made.stderr);
   tlsPort = await freePort();
   tlsServer = await RedisServer.start({
     args: [

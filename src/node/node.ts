@@ -361,11 +361,7 @@ export class Node {
   }
 
   /** Host calls from running functions (`ctx.get`, `ctx.send`, …). */
-  private async host(
-    op: HostOp,
-    args: unknown[],
-    inv: HostInvocation,
-  ): Promise<unknown> {
+  private async host(op: HostOp, args: unknown[], inv: HostInvocation): Promise<unknown> {
     const session = inv.run as RunSession;
     switch (op) {
       case "get": {

@@ -39,6 +39,9 @@ export const ERROR_CODES = [
   "NO_RESOURCES",
   "NODE_LOST",
   "OVERLOADED",
+  "BAD_FLOW",
+  "SCHEMA_MISMATCH",
+  "UNKNOWN_COLUMN",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -16,10 +16,14 @@ import {
 } from "../cluster/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
 import { InvalidArgumentError, isStratusError } from "../errors/index.js";
+import { KubernetesNodeProvider, LocalNodeProvider } from "../monitor/index.js";
+import type { MonitorOptions, NodeProvider } from "../monitor/index.js";
+import type { ClusterStats } from "../stats/index.js";
 import { connect } from "../wire/index.js";
 import { parseJson, resolveTarget, saveCluster } from "./config.js";
 import { deploy } from "./deploy.js";
 import { registerDemo } from "./demo.js";
+import { formatStatus } from "./status.js";
 import { Redactor, givenStorePassword, givenToken } from "./secrets.js";
 
 // Every secret the CLI is given is added here, and nothing it prints on stderr carries one.
@@ -188,6 +192,113 @@ function pins(pairs: string[]): Record<string, string> {
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+const ratio = (v: string): number => {
+  const n = Number(v);
+  if (!(n > 0 && n <= 1)) throw new Error(`${v} is not a number in (0, 1]`);
+  return n;
+};
+
+/** The autoscaler of a scheduler (`up`, `scheduler`): off unless --autoscale. */
+function autoscale(c: Command): Command {
+  return c
+    .option(
+      "--autoscale",
+      "run the autoscaler (one scheduler acts at a time, by a lease in the store)",
+    )
+    .option("--min-executors <n>", "fewest executors per node", int, 1)
+    .option("--max-executors <n>", "most executors per node", int, 32)
+    .option(
+      "--scale-up-utilisation <r>",
+      "grow a node busier than this share of its executors",
+      ratio,
+      0.8,
+    )
+    .option(
+      "--scale-up-queue-ms <ms>",
+      "grow a node whose median queueing delay passes this",
+      int,
+      20,
+    )
+    .option(
+      "--idle-grace-ms <ms>",
+      "remove executors once fewer sufficed for this long",
+      int,
+      10_000,
+    )
+    .addOption(
+      new Option(
+        "--node-provider <provider>",
+        "add and remove whole nodes with this provider",
+      ).choices(["local", "kubernetes"]),
+    )
+    .option("--min-nodes <n>", "fewest nodes the provider keeps", int, 0)
+    .option("--max-nodes <n>", "most nodes the provider runs", int, 4)
+    .option("--node-executors <n>", "executors of each node the local provider starts", int)
+    .option(
+      "--k8s-deployment <name>",
+      "kubernetes provider: the Deployment of nodes",
+      "stratus-node",
+    )
+    .option("--k8s-namespace <ns>", "kubernetes provider: its namespace", "default");
+}
+
+/**
+ * Monitor options from the flags; the local provider's nodes run this same CLI with the cluster
+ * token (and store password) in their environment, out of `ps`.
+ */
+function monitorOptions(
+  o: Record<string, unknown>,
+  join: () => string,
+  token: string,
+): MonitorOptions | undefined {
+  if (o.autoscale !== true) return undefined;
+  const m: MonitorOptions = {
+    minExecutors: o.minExecutors as number,
+    maxExecutors: o.maxExecutors as number,
+    scaleUpUtilisation: o.scaleUpUtilisation as number,
+    scaleUpQueueMs: o.scaleUpQueueMs as number,
+    idleGraceMs: o.idleGraceMs as number,
+  };
+  let provider: NodeProvider | undefined;
+  if (o.nodeProvider === "local") {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    env.STRATUS_TOKEN = token;
+    const password = givenStorePassword(o, process.env);
+    if (password !== undefined) env.STRATUS_STORE_PASSWORD = password;
+    const script = process.argv[1];
+    if (script === undefined)
+      throw new Error("--node-provider local: cannot tell how this CLI was started");
+    const executors =
+      typeof o.nodeExecutors === "number" ? o.nodeExecutors : (o.minExecutors as number);
+    // The join address is known once the process listens; the provider asks for it then.
+    let local: LocalNodeProvider | undefined;
+    const make = (): LocalNodeProvider =>
+      (local ??= new LocalNodeProvider({
+        command: [process.execPath, ...process.execArgv, script],
+        join: join(),
+        args: ["--host", String(o.host), "--executors", String(executors)],
+        env,
+        log: (msg) => log.warn(msg),
+      }));
+    provider = {
+      name: "local",
+      current: () => make().current(),
+      scale: (n) => make().scale(n),
+      close: () => local?.close() ?? Promise.resolve(),
+    };
+  } else if (o.nodeProvider === "kubernetes") {
+    provider = new KubernetesNodeProvider({
+      deployment: o.k8sDeployment as string,
+      namespace: o.k8sNamespace as string,
+    });
+  }
+  if (provider !== undefined) {
+    m.nodes = { provider, minNodes: o.minNodes as number, maxNodes: o.maxNodes as number };
+  }
+  return m;
+}
+
 /** What a node runs its functions with: executor threads, chains, and the cap on time limits. */
 function executors(c: Command): Command {
   return c
@@ -210,7 +321,7 @@ function limits(c: Command): Command {
 }
 
 listen(
-  tokenFile(storePasswordFile(executors(limits(httpPort(program.command("up"))))))
+  tokenFile(storePasswordFile(executors(limits(httpPort(autoscale(program.command("up")))))))
     .description(
       "run an all-in-one cluster: storage, scheduler and a node; prints its address and token",
     )
@@ -234,13 +345,17 @@ listen(
 ).action(async (o: Record<string, unknown>) => {
   const given = processToken(o);
   const token = given?.token ?? randomBytes(16).toString("hex");
+  let url = "";
+  const monitor = monitorOptions(o, () => url, token);
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token,
     store: storeAddress(o.store as string, o),
     executors: o.executors as number,
     placement: o.placement as "locality" | "spread",
+    ...(monitor && { monitor }),
   });
+  url = proc.url;
   saveCluster(proc.url, token);
   if (o.demo === true) {
     const cloud = await Stratus.connect(proc.url, { token });
@@ -314,7 +429,7 @@ listen(
 });
 
 listen(
-  tokenFile(storePasswordFile(limits(httpPort(program.command("scheduler")))))
+  tokenFile(storePasswordFile(limits(httpPort(autoscale(program.command("scheduler"))))))
     .description("run a stateless scheduler over the cluster's storage")
     .requiredOption("--store <address>", "redis://host:port or redis-cluster://h:p,h:p")
     .option("--token <token>", "cluster token (or --token-file, or STRATUS_TOKEN)")
@@ -335,13 +450,17 @@ listen(
       "a scheduler needs the cluster token: --token, --token-file <path> or STRATUS_TOKEN",
     );
   }
+  let url = "";
+  const monitor = monitorOptions(o, () => url, given.token);
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token: given.token,
     store: storeAddress(o.store as string, o),
     executors: 0,
     placement: o.placement as "locality" | "spread",
+    ...(monitor && { monitor }),
   });
+  url = proc.url;
   process.stdout.write(`scheduler ${proc.id} at ${proc.url}\n`);
   if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
@@ -445,9 +564,25 @@ target(program.command("schedules").description("list schedules and their next t
   async (o: Record<string, unknown>) => print(await withCloud(o, (c) => c.schedules())),
 );
 
-target(program.command("status").description("nodes, executors, load, functions and DAGs")).action(
-  async (o: Record<string, unknown>) => print(await withCloud(o, (c) => c.status())),
-);
+target(
+  program
+    .command("status")
+    .description("nodes, executors, load, functions and DAGs, with their statistics")
+    .option("--json", "print JSON (the status and a `stats` object) for scripts"),
+).action(async (o: Record<string, unknown>) => {
+  const status = await withCloud(o, (c) => c.status());
+  const { url, token } = resolveTarget(o);
+  const conn = await connect(url, { token, role: "client", id: "stratus-status" });
+  let stats: ClusterStats;
+  try {
+    stats = await conn.request<ClusterStats>("cluster.stats", {});
+  } finally {
+    await conn.close();
+  }
+  const report = { ...status, stats };
+  if (o.json === true) print(report);
+  else process.stdout.write(formatStatus(report, url));
+});
 
 program.parseAsync().catch((e: unknown) => {
   const msg = isStratusError(e) ? `${e.code}: ${e.message}` : (e as Error).message;

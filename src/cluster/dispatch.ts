@@ -28,7 +28,11 @@ export interface DispatchTargets {
 }
 
 /** Requests a client may make; everything else needs a peer's role. */
-export const CLIENT_REQUESTS: ReadonlySet<string> = new Set([...GATEWAY_METHODS, "cluster.info"]);
+export const CLIENT_REQUESTS: ReadonlySet<string> = new Set([
+  ...GATEWAY_METHODS,
+  "cluster.info",
+  "cluster.stats",
+]);
 
 /**
  * A connection speaks for a peer (node or scheduler) when the peer said so in its hello, or when

@@ -7,6 +7,9 @@ import { ScheduleBook, Ticker } from "../cron/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
 import { HttpIngress } from "../ingress/index.js";
+import { Monitor } from "../monitor/index.js";
+import type { MonitorOptions } from "../monitor/index.js";
+import { StatsPublisher, StatsRecorder, readClusterStats } from "../stats/index.js";
 import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../scheduler/index.js";
 import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
@@ -85,6 +88,28 @@ export interface ProcessOptions {
    * a process with a scheduler. HTTPS with `tls`'s certificate when given. @default undefined (off)
    */
   httpPort?: number;
+  /**
+   * Statistics this process publishes to the store (`sys/stats/<id>`, read by `stratus status`,
+   * `/metrics` and the monitor): how often, in ms. @default { intervalMs: 500 }
+   */
+  stats?: { intervalMs?: number; sampleMs?: number; ttlMs?: number };
+  /**
+   * Run the autoscaler on this scheduler (only the one holding the lease in the store acts):
+   * executors per node, and nodes through `monitor.nodes.provider`. @default undefined (off)
+   */
+  monitor?: MonitorOptions;
+}
+
+/** `node.resize` asks a node for this many executors (a peer request; the monitor sends it). */
+function resizePayload(a: unknown): number {
+  const n =
+    typeof a === "object" && a !== null && Object.hasOwn(a, "executors")
+      ? (a as { executors: unknown }).executors
+      : undefined;
+  if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 4096) {
+    throw InvalidArgumentError.field("executors", "must be an integer in [1, 4096]");
+  }
+  return n as number;
 }
 
 /**
@@ -115,8 +140,20 @@ export class StratusProcess {
       ticker: Ticker | undefined;
       dropped: DropCounts;
       http: HttpIngress | undefined;
+      stats: StatsPublisher;
+      monitor: Monitor | undefined;
     },
   ) {}
+
+  /** This process's statistics publisher (its latest record feeds `/metrics`). */
+  get stats(): StatsPublisher {
+    return this.parts.stats;
+  }
+
+  /** The autoscaler, when `monitor` options were given. */
+  get monitor(): Monitor | undefined {
+    return this.parts.monitor;
+  }
 
   /** `http://host:port` of the HTTP ingress, when `httpPort` was given. */
   get httpUrl(): string | undefined {
@@ -186,6 +223,12 @@ export class StratusProcess {
     const targets: DispatchTargets = {
       request: (method, a, conn) => {
         if (method === "cluster.info") return info;
+        if (method === "cluster.stats") return readClusterStats(store);
+        if (method === "node.resize") {
+          const n = resizePayload(a);
+          if (node === undefined) throw new InvalidArgumentError(`${id} runs no node`);
+          return node.resize(n).then(() => ({ executors: n }));
+        }
         if (gateway === undefined) {
           throw new InvalidArgumentError(
             `${id} is a node without a scheduler; send calls to a scheduler`,
@@ -236,7 +279,15 @@ export class StratusProcess {
       undefined,
       o.pin ?? {},
     );
-    const dispatcher = new Dispatcher({ addr: url, peers, placer, maxRetries: o.maxRetries });
+    // Latency as callers see it: every run this process started, by DAG (or function) name.
+    const callerStats = new StatsRecorder();
+    const dispatcher = new Dispatcher({
+      addr: url,
+      peers,
+      placer,
+      maxRetries: o.maxRetries,
+      observe: (name, ms, ok) => callerStats.record(name, 0, ms, ok),
+    });
     targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
     let ticker: Ticker | undefined;
@@ -276,7 +327,9 @@ export class StratusProcess {
         ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
       });
     }
+    let execStats: StatsRecorder | undefined;
     if ((o.executors ?? 4) > 0) {
+      const recorder = (execStats = new StatsRecorder());
       node = await Node.start({
         id,
         addr: url,
@@ -289,13 +342,60 @@ export class StratusProcess {
         executors: o.executors ?? 4,
         cacheBytes: o.cacheBytes,
         heartbeatMs: o.heartbeatMs,
-        pool: o.pool,
+        pool: {
+          ...o.pool,
+          observe: (fn, queueMs, totalMs, ok) => recorder.record(fn, queueMs, totalMs, ok),
+        },
         fuse: o.fuse ?? true,
         sessionPolicies: SESSION_POLICIES,
       });
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);
       targets.onMessage = (m) => n.onMessage(m);
+    }
+    const statsNode = node;
+    const stats = StatsPublisher.start({
+      ...o.stats,
+      id,
+      store,
+      clock,
+      callers: callerStats,
+      ...(execStats && { exec: execStats }),
+      ...(statsNode && {
+        node: () => {
+          const s = statsNode.stats();
+          return {
+            executors: s.pool.size,
+            busy: s.pool.busy,
+            inflight: s.pool.queued + s.pool.posted,
+            hits: s.cache.hits,
+            misses: s.cache.misses,
+            cacheKeys: s.cache.keys,
+            cacheBytes: s.cache.bytes,
+            addr: url,
+          };
+        },
+      }),
+    });
+    let monitor: Monitor | undefined;
+    if (o.monitor !== undefined) {
+      if (gateway === undefined) {
+        throw InvalidArgumentError.field("monitor", "needs a scheduler (scheduler: true)");
+      }
+      monitor = Monitor.start(
+        {
+          id,
+          store,
+          clock,
+          log: (msg) => process.emitWarning(`stratus ${id}: ${msg}`),
+          resize: async (target, executors) => {
+            if (target.id === id && statsNode !== undefined) return statsNode.resize(executors);
+            const conn = await peers.get(target.addr);
+            await conn.request("node.resize", { executors }, { timeoutMs: 60_000 });
+          },
+        },
+        o.monitor,
+      );
     }
     return new StratusProcess(id, url, storeAddress, {
       server,
@@ -309,18 +409,22 @@ export class StratusProcess {
       ticker,
       dropped,
       http,
+      stats,
+      monitor,
     });
   }
 
   /** Stops accepting work, fails what is pending with `CLOSED`, and releases everything. */
   async close(): Promise<void> {
     const p = this.parts;
+    await p.monitor?.close();
     await p.http?.close();
     // The ticker stops its timers at once; closing the dispatcher then fails its runs in flight
     // with CLOSED, so waiting for them does not wait for their functions.
     const tickerClosed = p.ticker?.close();
     p.dispatcher.close();
     await tickerClosed;
+    await p.stats.close();
     await p.node?.close();
     await p.server.close();
     await p.peers.close();

@@ -8,7 +8,7 @@
  * ```
  */
 export { validateFunctionSource } from "./executor/index.js";
-export type { FunctionContext } from "./executor/index.js";
+export type { FunctionContext, InvocationObserver } from "./executor/index.js";
 export { Mailboxes } from "./mailbox.js";
 export { Node } from "./node.js";
 export type { NodeOptions } from "./node.js";

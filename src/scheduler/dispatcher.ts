@@ -21,6 +21,11 @@ export interface DispatcherOptions {
   maxRetries?: number;
   /** Deadline of a call when the caller gives none. @default 120000 */
   defaultTimeoutMs?: number;
+  /**
+   * Told of every finished run (latency as callers see it, for statistics): the DAG's name (a
+   * single call's is its function's), ms from start to answer, and whether it returned.
+   */
+  observe?: (name: string, ms: number, ok: boolean) => void;
 }
 
 /** What a run needs: a DAG (a single call is a DAG of one) and the sources' arguments. */
@@ -43,6 +48,7 @@ interface Pending {
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
   placed: Record<string, string>;
+  startedAt: number;
 }
 
 /**
@@ -107,7 +113,16 @@ export class Dispatcher {
         session: req.session ?? {},
       };
       if (req.future !== undefined) meta.session = { ...meta.session, future: req.future };
-      const p: Pending = { req, meta, nodes: new Set(), resolve, reject, timer, placed: {} };
+      const p: Pending = {
+        req,
+        meta,
+        nodes: new Set(),
+        resolve,
+        reject,
+        timer,
+        placed: {},
+        startedAt: performance.now(),
+      };
       this.pending.set(id, p);
       try {
         this.launch(p);
@@ -201,6 +216,7 @@ export class Dispatcher {
     this.pending.delete(id);
     clearTimeout(p.timer);
     this.release(p);
+    this.options.observe?.(p.req.def.name, performance.now() - p.startedAt, err === undefined);
     if (err !== undefined) {
       this.counts.failed++;
       p.reject(err);

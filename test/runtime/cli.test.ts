@@ -66,12 +66,14 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
     );
     assert.equal(JSON.parse((await stratus("call", "visit", '["home"]')).stdout), 1);
     assert.equal(JSON.parse((await stratus("call", "visit", '["home"]')).stdout), 2);
-    const status = JSON.parse((await stratus("status")).stdout) as {
+    const status = JSON.parse((await stratus("status", "--json")).stdout) as {
       functions: string[];
       nodes: unknown[];
     };
     assert.ok(status.functions.includes("visit"));
     assert.equal(status.nodes.length, 1);
+    // Without --json: tables a person reads.
+    assert.match((await stratus("status")).stdout, /^FUNCTION +CALLS\/S +P50 MS/m);
   });
 
   it("serves Prometheus metrics", async () => {

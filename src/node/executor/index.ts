@@ -83,4 +83,5 @@ export type {
   HostInvocation,
   HostOp,
   Invocation,
+  InvocationObserver,
 } from "./types.js";

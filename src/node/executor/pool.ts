@@ -43,6 +43,7 @@ import type {
   ExecutorPoolStats,
   HostHandler,
   Invocation,
+  InvocationObserver,
   MailMsg,
   RunMsg,
   UpMsg,
@@ -72,6 +73,7 @@ const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as nu
  */
 export class ExecutorPool {
   private readonly host: HostHandler;
+  private readonly observe: InvocationObserver | undefined;
   private readonly limits: ResourceLimits;
   private readonly defaultTimeoutMs: number;
   private readonly maxTimeoutMs: number;
@@ -107,6 +109,7 @@ export class ExecutorPool {
     }
     this.target = opts.size;
     this.host = opts.host;
+    this.observe = opts.observe;
     this.depth = depth;
     this.maxTimeoutMs = max;
     this.defaultTimeoutMs = Math.min(timeout, max);
@@ -204,17 +207,29 @@ export class ExecutorPool {
         timeoutMs,
         resolve: (b) => {
           this.jobs.delete(call.id);
+          this.observed(job, true);
           resolve(b);
         },
         reject: (e) => {
           this.jobs.delete(call.id);
+          this.observed(job, false);
           reject(e);
         },
         info: undefined,
+        queuedAt: performance.now(),
       };
       this.jobs.set(call.id, job);
       return job;
     }
+  }
+
+  /** Tells the observer how long `job` waited for its worker and how long it took in all. */
+  private observed(job: Job, ok: boolean): void {
+    const observe = this.observe;
+    if (observe === undefined) return;
+    const now = performance.now();
+    const started = job.startedAt ?? now;
+    observe(job.call.code.name, started - job.queuedAt, now - job.queuedAt, ok);
   }
 
   /**
@@ -272,12 +287,14 @@ export class ExecutorPool {
   stats(): ExecutorPoolStats {
     let busy = 0;
     let workers = 0;
+    let posted = 0;
     for (const s of this.slots) {
       if (s.inflight.length > 0) busy++;
       if (!s.dead) workers++;
+      posted += s.inflight.length;
     }
     const { target: size, completed } = this;
-    return { size, workers, busy, queued: this.queue.length, completed };
+    return { size, workers, busy, queued: this.queue.length, posted, completed };
   }
 
   /** Terminates every worker; queued and running calls reject with CLOSED. Idempotent. */
@@ -438,7 +455,9 @@ export class ExecutorPool {
   /** The head of `slot` starts now (as far as the main thread can tell): arm its time limit. */
   private startHead(slot: Slot): void {
     const now = performance.now();
-    slot.arm(now + slot.inflight.peek()!.timeoutMs, now);
+    const head = slot.inflight.peek()!;
+    head.startedAt = now;
+    slot.arm(now + head.timeoutMs, now);
   }
 
   /** The head of `slot` settled: account for it, time the next one, refill the worker. */

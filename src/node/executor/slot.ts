@@ -36,6 +36,9 @@ export interface Job {
   keep?: boolean;
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
   nested?: number;
+  /** `performance.now()` when it was queued, and when it became its worker's running call. */
+  queuedAt: number;
+  startedAt?: number;
 }
 
 /** What a slot reports to its pool. */

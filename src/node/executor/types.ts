@@ -105,7 +105,21 @@ export interface ExecutorPoolOptions {
    * reference moves no bytes between threads. 0 disables it. Default 128 MiB.
    */
   valueCacheBytes?: number;
+  /** Told of every settled invocation (for statistics). Default: none. */
+  observe?: InvocationObserver;
 }
+
+/**
+ * Told of every settled invocation: its function, how long it waited for a worker and how long it
+ * took from being queued to settling (both in ms), and whether it returned. Called on the hot
+ * path: it must be cheap and must not throw.
+ */
+export type InvocationObserver = (
+  fn: string,
+  queueMs: number,
+  totalMs: number,
+  ok: boolean,
+) => void;
 
 /** A snapshot of the pool's load. */
 export interface ExecutorPoolStats {
@@ -117,6 +131,8 @@ export interface ExecutorPoolStats {
   busy: number;
   /** Calls waiting in the pool queue (not yet handed to a worker). */
   queued: number;
+  /** Calls handed to workers and not yet settled (running, or posted behind a running one). */
+  posted: number;
   /** Calls settled (returned or failed) since the pool was created. */
   completed: number;
 }

@@ -106,11 +106,13 @@ function listen(c: Command): Command {
 
 /** The HTTP ingress of a scheduler (`up`, `scheduler`); nodes have none. */
 function httpPort(c: Command): Command {
-  return c.option(
-    "--http-port <port>",
-    "serve the HTTP ingress (JSON; token as bearer) on this port of --host (0 = any free port)",
-    int,
-  );
+  return c
+    .option(
+      "--http-port <port>",
+      "serve the HTTP ingress (JSON; token as bearer) and the dashboard (/dashboard) on this port of --host (0 = any free port)",
+      int,
+    )
+    .option("--no-dashboard", "do not serve the web dashboard on the HTTP port");
 }
 
 /** The token travels in the hello: past loopback it must not go in the clear. */
@@ -164,6 +166,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
   if (typeof o.httpPort === "number") out.httpPort = o.httpPort;
+  if (o.dashboard === false) out.dashboard = false;
   if (o.fuse === false) out.fuse = false;
   if (Array.isArray(o.pin)) out.pin = pins(o.pin as string[]);
   const pool: NonNullable<ProcessOptions["pool"]> = {};
@@ -253,6 +256,9 @@ listen(
     `Stratus is up at ${proc.url}\n  token: ${shownToken}\n  store: ${shownStore}\n`,
   );
   if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
+  if (proc.dashboardUrl !== undefined) {
+    process.stdout.write(`  dashboard: ${proc.dashboardUrl}\n`);
+  }
   // From the sources this is a checkout of the repository, where `npx stratus` is not linked.
   const cmd = import.meta.url.endsWith(".ts") ? "npm run stratus --" : "npx stratus";
   process.stdout.write(
@@ -343,6 +349,9 @@ listen(
   });
   process.stdout.write(`scheduler ${proc.id} at ${proc.url}\n`);
   if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
+  if (proc.dashboardUrl !== undefined) {
+    process.stdout.write(`  dashboard: ${proc.dashboardUrl}\n`);
+  }
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
   await stayUp(proc, o);
 });

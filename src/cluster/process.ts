@@ -5,6 +5,7 @@ import { HybridClock } from "../lattice/index.js";
 import { ScheduleBook, Ticker } from "../cron/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
+import { Dashboard, LocalDashboardSource } from "../dashboard/index.js";
 import { HttpIngress } from "../ingress/index.js";
 import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../scheduler/index.js";
 import type { PlacementPolicy } from "../scheduler/index.js";
@@ -78,6 +79,11 @@ export interface ProcessOptions {
    * a process with a scheduler. HTTPS with `tls`'s certificate when given. @default undefined (off)
    */
   httpPort?: number;
+  /**
+   * Serve the web dashboard at `/dashboard` of the HTTP ingress (sign-in with the token). Only
+   * with `httpPort`. @default true
+   */
+  dashboard?: boolean;
 }
 
 /**
@@ -108,8 +114,16 @@ export class StratusProcess {
       ticker: Ticker | undefined;
       dropped: DropCounts;
       http: HttpIngress | undefined;
+      dashboard: boolean;
     },
   ) {}
+
+  /** `http://host:port/dashboard`, when the HTTP ingress serves the dashboard. */
+  get dashboardUrl(): string | undefined {
+    return this.parts.http === undefined || !this.parts.dashboard
+      ? undefined
+      : `${this.parts.http.url}/dashboard`;
+  }
 
   /** `http://host:port` of the HTTP ingress, when `httpPort` was given. */
   get httpUrl(): string | undefined {
@@ -267,6 +281,13 @@ export class StratusProcess {
         host: o.host ?? "127.0.0.1",
         port: o.httpPort,
         ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
+        ...(o.dashboard !== false && {
+          routes: new Dashboard({
+            source: new LocalDashboardSource({ membership, registry, recent: dispatcher.recent }),
+            token: o.token,
+            secure: tls !== undefined,
+          }),
+        }),
       });
     }
     if ((o.executors ?? 4) > 0) {
@@ -301,6 +322,7 @@ export class StratusProcess {
       ticker,
       dropped,
       http,
+      dashboard: o.dashboard !== false,
     });
   }
 

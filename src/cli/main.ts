@@ -17,6 +17,7 @@ import type { ProcessOptions } from "../cluster/index.js";
 import { InvalidArgumentError, isStratusError } from "../errors/index.js";
 import { connect } from "../wire/index.js";
 import { parseJson, resolveTarget, saveCluster } from "./config.js";
+import { CONFIG_COMMANDS, applyConfigFile } from "./config-file.js";
 import { deploy } from "./deploy.js";
 import { registerDemo } from "./demo.js";
 import { Redactor, givenStorePassword, givenToken } from "./secrets.js";
@@ -80,6 +81,10 @@ function storeAddress(address: string, o: Record<string, unknown>): string {
 
 function listen(c: Command): Command {
   return c
+    .option(
+      "--config <file>",
+      "read options from a YAML or JSON file (flags on the command line win)",
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (0 = any free port)", int, 0)
     .option(
@@ -280,9 +285,10 @@ listen(
       ),
     ),
   )
-    .requiredOption("--join <url>", "address of a scheduler of the cluster")
+    .option("--join <url>", "address of a scheduler of the cluster (required)")
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
 ).action(async (o: Record<string, unknown>) => {
+  required(o, "join", "--join <url>");
   const { token } = resolveTarget({ ...o, url: o.join });
   redactor.add(token);
   let store = o.store as string | undefined;
@@ -321,7 +327,7 @@ listen(
 listen(
   tokenFile(storePasswordFile(limits(httpPort(program.command("scheduler")))))
     .description("run a stateless scheduler over the cluster's storage")
-    .requiredOption("--store <address>", "redis://host:port or redis-cluster://h:p,h:p")
+    .option("--store <address>", "redis://host:port or redis-cluster://h:p,h:p (required)")
     .option("--token <token>", "cluster token (or --token-file, or STRATUS_TOKEN)")
     .addOption(
       new Option("--placement <policy>", "placement policy")
@@ -334,6 +340,7 @@ listen(
       collect,
     ),
 ).action(async (o: Record<string, unknown>) => {
+  required(o, "store", "--store <address>");
   const given = processToken(o);
   if (given === undefined) {
     throw new InvalidArgumentError(
@@ -354,6 +361,23 @@ listen(
   }
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
   await stayUp(proc, o);
+});
+
+/** An option these commands need, given by flag or config file (commander cannot see the file). */
+function required(o: Record<string, unknown>, key: string, flag: string): void {
+  if (typeof o[key] !== "string") {
+    throw new InvalidArgumentError(`${flag} is required (or ${key}: in the --config file)`);
+  }
+}
+
+// The config file fills in what the command line left out, before the command runs.
+program.hook("preAction", (_program, cmd) => {
+  const file = cmd.opts().config as unknown;
+  if (typeof file !== "string") return;
+  const all = program.commands.filter((c) =>
+    (CONFIG_COMMANDS as readonly string[]).includes(c.name()),
+  );
+  applyConfigFile(cmd, file, all);
 });
 
 async function withCloud<T>(

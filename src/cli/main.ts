@@ -21,6 +21,7 @@ import type { MonitorOptions, NodeProvider } from "../monitor/index.js";
 import type { ClusterStats } from "../stats/index.js";
 import { connect } from "../wire/index.js";
 import { parseJson, resolveTarget, saveCluster } from "./config.js";
+import { CONFIG_COMMANDS, applyConfigFile } from "./config-file.js";
 import { deploy } from "./deploy.js";
 import { registerDemo } from "./demo.js";
 import { formatStatus } from "./status.js";
@@ -85,6 +86,10 @@ function storeAddress(address: string, o: Record<string, unknown>): string {
 
 function listen(c: Command): Command {
   return c
+    .option(
+      "--config <file>",
+      "read options from a YAML or JSON file (flags on the command line win)",
+    )
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on (0 = any free port)", int, 0)
     .option(
@@ -111,11 +116,13 @@ function listen(c: Command): Command {
 
 /** The HTTP ingress of a scheduler (`up`, `scheduler`); nodes have none. */
 function httpPort(c: Command): Command {
-  return c.option(
-    "--http-port <port>",
-    "serve the HTTP ingress (JSON; token as bearer) on this port of --host (0 = any free port)",
-    int,
-  );
+  return c
+    .option(
+      "--http-port <port>",
+      "serve the HTTP ingress (JSON; token as bearer) and the dashboard (/dashboard) on this port of --host (0 = any free port)",
+      int,
+    )
+    .option("--no-dashboard", "do not serve the web dashboard on the HTTP port");
 }
 
 /** The token travels in the hello: past loopback it must not go in the clear. */
@@ -169,6 +176,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
   if (typeof o.httpPort === "number") out.httpPort = o.httpPort;
+  if (o.dashboard === false) out.dashboard = false;
   if (o.fuse === false) out.fuse = false;
   if (Array.isArray(o.pin)) out.pin = pins(o.pin as string[]);
   const pool: NonNullable<ProcessOptions["pool"]> = {};
@@ -369,6 +377,9 @@ listen(
     `Stratus is up at ${proc.url}\n  token: ${shownToken}\n  store: ${shownStore}\n`,
   );
   if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
+  if (proc.dashboardUrl !== undefined) {
+    process.stdout.write(`  dashboard: ${proc.dashboardUrl}\n`);
+  }
   // From the sources this is a checkout of the repository, where `npx stratus` is not linked.
   const cmd = import.meta.url.endsWith(".ts") ? "npm run stratus --" : "npx stratus";
   process.stdout.write(
@@ -390,9 +401,10 @@ listen(
       ),
     ),
   )
-    .requiredOption("--join <url>", "address of a scheduler of the cluster")
+    .option("--join <url>", "address of a scheduler of the cluster (required)")
     .option("--store <address>", "storage address (default: the one the cluster uses)"),
 ).action(async (o: Record<string, unknown>) => {
+  required(o, "join", "--join <url>");
   const { token } = resolveTarget({ ...o, url: o.join });
   redactor.add(token);
   let store = o.store as string | undefined;
@@ -431,7 +443,7 @@ listen(
 listen(
   tokenFile(storePasswordFile(limits(httpPort(autoscale(program.command("scheduler"))))))
     .description("run a stateless scheduler over the cluster's storage")
-    .requiredOption("--store <address>", "redis://host:port or redis-cluster://h:p,h:p")
+    .option("--store <address>", "redis://host:port or redis-cluster://h:p,h:p (required)")
     .option("--token <token>", "cluster token (or --token-file, or STRATUS_TOKEN)")
     .addOption(
       new Option("--placement <policy>", "placement policy")
@@ -444,6 +456,7 @@ listen(
       collect,
     ),
 ).action(async (o: Record<string, unknown>) => {
+  required(o, "store", "--store <address>");
   const given = processToken(o);
   if (given === undefined) {
     throw new InvalidArgumentError(
@@ -463,8 +476,28 @@ listen(
   url = proc.url;
   process.stdout.write(`scheduler ${proc.id} at ${proc.url}\n`);
   if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
+  if (proc.dashboardUrl !== undefined) {
+    process.stdout.write(`  dashboard: ${proc.dashboardUrl}\n`);
+  }
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
   await stayUp(proc, o);
+});
+
+/** An option these commands need, given by flag or config file (commander cannot see the file). */
+function required(o: Record<string, unknown>, key: string, flag: string): void {
+  if (typeof o[key] !== "string") {
+    throw new InvalidArgumentError(`${flag} is required (or ${key}: in the --config file)`);
+  }
+}
+
+// The config file fills in what the command line left out, before the command runs.
+program.hook("preAction", (_program, cmd) => {
+  const file = cmd.opts().config as unknown;
+  if (typeof file !== "string") return;
+  const all = program.commands.filter((c) =>
+    (CONFIG_COMMANDS as readonly string[]).includes(c.name()),
+  );
+  applyConfigFile(cmd, file, all);
 });
 
 async function withCloud<T>(

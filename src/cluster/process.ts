@@ -6,6 +6,7 @@ import { HybridClock } from "../lattice/index.js";
 import { ScheduleBook, Ticker } from "../cron/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
 import type { NodeOptions } from "../node/index.js";
+import { Dashboard, LocalDashboardSource } from "../dashboard/index.js";
 import { HttpIngress } from "../ingress/index.js";
 import { Monitor } from "../monitor/index.js";
 import type { MonitorOptions } from "../monitor/index.js";
@@ -98,6 +99,11 @@ export interface ProcessOptions {
    * executors per node, and nodes through `monitor.nodes.provider`. @default undefined (off)
    */
   monitor?: MonitorOptions;
+  /**
+   * Serve the web dashboard at `/dashboard` of the HTTP ingress (sign-in with the token). Only
+   * with `httpPort`. @default true
+   */
+  dashboard?: boolean;
 }
 
 /** `node.resize` asks a node for this many executors (a peer request; the monitor sends it). */
@@ -142,6 +148,7 @@ export class StratusProcess {
       http: HttpIngress | undefined;
       stats: StatsPublisher;
       monitor: Monitor | undefined;
+      dashboard: boolean;
     },
   ) {}
 
@@ -153,6 +160,13 @@ export class StratusProcess {
   /** The autoscaler, when `monitor` options were given. */
   get monitor(): Monitor | undefined {
     return this.parts.monitor;
+  }
+
+  /** `http://host:port/dashboard`, when the HTTP ingress serves the dashboard. */
+  get dashboardUrl(): string | undefined {
+    return this.parts.http === undefined || !this.parts.dashboard
+      ? undefined
+      : `${this.parts.http.url}/dashboard`;
   }
 
   /** `http://host:port` of the HTTP ingress, when `httpPort` was given. */
@@ -325,6 +339,13 @@ export class StratusProcess {
         host: o.host ?? "127.0.0.1",
         port: o.httpPort,
         ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
+        ...(o.dashboard !== false && {
+          routes: new Dashboard({
+            source: new LocalDashboardSource({ membership, registry, recent: dispatcher.recent }),
+            token: o.token,
+            secure: tls !== undefined,
+          }),
+        }),
       });
     }
     let execStats: StatsRecorder | undefined;
@@ -411,6 +432,7 @@ export class StratusProcess {
       http,
       stats,
       monitor,
+      dashboard: o.dashboard !== false,
     });
   }
 

@@ -11,5 +11,5 @@
 export { HTTP_STATUS, errorAnswer } from "./errors.js";
 export type { ErrorBody } from "./errors.js";
 export { HttpIngress } from "./server.js";
-export type { HttpIngressOptions, IngressGateway } from "./server.js";
+export type { HttpIngressOptions, IngressGateway, IngressRoutes } from "./server.js";
 export { openApiDocument } from "./openapi.js";

@@ -20,6 +20,15 @@ export interface IngressGateway {
   handle(method: string, payload: unknown): Promise<unknown>;
 }
 
+/**
+ * More routes served beside the API (the dashboard): offered every request first, before the
+ * bearer token is checked, so it does its own authentication.
+ */
+export interface IngressRoutes {
+  /** Answers the request and returns true, or returns false without touching it. */
+  serve(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
+}
+
 /** Options of {@link HttpIngress.listen}. */
 export interface HttpIngressOptions {
   /** The scheduler's gateway. */
@@ -36,6 +45,8 @@ export interface HttpIngressOptions {
   maxFutureWaitMs?: number;
   /** Serve HTTPS with this PEM certificate and key (the cluster's); plain HTTP without. */
   tls?: { cert: Buffer; key: Buffer };
+  /** Routes served beside the API, e.g. the dashboard. @default none */
+  routes?: IngressRoutes;
 }
 
 /** An unknown route: 404, with the code INVALID_ARGUMENT (no code names a missing route). */
@@ -125,6 +136,7 @@ export class HttpIngress {
       if (req.method === "GET" && url.pathname === "/v1/openapi.json") {
         return send(res, 200, openApiDocument());
       }
+      if (this.o.routes !== undefined && (await this.o.routes.serve(req, res, url))) return;
       if (!this.authorized(req.headers.authorization)) {
         res.setHeader("WWW-Authenticate", 'Bearer realm="stratus"');
         throw new UnauthorizedError("missing or wrong bearer token");

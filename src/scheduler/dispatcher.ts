@@ -5,11 +5,13 @@ import {
   NodeLostError,
   TimeoutError,
   fromWireError,
+  isStratusError,
 } from "../errors/index.js";
 import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
 import type { CallOptions, Consistency, DagDef, RunMeta, RunResult, Trigger } from "./protocol.js";
+import { RecentRuns } from "./recent.js";
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -26,6 +28,8 @@ export interface DispatcherOptions {
    * single call's is its function's), ms from start to answer, and whether it returned.
    */
   observe?: (name: string, ms: number, ok: boolean) => void;
+  /** Where finished runs are noted (for the dashboard). @default a new RecentRuns() */
+  recent?: RecentRuns;
 }
 
 /** What a run needs: a DAG (a single call is a DAG of one) and the sources' arguments. */
@@ -49,6 +53,7 @@ interface Pending {
   timer: NodeJS.Timeout;
   placed: Record<string, string>;
   startedAt: number;
+  started: number;
 }
 
 /**
@@ -71,10 +76,13 @@ export class Dispatcher {
   private closed = false;
   /** Counters since start: runs started, answered with a result, failed, and retries. */
   readonly counts = { started: 0, ok: 0, failed: 0, retries: 0 };
+  /** The last runs this dispatcher finished, and per-name rates and latency. */
+  readonly recent: RecentRuns;
 
   constructor(private readonly options: DispatcherOptions) {
     this.maxRetries = options.maxRetries ?? 2;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+    this.recent = options.recent ?? new RecentRuns();
   }
 
   /** Runs one request to completion and returns the sink's encoded result. */
@@ -121,7 +129,8 @@ export class Dispatcher {
         reject,
         timer,
         placed: {},
-        startedAt: performance.now(),
+        startedAt: Date.now(),
+        started: performance.now(),
       };
       this.pending.set(id, p);
       try {
@@ -216,7 +225,8 @@ export class Dispatcher {
     this.pending.delete(id);
     clearTimeout(p.timer);
     this.release(p);
-    this.options.observe?.(p.req.def.name, performance.now() - p.startedAt, err === undefined);
+    this.options.observe?.(p.req.def.name, performance.now() - p.started, err === undefined);
+    this.note(p, err);
     if (err !== undefined) {
       this.counts.failed++;
       p.reject(err);
@@ -224,6 +234,28 @@ export class Dispatcher {
       this.counts.ok++;
       p.resolve(v as Uint8Array);
     }
+  }
+
+  private note(p: Pending, err: Error | undefined): void {
+    const { def } = p.req;
+    const single =
+      def.edges.length === 0 && def.functions.length === 1 && def.functions[0] === def.name;
+    this.recent.record({
+      run: p.meta.run,
+      name: def.name,
+      kind: single ? "call" : "dag",
+      startedAt: p.startedAt,
+      ms: performance.now() - p.started,
+      ok: err === undefined,
+      attempts: p.meta.attempt + 1,
+      placed: { ...p.placed },
+      ...(err !== undefined && {
+        error: {
+          code: isStratusError(err) ? err.code : "INTERNAL",
+          message: err.message.slice(0, 500),
+        },
+      }),
+    });
   }
 
   /** Fails every pending run with `CLOSED`. */

@@ -55,3 +55,5 @@ export type {
   Trigger,
 } from "./protocol.js";
 export { Registry } from "./registry.js";
+export { RecentRuns } from "./recent.js";
+export type { FinishedRun, NameStats, RecentRunsOptions, SecondStats } from "./recent.js";

@@ -1,0 +1,150 @@
+import type { Membership, RecentRuns, Registry } from "../scheduler/index.js";
+import type { FinishedRun, SecondStats } from "../scheduler/index.js";
+
+/**
+ * A function's figures. The names follow the store-backed cluster statistics, so a source built
+ * on them can fill the same fields; `null` where this source has no figure.
+ */
+export interface FunctionView {
+  name: string;
+  calls: number;
+  errors: number;
+  callsPerSec: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  queueMsP50: number | null;
+  /** Nodes it ran on recently (from placement), and the executors those nodes have. */
+  nodes: string[];
+  executors: number;
+}
+
+/** A node's figures (from its heartbeat). */
+export interface NodeView {
+  id: string;
+  addr: string;
+  executors: number;
+  busy: number;
+  queued: number;
+  /** busy / executors. */
+  utilisation: number;
+  cacheHitRate: number | null;
+  cacheBytes: number;
+  cacheKeys: number;
+  startedAt: number;
+}
+
+/** Everything the dashboard page shows, as its JSON endpoint serves it. */
+export interface DashboardState {
+  /** Epoch ms the state was read. */
+  at: number;
+  nodes: NodeView[];
+  functions: FunctionView[];
+  dags: {
+    name: string;
+    calls: number;
+    errors: number;
+    callsPerSec: number;
+    p50Ms: number | null;
+  }[];
+  /** Calls per second and latency of every run, oldest first (for the charts). */
+  series: SecondStats[];
+  /** Recent runs, newest first, with their placement. */
+  runs: FinishedRun[];
+  /** Recent failed runs, newest first. */
+  errors: FinishedRun[];
+}
+
+/** Where the dashboard reads what it shows. */
+export interface DashboardSource {
+  state(): Promise<DashboardState>;
+}
+
+/** What {@link LocalDashboardSource} reads. */
+export interface LocalSourceParts {
+  membership: Pick<Membership, "list">;
+  registry: Pick<Registry, "listFunctions" | "listDags">;
+  /** This scheduler's dispatcher's memory of finished runs. */
+  recent: RecentRuns;
+}
+
+const RUNS_SHOWN = 50;
+
+/**
+ * The dashboard's view from one scheduler: nodes from heartbeats, the registry's functions and
+ * DAGs, and the runs this scheduler dispatched. With several schedulers each shows its own runs;
+ * statistics kept in the store give the cluster-wide figures.
+ *
+ * @example
+ * ```ts
+ * const source = new LocalDashboardSource({ membership, registry, recent: dispatcher.recent });
+ * const state = await source.state();
+ * ```
+ */
+export class LocalDashboardSource implements DashboardSource {
+  constructor(private readonly parts: LocalSourceParts) {}
+
+  async state(): Promise<DashboardState> {
+    const { membership, registry, recent } = this.parts;
+    const [fnNames, dagNames] = await Promise.all([registry.listFunctions(), registry.listDags()]);
+    const members = membership.list();
+    const nodes: NodeView[] = members.map((m) => ({
+      id: m.id,
+      addr: m.addr,
+      executors: m.executors,
+      busy: m.busy,
+      queued: m.queued,
+      utilisation: m.executors > 0 ? m.busy / m.executors : 0,
+      cacheHitRate: null,
+      cacheBytes: m.cached.reduce((s, [, b]) => s + b, 0),
+      cacheKeys: m.cached.length,
+      startedAt: m.startedAt,
+    }));
+    const runs = recent.runs();
+    const byName = new Map(recent.names().map((n) => [n.name, n]));
+    // Which nodes each function ran on, over the runs remembered (calls and DAG stages alike).
+    const ranOn = new Map<string, Set<string>>();
+    for (const r of runs) {
+      for (const [fn, node] of Object.entries(r.placed)) {
+        const set = ranOn.get(fn) ?? new Set<string>();
+        set.add(node);
+        ranOn.set(fn, set);
+      }
+    }
+    const executorsOf = new Map(members.map((m) => [m.id, m.executors]));
+    const functions: FunctionView[] = fnNames.map((name) => {
+      const s = byName.get(name);
+      const on = [...(ranOn.get(name) ?? [])].sort();
+      return {
+        name,
+        calls: s?.kind === "call" ? s.calls : 0,
+        errors: s?.kind === "call" ? s.errors : 0,
+        callsPerSec: s?.kind === "call" ? s.callsPerSec : 0,
+        p50Ms: s?.kind === "call" ? s.p50Ms : null,
+        p99Ms: s?.kind === "call" ? s.p99Ms : null,
+        queueMsP50: null,
+        nodes: on,
+        executors: on.reduce((sum, id) => sum + (executorsOf.get(id) ?? 0), 0),
+      };
+    });
+    const dags = dagNames.map((name) => {
+      const s = byName.get(name);
+      const mine = s?.kind === "dag" ? s : undefined;
+      return {
+        name,
+        calls: mine?.calls ?? 0,
+        errors: mine?.errors ?? 0,
+        callsPerSec: mine?.callsPerSec ?? 0,
+        p50Ms: mine?.p50Ms ?? null,
+      };
+    });
+    return {
+      at: Date.now(),
+      nodes,
+      functions,
+      dags,
+      series: recent.series(),
+      runs: runs.slice(0, RUNS_SHOWN),
+      errors: runs.filter((r) => !r.ok).slice(0, RUNS_SHOWN),
+    };
+  }
+}

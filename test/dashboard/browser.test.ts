@@ -83,10 +83,11 @@ describe("dashboard: in a browser", () => {
     } finally {
       await cloud.close();
     }
-    // The page polls every second: wait for the poll that shows the calls.
+    // The page polls every second: wait for a poll that shows the calls and the error (a poll
+    // between the last dash_inc call and dash_boom's failure shows only the calls).
     await page.waitForFunction(
       // A string: it runs in the page, where `document` exists (not in this program's types).
-      'Number(document.querySelector("#functions tr.fn-dash_inc td.calls")?.textContent) >= 3',
+      'Number(document.querySelector("#functions tr.fn-dash_inc td.calls")?.textContent) >= 3 && (document.querySelector("#errors tbody")?.textContent ?? "").includes("dash_boom")',
       undefined,
       { timeout: 20_000 },
     );

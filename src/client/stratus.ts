@@ -250,7 +250,7 @@ export class Stratus {
       { fn: name, args: encoded, refs, options },
       { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
     );
-    return decodeValue<T>(out);
+    return decodeValue<T>(out, IN_PLACE);
   }
 
   /** Runs a DAG: `inputs` gives each source function its arguments. */
@@ -287,7 +287,7 @@ export class Stratus {
       const id = (out as { future: string }).future;
       return new Future<T>(id, this.awaitFuture(id), this.deleteFuture);
     }
-    return decodeValue<T>(out as Uint8Array);
+    return decodeValue<T>(out as Uint8Array, IN_PLACE);
   }
 
   /** A future by id, e.g. one another client started. */
@@ -332,7 +332,7 @@ export class Stratus {
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const b = await this.rpc<Uint8Array | null>("kv.get", { key });
-    return b === null ? undefined : decodeValue<T>(b);
+    return b === null ? undefined : decodeValue<T>(b, IN_PLACE);
   }
 
   /** The lattice `key` holds (e.g. a counter's totals per writer), or `undefined`. */
@@ -443,6 +443,12 @@ export class Stratus {
     this.futures.clear();
   }
 }
+
+/**
+ * Results are decoded in place: their bytes belong to the reply frame they came in, which
+ * nothing else reads, so Buffers and aligned typed arrays in them are views, not copies.
+ */
+const IN_PLACE = { inPlace: true } as const;
 
 /** What `schedule` runs: a function with its arguments, or a DAG with its inputs. */
 export type ScheduleTarget =

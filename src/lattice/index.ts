@@ -34,6 +34,14 @@ export { MapLattice } from "./map.js";
 export { MaxLattice, MinLattice, PriorityLattice } from "./scalar.js";
 export { OrderedSetLattice, SetLattice } from "./set.js";
 export type { OrderedEntry } from "./set.js";
-export { decodeValue, encodeValue } from "./values.js";
+export {
+  decodeValue,
+  encodeValue,
+  encodeValueOwned,
+  ownValueBytes,
+  typedDataOffset,
+  valueHeader,
+} from "./values.js";
+export type { DecodeValueOptions } from "./values.js";
 export { VectorClock } from "./vector-clock.js";
 export type { ClockOrder } from "./vector-clock.js";

@@ -253,7 +253,7 @@ export class Node {
       const running =
         calls.length === 1
           ? [this.pool.invoke(calls[0] as Invocation)]
-          : this.pool.invokeChain(calls);
+          : this.pool.invokeChain(calls, { intermediate: false }); // only the last one travels on
       // The first failure answers the run; the calls after it fail too and have nobody to tell.
       for (const p of running) p.catch(() => undefined);
       for (const id of ids)

@@ -21,6 +21,7 @@ import type {
   RequestOptions,
 } from "./options.js";
 import { FrameWriter, Outbox } from "./outgoing.js";
+import type { Frame } from "./splice.js";
 
 /** Default bound of a connection's outgoing buffer before it stops reading. */
 const DEFAULT_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
@@ -182,7 +183,7 @@ export class Connection {
       return Promise.reject(new ClosedError(message, { retryable: true }));
     }
     const id = this.outbox.allocate();
-    let frame: Buffer;
+    let frame: Frame;
     try {
       frame = this.writer.encode({ t: "req", i: id, m: method, a: payload });
     } catch (e) {

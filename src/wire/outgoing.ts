@@ -1,6 +1,8 @@
 import type { Socket } from "node:net";
 import { TimeoutError, ensureError, fromWireError, toWireError } from "../errors/index.js";
 import { encodeFrame } from "./frame.js";
+import { encodeFrameParts } from "./splice.js";
+import type { Frame } from "./splice.js";
 import type { WireClock } from "./options.js";
 import { MAX_REQUEST_ID } from "./protocol.js";
 
@@ -23,6 +25,9 @@ export interface WriteLimits {
  * Encodes frames and writes them with the socket corked until
  * the end of the current tick, so everything written in one tick (a burst of requests, the answers
  * to a chunk full of requests) leaves in a single writev syscall instead of one write per frame.
+ *
+ * Byte arrays of 64 KiB and more inside a message are written from their own memory, not copied
+ * into the frame (see `splice.ts`): they must not change until the socket has written them.
  */
 export class FrameWriter {
   private readonly socket: Socket;
@@ -70,20 +75,21 @@ export class FrameWriter {
    * Encodes a message without sending it, so the caller can fail before registering anything.
    * With a clock, the message carries the sender's time as `c`.
    */
-  encode(msg: object): Buffer {
+  encode(msg: object): Frame {
     if (this.clock !== undefined) (msg as { c?: string }).c = this.clock.stamp();
-    return encodeFrame(msg, this.maxFrameBytes);
+    return encodeFrameParts(msg, this.maxFrameBytes);
   }
 
   /** Writes an encoded frame; silently drops it once the socket no longer accepts writes. */
-  write(frame: Buffer): void {
+  write(frame: Frame): void {
     if (!this.socket.writable) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
       process.nextTick(FrameWriter.uncork, this);
     }
-    this.socket.write(frame);
+    if (Array.isArray(frame)) for (const piece of frame) this.socket.write(piece);
+    else this.socket.write(frame);
     this.written++;
     this.check();
   }
@@ -119,7 +125,7 @@ export class FrameWriter {
    */
   respond(id: number, ok: boolean, value: unknown): void {
     if (!this.socket.writable) return;
-    let frame: Buffer;
+    let frame: Frame;
     try {
       frame = ok
         ? this.encode({ t: "res", i: id, ok: true, v: value })

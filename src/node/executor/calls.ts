@@ -15,7 +15,7 @@ import {
 import { performance } from "node:perf_hooks";
 import { EXTERNAL_OOM_EXIT } from "./memory.js";
 import type { Job, Slot } from "./slot.js";
-import { ownBytes } from "./types.js";
+import { ownValueBytes } from "../../lattice/index.js";
 import type { HostCallMsg, HostHandler, Invocation, VersionedValue } from "./types.js";
 
 function isVersioned(v: unknown): v is VersionedValue {
@@ -98,10 +98,13 @@ export function answerHostCall(
   }
   p.then(
     (v) => {
+      // Bytes go over as one copy moved to the worker: the originals (the node's cache, say)
+      // stay untouched, and the worker decodes its copy in place.
       if (m.op === "get" && isVersioned(v)) {
         const out: VersionedValue = { version: v.version };
-        if (v.bytes !== undefined) out.bytes = ownBytes(v.bytes);
-        slot.post({ t: "res", seq: m.seq, ok: true, v: out });
+        if (v.bytes !== undefined) out.bytes = ownValueBytes(v.bytes);
+        const moved = out.bytes === undefined ? undefined : [out.bytes.buffer as ArrayBuffer];
+        slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
         return;
       }
       // Only bytes (or nothing) go back: anything else could fail to clone and lose the batch.
@@ -110,8 +113,9 @@ export function answerHostCall(
         const bad = new StratusError("INTERNAL", `host ${m.op} returned a non-bytes value`);
         slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(bad) });
       } else {
-        const out = bytes && v !== undefined ? ownBytes(v as Uint8Array) : undefined;
-        slot.post({ t: "res", seq: m.seq, ok: true, v: out });
+        const out = bytes && v !== undefined ? ownValueBytes(v as Uint8Array) : undefined;
+        const moved = out === undefined ? undefined : [out.buffer as ArrayBuffer];
+        slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
       }
     },
     (e) => slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(e) }),

@@ -4,7 +4,7 @@
  * here, in the worker, so the main thread only ever moves bytes (see runtime notes: user values are
  * decoded only by the executor that runs the function).
  */
-import { decodeValue, encodeValue } from "../../lattice/values.js";
+import { decodeValue, encodeValueOwned, typedDataOffset } from "../../lattice/values.js";
 import { decodeLattice, encodeLattice } from "../../lattice/codec.js";
 import { lattices } from "../../lattice/constructors.js";
 import type { Lattice } from "../../lattice/lattice.js";
@@ -61,23 +61,28 @@ export class HostLink {
     if (this.known.has(to)) return this.inboxes.deliver(to, m, from, seq);
     const slot = this.routes.get(to);
     const port = slot === undefined ? undefined : this.ports.get(slot);
-    if (port !== undefined) port.postMessage({ t: "mail", inv: to, m, f: from, s: seq });
-    else this.post({ t: "host", inv: from, seq: 0, op: "send", a: [to, m, seq] });
+    // `m` is encoded into a buffer of its own (encodeValueOwned): it moves rather than copies.
+    const moved = [m.buffer as ArrayBuffer];
+    if (port !== undefined) port.postMessage({ t: "mail", inv: to, m, f: from, s: seq }, moved);
+    else this.post({ t: "host", inv: from, seq: 0, op: "send", a: [to, m, seq] }, moved);
   }
 
   constructor(
-    private readonly post: (m: HostCallMsg) => void,
+    private readonly post: (m: HostCallMsg, transfer?: readonly ArrayBuffer[]) => void,
     valueCacheBytes: number,
   ) {
     this.values = new ValueCache(valueCacheBytes);
   }
 
-  /** Sends one host call for invocation `inv`; settles with the host's answer. */
-  call(inv: string, op: HostOp, a: unknown[]): Promise<unknown> {
+  /**
+   * Sends one host call for invocation `inv`; settles with the host's answer. The buffers in
+   * `transfer` move to the main thread: each must belong to `a` alone.
+   */
+  call(inv: string, op: HostOp, a: unknown[], transfer?: readonly ArrayBuffer[]): Promise<unknown> {
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      this.post({ t: "host", inv, seq, op, a });
+      this.post({ t: "host", inv, seq, op, a }, transfer);
     });
   }
 
@@ -135,10 +140,17 @@ export class Ctx implements FunctionContext {
     if (r instanceof Uint8Array) return decodeValue<T>(r);
     const { version, bytes } = r as VersionedValue;
     if (bytes !== undefined) {
+      // These bytes were moved here for this read alone: a typed array is decoded in place and
+      // kept as it is, and the caller gets a copy, so later gets copy it instead of decoding.
+      if (typedDataOffset(bytes) >= 0) {
+        const kept = decodeValue<T>(bytes, { inPlace: true });
+        if (isTyped(kept)) {
+          values.set(key, version, { typed: kept });
+          return kept.slice() as T;
+        }
+      }
       const v = decodeValue<T>(bytes);
-      // Kept decoded (a private copy): later gets copy it instead of decoding again.
-      if (isTyped(v)) values.set(key, version, { typed: v.slice() as TypedArray });
-      else values.set(key, version, { bytes });
+      values.set(key, version, { bytes });
       return v;
     }
     const held = values.get(key, version);
@@ -152,7 +164,8 @@ export class Ctx implements FunctionContext {
 
   async put(key: string, value: unknown): Promise<void> {
     this.link.values.drop(key);
-    await this.link.call(this.inv, "put", [key, encodeValue(value)]);
+    const bytes = encodeValueOwned(value);
+    await this.link.call(this.inv, "put", [key, bytes], [bytes.buffer as ArrayBuffer]);
   }
 
   async merge(key: string, value: Lattice): Promise<void> {
@@ -160,7 +173,9 @@ export class Ctx implements FunctionContext {
       throw new InvalidArgumentError("merge takes a lattice: build one with ctx.lattices");
     }
     this.link.values.drop(key);
-    await this.link.call(this.inv, "merge", [key, encodeLattice(value)]);
+    // A copy that owns its buffer: a view would clone the codec's whole scratch buffer.
+    const bytes = new Uint8Array(encodeLattice(value));
+    await this.link.call(this.inv, "merge", [key, bytes], [bytes.buffer]);
   }
 
   async getLattice(key: string): Promise<Lattice | undefined> {
@@ -184,7 +199,7 @@ export class Ctx implements FunctionContext {
     this.seqs ??= new Map();
     const seq = (this.seqs.get(to) ?? 0) + 1;
     this.seqs.set(to, seq);
-    this.link.sendMail(this.inv, to, encodeValue(msg), seq);
+    this.link.sendMail(this.inv, to, encodeValueOwned(msg), seq);
   }
 
   /** Served from this worker's inbox: the node pushes messages here as they arrive. */
@@ -195,7 +210,9 @@ export class Ctx implements FunctionContext {
   }
 
   async call<T = unknown>(name: string, args: unknown[]): Promise<T> {
-    const out = await this.link.call(this.inv, "call", [name, args.map((a) => encodeValue(a))]);
+    const encoded = args.map((a) => encodeValueOwned(a));
+    const moved = encoded.map((b) => b.buffer as ArrayBuffer);
+    const out = await this.link.call(this.inv, "call", [name, encoded], moved);
     return decodeOptional<T>(out) as T;
   }
 }

@@ -75,6 +75,7 @@ export { EXECUTOR_GLOBALS, validateFunctionCode, validateFunctionSource } from "
 export type { ValidateOptions } from "./validate.js";
 export { REF_MARKER } from "./types.js";
 export type {
+  ChainOptions,
   ExecutorPoolOptions,
   ExecutorPoolStats,
   FunctionCode,

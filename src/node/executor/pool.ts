@@ -37,8 +37,10 @@ import {
 import { Deque } from "./deque.js";
 import { Slot, link } from "./slot.js";
 import type { Job } from "./slot.js";
+import { ownValueBytes } from "../../lattice/index.js";
 import { codeKey, ownBytes } from "./types.js";
 import type {
+  ChainOptions,
   ExecutorPoolOptions,
   ExecutorPoolStats,
   HostHandler,
@@ -171,8 +173,10 @@ export class ExecutorPool {
    * of the one before it as its first argument, without that result leaving the worker. This is
    * how a node runs a DAG's linear stretch placed on it, saving two thread hops per edge. Each
    * call still has its own id, time limit and outcome; a call after a failed one fails too.
+   * With `{ intermediate: false }` every call but the last resolves with empty bytes: their
+   * results then never leave the worker at all, which saves a copy of each.
    */
-  invokeChain(calls: Invocation[]): Promise<Uint8Array>[] {
+  invokeChain(calls: Invocation[], options?: ChainOptions): Promise<Uint8Array>[] {
     const bad = this.closed
       ? new ClosedError("executor pool is closed")
       : calls.map(checkInvocation).find((e) => e !== undefined);
@@ -189,7 +193,7 @@ export class ExecutorPool {
     const [head, ...rest] = jobs as [Job, ...Job[]];
     jobs.forEach((j, i) => {
       if (i > 0) j.upstream = jobs[i - 1];
-      if (i < jobs.length - 1) j.keep = true;
+      if (i < jobs.length - 1) j.keep = options?.intermediate === false ? "drop" : true;
     });
     if (rest.length > 0) head.dependents = rest;
     this.queue.push(head);
@@ -434,17 +438,24 @@ export class ExecutorPool {
 
   private assign(slot: Slot, job: Job): void {
     const { call } = job;
-    const msg: RunMsg = { t: "inv", id: call.id, k: job.key, a: call.args.map(ownBytes) };
+    // One copy into buffers of their own, moved to the worker: the arguments stay here, intact,
+    // for a replacement worker or a retried run, and the worker owns (and may view) its copy.
+    const args = call.args.map(ownValueBytes);
+    const msg: RunMsg = { t: "inv", id: call.id, k: job.key, a: args };
     if (slot.admit(job.key)) {
       const { name, version, kind, source, exportName, init } = call.code;
       msg.c = { name, version, kind, source, exportName, init };
     }
     if (job.upstream !== undefined) msg.u = job.upstream.call.id;
-    if (job.keep === true) msg.keep = true;
+    if (job.keep !== undefined) msg.keep = true;
+    if (job.keep === "drop") msg.drop = true;
     // Posted behind a running call, it may start later: the worker checks the deadline itself.
     if (call.deadline !== undefined) msg.d = call.deadline;
     slot.inflight.push(job);
-    slot.post(msg);
+    slot.post(
+      msg,
+      args.map((a) => a.buffer as ArrayBuffer),
+    );
     job.slot = slot;
     for (const m of job.mail ?? []) slot.post(m);
     if (slot.inflight.length === 1) this.startHead(slot);

@@ -32,8 +32,8 @@ export interface Job {
   dependents?: Job[];
   /** In a chain: the call whose result is this one's first argument. */
   upstream?: Job;
-  /** In a chain: a call follows this one, so the worker keeps its result. */
-  keep?: boolean;
+  /** In a chain: a call follows this one, so the worker keeps its result ("drop": only there). */
+  keep?: true | "drop";
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
   nested?: number;
   /** `performance.now()` when it was queued, and when it became its worker's running call. */
@@ -84,6 +84,8 @@ export class Slot {
   private readonly known = new Map<string, true>();
   private lastKey = "";
   private outbox: DownMsg[] = [];
+  /** ArrayBuffers that move (not copy) to the worker with the next flush. */
+  private transfer: ArrayBuffer[] = [];
   private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -159,11 +161,14 @@ export class Slot {
 
   /**
    * Queues a message for the worker. Messages are flushed as one array in a later phase of the
-   * event loop, so results that arrive together are answered with one postMessage.
+   * event loop, so results that arrive together are answered with one postMessage. `transfer`
+   * lists ArrayBuffers that move to the worker instead of being copied: each must belong to this
+   * message alone (see `ownValueBytes`), as they are unusable here once posted.
    */
-  post(m: DownMsg): void {
+  post(m: DownMsg, transfer?: readonly ArrayBuffer[]): void {
     if (this.dead) return;
     this.outbox.push(m);
+    if (transfer !== undefined) for (const b of transfer) this.transfer.push(b);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -178,8 +183,10 @@ export class Slot {
     this.scheduled = false;
     if (this.dead || this.outbox.length === 0) return;
     const batch = this.outbox;
+    const transfer = this.transfer;
     this.outbox = [];
-    this.worker.postMessage(batch);
+    this.transfer = [];
+    this.worker.postMessage(batch, transfer);
   }
 
   /** Gives the worker a direct port to worker `num` (transferred, so not batched). */
@@ -220,6 +227,7 @@ export class Slot {
     this.dead = true;
     this.disarm();
     this.outbox = [];
+    this.transfer = [];
     void this.worker.terminate();
   }
 }

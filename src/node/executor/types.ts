@@ -121,6 +121,16 @@ export type InvocationObserver = (
   ok: boolean,
 ) => void;
 
+/** Options of `ExecutorPool.invokeChain`. */
+export interface ChainOptions {
+  /**
+   * Resolve every call's promise with its result. False: only the last call's; the others
+   * resolve with empty bytes, as their results stay in the worker for the next call.
+   * @default true
+   */
+  intermediate?: boolean;
+}
+
 /** A snapshot of the pool's load. */
 export interface ExecutorPoolStats {
   /** Target number of workers. */
@@ -196,6 +206,8 @@ export interface RunMsg {
   u?: string;
   /** Keep this invocation's result for the one that follows it in a chain. */
   keep?: true;
+  /** With `keep`: answer with empty bytes, since nobody outside the worker reads this result. */
+  drop?: true;
   /** Deadline (`Date.now()` ms): not started after it. */
   d?: number;
 }
@@ -262,7 +274,8 @@ export type UpMsg = Uint8Array | ReadyMsg | ErrMsg | HostCallMsg;
 
 /**
  * Returns bytes that own their buffer. `postMessage` clones a view's whole ArrayBuffer, and
- * msgpackr (and frame decoders) hand out small views of large shared buffers.
+ * msgpackr (and frame decoders) hand out small views of large shared buffers. For big values use
+ * `ownValueBytes` and transfer the result instead: one copy instead of a copy and a clone.
  */
 export function ownBytes(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);

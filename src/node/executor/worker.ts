@@ -6,14 +6,14 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
-import { decodeValue, encodeValue } from "../../lattice/values.js";
+import { decodeValue, encodeValueOwned } from "../../lattice/values.js";
 import { FunctionError, toWireError } from "../../errors/index.js";
 import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
 import { Ctx, HostLink } from "./ctx.js";
 import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
-import { CODE_CACHE_LIMIT, REF_MARKER, ownBytes } from "./types.js";
+import { CODE_CACHE_LIMIT, REF_MARKER } from "./types.js";
 import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
 
 // esbuild's keepNames helper, referenced by code that tsx or esbuild transformed.
@@ -30,10 +30,13 @@ const port = parentPort;
 const data = (workerData ?? {}) as { valueCacheBytes?: unknown; externalBytes?: unknown };
 const cacheBytes = typeof data.valueCacheBytes === "number" ? data.valueCacheBytes : 128 << 20;
 // Every message out (results, errors, host calls) first checks user code's external memory.
-const post = (m: UpMsg): void => {
+// `transfer`: buffers that move to the main thread (each held by that message alone).
+const post = (m: UpMsg, transfer?: readonly ArrayBuffer[]): void => {
   guard.check();
-  port.postMessage(m);
+  port.postMessage(m, transfer);
 };
+/** Answers an invocation whose result stays here for the next call of its chain. */
+const EMPTY = new Uint8Array(0);
 const link = new HostLink(post, cacheBytes);
 const guard = new MemoryGuard(
   typeof data.externalBytes === "number" ? data.externalBytes : 512 << 20,
@@ -58,6 +61,7 @@ interface Item {
   /** Chains: the invocation whose result comes first in `args`, and whether to keep ours. */
   u?: string;
   keep?: true;
+  drop?: true;
   /** Deadline (Date.now() ms): an item reached after it is answered TIMEOUT, not run. */
   d?: number;
 }
@@ -96,6 +100,7 @@ port.on("message", (batch: DownMsg[]) => {
       const item: Item = { id: m.id, entry: admit(m), args: m.a };
       if (m.u !== undefined) item.u = m.u;
       if (m.keep === true) item.keep = true;
+      if (m.drop === true) item.drop = true;
       if (m.d !== undefined) item.d = m.d;
       queue.push(item);
       link.known.add(m.id);
@@ -158,11 +163,15 @@ function drain(): void {
   running = false;
 }
 
+/**
+ * Arguments are decoded in place: their bytes were moved here for this invocation alone (or are
+ * the previous result of its chain), so Buffers and aligned typed arrays view them, uncopied.
+ */
 function decodeArgs(args: Uint8Array[]): { values: unknown[]; refs: boolean } {
   const values = new Array<unknown>(args.length);
   let refs = false;
   for (let i = 0; i < args.length; i++) {
-    const v = decodeValue(args[i] as Uint8Array);
+    const v = decodeValue(args[i] as Uint8Array, { inPlace: true });
     values[i] = v;
     if (!refs && refKey(v) !== undefined) refs = true;
   }
@@ -270,7 +279,8 @@ async function resolveRefs(ctx: Ctx, values: unknown[]): Promise<void> {
 function reply(entry: Entry, value: unknown): undefined {
   let bytes: Uint8Array;
   try {
-    bytes = encodeValue(value);
+    // Into a buffer of its own (one copy; none more for a top-level tensor), moved, not cloned.
+    bytes = encodeValueOwned(value);
   } catch (e) {
     const why = failure(entry.code.name, e).e.message;
     const err = new FunctionError(
@@ -280,9 +290,17 @@ function reply(entry: Entry, value: unknown): undefined {
     post({ t: "err", e: toWireError(err) });
     return undefined;
   }
-  const own = ownBytes(bytes);
-  if (current?.keep === true) results.set(current.id, own);
-  post(own);
+  if (current?.keep === true) {
+    // Kept for the next call of the chain, so it cannot move: the pool gets a copy, or nothing.
+    results.set(current.id, bytes);
+    if (current.drop === true) post(EMPTY);
+    else {
+      const copy = new Uint8Array(bytes);
+      post(copy, [copy.buffer]);
+    }
+    return undefined;
+  }
+  post(bytes, [bytes.buffer as ArrayBuffer]);
   return undefined;
 }
 

@@ -39,6 +39,8 @@ export const ERROR_CODES = [
   "NO_RESOURCES",
   "NODE_LOST",
   "OVERLOADED",
+  "BAD_TENSOR",
+  "NO_SUCH_MODEL",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -1,0 +1,53 @@
+/**
+ * ML functions for `stratus deploy examples/ml/functions.ts`. Models are read from Stratus state
+ * (save them first with `saveModel`, see examples/ml/setup.ts) and loaded once per executor
+ * worker; every later call reuses the loaded session.
+ */
+import type { Context } from "../../src/index.js";
+import { IMAGE_SIZE, languageId, mlStats, model } from "../../src/ml/index.js";
+import type { LanguageGuess, Tensor } from "../../src/ml/index.js";
+
+const IMAGE_DIMS = [1, 3, IMAGE_SIZE, IMAGE_SIZE];
+
+/** Class probabilities of one image (3x64x64 floats) under an image model (`cnn-small` by default). */
+export async function classify(
+  ctx: Context,
+  image: Float32Array,
+  name = "cnn-small",
+): Promise<Float32Array> {
+  const m = await model(ctx, name);
+  const out = await m.run({ image: { data: image, dims: IMAGE_DIMS } });
+  return out.probs?.data as Float32Array;
+}
+
+/** The batch form of `classify`: one inference over all the images, results in order. */
+export async function classifyBatch(
+  ctx: Context,
+  images: Float32Array[],
+  name = "cnn-small",
+): Promise<Float32Array[]> {
+  const m = await model(ctx, name);
+  return (await m.runRows(images)).map((t) => t.data as Float32Array);
+}
+
+/** Runs any saved model on raw named tensors: every output, by name. */
+export async function infer(
+  ctx: Context,
+  name: string,
+  inputs: Record<string, Tensor>,
+): Promise<Record<string, Tensor>> {
+  return (await model(ctx, name)).run(inputs);
+}
+
+/** The language of `text` by fastText's lid.176, saved as `lid`. */
+export async function detectLanguage(
+  ctx: Context,
+  text: string,
+): Promise<LanguageGuess | undefined> {
+  return (await languageId(ctx, "lid")).identify(text)[0];
+}
+
+/** How many models this worker has loaded from state, and which. */
+export function modelLoads(_ctx: Context): { loads: number; loaded: string[] } {
+  return mlStats();
+}

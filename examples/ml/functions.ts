@@ -20,14 +20,17 @@ export async function classify(
   return out.probs?.data as Float32Array;
 }
 
-/** The batch form of `classify`: one inference over all the images, results in order. */
-export async function classifyBatch(
+/**
+ * The batch path: rows of a single-input model (each without the batch dimension) stacked into
+ * one inference; one output row per input row, in order.
+ */
+export async function inferRows(
   ctx: Context,
-  images: Float32Array[],
-  name = "cnn-small",
+  name: string,
+  rows: Float32Array[],
 ): Promise<Float32Array[]> {
   const m = await model(ctx, name);
-  return (await m.runRows(images)).map((t) => t.data as Float32Array);
+  return (await m.runRows(rows)).map((t) => t.data as Float32Array);
 }
 
 /** Runs any saved model on raw named tensors: every output, by name. */

@@ -1,12 +1,28 @@
 /** A loaded ONNX model: typed, checked runs over one onnxruntime session. */
 import type * as OrtModule from "onnxruntime-node";
 import type { InferenceSession } from "onnxruntime-node";
-import { BadTensorError } from "./errors.js";
+import { BadTensorError, NoSuchModelError } from "./errors.js";
 import { loadPackage } from "./load.js";
 import { checkTensor, stack, unstack } from "./tensor.js";
 import type { ModelManifest, Tensor } from "./types.js";
 
 type Ort = typeof OrtModule;
+
+/**
+ * onnxruntime-node is an optional peer dependency (290 MB unpacked): a node without it cannot run
+ * ONNX models, which is that model's problem on that node, not a crash.
+ */
+function loadOrt(model: string): Ort {
+  try {
+    return loadPackage<Ort>("onnxruntime-node");
+  } catch (e) {
+    throw new NoSuchModelError(
+      `model ${model} cannot be loaded here: onnxruntime-node is not installed next to Stratus ` +
+        `(ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0)`,
+      { details: { name: model }, cause: e },
+    );
+  }
+}
 
 /**
  * One model in one worker. `run` checks every input against the manifest before it reaches
@@ -33,7 +49,7 @@ export class Model {
    * pool's wake-ups put a 10x tail on small models).
    */
   static async create(manifest: ModelManifest, bytes: Uint8Array): Promise<Model> {
-    const ort = loadPackage<Ort>("onnxruntime-node");
+    const ort = loadOrt(manifest.name);
     const session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,

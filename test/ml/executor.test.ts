@@ -85,10 +85,10 @@ describe("ml: models from state in an executor", () => {
   it("returns the same rows from one batched call as from per-row calls", async () => {
     await saveModel(cloud, "mlp-test", mlp({ seed: 3, dims: [64, 256, 10] }));
     const rows = Array.from({ length: 5 }, (_, i) => syntheticImage(i + 40).slice(0, 64));
-    const batched = await cloud.call<Float32Array[]>("classifyBatch", [rows, "mlp-test"]);
+    const batched = await cloud.call<Float32Array[]>("inferRows", ["mlp-test", rows]);
     assert.equal(batched.length, 5);
     for (const [i, r] of rows.entries()) {
-      const [one] = await cloud.call<Float32Array[]>("classifyBatch", [[r], "mlp-test"]);
+      const [one] = await cloud.call<Float32Array[]>("inferRows", ["mlp-test", [r]]);
       const got = batched[i] as Float32Array;
       assert.equal(got.length, 10);
       got.forEach((v, k) => assert.ok(Math.abs(v - (one?.[k] as number)) < 1e-5, `row ${i}[${k}]`));

@@ -4,7 +4,7 @@
  * worker; every later call reuses the loaded session.
  */
 import type { Context } from "../../src/index.js";
-import { IMAGE_SIZE, languageId, mlStats, model } from "../../src/ml/index.js";
+import { IMAGE_SIZE, languageId, mlStats, model, tokenize, translate } from "../../src/ml/index.js";
 import type { LanguageGuess, Tensor } from "../../src/ml/index.js";
 
 const IMAGE_DIMS = [1, 3, IMAGE_SIZE, IMAGE_SIZE];
@@ -48,6 +48,23 @@ export async function detectLanguage(
   text: string,
 ): Promise<LanguageGuess | undefined> {
   return (await languageId(ctx, "lid")).identify(text)[0];
+}
+
+/**
+ * Translates `text` with a translator model, decoding a random number of steps drawn from a gamma
+ * distribution (shape 2, mean `meanSteps`): like a real decoder's output length, so the stage's
+ * latency has a long tail and two replicas of it finish at different times.
+ */
+export async function translateText(
+  ctx: Context,
+  name: string,
+  text: string,
+  meanSteps = 40,
+): Promise<{ tokens: number[]; steps: number }> {
+  const m = await model(ctx, name);
+  const steps = Math.max(1, Math.round((-meanSteps / 2) * Math.log(Math.random() * Math.random())));
+  const out = await translate(m, tokenize(text), steps);
+  return { tokens: Array.from(out, Number), steps };
 }
 
 /** How many models this worker has loaded from state, and which. */

@@ -9,7 +9,14 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { deploy } from "../../src/cli/deploy.js";
 import { Stratus, isStratusError } from "../../src/index.js";
-import { cnnSmall, lid176, mlp, saveModel, syntheticImage } from "../../src/ml/index.js";
+import {
+  cnnSmall,
+  lid176,
+  mlp,
+  saveModel,
+  syntheticImage,
+  translator,
+} from "../../src/ml/index.js";
 import { stratusUp } from "../support/processes.js";
 import type { Child } from "../support/processes.js";
 import { RedisServer } from "../support/redis.js";
@@ -120,5 +127,23 @@ describe("ml: models from state in an executor", () => {
     ]);
     assert.equal(g.lang, "fr");
     assert.ok(g.p > 0.5);
+  });
+
+  it("translates with a random number of decoding steps", async () => {
+    await saveModel(cloud, "translator", translator({ width: 64 }));
+    const steps = new Set<number>();
+    for (let i = 0; i < 6; i++) {
+      const r = await cloud.call<{ tokens: number[]; steps: number }>("translateText", [
+        "translator",
+        "das ist ein kleiner test",
+        8,
+      ]);
+      assert.equal(r.tokens.length, 5);
+      assert.ok(r.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < 1000));
+      assert.ok(r.steps >= 1);
+      steps.add(r.steps);
+    }
+    // Six draws of a gamma(2, 4) all equal: about 1 chance in 10^5.
+    assert.ok(steps.size > 1, `always ${[...steps].join()} steps`);
   });
 });

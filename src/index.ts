@@ -12,5 +12,6 @@ export * from "./errors/index.js";
 export * from "./lattice/index.js";
 export * from "./storage/index.js";
 export * from "./client/index.js";
+export * from "./dataflow/index.js";
 export { StratusProcess } from "./cluster/index.js";
 export type { ProcessOptions } from "./cluster/index.js";

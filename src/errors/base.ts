@@ -39,6 +39,9 @@ export const ERROR_CODES = [
   "NO_RESOURCES",
   "NODE_LOST",
   "OVERLOADED",
+  "BAD_FLOW",
+  "SCHEMA_MISMATCH",
+  "UNKNOWN_COLUMN",
   "BAD_TENSOR",
   "NO_SUCH_MODEL",
 ] as const;

@@ -61,8 +61,9 @@ export function lid176(): BuiltModel {
   return {
     format: "fasttext",
     bytes,
-    inputs: [{ name: "text", type: "float32", dims: [] }],
-    outputs: [{ name: "lang", type: "float32", dims: [] }],
+    // Text in, labels out: no tensors to describe.
+    inputs: [],
+    outputs: [],
   };
 }
 

@@ -66,7 +66,7 @@ function registry(): Registry {
   return g[KEY];
 }
 
-/** Counts of this worker's loads: how many times model bytes were read and a model created. */
+/** This worker's loads (how many times it read a model's bytes to load it) and what it holds. */
 export function mlStats(): { loads: number; loaded: string[] } {
   const r = registry();
   return { loads: r.loads, loaded: [...r.entries.keys()] };

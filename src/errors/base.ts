@@ -42,6 +42,8 @@ export const ERROR_CODES = [
   "BAD_FLOW",
   "SCHEMA_MISMATCH",
   "UNKNOWN_COLUMN",
+  "BAD_TENSOR",
+  "NO_SUCH_MODEL",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

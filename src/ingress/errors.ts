@@ -9,8 +9,9 @@ import type { ErrorCode, WireError } from "../errors/index.js";
  * | ----------------------------------------------------------- | ------ |
  * | INVALID_ARGUMENT, INVALID_KEY, BAD_DAG, BAD_FUNCTION, BAD_ENCODING, LATTICE_TYPE_MISMATCH | 400 |
  * | BAD_FLOW, SCHEMA_MISMATCH, UNKNOWN_COLUMN (dataflow)         | 400    |
+ * | BAD_TENSOR (ML)                                             | 400    |
  * | UNAUTHORIZED                                                | 401    |
- * | NO_SUCH_FUNCTION, NO_SUCH_DAG                               | 404    |
+ * | NO_SUCH_FUNCTION, NO_SUCH_DAG, NO_SUCH_MODEL                | 404    |
  * | VALUE_TOO_LARGE                                             | 413    |
  * | OVERLOADED                                                  | 429    |
  * | NO_RESOURCES, STORAGE_UNAVAILABLE, CLOSED, NODE_LOST        | 503    |
@@ -42,6 +43,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   BAD_FLOW: 400,
   SCHEMA_MISMATCH: 400,
   UNKNOWN_COLUMN: 400,
+  BAD_TENSOR: 400,
+  NO_SUCH_MODEL: 404,
 };
 
 /** The JSON body of an error answer: `{"error": {"code", "message", "retryable"}}`. */

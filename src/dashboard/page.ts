@@ -11,6 +11,7 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eef0f3;white-space:nowrap}
 td.n,th.n{text-align:right}
 .bad{color:#b3261e}.ok{color:#1e7b34}.muted{color:#7a8294}
+section.wide{grid-column:1/-1}
 form.login{max-width:360px;margin:80px auto;background:#fff;padding:24px;border:1px solid #dde1e7;border-radius:6px}
 form.login input{width:100%;box-sizing:border-box;padding:8px;margin:8px 0}
 button{padding:6px 14px}
@@ -45,8 +46,8 @@ export function dashboardPage(nonce: string, pollMs: number): string {
 <main>
 <section><h2>Calls per second</h2><svg id="chart-rate" width="440" height="150"></svg></section>
 <section><h2>Latency (ms, p50 and p99)</h2><svg id="chart-latency" width="440" height="150"></svg></section>
-<section><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>address</th><th class="n">executors</th><th class="n">busy</th><th class="n">queued</th><th class="n">utilisation</th><th class="n">cached keys</th><th class="n">cache bytes</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Functions</h2><table id="functions"><thead><tr><th>function</th><th class="n">calls</th><th class="n">errors</th><th class="n">calls/s</th><th class="n">p50 ms</th><th class="n">p99 ms</th><th>nodes</th><th class="n">executors</th></tr></thead><tbody></tbody></table>
+<section class="wide"><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>address</th><th class="n">executors</th><th class="n">busy</th><th class="n">queued</th><th class="n">utilisation</th><th class="n">cached keys</th><th class="n">cache bytes</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Functions</h2><table id="functions"><thead><tr><th>function</th><th class="n">calls</th><th class="n">errors</th><th class="n">calls/s</th><th class="n">p50 ms</th><th class="n">p99 ms</th><th class="n">in DAG runs</th><th>nodes</th><th class="n">executors</th></tr></thead><tbody></tbody></table>
 <h2 style="margin-top:12px">DAGs</h2><table id="dags"><thead><tr><th>DAG</th><th class="n">runs</th><th class="n">errors</th><th class="n">runs/s</th><th class="n">p50 ms</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Recent runs</h2><table id="runs"><thead><tr><th>when</th><th>name</th><th>kind</th><th class="n">ms</th><th>outcome</th><th>placement</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Errors</h2><table id="errors"><thead><tr><th>when</th><th>name</th><th>code</th><th>message</th></tr></thead><tbody></tbody></table></section>
@@ -119,7 +120,7 @@ async function tick() {
   chart("chart-rate", s.series, [{ key: "calls", color: "#2f6fde" }, { key: "errors", color: "#b3261e" }]);
   chart("chart-latency", s.series, [{ key: "p50Ms", color: "#2f6fde" }, { key: "p99Ms", color: "#e08a00" }]);
   fill("nodes", s.nodes.map((n) => ({ cells: [[n.id], [n.addr], [n.executors, "n"], [n.busy, "n"], [n.queued, "n"], [fmt(n.utilisation * 100, 0) + "%", "n"], [n.cacheKeys, "n"], [n.cacheBytes, "n"]] })));
-  fill("functions", s.functions.map((f) => ({ cls: "fn-" + f.name, cells: [[f.name], [f.calls, "n calls"], [f.errors, f.errors > 0 ? "n bad" : "n"], [fmt(f.callsPerSec, 2), "n"], [fmt(f.p50Ms, 2), "n"], [fmt(f.p99Ms, 2), "n"], [f.nodes.join(", ")], [f.executors, "n"]] })));
+  fill("functions", s.functions.map((f) => ({ cls: "fn-" + f.name, cells: [[f.name], [f.calls, "n calls"], [f.errors, f.errors > 0 ? "n bad" : "n"], [fmt(f.callsPerSec, 2), "n"], [fmt(f.p50Ms, 2), "n"], [fmt(f.p99Ms, 2), "n"], [f.inDags, "n"], [f.nodes.join(", ")], [f.executors, "n"]] })));
   fill("dags", s.dags.map((d) => ({ cells: [[d.name], [d.calls, "n"], [d.errors, "n"], [fmt(d.callsPerSec, 2), "n"], [fmt(d.p50Ms, 2), "n"]] })));
   fill("runs", s.runs.map((r) => ({ cells: [[time(r.startedAt)], [r.name], [r.kind], [fmt(r.ms, 2), "n"], [r.ok ? "ok" : r.error.code, r.ok ? "ok" : "bad"], [Object.entries(r.placed).map(([f, n]) => f + "→" + n).join(", "), "placement"]] })));
   fill("errors", s.errors.map((r) => ({ cells: [[time(r.startedAt)], [r.name], [r.error.code, "bad"], [r.error.message]] })));

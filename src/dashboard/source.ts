@@ -13,6 +13,8 @@ export interface FunctionView {
   p50Ms: number | null;
   p99Ms: number | null;
   queueMsP50: number | null;
+  /** Runs of DAGs it was a stage of (calls above count its own calls only). */
+  inDags: number;
   /** Nodes it ran on recently (from placement), and the executors those nodes have. */
   nodes: string[];
   executors: number;
@@ -67,7 +69,7 @@ export interface LocalSourceParts {
   recent: RecentRuns;
 }
 
-const RUNS_SHOWN = 50;
+const RUNS_SHOWN = 30;
 
 /**
  * The dashboard's view from one scheduler: nodes from heartbeats, the registry's functions and
@@ -122,6 +124,7 @@ export class LocalDashboardSource implements DashboardSource {
         p50Ms: s?.kind === "call" ? s.p50Ms : null,
         p99Ms: s?.kind === "call" ? s.p99Ms : null,
         queueMsP50: null,
+        inDags: recent.stageRuns(name),
         nodes: on,
         executors: on.reduce((sum, id) => sum + (executorsOf.get(id) ?? 0), 0),
       };
@@ -144,7 +147,7 @@ export class LocalDashboardSource implements DashboardSource {
       dags,
       series: recent.series(),
       runs: runs.slice(0, RUNS_SHOWN),
-      errors: runs.filter((r) => !r.ok).slice(0, RUNS_SHOWN),
+      errors: recent.errors().slice(0, RUNS_SHOWN),
     };
   }
 }

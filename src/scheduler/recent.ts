@@ -87,6 +87,10 @@ interface Track {
  */
 export class RecentRuns {
   private readonly ring: FinishedRun[] = [];
+  /** Failed runs on their own, so a stream of successes does not push them out. */
+  private readonly failures: FinishedRun[] = [];
+  /** Runs of each function as a stage of a DAG (not as a call of its own). */
+  private readonly stages = new Map<string, number>();
   private readonly tracks = new Map<string, Track>();
   private readonly o: Required<RecentRunsOptions>;
 
@@ -105,6 +109,21 @@ export class RecentRuns {
   record(r: FinishedRun): void {
     this.ring.unshift(r);
     if (this.ring.length > this.o.keep) this.ring.length = this.o.keep;
+    if (!r.ok) {
+      this.failures.unshift(r);
+      if (this.failures.length > this.o.keep) this.failures.length = this.o.keep;
+    }
+    if (r.kind === "dag") {
+      for (const fn of Object.keys(r.placed)) {
+        const n = this.stages.get(fn) ?? 0;
+        this.stages.delete(fn);
+        if (n === 0 && this.stages.size >= this.o.maxNames) {
+          const oldest = this.stages.keys().next();
+          if (oldest.done !== true) this.stages.delete(oldest.value);
+        }
+        this.stages.set(fn, n + 1);
+      }
+    }
     let track = this.tracks.get(r.name);
     if (track === undefined) {
       track = { kind: r.kind, calls: 0, errors: 0, buckets: [] };
@@ -139,6 +158,16 @@ export class RecentRuns {
   /** Finished runs, newest first. */
   runs(): FinishedRun[] {
     return [...this.ring];
+  }
+
+  /** Failed runs, newest first. */
+  errors(): FinishedRun[] {
+    return [...this.failures];
+  }
+
+  /** How many DAG runs had `fn` as a stage. */
+  stageRuns(fn: string): number {
+    return this.stages.get(fn) ?? 0;
   }
 
   /** Totals and recent rates per name, most recently used first. */

@@ -83,11 +83,17 @@ describe("dashboard: in a browser", () => {
     } finally {
       await cloud.close();
     }
-    // The page polls every second: wait for a poll that shows the calls and the error (a poll
-    // between the last dash_inc call and dash_boom's failure shows only the calls).
+    // The page polls every second: wait for the poll that shows every call made above (one poll
+    // may fall between the last dash_inc call and the dash_boom one).
     await page.waitForFunction(
-      // A string: it runs in the page, where `document` exists (not in this program's types).
-      'Number(document.querySelector("#functions tr.fn-dash_inc td.calls")?.textContent) >= 3 && (document.querySelector("#errors tbody")?.textContent ?? "").includes("dash_boom")',
+      () => {
+        // Runs in the page; this program's types have no DOM, so the little used is declared.
+        type Doc = { querySelector(s: string): { textContent: string | null } | null };
+        const doc = (globalThis as unknown as { document: Doc }).document;
+        const calls = Number(doc.querySelector("#functions tr.fn-dash_inc td.calls")?.textContent);
+        const errors = doc.querySelector("#errors tbody")?.textContent ?? "";
+        return calls >= 3 && errors.includes("dash_boom");
+      },
       undefined,
       { timeout: 20_000 },
     );

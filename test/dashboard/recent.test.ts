@@ -32,6 +32,17 @@ describe("dashboard: recent runs", () => {
     assert.equal(f?.errors, 10);
   });
 
+  it("keeps failed runs apart from successes, and counts functions run as DAG stages", () => {
+    const recent = new RecentRuns({ keep: 5 });
+    recent.record(run("boom", 1, false));
+    for (let i = 0; i < 20; i++) recent.record(run("f", i));
+    assert.ok(!recent.runs().some((r) => r.name === "boom"), "pushed out of the ring of runs");
+    assert.equal(recent.errors()[0]?.name, "boom", "still among the errors");
+    recent.record({ ...run("pipe", 1), kind: "dag", placed: { inc: "n-1", square: "n-2" } });
+    assert.equal(recent.stageRuns("square"), 1);
+    assert.equal(recent.stageRuns("f"), 0);
+  });
+
   it("computes calls per second and percentiles over the complete seconds of its window", () => {
     let now = 100_000;
     const recent = new RecentRuns({ rateWindowS: 10, now: () => now });

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
@@ -186,5 +186,17 @@ describe("deploy: Kubernetes manifests and Dockerfile", () => {
     const exposed = (/^EXPOSE (.+)$/m.exec(docker)?.[1] ?? "").split(/\s+/).map(Number);
     const sched = containerOf(find("Deployment", "stratus-scheduler"));
     for (const p of sched.ports ?? []) assert.ok(exposed.includes(p.containerPort));
+  });
+
+  it("has an example config file whose keys are the CLI's flags", () => {
+    const example = parse(
+      readFileSync(join(root, "deploy", "stratus.example.yaml"), "utf8"),
+    ) as Record<string, unknown>;
+    const has = (cmd: string, key: string): boolean => help.get(cmd)?.has(`--${key}`) === true;
+    for (const [key, value] of Object.entries(example)) {
+      if (key === "scheduler" || key === "node") {
+        for (const k of Object.keys(value as object)) assert.ok(has(key, k), `${key}.${k}`);
+      } else assert.ok(has("scheduler", key) || has("node", key), key);
+    }
   });
 });

@@ -280,21 +280,13 @@ function monitorOptions(
     const executors =
       typeof o.nodeExecutors === "number" ? o.nodeExecutors : (o.minExecutors as number);
     // The join address is known once the process listens; the provider asks for it then.
-    let local: LocalNodeProvider | undefined;
-    const make = (): LocalNodeProvider =>
-      (local ??= new LocalNodeProvider({
-        command: [process.execPath, ...process.execArgv, script],
-        join: join(),
-        args: ["--host", String(o.host), "--executors", String(executors)],
-        env,
-        log: (msg) => log.warn(msg),
-      }));
-    provider = {
-      name: "local",
-      current: () => make().current(),
-      scale: (n) => make().scale(n),
-      close: () => local?.close() ?? Promise.resolve(),
-    };
+    provider = new LocalNodeProvider({
+      command: [process.execPath, ...process.execArgv, script],
+      join,
+      args: ["--host", String(o.host), "--executors", String(executors)],
+      env,
+      log: (msg) => log.warn(msg),
+    });
   } else if (o.nodeProvider === "kubernetes") {
     provider = new KubernetesNodeProvider({
       deployment: o.k8sDeployment as string,

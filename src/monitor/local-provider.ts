@@ -10,8 +10,11 @@ export interface LocalNodeProviderOptions {
    * provider appends `node --join <join> …args`.
    */
   command: string[];
-  /** A scheduler's address the nodes join through. */
-  join: string;
+  /**
+   * A scheduler's address the nodes join through, or a function that tells it when a node starts
+   * (a scheduler that runs the provider knows its own address only once it listens).
+   */
+  join: string | (() => string);
   /** More flags for `stratus node` (e.g. `["--executors", "2"]`). @default [] */
   args?: string[];
   /**
@@ -59,7 +62,7 @@ export class LocalNodeProvider implements NodeProvider {
     if (!Array.isArray(o.command) || o.command.length === 0) {
       throw InvalidArgumentError.field("command", "must be the argv of the stratus CLI");
     }
-    if (typeof o.join !== "string" || o.join.length === 0) {
+    if (typeof o.join !== "function" && (typeof o.join !== "string" || o.join.length === 0)) {
       throw InvalidArgumentError.field("join", "must be a scheduler address");
     }
     this.readyTimeoutMs = o.readyTimeoutMs ?? 30_000;
@@ -91,7 +94,8 @@ export class LocalNodeProvider implements NodeProvider {
 
   private start(): Started {
     const [cmd, ...pre] = this.o.command as [string, ...string[]];
-    const proc = spawn(cmd, [...pre, "node", "--join", this.o.join, ...(this.o.args ?? [])], {
+    const join = typeof this.o.join === "function" ? this.o.join() : this.o.join;
+    const proc = spawn(cmd, [...pre, "node", "--join", join, ...(this.o.args ?? [])], {
       env: { ...this.o.env },
       stdio: ["ignore", "pipe", "pipe"],
     });

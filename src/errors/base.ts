@@ -39,6 +39,8 @@ export const ERROR_CODES = [
   "NO_RESOURCES",
   "NODE_LOST",
   "OVERLOADED",
+  "TXN_ABORTED",
+  "TXN_FENCED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

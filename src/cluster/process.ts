@@ -15,6 +15,8 @@ import { WireServer } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
 import { withoutStorePassword } from "./store-address.js";
+import { RunTransactionService, TxnManager, readAtomicPolicy } from "../txn/index.js";
+import type { TxnManagerOptions } from "../txn/index.js";
 
 /**
  * The consistency levels every node offers besides `lww`, as session policies. A level is
@@ -28,6 +30,11 @@ export interface ProcessOptions {
   token: string;
   /** Storage: an open Store or an address (`memory:`, `redis://…`, `redis-cluster://…`). @default "memory:" */
   store?: Store | string;
+  /**
+   * Transaction manager tuning (time limit, garbage collection, recovery scans); see
+   * `TxnManagerOptions`. @default {}
+   */
+  txn?: Omit<TxnManagerOptions, "store" | "clock">;
   /** Run a scheduler/gateway (accepts clients). @default true */
   scheduler?: boolean;
   /** Executor threads of this process's node; 0 runs no node. @default 4 */
@@ -115,8 +122,14 @@ export class StratusProcess {
       ticker: Ticker | undefined;
       dropped: DropCounts;
       http: HttpIngress | undefined;
+      txn: TxnManager;
     },
   ) {}
+
+  /** This process's transaction manager (read-atomic runs and client transactions). */
+  get txn(): TxnManager {
+    return this.parts.txn;
+  }
 
   /** `http://host:port` of the HTTP ingress, when `httpPort` was given. */
   get httpUrl(): string | undefined {
@@ -167,6 +180,9 @@ export class StratusProcess {
       node: id,
       ...(offset === 0 ? {} : { now: () => Date.now() + offset }),
     });
+    // One transaction manager per process: it learns every commit from the store's change stream.
+    const txn = await TxnManager.start({ ...o.txn, store, clock });
+    const txnService = new RunTransactionService(txn, clock);
     const [membership, registry] = await Promise.all([
       Membership.open(store, { expiryMs: o.expiryMs, clock }),
       Registry.open(store, clock),
@@ -236,7 +252,13 @@ export class StratusProcess {
       undefined,
       o.pin ?? {},
     );
-    const dispatcher = new Dispatcher({ addr: url, peers, placer, maxRetries: o.maxRetries });
+    const dispatcher = new Dispatcher({
+      addr: url,
+      peers,
+      placer,
+      maxRetries: o.maxRetries,
+      relaunch: (meta) => txnService.relaunch(meta),
+    });
     targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
     let ticker: Ticker | undefined;
@@ -252,6 +274,7 @@ export class StratusProcess {
         log: (msg) => process.emitWarning(`stratus ${id}: ${msg}`),
       });
       gateway = new Gateway({
+        txn: txnService,
         schedules,
         store,
         clock,
@@ -291,7 +314,7 @@ export class StratusProcess {
         heartbeatMs: o.heartbeatMs,
         pool: o.pool,
         fuse: o.fuse ?? true,
-        sessionPolicies: SESSION_POLICIES,
+        sessionPolicies: [...SESSION_POLICIES, readAtomicPolicy(txn)],
       });
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);
@@ -309,6 +332,7 @@ export class StratusProcess {
       ticker,
       dropped,
       http,
+      txn,
     });
   }
 
@@ -324,7 +348,7 @@ export class StratusProcess {
     await p.node?.close();
     await p.server.close();
     await p.peers.close();
-    await Promise.all([p.membership.close(), p.registry.close()]);
+    await Promise.all([p.membership.close(), p.registry.close(), p.txn.close()]);
     if (p.ownStore) await p.store.close();
   }
 }

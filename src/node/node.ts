@@ -283,13 +283,14 @@ export class Node {
     const next = (t.schedule[last] as ScheduledFn).next;
     if (next.length === 0) {
       // The level's last word (a commit) comes before the caller hears of the result.
+      let recorded: Uint8Array | void;
       try {
-        await session.finish(true);
+        recorded = await session.finish(true, out);
       } catch (e) {
         this.reply(t, undefined, toWireError(e));
         return;
       }
-      this.reply(t, out);
+      this.reply(t, recorded ?? out);
       return;
     }
     const meta = session.forward();

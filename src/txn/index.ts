@@ -26,6 +26,9 @@ export type {
 export { TXN_PREFIX, checkTid, recordKey, tidForRequest } from "./record.js";
 export type { TxnRecord } from "./record.js";
 export { Transaction, newTid } from "./transaction.js";
-export type { TxnBackend, WireCommit, WireRead } from "./transaction.js";
+export type { TxnBackend, WireCommit, WireCommitted, WireRead, WireWrite } from "./transaction.js";
 export { VersionIndex } from "./version-index.js";
 export type { ReadSet } from "./version-index.js";
+export { TXN_SESSION_KEY, readAtomicPolicy, startedTxn } from "./policy.js";
+export type { CarriedTxn } from "./policy.js";
+export { RunTransactionService } from "./service.js";

@@ -363,6 +363,13 @@ export class TxnManager {
     }
   }
 
+  /** The value of a known version of `key` (null: the initial version, the plain stored value). */
+  async readVersion(key: string, rid: string | null): Promise<Lattice | undefined> {
+    if (rid === null) return this.store.get(userKey(key));
+    const v = await this.version(rid, key);
+    return v === null ? undefined : decodeLattice(v);
+  }
+
   /** The version `rid` wrote for `key`: from the cache, else from its record. */
   private async version(rid: string, key: string): Promise<VersionValue> {
     let v = this.values.get(rid);

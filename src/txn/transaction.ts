@@ -20,8 +20,20 @@ export interface TxnBackend {
   /** A start timestamp from the backend's clock (it bounds the transaction's age). */
   begin(): Promise<Timestamp>;
   read(key: string, reads: [string, string | null][], start: Timestamp): Promise<WireRead>;
-  commit(c: WireCommit): Promise<{ ts: Timestamp | null }>;
+  /** The value of one known version (a read carried over from another node of the run). */
+  readAt?(key: string, rid: string | null): Promise<Uint8Array | null>;
+  commit(c: WireCommit): Promise<WireCommitted>;
 }
+
+/** A commit's outcome as it crosses the wire (`result`: the one recorded by the first commit). */
+export interface WireCommitted {
+  ts: Timestamp | null;
+  result?: Uint8Array;
+  duplicate?: boolean;
+}
+
+/** A buffered write as a run carries it: key, 0 (a whole value) or 1 (a merge), lattice. */
+export type WireWrite = [string, 0 | 1, Uint8Array | null];
 
 /** A read as it crosses the wire: the version's record id and encoded lattice. */
 export interface WireRead {
@@ -36,6 +48,8 @@ export interface WireCommit {
   start: Timestamp;
   reads: [string, string | null][];
   writes: [string, Uint8Array | null][];
+  result?: Uint8Array;
+  always?: boolean;
 }
 
 /** A buffered write: a whole new value (put, delete) or a lattice merged into what is read. */
@@ -44,6 +58,8 @@ type Pending = { set: Lattice | null } | { merge: Lattice };
 interface Read {
   rid: string | null;
   value: Lattice | undefined;
+  /** False for a read carried from another node: its value is fetched on first use. */
+  loaded: boolean;
 }
 
 // A random process prefix and a counter: unique ids without a random draw per transaction.
@@ -80,8 +96,46 @@ export class Transaction {
     private readonly backend: TxnBackend,
     readonly id: string,
     private readonly start: Timestamp,
-    private readonly epoch = 1,
-  ) {}
+    readonly epoch = 1,
+    carried?: { reads: [string, string | null][]; writes: WireWrite[] },
+  ) {
+    for (const [k, rid] of carried?.reads ?? []) {
+      this.reads.set(k, { rid, value: undefined, loaded: false });
+    }
+    for (const [k, mode, v] of carried?.writes ?? []) {
+      const l = v === null ? null : decodeLattice(v);
+      this.writes.set(k, mode === 1 && l !== null ? { merge: l } : { set: l });
+    }
+  }
+
+  /** The start timestamp (it bounds the transaction's age). */
+  get startedAt(): Timestamp {
+    return this.start;
+  }
+
+  /**
+   * Takes in what another branch of the same run read and wrote (a fan-in): reads it made that
+   * this one did not, and its writes after this one's (a whole value replaces, a merge merges).
+   */
+  absorb(reads: [string, string | null][], writes: WireWrite[]): void {
+    for (const [k, rid] of reads) {
+      if (!this.reads.has(k)) this.reads.set(k, { rid, value: undefined, loaded: false });
+    }
+    for (const [k, mode, v] of writes) {
+      const l = v === null ? null : decodeLattice(v);
+      if (mode === 1 && l !== null) this.mergeLattice(k, l);
+      else this.writes.set(k, { set: l });
+    }
+  }
+
+  /** The buffered writes, as a run carries them to its next node. */
+  carriedWrites(): WireWrite[] {
+    return [...this.writes].map(([k, w]) =>
+      "set" in w
+        ? [k, 0, w.set === null ? null : encodeLattice(w.set)]
+        : [k, 1, encodeLattice(w.merge)],
+    );
+  }
 
   /** Starts a transaction on `backend`. */
   static async begin(backend: TxnBackend, id = newTid()): Promise<Transaction> {
@@ -141,7 +195,7 @@ export class Transaction {
    * `TXN_ABORTED` (retryable) when it could not commit, with nothing visible, or
    * `STORAGE_UNAVAILABLE` when the outcome is unknown: call `commit()` again, it commits once.
    */
-  async commit(): Promise<{ ts: Timestamp | null }> {
+  async commit(opts: { result?: Uint8Array; always?: boolean } = {}): Promise<WireCommitted> {
     if (this.done === "aborted") throw new ClosedError("this transaction was aborted");
     const writes: [string, Uint8Array | null][] = [];
     for (const [k, w] of this.writes) {
@@ -154,6 +208,7 @@ export class Transaction {
       start: this.start,
       reads: this.readSet(),
       writes,
+      ...opts,
     });
     this.done = "committed";
     return out;
@@ -173,9 +228,17 @@ export class Transaction {
 
   private async readStored(key: string): Promise<Read> {
     const known = this.reads.get(key);
+    if (known !== undefined && !known.loaded) {
+      const v = this.backend.readAt
+        ? await this.backend.readAt(key, known.rid)
+        : (await this.backend.read(key, this.readSet(), this.start)).value;
+      known.value = v === null ? undefined : decodeLattice(v);
+      known.loaded = true;
+    }
     if (known !== undefined) return known; // repeatable read
     const r = await this.backend.read(key, this.readSet(), this.start);
-    const read: Read = { rid: r.rid, value: r.value === null ? undefined : decodeLattice(r.value) };
+    const value = r.value === null ? undefined : decodeLattice(r.value);
+    const read: Read = { rid: r.rid, value, loaded: true };
     this.reads.set(key, read);
     return read;
   }

@@ -383,6 +383,11 @@ export class Node {
       case "delete":
         await session.delete(args[0]);
         return undefined;
+      case "runId": {
+        const m = session.forward();
+        const txn = m.session["txn"] as { id?: unknown } | undefined;
+        return typeof txn?.id === "string" ? txn.id : m.run;
+      }
       case "send":
         this.send(
           inv.id,

@@ -113,6 +113,8 @@ export class TxnManager {
   private readonly values = new Map<string, Map<string, VersionValue>>();
   /** Record ids that hold no versions (fences, compacted records): not fetched again on scans. */
   private readonly ignored = new Map<string, number>();
+  /** Records this manager is writing: their notification needs no fetch, the commit adopts them. */
+  private readonly committing = new Set<string>();
   /** Records with a stored result, so collection compacts instead of deleting them. */
   private readonly withResult = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -223,11 +225,15 @@ export class TxnManager {
     if (c.result !== undefined) record.result = c.result;
     const key = recordKey(c.tid, c.epoch);
     let stored: boolean;
+    const rid = `${c.tid}.${c.epoch}`;
+    this.committing.add(rid);
     try {
       stored = await this.store.putIfAbsent(key, encodeRecord(record));
     } catch (e) {
       if (!isStratusError(e) || e.code !== "STORAGE_UNAVAILABLE") throw e;
-      return this.resolveUnknown(key, c);
+      return await this.resolveUnknown(key, c);
+    } finally {
+      this.committing.delete(rid);
     }
     if (!stored) return this.existing(key, c);
     this.stats.commits++;
@@ -280,7 +286,8 @@ export class TxnManager {
     for (let e = 1; e < 1_000_000; e++) {
       const key = recordKey(tid, e);
       if (await this.store.putIfAbsent(key, encodeFence())) {
-        await this.store.expire(key, this.retentionMs);
+        // Off the critical path: a fence only has to outlive the attempts it stops.
+        void this.store.expire(key, this.retentionMs).catch(() => undefined);
         return { epoch: e + 1 };
       }
       const l = await this.store.get(key);
@@ -322,6 +329,7 @@ export class TxnManager {
   /** Learns one commit record by id, if it is not known yet (fetching it from storage). */
   async learn(rid: string): Promise<void> {
     if (this.index.meta(rid) !== undefined || this.ignored.has(rid)) return;
+    if (this.committing.has(rid)) return;
     const dot = rid.lastIndexOf(".");
     const l = await this.store.get(recordKey(rid.slice(0, dot), Number(rid.slice(dot + 1))));
     if (l === undefined) return;

@@ -83,6 +83,17 @@ describe("transactions from the client and read-atomic runs", () => {
     assert.deepEqual([await r2.get("acct/a"), await r2.get("ops")], [80, 3]);
   });
 
+  it("ctx.runId() is the run's transaction id, the same for every retry of one request", async () => {
+    await cloud.register("whoami", async (ctx) => ctx.runId());
+    const opts = { consistency: "read-atomic", requestId: "who-1" } as const;
+    const a = await cloud.call<string>("whoami", [], opts);
+    const b = await cloud.call<string>("whoami", [], opts);
+    const c = await cloud.call<string>("whoami", [], { ...opts, requestId: "who-2" });
+    assert.equal(typeof a, "string");
+    assert.equal(a, b);
+    assert.notEqual(a, c);
+  });
+
   it("a failed read-atomic run leaves nothing visible", async () => {
     await cloud.register("half", async (ctx) => {
       await ctx.put("h/1", "written");

@@ -116,7 +116,7 @@ function removeDir(dir: string): void {
 }
 
 /** Runs bench/peers/netns.ts in a fresh network namespace and returns the metrics it prints. */
-function measureInNetns(ctx: BenchContext, bin: string, tmp: string): Promise<Metrics> {
+export function measurePeersInNetns(ctx: BenchContext, bin: string, tmp: string): Promise<Metrics> {
   return runInNetns<Metrics>({
     script: join(root, "bench", "peers", "netns.ts"),
     args: [scratch, bin, tmp, ...(ctx.quick ? ["--quick"] : [])],
@@ -136,7 +136,7 @@ const peers: Benchmark = {
     const tmp = mkdtempSync(join(tmpdir(), "stratus-peers-"));
     let m: Metrics;
     try {
-      m = await measureInNetns(ctx, bin, tmp);
+      m = await measurePeersInNetns(ctx, bin, tmp);
     } finally {
       removeDir(tmp);
     }

@@ -3,6 +3,7 @@ import {
   BadFunctionError,
   ClosedError,
   InvalidArgumentError,
+  isStratusError,
   toWireError,
 } from "../errors/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
@@ -21,6 +22,7 @@ import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
+import { ClientTransactions } from "./txn.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
 
@@ -55,6 +57,15 @@ export interface CallOptions {
    * cluster does not offer is `INVALID_ARGUMENT`. @default the DAG's registered level, else "lww"
    */
   consistency?: Consistency;
+  /**
+   * The id of this logical request. A `read-atomic` run is one transaction named after it: the
+   * client retries such a run with the same id (after `CLOSED`, `NODE_LOST`, `TXN_ABORTED`, …),
+   * and a retry returns the result the first commit recorded instead of running again. Pass your
+   * own to make retries across client restarts exactly-once too. @default a fresh UUID per call
+   */
+  requestId?: string;
+  /** Retries of a `read-atomic` run after a retryable error (same request id). @default 3 */
+  retries?: number;
 }
 
 /** Options of {@link Stratus.connect}. */
@@ -109,6 +120,12 @@ export class Stratus {
    * a result is ordered after it, on any scheduler and node.
    */
   private readonly clock = new HybridClock();
+
+  /**
+   * Read-atomic transactions: `const tx = await cloud.txn.begin()`, then `tx.get`, `tx.put`,
+   * `tx.merge`, `tx.delete`, and `tx.commit()` or `tx.abort()`.
+   */
+  readonly txn = new ClientTransactions((method, payload) => this.rpc(method, payload));
 
   private constructor(
     private readonly target: Target,
@@ -245,10 +262,12 @@ export class Stratus {
     options: CallOptions = {},
   ): Promise<T> {
     const { encoded, refs } = encodeArgs(args);
-    const out = await this.rpc<Uint8Array>(
-      "call",
-      { fn: name, args: encoded, refs, options },
-      { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+    const out = await this.withRetries(options, (wire) =>
+      this.rpc<Uint8Array>(
+        "call",
+        { fn: name, args: encoded, refs, options: wire },
+        { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+      ),
     );
     return decodeValue<T>(out, IN_PLACE);
   }
@@ -278,16 +297,43 @@ export class Stratus {
       enc[fn] = e.encoded;
       if (e.refs.length > 0) refs[fn] = e.refs;
     }
-    const out = await this.rpc<Uint8Array | { future: string }>(
-      "dag.call",
-      { dag: name, inputs: enc, refs, options },
-      { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+    const out = await this.withRetries(options, (wire) =>
+      this.rpc<Uint8Array | { future: string }>(
+        "dag.call",
+        { dag: name, inputs: enc, refs, options: wire },
+        { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+      ),
     );
     if (options.future === true) {
       const id = (out as { future: string }).future;
       return new Future<T>(id, this.awaitFuture(id), this.deleteFuture);
     }
     return decodeValue<T>(out as Uint8Array, IN_PLACE);
+  }
+
+  /**
+   * Sends a call. A `read-atomic` one gets a request id, kept across its retries: the cluster
+   * turns a retry of a request that committed into that commit's result, so retrying after an
+   * error of unknown outcome (a lost connection, a lost node) is safe.
+   */
+  private async withRetries<T>(
+    options: CallOptions & { future?: boolean },
+    send: (wire: Record<string, unknown>) => Promise<T>,
+  ): Promise<T> {
+    const { retries, ...wire } = options;
+    if (options.consistency !== "read-atomic") return send(wire);
+    const limit = retries ?? 3;
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw InvalidArgumentError.field("retries", "must be a non-negative integer");
+    }
+    const withId = { ...wire, requestId: options.requestId ?? randomUUID() };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await send(withId);
+      } catch (e) {
+        if (attempt >= limit || !isRetryable(e)) throw e;
+      }
+    }
   }
 
   /** A future by id, e.g. one another client started. */
@@ -470,6 +516,10 @@ export interface ClusterStatus {
   functions: string[];
   dags: string[];
   inFlight: number;
+}
+
+function isRetryable(e: unknown): boolean {
+  return isStratusError(e) && (e.retryable || e.code === "NODE_LOST" || e.code === "CLOSED");
 }
 
 function encodeArgs(args: unknown[]): { encoded: Uint8Array[]; refs: string[] } {

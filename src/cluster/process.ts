@@ -19,6 +19,8 @@ import { WireServer } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
 import { withoutStorePassword } from "./store-address.js";
+import { RunTransactionService, TxnManager, readAtomicPolicy } from "../txn/index.js";
+import type { TxnManagerOptions } from "../txn/index.js";
 
 /**
  * The consistency levels every node offers besides `lww`, as session policies. A level is
@@ -32,6 +34,11 @@ export interface ProcessOptions {
   token: string;
   /** Storage: an open Store or an address (`memory:`, `redis://…`, `redis-cluster://…`). @default "memory:" */
   store?: Store | string;
+  /**
+   * Transaction manager tuning (time limit, garbage collection, recovery scans); see
+   * `TxnManagerOptions`. @default {}
+   */
+  txn?: Omit<TxnManagerOptions, "store" | "clock">;
   /** Run a scheduler/gateway (accepts clients). @default true */
   scheduler?: boolean;
   /** Executor threads of this process's node; 0 runs no node. @default 4 */
@@ -149,6 +156,7 @@ export class StratusProcess {
       stats: StatsPublisher;
       monitor: Monitor | undefined;
       dashboard: boolean;
+      txn: TxnManager;
     },
   ) {}
 
@@ -167,6 +175,11 @@ export class StratusProcess {
     return this.parts.http === undefined || !this.parts.dashboard
       ? undefined
       : `${this.parts.http.url}/dashboard`;
+  }
+
+  /** This process's transaction manager (read-atomic runs and client transactions). */
+  get txn(): TxnManager {
+    return this.parts.txn;
   }
 
   /** `http://host:port` of the HTTP ingress, when `httpPort` was given. */
@@ -218,6 +231,9 @@ export class StratusProcess {
       node: id,
       ...(offset === 0 ? {} : { now: () => Date.now() + offset }),
     });
+    // One transaction manager per process: it learns every commit from the store's change stream.
+    const txn = await TxnManager.start({ ...o.txn, store, clock });
+    const txnService = new RunTransactionService(txn, clock);
     const [membership, registry] = await Promise.all([
       Membership.open(store, { expiryMs: o.expiryMs, clock }),
       Registry.open(store, clock),
@@ -301,6 +317,7 @@ export class StratusProcess {
       placer,
       maxRetries: o.maxRetries,
       observe: (name, ms, ok) => callerStats.record(name, 0, ms, ok),
+      relaunch: (meta) => txnService.relaunch(meta),
     });
     targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
@@ -317,6 +334,7 @@ export class StratusProcess {
         log: (msg) => process.emitWarning(`stratus ${id}: ${msg}`),
       });
       gateway = new Gateway({
+        txn: txnService,
         schedules,
         store,
         clock,
@@ -368,7 +386,7 @@ export class StratusProcess {
           observe: (fn, queueMs, totalMs, ok) => recorder.record(fn, queueMs, totalMs, ok),
         },
         fuse: o.fuse ?? true,
-        sessionPolicies: SESSION_POLICIES,
+        sessionPolicies: [...SESSION_POLICIES, readAtomicPolicy(txn)],
       });
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);
@@ -433,6 +451,7 @@ export class StratusProcess {
       stats,
       monitor,
       dashboard: o.dashboard !== false,
+      txn,
     });
   }
 
@@ -450,7 +469,7 @@ export class StratusProcess {
     await p.node?.close();
     await p.server.close();
     await p.peers.close();
-    await Promise.all([p.membership.close(), p.registry.close()]);
+    await Promise.all([p.membership.close(), p.registry.close(), p.txn.close()]);
     if (p.ownStore) await p.store.close();
   }
 }

@@ -25,10 +25,12 @@ export interface RunSession {
    */
   forward(): RunMeta;
   /**
-   * Called at the sink before the result goes to the caller, with whether the run succeeded.
-   * Throwing fails the run with that error (a commit that could not complete).
+   * Called at the sink before the result goes to the caller, with whether the run succeeded and
+   * its encoded result. Throwing fails the run with that error (a commit that could not
+   * complete). Resolving with bytes replaces the result (a retry that found the result an
+   * earlier attempt of the same request committed).
    */
-  finish(ok: boolean): Promise<void>;
+  finish(ok: boolean, result?: Uint8Array): Promise<Uint8Array | void>;
 }
 
 /**

@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   "UNKNOWN_COLUMN",
   "BAD_TENSOR",
   "NO_SUCH_MODEL",
+  "TXN_ABORTED",
+  "TXN_FENCED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

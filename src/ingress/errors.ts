@@ -14,6 +14,7 @@ import type { ErrorCode, WireError } from "../errors/index.js";
  * | NO_SUCH_FUNCTION, NO_SUCH_DAG, NO_SUCH_MODEL                | 404    |
  * | VALUE_TOO_LARGE                                             | 413    |
  * | OVERLOADED                                                  | 429    |
+ * | TXN_ABORTED, TXN_FENCED (retryable)                         | 409    |
  * | NO_RESOURCES, STORAGE_UNAVAILABLE, CLOSED, NODE_LOST        | 503    |
  * | TIMEOUT, FUNCTION_TIMEOUT                                   | 504    |
  * | FUNCTION_ERROR, FUNCTION_OOM, INTERNAL, BAD_FRAME           | 500    |
@@ -45,6 +46,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   UNKNOWN_COLUMN: 400,
   BAD_TENSOR: 400,
   NO_SUCH_MODEL: 404,
+  TXN_ABORTED: 409,
+  TXN_FENCED: 409,
 };
 
 /** The JSON body of an error answer: `{"error": {"code", "message", "retryable"}}`. */

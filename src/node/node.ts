@@ -283,13 +283,14 @@ export class Node {
     const next = (t.schedule[last] as ScheduledFn).next;
     if (next.length === 0) {
       // The level's last word (a commit) comes before the caller hears of the result.
+      let recorded: Uint8Array | void;
       try {
-        await session.finish(true);
+        recorded = await session.finish(true, out);
       } catch (e) {
         this.reply(t, undefined, toWireError(e));
         return;
       }
-      this.reply(t, out);
+      this.reply(t, recorded ?? out);
       return;
     }
     const meta = session.forward();
@@ -382,6 +383,11 @@ export class Node {
       case "delete":
         await session.delete(args[0]);
         return undefined;
+      case "runId": {
+        const m = session.forward();
+        const txn = m.session["txn"] as { id?: unknown } | undefined;
+        return typeof txn?.id === "string" ? txn.id : m.run;
+      }
       case "send":
         this.send(
           inv.id,

@@ -30,6 +30,13 @@ export interface DispatcherOptions {
   observe?: (name: string, ms: number, ok: boolean) => void;
   /** Where finished runs are noted (for the dashboard). @default a new RecentRuns() */
   recent?: RecentRuns;
+  /**
+   * Called before a run is launched again after a node loss, with its next attempt's meta. For
+   * runs it returns undefined for, the run relaunches at once; otherwise it waits for the
+   * promise: a new meta to launch with (a read-atomic run fences its superseded attempt first),
+   * or the result an earlier attempt already committed.
+   */
+  relaunch?: (meta: RunMeta) => Promise<{ meta: RunMeta } | { result: Uint8Array }> | undefined;
 }
 
 /** What a run needs: a DAG (a single call is a DAG of one) and the sources' arguments. */
@@ -169,11 +176,28 @@ export class Dispatcher {
       }
       p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
       this.counts.retries++;
-      try {
-        this.launch(p, new Set([node]));
-      } catch (e) {
-        this.finish(id, undefined, e as Error);
+      const fencing = this.options.relaunch?.(p.meta);
+      if (fencing === undefined) {
+        try {
+          this.launch(p, new Set([node]));
+        } catch (e) {
+          this.finish(id, undefined, e as Error);
+        }
+        continue;
       }
+      const attempt = p.meta.attempt;
+      fencing
+        .then(
+          (r) => {
+            // Settled meanwhile, or relaunched again by a later loss: this answer is stale.
+            if (this.pending.get(id) !== p || p.meta.attempt !== attempt) return;
+            if ("result" in r) return this.finish(id, r.result);
+            p.meta = r.meta;
+            this.launch(p, new Set([node]));
+          },
+          (e: unknown) => this.finish(id, undefined, e as Error),
+        )
+        .catch((e: unknown) => this.finish(id, undefined, e as Error));
     }
   }
 

@@ -41,6 +41,20 @@ export interface ScheduleAdmin {
   list(): Promise<ScheduleInfo[]>;
 }
 
+/** What a read-atomic run starts with: the session to carry, or an earlier attempt's result. */
+export type RunTxnStart = { session: Record<string, unknown> } | { result: Uint8Array };
+
+/**
+ * Transactions, as the gateway needs them (implemented by src/txn, passed in so that
+ * scheduler/ does not import it): the start of read-atomic runs and the `txn.*` methods.
+ */
+export interface RunTransactions {
+  /** Starts (or finds the committed result of) the read-atomic run of request `requestId`. */
+  begin(requestId: string, dag: string): Promise<RunTxnStart>;
+  /** Answers `txn.begin`, `txn.read`, `txn.readAt` and `txn.commit` (payloads already checked). */
+  handle(method: string, p: Record<string, unknown>): Promise<unknown>;
+}
+
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
   store: Store;
@@ -49,6 +63,8 @@ export interface GatewayOptions {
   dispatcher: Dispatcher;
   membership: Membership;
   validate: SourceValidator;
+  /** Transactions; without them `read-atomic` runs and `txn.*` requests are refused. */
+  txn?: RunTransactions;
   /** Scheduled invocations; without it `schedule` requests are refused. */
   schedules?: ScheduleAdmin;
   /** How long a future's result stays readable in storage. @default 3600000 (1 hour) */
@@ -159,9 +175,21 @@ export class Gateway {
         return { removed: await this.schedules().remove(p.name) };
       case "schedules":
         return this.schedules().list();
+      case "txn.begin":
+      case "txn.read":
+      case "txn.readAt":
+      case "txn.commit":
+        return this.transactions().handle(method, p);
       default:
         throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
     }
+  }
+
+  private transactions(): RunTransactions {
+    if (this.o.txn === undefined) {
+      throw new InvalidArgumentError("this scheduler does not run transactions");
+    }
+    return this.o.txn;
   }
 
   private schedules(): ScheduleAdmin {
@@ -203,6 +231,21 @@ export class Gateway {
   private async start(req: RunRequest, raw: unknown, conn?: Connection): Promise<unknown> {
     const options = callOptions(raw);
     req.options = options;
+    if ((options.consistency ?? req.def.consistency) === "read-atomic") {
+      // The run is one transaction named after the request: a retry of the request finds the
+      // result its first attempt committed instead of running again.
+      const started = await this.transactions().begin(
+        options.requestId ?? randomUUID(),
+        req.def.name,
+      );
+      if ("result" in started) {
+        if (options.future !== true) return started.result;
+        const id = randomUUID();
+        setImmediate(() => push(conn, { id, ok: true, v: started.result }));
+        return { future: id };
+      }
+      req.session = { ...req.session, ...started.session };
+    }
     if (options?.future !== true) return this.o.dispatcher.run(req);
     const owner = conn ?? this.connectionless;
     const pending = this.pendingFutures.get(owner) ?? 0;
@@ -323,6 +366,7 @@ function callOptions(raw: unknown): CallOptions {
     }
     out.consistency = o.consistency;
   }
+  if (typeof o.requestId === "string") out.requestId = o.requestId;
   return out;
 }
 

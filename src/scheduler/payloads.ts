@@ -23,7 +23,15 @@ const name = str(256);
 const key = nonEmptyStr(4096);
 const args = listOf(bytes);
 const refList = listOf(key);
-const callOptions = exact({}, { timeoutMs: finite, future: bool, consistency: str(32) });
+const callOptions = exact(
+  {},
+  { timeoutMs: finite, future: bool, consistency: str(32), requestId: nonEmptyStr(128) },
+);
+const txnStart = nonEmptyStr(32);
+const readPair: Check = (v) =>
+  Array.isArray(v) && v.length === 2 && key(v[0]) && (v[1] === null || nonEmptyStr(160)(v[1]));
+const writePair: Check = (v) =>
+  Array.isArray(v) && v.length === 2 && key(v[0]) && (v[1] === null || bytes(v[1]));
 const dagSpec = exact(
   { functions: listOf(name, 4096) },
   { edges: listOf(listOf(name, 2), 16_384), anyOf: listOf(name, 4096), consistency: str(32) },
@@ -59,6 +67,16 @@ const SHAPES: Record<string, Check> = {
   ),
   unschedule: exact({ name }),
   schedules: exact({}),
+  "txn.begin": exact({}),
+  "txn.read": exact({ key, start: txnStart, reads: listOf(readPair, 100_000) }),
+  "txn.readAt": exact({ key, rid: (v) => v === null || nonEmptyStr(160)(v) }),
+  "txn.commit": exact({
+    tid: nonEmptyStr(128),
+    epoch: finite,
+    start: txnStart,
+    reads: listOf(readPair, 100_000),
+    writes: listOf(writePair, 100_000),
+  }),
 };
 
 /** The gateway's methods, for role checks: everything a client may ask of a scheduler. */

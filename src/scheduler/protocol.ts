@@ -34,7 +34,7 @@ export type Consistency =
   "lww" | "repeatable-read" | "causal" | "transactional-causal" | "read-atomic";
 
 /** The levels callers may ask for. */
-export const CONSISTENCY_LEVELS: readonly Consistency[] = ["lww"];
+export const CONSISTENCY_LEVELS: readonly Consistency[] = ["lww", "read-atomic"];
 
 const ALL_LEVELS: ReadonlySet<string> = new Set<Consistency>([
   "lww",
@@ -133,6 +133,11 @@ export interface CallOptions {
   timeoutMs?: number;
   future?: boolean;
   consistency?: Consistency;
+  /**
+   * The caller's id of this logical request, the same on each of its retries: a read-atomic run
+   * derives its transaction id from it, so a retry finds the first attempt's commit.
+   */
+  requestId?: string;
 }
 
 /** What a node announces in its heartbeat. */

@@ -107,6 +107,10 @@ export function answerHostCall(
         slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
         return;
       }
+      if (m.op === "runId") {
+        slot.post({ t: "res", seq: m.seq, ok: true, v: typeof v === "string" ? v : "" });
+        return;
+      }
       // Only bytes (or nothing) go back: anything else could fail to clone and lose the batch.
       const bytes = m.op === "get" || m.op === "call" || m.op === "getLattice";
       if (bytes && v !== undefined && !(v instanceof Uint8Array)) {

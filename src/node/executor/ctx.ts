@@ -124,6 +124,10 @@ export class Ctx implements FunctionContext {
     return this.inv;
   }
 
+  async runId(): Promise<string> {
+    return (await this.link.call(this.inv, "runId", [])) as string;
+  }
+
   /**
    * Asks the node for the key, saying which version this worker already holds; the node sends
    * bytes only when that version is stale. Decoded afresh on every call, so user code that

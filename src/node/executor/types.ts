@@ -47,7 +47,7 @@ export interface Invocation {
 }
 
 /** Operations user code asks of the node through its ctx. */
-export type HostOp = "get" | "getLattice" | "put" | "merge" | "delete" | "send" | "call";
+export type HostOp = "get" | "getLattice" | "put" | "merge" | "delete" | "send" | "call" | "runId";
 
 /** The invocation a host call comes from. */
 export interface HostInvocation {
@@ -151,6 +151,12 @@ export interface ExecutorPoolStats {
 export interface FunctionContext {
   /** The invocation id. */
   id(): string;
+  /**
+   * The id of the logical request this invocation belongs to, the same on every retry of it (in
+   * a `read-atomic` run, its transaction id, derived from the caller's request id): the
+   * idempotency key for effects outside Stratus.
+   */
+  runId(): Promise<string>;
   /** The result of the function's `init`, or `undefined` when it has none. */
   readonly state: unknown;
   /**

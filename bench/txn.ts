@@ -1,0 +1,176 @@
+/**
+ * txn: read-atomic transactions against the same operations done directly on the store, on one
+ * Redis server. Each operation reads 4 keys and writes 2 (4 KiB values) over 1,000 keys drawn
+ * with Zipf 1.1: a transaction (begin, 4 reads, 2 buffered writes, one commit record) against 4
+ * gets and 2 puts. Keys come in pairs that every operation writes together with one tag, and
+ * reads together, so a pair read with two different tags is a fractured read: counted for both,
+ * under 16 operations in flight. Then the 2-function DAG with `consistency: "read-atomic"` (each
+ * function writes one key) on a cluster process over the same Redis, and, in the same run when
+ * it can be set up (root, bench/.scratch), Restate's durable 2-invocation chain from the peers
+ * benchmark.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Stratus } from "../src/client/index.js";
+import { HybridClock, LwwLattice, decodeValue, encodeValue } from "../src/lattice/index.js";
+import { RedisStore } from "../src/storage/index.js";
+import { Transaction, TxnManager, localBackend } from "../src/txn/index.js";
+import { RedisServer } from "../test/support/redis.js";
+import type { Benchmark, Metrics } from "./lib/harness.js";
+import { sequentialLatency, throughput } from "./lib/measure.js";
+import { ensureInstalled, measurePeersInNetns } from "./peers.js";
+
+const PAIRS = 500; // 1,000 keys
+const VALUE = "v".repeat(4096 - 16);
+
+/** Zipf(s) over [0, n): inverse CDF on precomputed cumulative weights. */
+function zipf(n: number, s: number, seed: number): () => number {
+  const cdf: number[] = [];
+  let sum = 0;
+  for (let i = 1; i <= n; i++) cdf.push((sum += 1 / i ** s));
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    const u = (x / 2 ** 31) * sum;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+interface Tagged {
+  tag: string;
+  v: string;
+}
+
+const txnBench: Benchmark = {
+  name: "txn",
+  description:
+    "read-atomic txn (4 reads + 2 writes, 4 KiB, 1,000 keys Zipf 1.1) vs the same ops on Redis; " +
+    "exactly-once 2-function DAG; Restate durable chain",
+  async run(ctx): Promise<Metrics> {
+    const out: Metrics = {};
+    const server = await RedisServer.start();
+    const store = await RedisStore.connect({ url: server.url, keyPrefix: "bench:" });
+    const clock = new HybridClock({ node: "bench" });
+    const mgr = await TxnManager.start({ store, clock });
+    const backend = localBackend(mgr, clock);
+    const pick = zipf(PAIRS, 1.1, 42);
+    let seq = 0;
+    const anomalies = { txn: 0, raw: 0 };
+    const same = (a: Tagged | undefined, b: Tagged | undefined): boolean =>
+      (a === undefined && b === undefined) ||
+      (a !== undefined && b !== undefined && a.tag === b.tag);
+
+    const txnOp = async (): Promise<void> => {
+      const tx = await Transaction.begin(backend);
+      const [r1, r2, w] = [pick(), pick(), pick()];
+      const vals: (Tagged | undefined)[] = [];
+      for (const k of [`p${r1}a`, `p${r1}b`, `p${r2}a`, `p${r2}b`]) {
+        const r = await tx.read(k);
+        vals.push(r === undefined ? undefined : decodeValue<Tagged>(r.bytes));
+      }
+      if (!same(vals[0], vals[1]) || !same(vals[2], vals[3])) anomalies.txn++;
+      const tag = `t${seq++}`;
+      tx.putBytes(`p${w}a`, encodeValue({ tag, v: VALUE }));
+      tx.putBytes(`p${w}b`, encodeValue({ tag, v: VALUE }));
+      await tx.commit();
+    };
+    const rawOp = async (): Promise<void> => {
+      const [r1, r2, w] = [pick(), pick(), pick()];
+      const vals: (Tagged | undefined)[] = [];
+      for (const k of [`p${r1}a`, `p${r1}b`, `p${r2}a`, `p${r2}b`]) {
+        const l = await store.get(`u/raw/${k}`);
+        vals.push(l === undefined ? undefined : (l as LwwLattice).value<Tagged>());
+      }
+      if (!same(vals[0], vals[1]) || !same(vals[2], vals[3])) anomalies.raw++;
+      const tag = `r${seq++}`;
+      await store.put(`u/raw/p${w}a`, LwwLattice.of({ tag, v: VALUE }, clock.now()));
+      await store.put(`u/raw/p${w}b`, LwwLattice.of({ tag, v: VALUE }, clock.now()));
+    };
+    try {
+      const n = ctx.quick ? 1500 : 10_000;
+      ctx.log("sequential latency: raw, then txn");
+      const raw = await sequentialLatency(rawOp, n, 300);
+      const txn = await sequentialLatency(txnOp, n, 300);
+      out.txn_p50_ms = txn.p50 / 1000;
+      out.txn_p99_ms = txn.p99 / 1000;
+      out.raw_p50_ms = raw.p50 / 1000;
+      out.raw_p99_ms = raw.p99 / 1000;
+      out.txn_overhead = txn.p50 / raw.p50;
+      ctx.log("throughput and anomalies, 16 in flight");
+      anomalies.txn = 0;
+      anomalies.raw = 0;
+      const ms = ctx.quick ? 2000 : 5000;
+      out.raw_throughput_ops = await throughput(rawOp, 16, ms);
+      out.txn_throughput_tps = await throughput(txnOp, 16, ms);
+      out.txn_anomalies = anomalies.txn;
+      out.raw_anomalies = anomalies.raw;
+      out.txn_records_stored = await count(store);
+    } finally {
+      await mgr.close();
+      await store.close();
+    }
+
+    ctx.log("exactly-once DAG: 2 functions, each writes one key, read-atomic, on Redis");
+    const cloud = await Stratus.local({ executors: 2, store: server.url });
+    try {
+      await cloud.register("eo1", async (ctx, x: number) => {
+        await ctx.put("eo/1", x);
+        return x + 1;
+      });
+      await cloud.register("eo2", async (ctx, x: number) => {
+        await ctx.put("eo/2", x);
+        return x * 2;
+      });
+      await cloud.registerDag("eo", { functions: ["eo1", "eo2"], edges: [["eo1", "eo2"]] });
+      const dag = await sequentialLatency(
+        (i) => cloud.callDag("eo", { eo1: [i] }, { consistency: "read-atomic" }),
+        ctx.quick ? 300 : 2000,
+        100,
+      );
+      const lww = await sequentialLatency(
+        (i) => cloud.callDag("eo", { eo1: [i] }),
+        ctx.quick ? 300 : 2000,
+        100,
+      );
+      out.exactly_once_dag_p50_ms = dag.p50 / 1000;
+      out.exactly_once_dag_p99_ms = dag.p99 / 1000;
+      out.lww_dag_p50_ms = lww.p50 / 1000;
+    } finally {
+      await cloud.close();
+      await server.stop();
+    }
+
+    if (!process.argv.includes("--no-restate")) {
+      ctx.log("Restate: the peers benchmark's durable 2-invocation chain (network namespace)");
+      const tmp = mkdtempSync(join(tmpdir(), "stratus-txn-"));
+      try {
+        const bin = await ensureInstalled(ctx);
+        const peers = await measurePeersInNetns(ctx, bin, tmp);
+        out.restate_chain_p50_ms = peers.restate_dag_p50_ms ?? NaN;
+        out.restate_vs_exactly_once_p50 =
+          (peers.restate_dag_p50_ms ?? NaN) / (out.exactly_once_dag_p50_ms ?? NaN);
+      } catch (e) {
+        ctx.log(`Restate could not be measured: ${(e as Error).message}`);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      }
+    }
+    return out;
+  },
+};
+
+async function count(store: RedisStore): Promise<number> {
+  let n = 0;
+  for await (const _ of store.scan("sys/txn/c/")) n++;
+  return n;
+}
+
+export default txnBench;

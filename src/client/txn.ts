@@ -1,0 +1,97 @@
+import { decodeLattice, decodeValue, encodeLattice, encodeValue } from "../lattice/index.js";
+import type { Lattice, Timestamp } from "../lattice/index.js";
+import { Transaction } from "../txn/index.js";
+import type { TxnBackend, WireCommitted, WireRead } from "../txn/index.js";
+
+/** Sends one gateway request (the client's rpc). */
+export type Rpc = <T>(method: string, payload: unknown) => Promise<T>;
+
+/** The transaction backend of a client: the gateway's `txn.*` methods. */
+export function gatewayBackend(rpc: Rpc): TxnBackend {
+  return {
+    begin: async () => (await rpc<{ start: Timestamp }>("txn.begin", {})).start,
+    read: (key, reads, start) => rpc<WireRead>("txn.read", { key, reads, start }),
+    readAt: (key, rid) => rpc<Uint8Array | null>("txn.readAt", { key, rid }),
+    commit: (c) =>
+      rpc<WireCommitted>("txn.commit", {
+        tid: c.tid,
+        epoch: c.epoch,
+        start: c.start,
+        reads: c.reads,
+        writes: c.writes,
+      }),
+  };
+}
+
+/**
+ * A read-atomic transaction from a client (`cloud.txn.begin()`). Writes are buffered here and
+ * become visible together at `commit()`, or never; reads see this transaction's own writes,
+ * repeat themselves, and never see part of another transaction's writes or uncommitted data.
+ *
+ * @example
+ * ```ts
+ * const tx = await cloud.txn.begin();
+ * const a = ((await tx.get<number>("acct/a")) ?? 100) - 10;
+ * tx.put("acct/a", a);
+ * tx.merge("transfers", lattices.counter(1));
+ * await tx.commit(); // TXN_ABORTED (retryable) leaves nothing visible
+ * ```
+ */
+export class ClientTransaction {
+  constructor(private readonly tx: Transaction) {}
+
+  /** The transaction id. */
+  get id(): string {
+    return this.tx.id;
+  }
+
+  /** The plain value of `key` as this transaction sees it; undefined when none. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const r = await this.tx.read(key);
+    return r === undefined ? undefined : decodeValue<T>(r.bytes);
+  }
+
+  /** The lattice `key` holds as this transaction sees it. */
+  async getLattice(key: string): Promise<Lattice | undefined> {
+    const l = await this.tx.view(key);
+    return l === undefined ? undefined : decodeLattice(encodeLattice(l));
+  }
+
+  /** Buffers a last-writer-wins write. */
+  put(key: string, value: unknown): void {
+    this.tx.putBytes(key, encodeValue(value));
+  }
+
+  /** Buffers a merge of a lattice (see `lattices`). */
+  merge(key: string, lattice: Lattice): void {
+    this.tx.mergeLattice(key, lattice);
+  }
+
+  /** Buffers a delete. */
+  delete(key: string): void {
+    this.tx.delete(key);
+  }
+
+  /**
+   * Makes every write visible at once. `TXN_ABORTED` (retryable): nothing was written, start a
+   * new transaction. `STORAGE_UNAVAILABLE`: the outcome is unknown, call `commit()` again.
+   */
+  async commit(): Promise<void> {
+    await this.tx.commit();
+  }
+
+  /** Drops the buffered writes. */
+  abort(): Promise<void> {
+    return this.tx.abort();
+  }
+}
+
+/** `cloud.txn`: starts client transactions. */
+export class ClientTransactions {
+  constructor(private readonly rpc: Rpc) {}
+
+  /** Starts a read-atomic transaction. */
+  async begin(): Promise<ClientTransaction> {
+    return new ClientTransaction(await Transaction.begin(gatewayBackend(this.rpc)));
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Read-atomic transactions over any Store (memory, Redis, Redis Cluster): buffered writes, one
+ * commit record per attempt as the commit point, AFT's read-atomic version choice, epochs that
+ * fence superseded attempts of exactly-once runs, and garbage collection of dominated versions.
+ *
+ * @example
+ * ```ts
+ * import { TxnManager, Transaction, localBackend } from "./txn/index.js";
+ * const mgr = await TxnManager.start({ store, clock });
+ * const tx = await Transaction.begin(localBackend(mgr, clock));
+ * tx.putBytes("a", encodeValue(1));
+ * tx.putBytes("b", encodeValue(1));
+ * await tx.commit();
+ * ```
+ */
+export { TxnAbortedError, TxnFencedError } from "./errors.js";
+export { localBackend } from "./local.js";
+export { TxnManager } from "./manager.js";
+export type {
+  CommitRequest,
+  CommitResult,
+  TxnManagerOptions,
+  TxnRead,
+  TxnStats,
+} from "./manager.js";
+export { TXN_PREFIX, checkTid, recordKey, tidForRequest } from "./record.js";
+export type { TxnRecord } from "./record.js";
+export { Transaction, newTid } from "./transaction.js";
+export type { TxnBackend, WireCommit, WireCommitted, WireRead, WireWrite } from "./transaction.js";
+export { VersionIndex } from "./version-index.js";
+export type { ReadSet } from "./version-index.js";
+export { TXN_SESSION_KEY, readAtomicPolicy, startedTxn } from "./policy.js";
+export type { CarriedTxn } from "./policy.js";
+export { RunTransactionService } from "./service.js";

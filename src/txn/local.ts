@@ -1,0 +1,41 @@
+import { decodeLattice, encodeLattice } from "../lattice/index.js";
+import type { HybridClock } from "../lattice/index.js";
+import type { TxnManager } from "./manager.js";
+import type { TxnBackend, WireCommit, WireCommitted, WireRead } from "./transaction.js";
+
+/**
+ * The transaction backend of a manager in this process (the gateway, a node's sessions, tests).
+ * Also what the gateway methods `txn.begin`, `txn.read` and `txn.commit` call.
+ *
+ * @example
+ * ```ts
+ * const tx = await Transaction.begin(localBackend(manager, clock));
+ * ```
+ */
+export function localBackend(m: TxnManager, clock: HybridClock): TxnBackend {
+  return {
+    begin: () => Promise.resolve(clock.now()),
+    async read(key, reads, start): Promise<WireRead> {
+      const r = await m.read(key, new Map(reads), start);
+      return { rid: r.rid, value: r.value === undefined ? null : encodeLattice(r.value) };
+    },
+    async readAt(key, rid) {
+      const l = await m.readVersion(key, rid);
+      return l === undefined ? null : encodeLattice(l);
+    },
+    async commit(c: WireCommit): Promise<WireCommitted> {
+      const out = await m.commit({
+        tid: c.tid,
+        epoch: c.epoch,
+        start: c.start,
+        reads: new Map(c.reads),
+        writes: c.writes.map(([k, v]) => [k, v === null ? null : decodeLattice(v)] as const),
+        ...(c.result === undefined ? {} : { result: c.result }),
+        ...(c.always === undefined ? {} : { always: c.always }),
+      });
+      const r: WireCommitted = { ts: out.ts ?? null, duplicate: out.duplicate };
+      if (out.result !== undefined) r.result = out.result;
+      return r;
+    },
+  };
+}

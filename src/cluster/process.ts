@@ -288,6 +288,7 @@ export class StratusProcess {
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);
       targets.onMessage = (m) => n.onMessage(m);
+      targets.onCancel = (c) => n.onCancel(c);
     }
     return new StratusProcess(id, url, storeAddress, {
       server,

@@ -42,6 +42,7 @@ export const ERROR_CODES = [
   "BAD_FLOW",
   "SCHEMA_MISMATCH",
   "UNKNOWN_COLUMN",
+  "CANCELLED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

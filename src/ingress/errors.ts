@@ -42,6 +42,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   BAD_FLOW: 400,
   SCHEMA_MISMATCH: 400,
   UNKNOWN_COLUMN: 400,
+  CANCELLED: 500,
 };
 
 /** The JSON body of an error answer: `{"error": {"code", "message", "retryable"}}`. */

@@ -31,11 +31,12 @@ export { Peers } from "./peers.js";
 export type { LocalSink, PeersOptions } from "./peers.js";
 export { Placer } from "./placement.js";
 export type { PlacementPolicy, PlacementRequest } from "./placement.js";
-export { KEYS, isFnMessage, isFuturePush, isRunResult, isTrigger } from "./protocol.js";
+export { KEYS, isCancel, isFnMessage, isFuturePush, isRunResult, isTrigger } from "./protocol.js";
 export type {
   CallOptions,
   Consistency,
   DagDef,
+  Cancel,
   FnMessage,
   FuturePush,
   FunctionDef,

@@ -81,6 +81,8 @@ export class ExecutorPool {
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
   private readonly jobs = new Map<string, Job>();
+  /** Calls cancelled while queued: skipped when their turn comes. */
+  private readonly dropped = new WeakSet<Job>();
   private readonly valueCacheBytes: number;
   private slots: Slot[] = [];
   private target: number;
@@ -245,6 +247,27 @@ export class ExecutorPool {
   }
 
   /**
+   * Cancels an invocation, rejecting it with `err`: a queued one is dropped; a running one's
+   * worker is interrupted and replaced, as for a time limit, and the calls posted behind it go
+   * back to the queue. False when the invocation is not here, or is posted behind another call in
+   * a worker (it has not started; it will run, and its caller ignores the result).
+   */
+  cancel(invocationId: string, err: Error): boolean {
+    const job = this.jobs.get(invocationId);
+    if (job === undefined) return false;
+    const slot = job.slot;
+    if (slot === undefined || slot.dead) {
+      this.dropped.add(job);
+      job.reject(err);
+      for (const d of job.dependents ?? []) d.reject(err);
+      return true;
+    }
+    if (slot.inflight.peek() !== job) return false;
+    this.lose(slot, err);
+    return true;
+  }
+
+  /**
    * Changes the number of workers. Growing resolves when the new workers are ready; shrinking
    * retires workers once the calls already handed to them are done, and resolves when they exit.
    */
@@ -398,7 +421,7 @@ export class ExecutorPool {
         return;
       }
       this.queue.shift();
-      if (this.expired(job)) continue;
+      if (this.dropped.has(job) || this.expired(job)) continue;
       this.assign(best, job);
     }
   }

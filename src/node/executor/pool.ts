@@ -410,9 +410,12 @@ export class ExecutorPool {
       const job = this.queue.peek()!;
       let best: Slot | undefined;
       let bestScore = Infinity;
+      // While a replacement worker boots, a call waits for it (or for a busy worker to finish)
+      // rather than being posted behind a running call that may run long.
+      const booting = this.slots.some((s) => !s.ready && !s.dead && !s.retiring);
       for (const s of this.slots) {
         if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
-        if (s.parked) continue;
+        if (s.parked || (booting && s.inflight.length > 0)) continue;
         const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
         if (score < bestScore) [best, bestScore] = [s, score];
       }

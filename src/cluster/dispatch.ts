@@ -1,6 +1,12 @@
 import { UnauthorizedError, ensureError } from "../errors/index.js";
-import { GATEWAY_METHODS, isFnMessage, isRunResult, isTrigger } from "../scheduler/index.js";
-import type { FnMessage, RunResult, Trigger } from "../scheduler/index.js";
+import {
+  GATEWAY_METHODS,
+  isCancel,
+  isFnMessage,
+  isRunResult,
+  isTrigger,
+} from "../scheduler/index.js";
+import type { Cancel, FnMessage, RunResult, Trigger } from "../scheduler/index.js";
 import type { Connection, Handlers } from "../wire/index.js";
 
 /**
@@ -23,6 +29,8 @@ export interface DispatchTargets {
   onTrigger?: (t: Trigger) => void;
   onResult?: (r: RunResult) => void;
   onMessage?: (m: FnMessage) => void;
+  /** A peer node's `cancel` (peers only, like `trigger`). */
+  onCancel?: (c: Cancel) => void;
   /** Answers a request a connection's role is allowed to make. */
   request: (method: string, payload: unknown, conn: Connection) => unknown;
 }
@@ -68,6 +76,7 @@ export function dispatcher(
       if (method === "trigger" && isTrigger(a)) targets.onTrigger?.(a);
       else if (method === "result" && isRunResult(a)) targets.onResult?.(a);
       else if (method === "fnmsg" && isFnMessage(a)) targets.onMessage?.(a);
+      else if (method === "cancel" && isCancel(a)) targets.onCancel?.(a);
       else drop("malformed", conn, `malformed or unknown ${method.slice(0, 64)}`);
     } catch (e) {
       drop("failed", conn, `${method} handler threw: ${ensureError(e).message}`);

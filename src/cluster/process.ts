@@ -391,6 +391,7 @@ export class StratusProcess {
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);
       targets.onMessage = (m) => n.onMessage(m);
+      targets.onCancel = (c) => n.onCancel(c);
     }
     const statsNode = node;
     const stats = StatsPublisher.start({

@@ -154,7 +154,7 @@ export function plan(
     // A consumer with other inputs too cannot fire on any replica's result: add a pick.
     functions.push(f);
     byExit.set(exit, f);
-    if (f.replicas > 1 && needsPick(exit, live)) {
+    if (f.replicas > 1 && (exit === output || needsPick(exit, live))) {
       const pick: PlannedFunction = {
         name: `${f.name}.pick`,
         spec: { ops: [{ id: exit, kind: "anyof", ins: ["$0"] }], exit },

@@ -46,6 +46,7 @@ export const ERROR_CODES = [
   "NO_SUCH_MODEL",
   "TXN_ABORTED",
   "TXN_FENCED",
+  "CANCELLED",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -110,3 +110,15 @@ export class OverloadedError extends StratusError {
   }
 }
 registerErrorClass("OVERLOADED", OverloadedError);
+
+/**
+ * An invocation was cancelled: another upstream of an `anyOf` function answered first (competitive
+ * execution). Never reaches a caller: the run goes on with the winner's result.
+ */
+export class CancelledError extends StratusError {
+  override name = "CancelledError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("CANCELLED", message, options);
+  }
+}
+registerErrorClass("CANCELLED", CancelledError);

@@ -48,6 +48,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   NO_SUCH_MODEL: 404,
   TXN_ABORTED: 409,
   TXN_FENCED: 409,
+  CANCELLED: 500,
 };
 
 /** The JSON body of an error answer: `{"error": {"code", "message", "retryable"}}`. */

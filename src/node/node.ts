@@ -1,4 +1,5 @@
 import {
+  CancelledError,
   InvalidArgumentError,
   OverloadedError,
   TimeoutError,
@@ -19,6 +20,7 @@ import {
 } from "../scheduler/index.js";
 import { UserState } from "../state/index.js";
 import type {
+  Cancel,
   Dispatcher,
   FnMessage,
   Membership,
@@ -109,6 +111,12 @@ export class Node {
   private readonly startedAt = Date.now();
   private seq = 0;
   private queued = 0;
+  /** Invocation ids by `run/attempt/fn`, while they are queued or running here. */
+  private readonly running = new Map<string, string[]>();
+  /** Cancelled `run/attempt/fn`s, until their run's deadline: their triggers are ignored. */
+  private readonly cancelled = new Map<string, number>();
+  /** Invocations cancelled (running or queued) and triggers ignored as cancelled. */
+  readonly cancels = { received: 0, interrupted: 0, ignored: 0 };
   private readonly maxQueued: number;
   private readonly maxValueBytes: number;
 
@@ -187,6 +195,10 @@ export class Node {
     if (Date.now() > t.meta.deadline) return;
     const me = t.schedule[t.fn];
     if (me === undefined) return;
+    if (this.cancelled.has(runKey(t.meta, t.fn))) {
+      this.cancels.ignored++;
+      return;
+    }
     let args: Uint8Array[] | undefined;
     let meta = t.meta;
     if (t.args !== undefined) args = t.args;
@@ -194,6 +206,8 @@ export class Node {
       const arrived = this.joins.arrive(t.meta, t.fn, me, t.from, t.value);
       if (arrived === undefined) return;
       args = arrived.args;
+      // The first result fired an anyOf function: the other upstreams' work is wasted now.
+      if (me.anyOf === true) this.cancelOthers(t, me);
       if (arrived.metas.length > 1) {
         try {
           meta = this.policies.for(t.meta.consistency).join(arrived.metas);
@@ -218,6 +232,41 @@ export class Node {
     this.execute(run, args).catch((e: unknown) => this.reply(run, undefined, toWireError(e)));
   }
 
+  /** Tells the nodes of an anyOf function's other upstreams to cancel them. */
+  private cancelOthers(t: Trigger, me: ScheduledFn): void {
+    for (const p of me.prev) {
+      if (p === t.from) continue;
+      const addr = t.schedule[p]?.addr;
+      if (addr === undefined) continue;
+      const c: Cancel = {
+        run: t.meta.run,
+        attempt: t.meta.attempt,
+        fn: p,
+        deadline: t.meta.deadline,
+      };
+      this.o.peers.notify(addr, "cancel", c);
+    }
+  }
+
+  /**
+   * A cancel from the node where an anyOf function fired: the invocation of `c.fn` here stops
+   * (running: its worker is interrupted; queued: dropped) and its later trigger is ignored.
+   */
+  onCancel(c: Cancel): void {
+    this.cancels.received++;
+    const key = `${c.run}/${c.attempt}/${c.fn}`;
+    if (this.cancelled.size >= 10_000) {
+      const now = Date.now();
+      for (const [k, until] of this.cancelled) if (until < now) this.cancelled.delete(k);
+      if (this.cancelled.size >= 10_000) return;
+    }
+    this.cancelled.set(key, c.deadline);
+    const err = new CancelledError(`${c.fn} was cancelled: another upstream answered first`);
+    for (const id of this.running.get(key) ?? []) {
+      if (this.pool.cancel(id, err)) this.cancels.interrupted++;
+    }
+  }
+
   /** A direct message for a function running here. */
   onMessage(m: FnMessage): void {
     this.deliver(m.to, m.payload);
@@ -237,6 +286,8 @@ export class Node {
   private async execute(t: Trigger, args: Uint8Array[]): Promise<void> {
     const chain = this.stretch(t);
     const ids = chain.map(() => `${this.id}.${(this.seq++).toString(36)}`);
+    const keys = chain.map((fn) => runKey(t.meta, fn));
+    keys.forEach((k, i) => this.running.set(k, [...(this.running.get(k) ?? []), ids[i] as string]));
     this.queued += chain.length;
     let out: Uint8Array | undefined;
     let session: RunSession | undefined;
@@ -264,11 +315,18 @@ export class Node {
       if (session !== undefined && (t.schedule[last] as ScheduledFn).next.length === 0) {
         await session.finish(false).catch(() => undefined);
       }
-      this.reply(t, undefined, toWireError(e, true));
+      // A cancelled invocation has nobody to tell: the run goes on with the winner's result.
+      if (!keys.some((k) => this.cancelled.has(k))) this.reply(t, undefined, toWireError(e, true));
       return;
     } finally {
       this.queued -= chain.length;
+      keys.forEach((k, i) => {
+        const left = (this.running.get(k) ?? []).filter((id) => id !== ids[i]);
+        if (left.length === 0) this.running.delete(k);
+        else this.running.set(k, left);
+      });
     }
+    if (keys.some((k) => this.cancelled.has(k))) return;
     if (out !== undefined && out.byteLength > this.maxValueBytes) {
       // It could not travel in a frame to the next node or the caller: say so instead.
       const fn = chain[chain.length - 1] as string;
@@ -414,6 +472,13 @@ export class Node {
           options: { consistency: meta.consistency },
           session: carried,
         };
+        // Keys the arguments reference: placement prefers the node caching them.
+        const refs = Array.isArray(args[2])
+          ? args[2]
+              .filter((k): k is string => typeof k === "string" && k.length <= 1024)
+              .slice(0, 64)
+          : [];
+        if (refs.length > 0) run.refs = { [name]: refs };
         if (Number.isFinite(left))
           run.options = { ...run.options, timeoutMs: Math.max(1, Math.floor(left)) };
         return this.o.dispatcher.run(run);
@@ -456,4 +521,9 @@ export class Node {
 function bytes(v: unknown): Uint8Array {
   if (!(v instanceof Uint8Array)) throw new InvalidArgumentError("expected encoded bytes");
   return v;
+}
+
+/** Identifies one function of one attempt of a run. */
+function runKey(meta: { run: string; attempt: number }, fn: string): string {
+  return `${meta.run}/${meta.attempt}/${fn}`;
 }

@@ -34,6 +34,7 @@ export type { PlacementPolicy, PlacementRequest } from "./placement.js";
 export {
   CONSISTENCY_LEVELS,
   KEYS,
+  isCancel,
   isConsistency,
   isFnMessage,
   isFuturePush,
@@ -44,6 +45,7 @@ export type {
   CallOptions,
   Consistency,
   DagDef,
+  Cancel,
   FnMessage,
   FuturePush,
   FunctionDef,

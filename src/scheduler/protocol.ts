@@ -100,6 +100,19 @@ export interface RunResult {
   placed?: Record<string, string>;
 }
 
+/**
+ * Cancels function `fn` of a run: sent by the node where an `anyOf` function fired on its first
+ * upstream result to the nodes of its other upstreams, so their invocations stop occupying
+ * executors (a running one is interrupted, a queued one dropped, a later trigger ignored).
+ */
+export interface Cancel {
+  run: string;
+  attempt: number;
+  fn: string;
+  /** The run's deadline: how long the receiver remembers the cancellation. */
+  deadline: number;
+}
+
 /** A direct message between running functions. */
 export interface FnMessage {
   to: string;
@@ -227,6 +240,14 @@ const isRunResultShape = exact(
 export function isRunResult(r: unknown): r is RunResult {
   return isRunResultShape(r) && ((r as RunResult).ok || (r as RunResult).e !== undefined);
 }
+
+/** True when `c` is a well-formed cancel message. */
+export const isCancel = exact({
+  run: id,
+  attempt: int(0, 1_000_000),
+  fn: name,
+  deadline: finite,
+}) as (c: unknown) => c is Cancel;
 
 /** True when `m` is a well-formed function message. */
 export const isFnMessage = exact({ to: id, from: id, payload: bytes }) as (

@@ -19,6 +19,7 @@ import type {
   HostReplyMsg,
   VersionedValue,
 } from "./types.js";
+import { REF_MARKER } from "./types.js";
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -213,10 +214,27 @@ export class Ctx implements FunctionContext {
     return decodeOptional<T>(await this.link.inboxes.take(this.inv, timeoutMs));
   }
 
+  /**
+   * Calls a function. Keys referenced by `{ $stratusRef: key }` arguments go along, so placement
+   * sends the callee to the node caching them (the dataflow locality pass relies on it).
+   */
   async call<T = unknown>(name: string, args: unknown[]): Promise<T> {
+    const refs: string[] = [];
+    for (const a of args) {
+      const key =
+        typeof a === "object" && a !== null
+          ? (a as Record<string, unknown>)[REF_MARKER]
+          : undefined;
+      if (typeof key === "string" && Object.keys(a as object).length === 1) refs.push(key);
+    }
     const encoded = args.map((a) => encodeValueOwned(a));
     const moved = encoded.map((b) => b.buffer as ArrayBuffer);
-    const out = await this.link.call(this.inv, "call", [name, encoded], moved);
+    const out = await this.link.call(
+      this.inv,
+      "call",
+      refs.length > 0 ? [name, encoded, refs] : [name, encoded],
+      moved,
+    );
     return decodeOptional<T>(out) as T;
   }
 }

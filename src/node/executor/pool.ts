@@ -85,6 +85,8 @@ export class ExecutorPool {
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
   private readonly jobs = new Map<string, Job>();
+  /** Calls cancelled while queued: skipped when their turn comes. */
+  private readonly dropped = new WeakSet<Job>();
   private readonly valueCacheBytes: number;
   private slots: Slot[] = [];
   private target: number;
@@ -264,6 +266,27 @@ export class ExecutorPool {
   }
 
   /**
+   * Cancels an invocation, rejecting it with `err`: a queued one is dropped; a running one's
+   * worker is interrupted and replaced, as for a time limit, and the calls posted behind it go
+   * back to the queue. False when the invocation is not here, or is posted behind another call in
+   * a worker (it has not started; it will run, and its caller ignores the result).
+   */
+  cancel(invocationId: string, err: Error): boolean {
+    const job = this.jobs.get(invocationId);
+    if (job === undefined) return false;
+    const slot = job.slot;
+    if (slot === undefined || slot.dead) {
+      this.dropped.add(job);
+      job.reject(err);
+      for (const d of job.dependents ?? []) d.reject(err);
+      return true;
+    }
+    if (slot.inflight.peek() !== job) return false;
+    this.lose(slot, err);
+    return true;
+  }
+
+  /**
    * Changes the number of workers. Growing resolves when the new workers are ready; shrinking
    * retires workers once the calls already handed to them are done, and resolves when they exit.
    */
@@ -408,9 +431,12 @@ export class ExecutorPool {
       const job = this.queue.peek()!;
       let best: Slot | undefined;
       let bestScore = Infinity;
+      // While a replacement worker boots, a call waits for it (or for a busy worker to finish)
+      // rather than being posted behind a running call that may run long.
+      const booting = this.slots.some((s) => !s.ready && !s.dead && !s.retiring);
       for (const s of this.slots) {
         if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
-        if (s.parked) continue;
+        if (s.parked || (booting && s.inflight.length > 0)) continue;
         const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
         if (score < bestScore) [best, bestScore] = [s, score];
       }
@@ -419,7 +445,7 @@ export class ExecutorPool {
         return;
       }
       this.queue.shift();
-      if (this.expired(job)) continue;
+      if (this.dropped.has(job) || this.expired(job)) continue;
       this.assign(best, job);
     }
   }

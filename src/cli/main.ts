@@ -7,6 +7,7 @@ import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { Stratus } from "../client/index.js";
+import type { CallOptions } from "../client/index.js";
 import {
   StratusProcess,
   serveMetrics,
@@ -371,21 +372,42 @@ target(
   print(await withCloud(o, (c) => deploy(c, file))),
 );
 
+/** `--consistency` of one run; the cluster checks the level. */
+const consistency = (c: Command): Command =>
+  c.option(
+    "--consistency <level>",
+    "lww | repeatable-read | causal | transactional-causal | read-atomic (default: the DAG's, else lww)",
+  );
+
+function runOptions(o: Record<string, unknown>): CallOptions {
+  return typeof o.consistency === "string"
+    ? { consistency: o.consistency as CallOptions["consistency"] }
+    : {};
+}
+
 target(
-  program.command("call <fn> [args]").description("call a function with a JSON array of arguments"),
+  consistency(
+    program
+      .command("call <fn> [args]")
+      .description("call a function with a JSON array of arguments"),
+  ),
 ).action(async (fn: string, args: string | undefined, o: Record<string, unknown>) => {
   const list = args === undefined ? [] : parseJson(args, "args");
-  print(await withCloud(o, (c) => c.call(fn, Array.isArray(list) ? list : [list])));
+  print(await withCloud(o, (c) => c.call(fn, Array.isArray(list) ? list : [list], runOptions(o))));
 });
 
 target(
-  program.command("dag <name> [inputs]").description('run a DAG; inputs is JSON like {"inc": [1]}'),
+  consistency(
+    program
+      .command("dag <name> [inputs]")
+      .description('run a DAG; inputs is JSON like {"inc": [1]}'),
+  ),
 ).action(async (name: string, inputs: string | undefined, o: Record<string, unknown>) => {
   const parsed = (inputs === undefined ? {} : parseJson(inputs, "inputs")) as Record<
     string,
     unknown[]
   >;
-  print(await withCloud(o, (c) => c.callDag(name, parsed)));
+  print(await withCloud(o, (c) => c.callDag(name, parsed, runOptions(o))));
 });
 
 target(

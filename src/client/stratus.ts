@@ -17,7 +17,7 @@ import {
 import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
 import { isFuturePush } from "../scheduler/index.js";
-import type { DagSpec, ScheduleInfo } from "../scheduler/index.js";
+import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
@@ -49,6 +49,12 @@ export interface RegisterOptions<State = unknown> {
 export interface CallOptions {
   /** Deadline of the whole run. @default 120000 */
   timeoutMs?: number;
+  /**
+   * What every read and write of the run (and of its nested calls) sees: `"lww"`,
+   * `"repeatable-read"`, `"causal"`, `"transactional-causal"` or `"read-atomic"`; a level the
+   * cluster does not offer is `INVALID_ARGUMENT`. @default the DAG's registered level, else "lww"
+   */
+  consistency?: Consistency;
 }
 
 /** Options of {@link Stratus.connect}. */

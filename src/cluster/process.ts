@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { SessionPolicyFactory } from "../consistency/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { ScheduleBook, Ticker } from "../cron/index.js";
@@ -14,6 +15,12 @@ import { WireServer } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
 import { withoutStorePassword } from "./store-address.js";
+
+/**
+ * The consistency levels every node offers besides `lww`, as session policies. A level is
+ * offered to callers once it is also in the scheduler's CONSISTENCY_LEVELS.
+ */
+const SESSION_POLICIES: readonly SessionPolicyFactory[] = [];
 
 /** Options of {@link StratusProcess.start}. */
 export interface ProcessOptions {
@@ -284,6 +291,7 @@ export class StratusProcess {
         heartbeatMs: o.heartbeatMs,
         pool: o.pool,
         fuse: o.fuse ?? true,
+        sessionPolicies: SESSION_POLICIES,
       });
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);

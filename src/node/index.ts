@@ -7,8 +7,6 @@
  * const node = await Node.start({ id: "n1", addr, store, clock, registry, membership, peers, dispatcher });
  * ```
  */
-export { NodeCache } from "./cache.js";
-export type { NodeCacheOptions } from "./cache.js";
 export { validateFunctionSource } from "./executor/index.js";
 export type { FunctionContext } from "./executor/index.js";
 export { Mailboxes } from "./mailbox.js";

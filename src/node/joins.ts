@@ -2,8 +2,15 @@ import type { RunMeta, ScheduledFn } from "../scheduler/index.js";
 
 interface Join {
   values: Map<string, Uint8Array>;
+  metas: Map<string, RunMeta>;
   fired: boolean;
   expires: number;
+}
+
+/** A function's arguments in incoming-edge order, and the run metadata each upstream carried. */
+export interface Arrived {
+  args: Uint8Array[];
+  metas: RunMeta[];
 }
 
 /**
@@ -22,25 +29,30 @@ export class Joins {
     me: ScheduledFn,
     from: string,
     value: Uint8Array,
-  ): Uint8Array[] | undefined {
-    if (me.prev.length <= 1) return [value];
+  ): Arrived | undefined {
+    if (me.prev.length <= 1) return { args: [value], metas: [meta] };
     const key = `${meta.run}/${meta.attempt}/${fn}`;
     let j = this.joins.get(key);
     if (j === undefined) {
       if (++this.arrivals % 1024 === 0) this.sweep();
-      j = { values: new Map(), fired: false, expires: meta.deadline };
+      j = { values: new Map(), metas: new Map(), fired: false, expires: meta.deadline };
       this.joins.set(key, j);
     }
     if (j.fired) return undefined;
     if (me.anyOf === true) {
       j.fired = true;
       j.values.clear();
-      return [value];
+      j.metas.clear();
+      return { args: [value], metas: [meta] };
     }
     j.values.set(from, value);
+    j.metas.set(from, meta);
     if (j.values.size < me.prev.length) return undefined;
     this.joins.delete(key);
-    return me.prev.map((p) => j.values.get(p) as Uint8Array);
+    return {
+      args: me.prev.map((p) => j.values.get(p) as Uint8Array),
+      metas: me.prev.map((p) => j.metas.get(p) as RunMeta),
+    };
   }
 
   private sweep(): void {

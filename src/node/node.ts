@@ -6,6 +6,8 @@ import {
   toWireError,
 } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
+import { SessionPolicies } from "../consistency/index.js";
+import type { RunSession, SessionPolicyFactory } from "../consistency/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
 import {
@@ -29,9 +31,15 @@ import type {
   Trigger,
 } from "../scheduler/index.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/index.js";
-import { NodeCache } from "./cache.js";
+import { NodeCache } from "../cache/index.js";
 import { ExecutorPool } from "./executor/index.js";
-import type { ExecutorPoolOptions, FunctionCode, HostOp, Invocation } from "./executor/index.js";
+import type {
+  ExecutorPoolOptions,
+  FunctionCode,
+  HostInvocation,
+  HostOp,
+  Invocation,
+} from "./executor/index.js";
 import { Mailboxes } from "./mailbox.js";
 import type { Letter } from "./mailbox.js";
 import { Joins } from "./joins.js";
@@ -69,6 +77,11 @@ export interface NodeOptions {
   fuse?: boolean;
   /** Passed to the executor pool (time and memory limits). */
   pool?: Partial<Omit<ExecutorPoolOptions, "size" | "host">>;
+  /**
+   * The consistency levels this node offers besides `lww` (src/consistency, src/txn); a run at
+   * another level fails with `INVALID_ARGUMENT`. @default []
+   */
+  sessionPolicies?: readonly SessionPolicyFactory[];
 }
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -89,6 +102,7 @@ export class Node {
   readonly cache: NodeCache;
   private readonly pool: ExecutorPool;
   private readonly state: UserState;
+  private readonly policies: SessionPolicies;
   private readonly boxes = new Mailboxes();
   private readonly joins = new Joins();
   private readonly heartbeat: Heartbeat;
@@ -110,6 +124,18 @@ export class Node {
     this.id = o.id;
     this.cache = cache;
     this.state = new UserState(cache, o.clock);
+    this.policies = new SessionPolicies(
+      {
+        nodeId: o.id,
+        state: this.state,
+        cache,
+        store: o.store,
+        clock: o.clock,
+        peers: o.peers,
+        membership: o.membership,
+      },
+      o.sessionPolicies,
+    );
     this.maxQueued = o.maxQueued ?? 100_000;
     this.maxValueBytes = o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024;
     this.pool = new ExecutorPool({
@@ -162,9 +188,20 @@ export class Node {
     const me = t.schedule[t.fn];
     if (me === undefined) return;
     let args: Uint8Array[] | undefined;
+    let meta = t.meta;
     if (t.args !== undefined) args = t.args;
     else if (t.from !== undefined && t.value !== undefined) {
-      args = this.joins.arrive(t.meta, t.fn, me, t.from, t.value);
+      const arrived = this.joins.arrive(t.meta, t.fn, me, t.from, t.value);
+      if (arrived === undefined) return;
+      args = arrived.args;
+      if (arrived.metas.length > 1) {
+        try {
+          meta = this.policies.for(t.meta.consistency).join(arrived.metas);
+        } catch (e) {
+          this.reply(t, undefined, toWireError(e));
+          return;
+        }
+      }
     }
     if (args === undefined) return;
     if (this.queued >= this.maxQueued) {
@@ -177,7 +214,8 @@ export class Node {
     }
     // execute() answers its own failures; this catches what escapes it (a reply that could not
     // be built), which would otherwise be an unhandled rejection.
-    this.execute(t, args).catch((e: unknown) => this.reply(t, undefined, toWireError(e)));
+    const run = meta === t.meta ? t : { ...t, meta };
+    this.execute(run, args).catch((e: unknown) => this.reply(run, undefined, toWireError(e)));
   }
 
   /** A direct message for a function running here. */
@@ -201,13 +239,15 @@ export class Node {
     const ids = chain.map(() => `${this.id}.${(this.seq++).toString(36)}`);
     this.queued += chain.length;
     let out: Uint8Array | undefined;
+    let session: RunSession | undefined;
     try {
+      session = this.policies.for(t.meta.consistency).open(t.meta);
       const codes = await Promise.all(chain.map((fn) => this.code(fn)));
       const calls = codes.map((code, i) => ({
         id: ids[i] as string,
         code,
         args: i === 0 ? args : [],
-        run: t.meta,
+        run: session,
         deadline: t.meta.deadline,
       }));
       const running =
@@ -220,6 +260,10 @@ export class Node {
         for (const l of this.boxes.drain(id)) this.pool.deliver(id, l.m, l.from, l.seq);
       for (const p of running) out = await p;
     } catch (e) {
+      const last = chain[chain.length - 1] as string;
+      if (session !== undefined && (t.schedule[last] as ScheduledFn).next.length === 0) {
+        await session.finish(false).catch(() => undefined);
+      }
       this.reply(t, undefined, toWireError(e, true));
       return;
     } finally {
@@ -238,12 +282,20 @@ export class Node {
     const last = chain[chain.length - 1] as string;
     const next = (t.schedule[last] as ScheduledFn).next;
     if (next.length === 0) {
+      // The level's last word (a commit) comes before the caller hears of the result.
+      try {
+        await session.finish(true);
+      } catch (e) {
+        this.reply(t, undefined, toWireError(e));
+        return;
+      }
       this.reply(t, out);
       return;
     }
+    const meta = session.forward();
     for (const g of next) {
       const trigger: Trigger = {
-        meta: t.meta,
+        meta,
         schedule: t.schedule,
         fn: g,
         from: last,
@@ -309,29 +361,26 @@ export class Node {
   }
 
   /** Host calls from running functions (`ctx.get`, `ctx.send`, …). */
-  private async host(
-    op: HostOp,
-    args: unknown[],
-    inv: { id: string; fn: string; deadline: number },
-  ): Promise<unknown> {
+  private async host(op: HostOp, args: unknown[], inv: HostInvocation): Promise<unknown> {
+    const session = inv.run as RunSession;
     switch (op) {
       case "get": {
-        const r = await this.state.read(args[0]);
+        const r = await session.get(args[0]);
         if (r === undefined) return undefined;
         if (r.version === undefined) return r.bytes;
         // The executor already holding this version gets no bytes: nothing crosses threads.
         return args[1] === r.version ? { version: r.version } : r;
       }
       case "getLattice":
-        return this.state.readLattice(args[0]);
+        return session.getLattice(args[0]);
       case "put":
-        await this.state.put(args[0], bytes(args[1]));
+        await session.put(args[0], bytes(args[1]));
         return undefined;
       case "merge":
-        await this.state.merge(args[0], bytes(args[1]));
+        await session.merge(args[0], bytes(args[1]));
         return undefined;
       case "delete":
-        await this.state.delete(args[0]);
+        await session.delete(args[0]);
         return undefined;
       case "send":
         this.send(
@@ -349,8 +398,18 @@ export class Node {
         const left = inv.deadline - Date.now();
         if (!(left > 0))
           throw new TimeoutError(`nested call of ${name} from ${inv.fn}: no time left`);
-        const run: RunRequest = { def: singleFunctionDag(name), inputs: { [name]: list } };
-        if (Number.isFinite(left)) run.options = { timeoutMs: Math.max(1, Math.floor(left)) };
+        // The nested run continues the caller's: same level, and what its session carries so
+        // far (not the caller's future, which only the caller's sink resolves).
+        const meta = session.forward();
+        const { future: _f, futureTtlMs: _t, ...carried } = meta.session;
+        const run: RunRequest = {
+          def: singleFunctionDag(name),
+          inputs: { [name]: list },
+          options: { consistency: meta.consistency },
+          session: carried,
+        };
+        if (Number.isFinite(left))
+          run.options = { ...run.options, timeoutMs: Math.max(1, Math.floor(left)) };
         return this.o.dispatcher.run(run);
       }
       default:
@@ -383,6 +442,7 @@ export class Node {
   async close(): Promise<void> {
     await this.heartbeat.stop();
     await this.pool.close();
+    await this.policies.close();
     await this.cache.close();
   }
 }

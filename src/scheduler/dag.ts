@@ -1,5 +1,6 @@
 import { BadDagError } from "../errors/index.js";
-import type { DagDef, ScheduledFn } from "./protocol.js";
+import { CONSISTENCY_LEVELS, isConsistency } from "./protocol.js";
+import type { Consistency, DagDef, ScheduledFn } from "./protocol.js";
 
 const NAME = /^[A-Za-z_$][\w$.-]{0,127}$/;
 
@@ -19,6 +20,8 @@ export interface DagSpec {
   edges?: [string, string][];
   /** Functions that fire on their first upstream result instead of waiting for all. */
   anyOf?: string[];
+  /** The consistency level of runs that name none. @default "lww" */
+  consistency?: Consistency;
 }
 
 /**
@@ -55,6 +58,14 @@ export function validateDag(name: string, spec: DagSpec): DagDef {
     if (!set.has(f)) throw new BadDagError(`DAG ${name}: anyOf names ${f}, not in the DAG`);
   }
   const def: DagDef = { name, functions: fns, edges: edges.map(([a, b]) => [a, b]), anyOf };
+  if (spec.consistency !== undefined) {
+    if (!isConsistency(spec.consistency)) {
+      throw new BadDagError(
+        `DAG ${name}: consistency ${JSON.stringify(spec.consistency)} is not one of ${CONSISTENCY_LEVELS.join(", ")}`,
+      );
+    }
+    if (spec.consistency !== "lww") def.consistency = spec.consistency;
+  }
   topoOrder(def);
   const sinks = sinksOf(def);
   if (sinks.length !== 1) {

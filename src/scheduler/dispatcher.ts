@@ -99,7 +99,9 @@ export class Dispatcher {
         run: randomUUID(),
         attempt: 0,
         dag: req.def.name,
-        consistency: (req.options?.consistency ?? "lww") satisfies Consistency,
+        consistency: (req.options?.consistency ??
+          req.def.consistency ??
+          "lww") satisfies Consistency,
         deadline: Date.now() + timeoutMs,
         reply: { addr: this.options.addr, req: id },
         session: req.session ?? {},

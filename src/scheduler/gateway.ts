@@ -19,7 +19,7 @@ import type { Membership } from "./membership.js";
 import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
 import type { FutureOutcome } from "./futures.js";
 import { checkPayload } from "./payloads.js";
-import { KEYS } from "./protocol.js";
+import { CONSISTENCY_LEVELS, KEYS, isConsistency } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
 
@@ -315,10 +315,13 @@ function callOptions(raw: unknown): CallOptions {
     out.timeoutMs = o.timeoutMs;
   }
   if (o.future === true) out.future = true;
-  if (o.consistency !== undefined && o.consistency !== "lww") {
-    throw new InvalidArgumentError(
-      `consistency ${JSON.stringify(o.consistency)} is not available; use "lww"`,
-    );
+  if (o.consistency !== undefined) {
+    if (!isConsistency(o.consistency)) {
+      throw new InvalidArgumentError(
+        `consistency ${JSON.stringify(o.consistency)} is not available; use one of ${CONSISTENCY_LEVELS.join(", ")}`,
+      );
+    }
+    out.consistency = o.consistency;
   }
   return out;
 }

@@ -31,7 +31,15 @@ export { Peers } from "./peers.js";
 export type { LocalSink, PeersOptions } from "./peers.js";
 export { Placer } from "./placement.js";
 export type { PlacementPolicy, PlacementRequest } from "./placement.js";
-export { KEYS, isFnMessage, isFuturePush, isRunResult, isTrigger } from "./protocol.js";
+export {
+  CONSISTENCY_LEVELS,
+  KEYS,
+  isConsistency,
+  isFnMessage,
+  isFuturePush,
+  isRunResult,
+  isTrigger,
+} from "./protocol.js";
 export type {
   CallOptions,
   Consistency,

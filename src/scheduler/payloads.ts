@@ -26,7 +26,7 @@ const refList = listOf(key);
 const callOptions = exact({}, { timeoutMs: finite, future: bool, consistency: str(32) });
 const dagSpec = exact(
   { functions: listOf(name, 4096) },
-  { edges: listOf(listOf(name, 2), 16_384), anyOf: listOf(name, 4096) },
+  { edges: listOf(listOf(name, 2), 16_384), anyOf: listOf(name, 4096), consistency: str(32) },
 );
 
 const SHAPES: Record<string, Check> = {

@@ -25,8 +25,29 @@ export interface ReplyTo {
   req: number;
 }
 
-/** Consistency levels; only `lww` today, the others land with the consistency subsystem. */
-export type Consistency = "lww";
+/**
+ * Consistency levels of a run (design.md, "Consistency levels"). Each is a session policy on the
+ * nodes (`src/consistency`, `src/txn`); a level is accepted from callers only once it is in
+ * {@link CONSISTENCY_LEVELS}.
+ */
+export type Consistency =
+  "lww" | "repeatable-read" | "causal" | "transactional-causal" | "read-atomic";
+
+/** The levels callers may ask for. */
+export const CONSISTENCY_LEVELS: readonly Consistency[] = ["lww"];
+
+const ALL_LEVELS: ReadonlySet<string> = new Set<Consistency>([
+  "lww",
+  "repeatable-read",
+  "causal",
+  "transactional-causal",
+  "read-atomic",
+]);
+
+/** True when `c` names a consistency level callers may ask for. */
+export function isConsistency(c: unknown): c is Consistency {
+  return typeof c === "string" && (CONSISTENCY_LEVELS as readonly string[]).includes(c);
+}
 
 /**
  * Per-run metadata carried by every trigger. `session` is opaque to today's nodes and passed
@@ -103,6 +124,8 @@ export interface DagDef {
   functions: string[];
   edges: [string, string][];
   anyOf: string[];
+  /** The level runs of this DAG use when the caller names none. */
+  consistency?: Consistency;
 }
 
 /** Options of one call or DAG run. */
@@ -156,7 +179,7 @@ const isMeta = exact(
   {
     run: id,
     attempt: int(0, 1_000_000),
-    consistency: (c) => c === "lww",
+    consistency: (c) => typeof c === "string" && ALL_LEVELS.has(c),
     deadline: finite,
     reply: isReply,
     session: isSession,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { HybridClock, LwwLattice } from "../../src/lattice/index.js";
 import type { Lattice } from "../../src/lattice/index.js";
-import { NodeCache } from "../../src/node/index.js";
+import { NodeCache } from "../../src/cache/index.js";
 import { BackendFixture } from "../support/backends.js";
 
 const clock = new HybridClock({ node: "cache-test" });

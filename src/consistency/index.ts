@@ -1,0 +1,15 @@
+/**
+ * Consistency levels as session policies: what a run's reads return and where its writes go,
+ * decided per run by its level (design.md, "Consistency levels"). The node's host operations
+ * call a {@link RunSession}; the levels live here (and `read-atomic` in `src/txn`).
+ *
+ * @example
+ * ```ts
+ * import { SessionPolicies } from "../consistency/index.js";
+ * const policies = new SessionPolicies(env, factories);
+ * const session = policies.for(trigger.meta.consistency).open(trigger.meta);
+ * ```
+ */
+export { LwwPolicy } from "./lww.js";
+export { SessionPolicies } from "./policies.js";
+export type { RunSession, SessionEnv, SessionPolicy, SessionPolicyFactory } from "./session.js";

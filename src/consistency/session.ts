@@ -1,0 +1,67 @@
+import type { NodeCache } from "../cache/index.js";
+import type { HybridClock } from "../lattice/index.js";
+import type { Consistency, Membership, Peers, RunMeta } from "../scheduler/index.js";
+import type { ReadValue, UserState } from "../state/index.js";
+import type { Store } from "../storage/index.js";
+
+/**
+ * One run's reads and writes at one node, for one trigger (the functions of a fused chain share
+ * it). The node's host operations (`ctx.get`, `ctx.put`, …) go through it, so a consistency level
+ * decides what a read returns and where a write goes without the node knowing the level.
+ */
+export interface RunSession {
+  /** The plain value of a user key, encoded, with its version when it has one. */
+  get(key: unknown): Promise<ReadValue | undefined>;
+  /** The lattice a user key holds, encoded. */
+  getLattice(key: unknown): Promise<Uint8Array | undefined>;
+  /** Writes an encoded plain value (last writer wins, or the level's own lattice). */
+  put(key: unknown, value: Uint8Array): Promise<void>;
+  /** Merges an encoded lattice into a user key. */
+  merge(key: unknown, lattice: Uint8Array): Promise<void>;
+  delete(key: unknown): Promise<void>;
+  /**
+   * The metadata the run carries on from here, once this node's part is done: downstream
+   * triggers and nested calls get it (a read set, dependencies, a transaction's writes).
+   */
+  forward(): RunMeta;
+  /**
+   * Called at the sink before the result goes to the caller, with whether the run succeeded.
+   * Throwing fails the run with that error (a commit that could not complete).
+   */
+  finish(ok: boolean): Promise<void>;
+}
+
+/**
+ * A consistency level as the nodes implement it: opens a {@link RunSession} per trigger and
+ * merges the metadata of a function's several upstream results.
+ *
+ * @example
+ * ```ts
+ * const policy = new LwwPolicy(env);
+ * const s = policy.open(trigger.meta);
+ * await s.put("k", encodeValue(1));
+ * ```
+ */
+export interface SessionPolicy {
+  readonly level: Consistency;
+  open(meta: RunMeta): RunSession;
+  /** Fan-in: one meta from the metas of several upstream results of one function (same run). */
+  join(metas: RunMeta[]): RunMeta;
+  /** Releases what the policy keeps (pinned versions, subscriptions) when the node stops. */
+  close?(): Promise<void>;
+}
+
+/** What a node gives its session policies. */
+export interface SessionEnv {
+  nodeId: string;
+  /** The state API over this node's cache (lww reads and writes, clock observed). */
+  state: UserState;
+  cache: NodeCache;
+  store: Store;
+  clock: HybridClock;
+  peers: Peers;
+  membership: Membership;
+}
+
+/** Builds a policy for one node; the composition root (`src/cluster`) lists the levels offered. */
+export type SessionPolicyFactory = (env: SessionEnv) => SessionPolicy;

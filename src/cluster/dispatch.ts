@@ -1,5 +1,14 @@
 import { UnauthorizedError, ensureError } from "../errors/index.js";
-import { GATEWAY_METHODS, isFnMessage, isRunResult, isTrigger } from "../scheduler/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
+import {
+  GATEWAY_METHODS,
+  PIN_METHODS,
+  isFnMessage,
+  isPinFetch,
+  isPinRelease,
+  isRunResult,
+  isTrigger,
+} from "../scheduler/index.js";
 import type { FnMessage, RunResult, Trigger } from "../scheduler/index.js";
 import type { Connection, Handlers } from "../wire/index.js";
 
@@ -23,6 +32,8 @@ export interface DispatchTargets {
   onTrigger?: (t: Trigger) => void;
   onResult?: (r: RunResult) => void;
   onMessage?: (m: FnMessage) => void;
+  /** Messages between the session policies of nodes (pinned versions), already shape-checked. */
+  onSession?: (method: string, payload: unknown) => unknown;
   /** Answers a request a connection's role is allowed to make. */
   request: (method: string, payload: unknown, conn: Connection) => unknown;
 }
@@ -64,6 +75,7 @@ export function dispatcher(
       if (method === "trigger" && isTrigger(a)) targets.onTrigger?.(a);
       else if (method === "result" && isRunResult(a)) targets.onResult?.(a);
       else if (method === "fnmsg" && isFnMessage(a)) targets.onMessage?.(a);
+      else if (method === PIN_METHODS.release && isPinRelease(a)) targets.onSession?.(method, a);
       else drop("malformed", conn, `malformed or unknown ${method.slice(0, 64)}`);
     } catch (e) {
       drop("failed", conn, `${method} handler threw: ${ensureError(e).message}`);
@@ -73,6 +85,13 @@ export function dispatcher(
     request: (method, a, conn) => {
       if (!isPeer(conn) && !CLIENT_REQUESTS.has(method)) {
         throw new UnauthorizedError(`a client may not make ${method.slice(0, 64)} requests`);
+      }
+      if (method === PIN_METHODS.fetch) {
+        if (!isPinFetch(a)) throw new InvalidArgumentError(`malformed ${method}`);
+        if (targets.onSession === undefined) {
+          throw new InvalidArgumentError(`${method}: this process runs no node`);
+        }
+        return targets.onSession(method, a);
       }
       return targets.request(method, a, conn);
     },

@@ -39,6 +39,7 @@ export const ERROR_CODES = [
   "NO_RESOURCES",
   "NODE_LOST",
   "OVERLOADED",
+  "SNAPSHOT_CONFLICT",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

@@ -10,3 +10,4 @@
  */
 export * from "./base.js";
 export * from "./runtime.js";
+export * from "./consistency.js";

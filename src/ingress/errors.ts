@@ -13,6 +13,7 @@ import type { ErrorCode, WireError } from "../errors/index.js";
  * | VALUE_TOO_LARGE                                             | 413    |
  * | OVERLOADED                                                  | 429    |
  * | NO_RESOURCES, STORAGE_UNAVAILABLE, CLOSED, NODE_LOST        | 503    |
+ * | SNAPSHOT_CONFLICT                                           | 409    |
  * | TIMEOUT, FUNCTION_TIMEOUT                                   | 504    |
  * | FUNCTION_ERROR, FUNCTION_OOM, INTERNAL, BAD_FRAME           | 500    |
  */
@@ -38,6 +39,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   NO_RESOURCES: 503,
   NODE_LOST: 503,
   OVERLOADED: 429,
+  SNAPSHOT_CONFLICT: 409,
 };
 
 /** The JSON body of an error answer: `{"error": {"code", "message", "retryable"}}`. */

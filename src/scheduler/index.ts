@@ -34,9 +34,12 @@ export type { PlacementPolicy, PlacementRequest } from "./placement.js";
 export {
   CONSISTENCY_LEVELS,
   KEYS,
+  PIN_METHODS,
   isConsistency,
   isFnMessage,
   isFuturePush,
+  isPinFetch,
+  isPinRelease,
   isRunResult,
   isTrigger,
 } from "./protocol.js";
@@ -48,6 +51,8 @@ export type {
   FuturePush,
   FunctionDef,
   NodeInfo,
+  PinFetch,
+  PinRelease,
   ReplyTo,
   RunMeta,
   RunResult,

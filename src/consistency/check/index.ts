@@ -12,5 +12,5 @@
  */
 export { ANOMALIES, AnomalyTally, PREVENTS, checkRun } from "./checker.js";
 export type { Anomaly, ReadRecord } from "./checker.js";
-export { RETWIS_FUNCTIONS, TIMELINE, registerRetwis, runRetwis } from "./retwis.js";
+export { RETWIS_CODE, RETWIS_FUNCTIONS, TIMELINE, registerRetwis, runRetwis } from "./retwis.js";
 export type { RetwisCloud, RetwisOptions, RetwisResult } from "./retwis.js";

@@ -18,7 +18,8 @@ import type { Anomaly, ReadRecord } from "./checker.js";
 
 /** What the driver needs of a client (a `Stratus`). */
 export interface RetwisCloud {
-  register(name: string, fn: (ctx: FunctionContext, ...args: never[]) => unknown): Promise<void>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  register(name: string, fn: (ctx: FunctionContext, ...args: any[]) => unknown): Promise<void>;
   registerDag(
     name: string,
     spec: { functions: string[]; edges: [string, string][] },
@@ -42,10 +43,11 @@ interface Posts {
 }
 
 type Item = Posts["items"][number];
-type Fn = (ctx: FunctionContext, ...args: never[]) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Fn = (ctx: FunctionContext, ...args: any[]) => unknown;
 
 // The functions ship as source: each is self-contained (no free variables), hence the repeats.
-const FUNCTIONS: Record<string, Fn> = {
+export const RETWIS_CODE: Readonly<Record<string, Fn>> = {
   rtw_post: async (ctx: FunctionContext, key: string, prev: Posts, id: string) => {
     const next = { seq: prev.seq + 1, items: [...prev.items, { id }].slice(-6) };
     await ctx.put(key, next);
@@ -107,7 +109,7 @@ const FUNCTIONS: Record<string, Fn> = {
 
 /** Registers the functions and the timeline DAG. */
 export async function registerRetwis(cloud: RetwisCloud): Promise<void> {
-  for (const [name, fn] of Object.entries(FUNCTIONS)) await cloud.register(name, fn);
+  for (const [name, fn] of Object.entries(RETWIS_CODE)) await cloud.register(name, fn);
   await cloud.registerDag(TIMELINE, {
     functions: ["rtw_tl1", "rtw_tl2"],
     edges: [["rtw_tl1", "rtw_tl2"]],
@@ -125,8 +127,10 @@ export interface RetwisOptions {
   users?: number;
   /** Concurrent timeline readers. @default 8 */
   readers?: number;
-  /** Concurrent writers, each the only writer of its users. @default 4 */
+  /** Concurrent writers, each the only writer of its users. @default 2 */
   writers?: number;
+  /** Writes per timeline run: writers wait for readers when ahead. @default 1 */
+  writesPerRun?: number;
   /** Each run's log and what the checker found in it. */
   onRun?: (log: ReadRecord[], found: Set<Anomaly>) => void;
 }
@@ -166,9 +170,19 @@ export async function runRetwis(cloud: RetwisCloud, o: RetwisOptions): Promise<R
   };
   let started = 0;
   let done = false;
+  let writes = 0;
+  // Writers pace themselves on finished runs (an event), not on time.
+  let tick: () => void = () => undefined;
+  let ticked = new Promise<void>((r) => (tick = r));
+  const ratio = o.writesPerRun ?? 1;
   const writer = async (w: number, nw: number): Promise<void> => {
     let n = 0;
     while (!done) {
+      if (writes >= (res.tally.runs + 1) * ratio) {
+        await ticked;
+        continue;
+      }
+      writes++;
       const u = w + nw * Math.floor(Math.random() * Math.ceil((users - w) / nw));
       const p = prev[u] as Posts;
       const r = Math.random();
@@ -207,12 +221,16 @@ export async function runRetwis(cloud: RetwisCloud, o: RetwisOptions): Promise<R
       } catch (e) {
         fail(e);
       }
+      const t = tick;
+      ticked = new Promise<void>((r) => (tick = r));
+      t();
     }
   };
-  const nw = Math.min(o.writers ?? 4, users);
+  const nw = Math.min(o.writers ?? 2, users);
   const writers = Array.from({ length: nw }, (_, w) => writer(w, nw));
   await Promise.all(Array.from({ length: o.readers ?? 8 }, reader));
   done = true;
+  tick();
   await Promise.all(writers);
   return res;
 }

@@ -108,8 +108,15 @@ export class SimCluster implements RetwisCloud {
     return this.run(o.consistency, ["rtw_tl1", "rtw_tl2"], inputs["rtw_tl1"] ?? []);
   }
 
+  /** Functions besides Retwis's, and where they run. */
+  define(name: string, node: string, fn: (ctx: FunctionContext, ...a: never[]) => unknown): void {
+    this.extra[name] = fn as (c: FunctionContext, ...a: unknown[]) => unknown;
+    PLACE[name] = node;
+  }
+  private readonly extra: Record<string, (c: FunctionContext, ...a: unknown[]) => unknown> = {};
+
   /** Runs a chain of functions, each on its node, retrying as the dispatcher does. */
-  private async run(level: Consistency, chain: string[], args: unknown[]): Promise<unknown> {
+  async run(level: Consistency, chain: string[], args: unknown[]): Promise<unknown> {
     const run = randomUUID();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -143,10 +150,11 @@ export class SimCluster implements RetwisCloud {
       const n = this.nodes.get(PLACE[fn] as string) as SimNode;
       const session = n.policies.for(level).open(meta);
       try {
-        out = await (RETWIS_CODE[fn] as (c: FunctionContext, ...a: unknown[]) => unknown)(
-          ctxOf(session),
-          ...input,
-        );
+        const code = (RETWIS_CODE[fn] ?? this.extra[fn]) as (
+          c: FunctionContext,
+          ...a: unknown[]
+        ) => unknown;
+        out = await code(ctxOf(session), ...input);
       } catch (e) {
         if (i === chain.length - 1) await session.finish(false);
         throw e;

@@ -144,6 +144,8 @@ export interface RetwisResult {
   writeMs: number[];
   /** Failed calls by error code. */
   errors: Record<string, number>;
+  /** Failed timeline runs (a subset of `errors`) by error code. */
+  readErrors: Record<string, number>;
 }
 
 /**
@@ -162,7 +164,13 @@ export async function runRetwis(cloud: RetwisCloud, o: RetwisOptions): Promise<R
     for (const f of [1, 2])
       await cloud.call("rtw_follow", [`${o.ns}/fol/${u}`, (u + f) % users], opts);
   }
-  const res: RetwisResult = { tally: new AnomalyTally(), readMs: [], writeMs: [], errors: {} };
+  const res: RetwisResult = {
+    tally: new AnomalyTally(),
+    readMs: [],
+    writeMs: [],
+    errors: {},
+    readErrors: {},
+  };
   const fail = (e: unknown): void => {
     const code = (e as { code?: unknown }).code;
     const k = typeof code === "string" ? code : "INTERNAL";
@@ -220,6 +228,9 @@ export async function runRetwis(cloud: RetwisCloud, o: RetwisOptions): Promise<R
         o.onRun?.(log, found);
       } catch (e) {
         fail(e);
+        const code = (e as { code?: unknown }).code;
+        const k = typeof code === "string" ? code : "INTERNAL";
+        res.readErrors[k] = (res.readErrors[k] ?? 0) + 1;
       }
       const t = tick;
       ticked = new Promise<void>((r) => (tick = r));

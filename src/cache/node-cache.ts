@@ -1,6 +1,7 @@
 import type { Lattice } from "../lattice/index.js";
 import { encodedSize } from "../lattice/index.js";
-import type { Store, Subscription } from "../storage/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
+import type { ChangeEvent, Store, Subscription } from "../storage/index.js";
 
 /** Options of {@link NodeCache}. */
 export interface NodeCacheOptions {
@@ -8,6 +9,12 @@ export interface NodeCacheOptions {
   maxBytes?: number;
   /** Only keys under this prefix are cached and watched. @default "" */
   prefix?: string;
+  /**
+   * Test only: apply the store's change events this many milliseconds late, so this cache serves
+   * stale values for that long after another process writes (the lagging cache that makes the
+   * anomalies of weak consistency levels observable). Its own writes are not delayed. @default 0
+   */
+  lagInvalidationsMs?: number;
 }
 
 interface Entry {
@@ -44,6 +51,8 @@ export class NodeCache {
   private readonly maxBytes: number;
   private readonly prefix: string;
   private epoch = 0;
+  private readonly lagMs: number;
+  private readonly lagging = new Set<NodeJS.Timeout>();
   hits = 0;
   misses = 0;
 
@@ -53,15 +62,46 @@ export class NodeCache {
   ) {
     this.maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
     this.prefix = options.prefix ?? "";
+    const lag = options.lagInvalidationsMs ?? 0;
+    if (!Number.isFinite(lag) || lag < 0) {
+      throw InvalidArgumentError.field("lagInvalidationsMs", `must be >= 0, got ${String(lag)}`);
+    }
+    this.lagMs = lag;
   }
 
   static async open(store: Store, options: NodeCacheOptions = {}): Promise<NodeCache> {
     const c = new NodeCache(store, options);
-    c.sub = await store.subscribe(options.prefix ?? "", (e) => {
-      if (e.kind === "reset") c.clear();
-      else c.invalidate(e.key);
-    });
+    c.sub = await store.subscribe(options.prefix ?? "", (e) => c.onChange(e));
     return c;
+  }
+
+  private onChange(e: ChangeEvent): void {
+    if (this.lagMs === 0) return this.apply(e);
+    const t = setTimeout(() => {
+      this.lagging.delete(t);
+      this.apply(e);
+    }, this.lagMs);
+    t.unref();
+    this.lagging.add(t);
+  }
+
+  private apply(e: ChangeEvent): void {
+    if (e.kind === "reset") this.clear();
+    else this.invalidate(e.key);
+  }
+
+  /**
+   * The key's value as storage holds it now, bypassing a cached copy (which may be older), and
+   * cached when no change raced with the fetch: for readers that know the cached copy is too old.
+   */
+  async fresh(key: string): Promise<Lattice | undefined> {
+    this.invalidate(key);
+    const gen = this.gen(key);
+    const epoch = this.epoch;
+    this.misses++;
+    const v = await this.store.get(key);
+    if (v !== undefined && gen === this.gen(key) && epoch === this.epoch) this.fill(key, v);
+    return v;
   }
 
   /** The key's value, from the cache or (once, however many ask at the same time) from storage. */
@@ -172,6 +212,8 @@ export class NodeCache {
   }
 
   async close(): Promise<void> {
+    for (const t of this.lagging) clearTimeout(t);
+    this.lagging.clear();
     await this.sub?.close();
     this.clear();
   }

@@ -109,6 +109,14 @@ function listen(c: Command): Command {
         .argParser(Number)
         .hideHelp(),
     )
+    .addOption(
+      new Option(
+        "--lag-invalidations-ms <ms>",
+        "test only: this node's cache applies invalidations this late (serves stale values)",
+      )
+        .argParser(Number)
+        .hideHelp(),
+    )
     .option("--tls-cert <file>", "serve TLS (stratuss://) with this PEM certificate")
     .option("--tls-key <file>", "the PEM key of --tls-cert")
     .option("--tls-ca <file>", "CA that peers' certificates chain to (default: --tls-cert)");
@@ -174,6 +182,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   warnIfPlain(o);
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
+  if (typeof o.lagInvalidationsMs === "number") out.lagInvalidationsMs = o.lagInvalidationsMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
   if (typeof o.httpPort === "number") out.httpPort = o.httpPort;
   if (o.dashboard === false) out.dashboard = false;

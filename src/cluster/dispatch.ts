@@ -1,8 +1,12 @@
 import { UnauthorizedError, ensureError } from "../errors/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
 import {
   GATEWAY_METHODS,
+  PIN_METHODS,
   isCancel,
   isFnMessage,
+  isPinFetch,
+  isPinRelease,
   isRunResult,
   isTrigger,
 } from "../scheduler/index.js";
@@ -31,6 +35,8 @@ export interface DispatchTargets {
   onMessage?: (m: FnMessage) => void;
   /** A peer node's `cancel` (peers only, like `trigger`). */
   onCancel?: (c: Cancel) => void;
+  /** Messages between the session policies of nodes (pinned versions), already shape-checked. */
+  onSession?: (method: string, payload: unknown) => unknown;
   /** Answers a request a connection's role is allowed to make. */
   request: (method: string, payload: unknown, conn: Connection) => unknown;
 }
@@ -77,6 +83,7 @@ export function dispatcher(
       else if (method === "result" && isRunResult(a)) targets.onResult?.(a);
       else if (method === "fnmsg" && isFnMessage(a)) targets.onMessage?.(a);
       else if (method === "cancel" && isCancel(a)) targets.onCancel?.(a);
+      else if (method === PIN_METHODS.release && isPinRelease(a)) targets.onSession?.(method, a);
       else drop("malformed", conn, `malformed or unknown ${method.slice(0, 64)}`);
     } catch (e) {
       drop("failed", conn, `${method} handler threw: ${ensureError(e).message}`);
@@ -86,6 +93,13 @@ export function dispatcher(
     request: (method, a, conn) => {
       if (!isPeer(conn) && !CLIENT_REQUESTS.has(method)) {
         throw new UnauthorizedError(`a client may not make ${method.slice(0, 64)} requests`);
+      }
+      if (method === PIN_METHODS.fetch) {
+        if (!isPinFetch(a)) throw new InvalidArgumentError(`malformed ${method}`);
+        if (targets.onSession === undefined) {
+          throw new InvalidArgumentError(`${method}: this process runs no node`);
+        }
+        return targets.onSession(method, a);
       }
       return targets.request(method, a, conn);
     },

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { causal, repeatableRead, transactionalCausal } from "../consistency/index.js";
 import type { SessionPolicyFactory } from "../consistency/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
@@ -26,7 +27,11 @@ import type { TxnManagerOptions } from "../txn/index.js";
  * The consistency levels every node offers besides `lww`, as session policies. A level is
  * offered to callers once it is also in the scheduler's CONSISTENCY_LEVELS.
  */
-const SESSION_POLICIES: readonly SessionPolicyFactory[] = [];
+const SESSION_POLICIES: readonly SessionPolicyFactory[] = [
+  repeatableRead(),
+  causal(),
+  transactionalCausal(),
+];
 
 /** Options of {@link StratusProcess.start}. */
 export interface ProcessOptions {
@@ -78,6 +83,12 @@ export interface ProcessOptions {
    * are ordered by causality (hybrid logical clocks), not by hosts' clocks. @default 0
    */
   clockOffsetMs?: number;
+  /**
+   * Test only: this node's cache applies the store's invalidations this many milliseconds late,
+   * so it serves stale values (how the consistency tests make weak levels' anomalies happen).
+   * @default 0
+   */
+  lagInvalidationsMs?: number;
   /** How long futures' results stay readable in storage. @default 3600000 (1 hour) */
   futureRetentionMs?: number;
   /** Most connections the listener keeps open at once. @default 10000 */
@@ -380,6 +391,7 @@ export class StratusProcess {
         dispatcher,
         executors: o.executors ?? 4,
         cacheBytes: o.cacheBytes,
+        lagInvalidationsMs: o.lagInvalidationsMs,
         heartbeatMs: o.heartbeatMs,
         pool: {
           ...o.pool,
@@ -392,6 +404,7 @@ export class StratusProcess {
       targets.onTrigger = (t) => n.onTrigger(t);
       targets.onMessage = (m) => n.onMessage(m);
       targets.onCancel = (c) => n.onCancel(c);
+      targets.onSession = (method, payload) => n.onSession(method, payload);
     }
     const statsNode = node;
     const stats = StatsPublisher.start({

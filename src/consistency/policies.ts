@@ -32,6 +32,15 @@ export class SessionPolicies {
     return p;
   }
 
+  /** Hands a message from another node to the policies that serve one; null when none does. */
+  async handle(method: string, payload: unknown): Promise<unknown> {
+    for (const p of this.byLevel.values()) {
+      const r = await p.handle?.(method, payload);
+      if (r !== undefined) return r;
+    }
+    return null;
+  }
+
   async close(): Promise<void> {
     for (const p of this.byLevel.values()) await p.close?.();
   }

@@ -49,6 +49,11 @@ export interface SessionPolicy {
   open(meta: RunMeta): RunSession;
   /** Fan-in: one meta from the metas of several upstream results of one function (same run). */
   join(metas: RunMeta[]): RunMeta;
+  /**
+   * Serves a message from the same policy on another node (src/scheduler/protocol.ts,
+   * `PIN_METHODS`), with its answer or a promise of it; undefined when it is not this policy's.
+   */
+  handle?(method: string, payload: unknown): unknown;
   /** Releases what the policy keeps (pinned versions, subscriptions) when the node stops. */
   close?(): Promise<void>;
 }

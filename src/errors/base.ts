@@ -47,6 +47,7 @@ export const ERROR_CODES = [
   "TXN_ABORTED",
   "TXN_FENCED",
   "CANCELLED",
+  "SNAPSHOT_CONFLICT",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */

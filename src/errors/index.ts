@@ -11,3 +11,4 @@
 export * from "./base.js";
 export * from "./runtime.js";
 export * from "./dataflow.js";
+export * from "./consistency.js";

@@ -16,6 +16,7 @@ import type { ErrorCode, WireError } from "../errors/index.js";
  * | OVERLOADED                                                  | 429    |
  * | TXN_ABORTED, TXN_FENCED (retryable)                         | 409    |
  * | NO_RESOURCES, STORAGE_UNAVAILABLE, CLOSED, NODE_LOST        | 503    |
+ * | SNAPSHOT_CONFLICT                                           | 409    |
  * | TIMEOUT, FUNCTION_TIMEOUT                                   | 504    |
  * | FUNCTION_ERROR, FUNCTION_OOM, INTERNAL, BAD_FRAME           | 500    |
  */
@@ -49,6 +50,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   TXN_ABORTED: 409,
   TXN_FENCED: 409,
   CANCELLED: 500,
+  SNAPSHOT_CONFLICT: 409,
 };
 
 /** The JSON body of an error answer: `{"error": {"code", "message", "retryable"}}`. */

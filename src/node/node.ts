@@ -63,6 +63,8 @@ export interface NodeOptions {
   executors?: number;
   /** Cache size in bytes. @default 256 MiB */
   cacheBytes?: number;
+  /** Test only: the cache applies invalidations this late (NodeCacheOptions). @default 0 */
+  lagInvalidationsMs?: number;
   /** Heartbeat period. @default 500 */
   heartbeatMs?: number;
   /** Triggers queued beyond this are refused with `OVERLOADED`. @default 100000 */
@@ -155,7 +157,11 @@ export class Node {
   }
 
   static async start(o: NodeOptions): Promise<Node> {
-    const cache = await NodeCache.open(o.store, { prefix: KEYS.user, maxBytes: o.cacheBytes });
+    const cache = await NodeCache.open(o.store, {
+      prefix: KEYS.user,
+      maxBytes: o.cacheBytes,
+      lagInvalidationsMs: o.lagInvalidationsMs,
+    });
     const node = new Node(o, cache);
     await node.pool.start();
     await node.heartbeat.start();
@@ -270,6 +276,11 @@ export class Node {
   /** A direct message for a function running here. */
   onMessage(m: FnMessage): void {
     this.deliver(m.to, m.payload);
+  }
+
+  /** A message between session policies of nodes (`consistency.fetch`, `consistency.release`). */
+  onSession(method: string, payload: unknown): Promise<unknown> {
+    return this.policies.handle(method, payload);
   }
 
   /** Pushed into the executor running `to`; kept for a while if it is not (yet) running here. */

@@ -154,8 +154,31 @@ export class Dispatcher {
     if (p === undefined || p.meta.run !== r.run) return;
     // An error from an attempt already superseded by a retry is stale; a success is not.
     if (!r.ok && r.attempt < p.meta.attempt) return;
+    if (!r.ok && this.retryOnResult(r.req, p, r)) return;
     if (r.ok) this.finish(r.req, r.v ?? new Uint8Array(0));
     else this.finish(r.req, undefined, fromWireError(r.e));
+  }
+
+  /**
+   * A run that failed because a consistency level's snapshot could not be served (a pinned
+   * version's node unreachable, no version fitting a transactional-causal snapshot) starts again
+   * as a new attempt with a fresh session, away from an unreachable node; true when it did.
+   */
+  private retryOnResult(id: number, p: Pending, r: RunResult): boolean {
+    const code = r.e?.code;
+    const limit = code === "SNAPSHOT_CONFLICT" ? this.maxRetries + 8 : this.maxRetries;
+    if ((code !== "SNAPSHOT_CONFLICT" && code !== "NODE_LOST") || p.meta.attempt >= limit) {
+      return false;
+    }
+    const node = r.e?.details?.["node"];
+    p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
+    this.counts.retries++;
+    try {
+      this.launch(p, typeof node === "string" ? new Set([node]) : undefined);
+    } catch (e) {
+      this.finish(id, undefined, e as Error);
+    }
+    return true;
   }
 
   /** Retries (elsewhere) every run that had a function on the lost node. */

@@ -34,7 +34,13 @@ export type Consistency =
   "lww" | "repeatable-read" | "causal" | "transactional-causal" | "read-atomic";
 
 /** The levels callers may ask for. */
-export const CONSISTENCY_LEVELS: readonly Consistency[] = ["lww", "read-atomic"];
+export const CONSISTENCY_LEVELS: readonly Consistency[] = [
+  "lww",
+  "repeatable-read",
+  "causal",
+  "transactional-causal",
+  "read-atomic",
+];
 
 const ALL_LEVELS: ReadonlySet<string> = new Set<Consistency>([
   "lww",
@@ -268,3 +274,27 @@ const isFuturePushShape = exact({ id, ok: bool }, { v: bytes, e: isWireErrorShap
 export function isFuturePush(f: unknown): f is FuturePush {
   return isFuturePushShape(f) && ((f as FuturePush).ok || (f as FuturePush).e !== undefined);
 }
+
+/**
+ * Between nodes, for the session levels that pin versions (repeatable-read, transactional-causal):
+ * `consistency.fetch` (a request) asks the node that pinned `key` for run `pin` for that exact
+ * version, answered with the encoded lattice or null when the pin is gone;
+ * `consistency.release` (a notification) drops every pin of `pin`.
+ */
+export interface PinFetch {
+  pin: string;
+  key: string;
+}
+
+export interface PinRelease {
+  pin: string;
+}
+
+/** The methods of {@link PinFetch} and {@link PinRelease}. */
+export const PIN_METHODS = { fetch: "consistency.fetch", release: "consistency.release" } as const;
+
+export const isPinFetch = exact({ pin: id, key: nonEmptyStr(2048) }) as (
+  m: unknown,
+) => m is PinFetch;
+
+export const isPinRelease = exact({ pin: id }) as (m: unknown) => m is PinRelease;

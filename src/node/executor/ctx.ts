@@ -6,7 +6,7 @@
  */
 import { decodeValue, encodeValueOwned, typedDataOffset } from "../../lattice/values.js";
 import { decodeLattice, encodeLattice } from "../../lattice/codec.js";
-import { lattices } from "../../lattice/constructors.js";
+import { lattices, plainValue } from "../../lattice/constructors.js";
 import type { Lattice } from "../../lattice/lattice.js";
 import { InvalidArgumentError, fromWireError } from "../../errors/index.js";
 import type { MessagePort } from "node:worker_threads";
@@ -186,6 +186,13 @@ export class Ctx implements FunctionContext {
   async getLattice(key: string): Promise<Lattice | undefined> {
     const r = await this.link.call(this.inv, "getLattice", [key]);
     return r instanceof Uint8Array ? decodeLattice(r) : undefined;
+  }
+
+  async getVersions<T = unknown>(key: string): Promise<T[]> {
+    const l = await this.getLattice(key);
+    if (l === undefined) return [];
+    if (l.kind === "mcausal" || l.kind === "causal") return l.values<T>();
+    return [plainValue(l) as T];
   }
 
   async delete(key: string): Promise<void> {

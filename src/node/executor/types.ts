@@ -166,6 +166,12 @@ export interface FunctionContext {
   get<T = unknown>(key: string): Promise<T | undefined>;
   /** Reads the lattice a key holds (e.g. a counter's per-writer totals); `undefined` when absent. */
   getLattice(key: string): Promise<Lattice | undefined>;
+  /**
+   * Every concurrent version of a key written under `causal` or `transactional-causal` (siblings,
+   * in clock order; `get` returns the first); for other values, their one plain value. `[]` when
+   * absent. Reads at the run's level, like `get`.
+   */
+  getVersions<T = unknown>(key: string): Promise<T[]>;
   /** Writes a key as a last-writer-wins value. */
   put(key: string, value: unknown): Promise<void>;
   /**

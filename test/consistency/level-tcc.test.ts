@@ -1,0 +1,7 @@
+/**
+ * transactional-causal: 0 runs with an anomaly it prevents in 10,000 Retwis timelines;
+ * see level-suite.ts.
+ */
+import { levelSuite } from "./level-suite.js";
+
+levelSuite(["transactional-causal"], false);

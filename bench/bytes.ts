@@ -91,7 +91,7 @@ export async function measureBytes(o: BytesOptions): Promise<Metrics> {
   const agent = new Agent({ keepAlive: true });
   try {
     await register(cloud);
-    const n = o.quick ? 40 : 200;
+    const n = o.quick ? 30 : 200;
     const block = o.quick ? 10 : 20;
     const warmup = o.quick ? 5 : 20;
     const metrics: Metrics = {};
@@ -129,7 +129,7 @@ export async function measureBytes(o: BytesOptions): Promise<Metrics> {
         put: () => cloud.put("bytes/8mib", input),
         get: () => cloud.get("bytes/8mib"),
       },
-      o.quick ? 20 : 100,
+      o.quick ? 10 : 100,
       o.quick ? 10 : 20,
       warmup,
     );

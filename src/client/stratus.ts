@@ -14,12 +14,13 @@ import {
   decodeValue,
   encodeLattice,
   encodeValue,
+  valueHeader,
 } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
 import { isFuturePush } from "../scheduler/index.js";
 import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
-import { connect } from "../wire/index.js";
+import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
 import { ClientTransactions } from "./txn.js";
@@ -288,7 +289,7 @@ export class Stratus {
     inputs: Record<string, unknown[]> = {},
     options: CallOptions & { future?: boolean } = {},
   ): Promise<T | Future<T>> {
-    const enc: Record<string, Uint8Array[]> = {};
+    const enc: Record<string, Arg[]> = {};
     const refs: Record<string, string[]> = {};
     for (const [fn, args] of Object.entries(inputs)) {
       if (!Array.isArray(args))
@@ -350,7 +351,7 @@ export class Stratus {
 
   /** Writes `value` under `key` as a last-writer-wins value. */
   async put(key: string, value: unknown): Promise<void> {
-    await this.rpc("kv.put", { key, value: encodeValue(value) });
+    await this.rpc("kv.put", { key, value: encodeArg(value) });
   }
 
   /**
@@ -408,7 +409,7 @@ export class Stratus {
   async schedule(name: string, cron: string, target: ScheduleTarget): Promise<ScheduleInfo> {
     const t = target as Partial<Record<"fn" | "dag" | "args" | "inputs", unknown>>;
     if (typeof t.dag === "string") {
-      const inputs: Record<string, Uint8Array[]> = {};
+      const inputs: Record<string, Arg[]> = {};
       for (const [fn, args] of Object.entries((t.inputs ?? {}) as Record<string, unknown>)) {
         if (!Array.isArray(args))
           throw new InvalidArgumentError(`inputs.${fn} must be an array of arguments`);
@@ -522,18 +523,36 @@ function isRetryable(e: unknown): boolean {
   return isStratusError(e) && (e.retryable || e.code === "NODE_LOST" || e.code === "CLOSED");
 }
 
-function encodeArgs(args: unknown[]): { encoded: Uint8Array[]; refs: string[] } {
+/** An encoded argument: its bytes, or for a big tensor its header and the caller's memory. */
+type Arg = Uint8Array | ByteParts;
+
+/**
+ * A top-level Buffer or typed array of 64 KiB or more is not copied: it goes to the socket as its
+ * encoding's few header bytes and the caller's own memory, as node:http's `req.end(buf)` does.
+ */
+function encodeArg(a: unknown): Arg {
+  const head = valueHeader(a);
+  if (head === undefined) return encodeValue(a);
+  const v = a as ArrayBufferView;
+  if (v.byteLength < SPLICE_MIN_BYTES) return encodeValue(a);
+  return new ByteParts([
+    Uint8Array.from(head),
+    new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
+  ]);
+}
+
+function encodeArgs(args: unknown[]): { encoded: Arg[]; refs: string[] } {
   if (!Array.isArray(args)) throw new InvalidArgumentError("args must be an array");
   const refs: string[] = [];
   const encoded = args.map((a) => {
     if (isRef(a)) refs.push(a.$stratusRef);
-    return encodeValue(a);
+    return encodeArg(a);
   });
   return { encoded, refs };
 }
 
 /** A schedule's arguments are stored once and sent at every tick, so references are refused. */
-function scheduledArgs(args: unknown[]): Uint8Array[] {
+function scheduledArgs(args: unknown[]): Arg[] {
   const { encoded, refs } = encodeArgs(args);
   if (refs.length > 0) {
     throw new InvalidArgumentError("scheduled arguments cannot hold references (ref())");

@@ -32,7 +32,7 @@ export type { WireServerOptions } from "./server.js";
 export { connect, formatStratusUrl, parseStratusUrl } from "./connect.js";
 export type { ConnectOptions, StratusAddress, TlsClientOptions } from "./connect.js";
 export { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from "./frame.js";
-export { SPLICE_MIN_BYTES, encodeFrameParts } from "./splice.js";
+export { ByteParts, SPLICE_MIN_BYTES, encodeFrameParts } from "./splice.js";
 export type { Frame } from "./splice.js";
 export type { RawMessage } from "./frame.js";
 export { PEER_ROLES, PROTOCOL_VERSION } from "./protocol.js";

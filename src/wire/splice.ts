@@ -35,9 +35,35 @@ function token(): Buffer {
   return t;
 }
 
+/**
+ * A byte string given as pieces (a header and someone's memory, say), sent as one msgpack `bin`
+ * without joining them: the peer receives ordinary bytes. Under {@link SPLICE_MIN_BYTES} in all,
+ * or where the frame encoder does not look for it, it is joined (`toJSON`) and sent as a copy.
+ *
+ * @example
+ * ```ts
+ * const t = new Float32Array(1 << 20);
+ * conn.notify("tensor", { v: new ByteParts([header, new Uint8Array(t.buffer)]) });
+ * ```
+ */
+export class ByteParts {
+  readonly byteLength: number;
+  constructor(readonly parts: readonly Uint8Array[]) {
+    let n = 0;
+    for (const p of parts) n += p.byteLength;
+    this.byteLength = n;
+  }
+
+  /** The joined bytes: what msgpack encoders that do not splice write. */
+  toJSON(): Buffer {
+    return Buffer.concat(this.parts.map(view), this.byteLength);
+  }
+}
+
 interface Swap {
   token: Buffer;
-  bytes: Uint8Array;
+  pieces: readonly Uint8Array[];
+  length: number;
 }
 
 function isPlain(v: object): boolean {
@@ -49,6 +75,7 @@ function isPlain(v: object): boolean {
 function holdsBig(v: unknown, depth: number): boolean {
   if (typeof v !== "object" || v === null) return false;
   if (v instanceof Uint8Array) return v.byteLength >= SPLICE_MIN_BYTES;
+  if (v instanceof ByteParts) return true;
   if (depth >= MAX_DEPTH) return false;
   if (Array.isArray(v)) {
     if (v.length > MAX_ITEMS) return false;
@@ -68,9 +95,11 @@ function holdsBig(v: unknown, depth: number): boolean {
  */
 function swapOut(v: unknown, depth: number, swaps: Swap[]): unknown {
   if (!holdsBig(v, depth)) return v;
-  if (v instanceof Uint8Array) {
+  if (v instanceof Uint8Array || v instanceof ByteParts) {
+    if (v instanceof ByteParts && v.byteLength < SPLICE_MIN_BYTES) return v.toJSON();
     const t = token();
-    swaps.push({ token: t, bytes: v });
+    const pieces = v instanceof ByteParts ? v.parts : [v];
+    swaps.push({ token: t, pieces, length: v.byteLength });
     return t;
   }
   if (Array.isArray(v)) return v.map((x: unknown) => swapOut(x, depth + 1, swaps));
@@ -95,8 +124,9 @@ function view(b: Uint8Array): Buffer {
 }
 
 /**
- * Encodes a message like `encodeFrame`, but leaves big byte arrays where they are: the frame
- * comes back in pieces that reference them. They must not change until the frame is written.
+ * Encodes a message like `encodeFrame`, but leaves big byte arrays (and {@link ByteParts}) where
+ * they are: the frame comes back in pieces that reference them. They must not change until the
+ * frame is written.
  *
  * @throws ValueTooLargeError above `maxFrameBytes`; InvalidArgumentError when `msg` cannot be
  * encoded.
@@ -122,9 +152,10 @@ export function encodeFrameParts(msg: unknown, maxFrameBytes = DEFAULT_MAX_FRAME
     if (s.at < 2 || frame[s.at - 2] !== 0xc4 || frame[s.at - 1] !== 16) {
       return encodeFrame(msg, maxFrameBytes);
     }
-    parts.push(frame.subarray(from, s.at - 2), binHeader(s.bytes.byteLength), view(s.bytes));
+    parts.push(frame.subarray(from, s.at - 2), binHeader(s.length));
+    for (const p of s.pieces) if (p.byteLength > 0) parts.push(view(p));
     from = s.at + 16;
-    payload += s.bytes.byteLength + 5 - 18;
+    payload += s.length + 5 - 18;
   }
   parts.push(frame.subarray(from));
   if (payload > maxFrameBytes) {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ValueTooLargeError } from "../../src/errors/index.js";
 import {
+  ByteParts,
   FrameDecoder,
   SPLICE_MIN_BYTES,
   encodeFrame,
@@ -51,6 +52,27 @@ describe("wire/splice: big byte strings are not copied into frames", () => {
     const a = back?.a as { args: Uint8Array[] };
     assert.deepEqual(Buffer.from(a.args[1] as Uint8Array), Buffer.from(big));
     assert.deepEqual(Buffer.from(a.args[0] as Uint8Array).toString(), "tiny");
+  });
+
+  it("sends ByteParts as one bin from their pieces' memory; small ones joined", () => {
+    const head = Uint8Array.from([1, 2, 3]);
+    const body = new Uint8Array(200_000).fill(5);
+    const big = new ByteParts([head, body]);
+    const frame = encodeFrameParts({ t: "msg", m: "x", a: { v: big } });
+    assert.ok(Array.isArray(frame));
+    assert.ok(frame.some((p) => p.buffer === body.buffer && p.byteLength === body.byteLength));
+    const expected = encodeFrame({ t: "msg", m: "x", a: { v: Buffer.concat([head, body]) } });
+    assert.ok(joined(frame).equals(expected));
+    const small = new ByteParts([head, body.subarray(0, 10)]);
+    const one = encodeFrameParts({ t: "msg", m: "x", a: [small] });
+    assert.ok(!Array.isArray(one));
+    const [back] = receive(one);
+    assert.deepEqual(
+      [...((back?.a as Uint8Array[])[0] as Uint8Array)],
+      [1, 2, 3, ...body.subarray(0, 10)],
+    );
+    // Where no splicing encoder looks, it is still the right bytes (joined through toJSON).
+    assert.ok(encodeFrame({ t: "msg", m: "x", a: { v: big } }).equals(expected));
   });
 
   it("encodes frames without big values as one buffer, as before", () => {

@@ -16,12 +16,27 @@ import { performance } from "node:perf_hooks";
 import { EXTERNAL_OOM_EXIT } from "./memory.js";
 import type { Job, Slot } from "./slot.js";
 import { ownValueBytes } from "../../lattice/index.js";
+import { ownBytes } from "./types.js";
 import type { HostCallMsg, HostHandler, Invocation, VersionedValue } from "./types.js";
 
 function isVersioned(v: unknown): v is VersionedValue {
   if (typeof v !== "object" || v === null || v instanceof Uint8Array) return false;
   const o = v as Record<string, unknown>;
   return typeof o.version === "string" && (o.bytes === undefined || o.bytes instanceof Uint8Array);
+}
+
+/** Below this, bytes for a worker are cloned: a transfer costs more than copying a few bytes. */
+const TRANSFER_MIN_BYTES = 4096;
+
+/**
+ * Bytes to post to a worker: big ones copied once into a buffer of their own, added to `moved`
+ * (to transfer), since the originals stay with their owner; small ones as before, cloned.
+ */
+export function toWorker(b: Uint8Array, moved: ArrayBuffer[]): Uint8Array {
+  if (b.byteLength < TRANSFER_MIN_BYTES) return ownBytes(b);
+  const own = ownValueBytes(b);
+  moved.push(own.buffer as ArrayBuffer);
+  return own;
 }
 
 /** A time limit: a finite number of milliseconds above zero (not NaN, Infinity or a string). */
@@ -102,8 +117,8 @@ export function answerHostCall(
       // stay untouched, and the worker decodes its copy in place.
       if (m.op === "get" && isVersioned(v)) {
         const out: VersionedValue = { version: v.version };
-        if (v.bytes !== undefined) out.bytes = ownValueBytes(v.bytes);
-        const moved = out.bytes === undefined ? undefined : [out.bytes.buffer as ArrayBuffer];
+        const moved: ArrayBuffer[] = [];
+        if (v.bytes !== undefined) out.bytes = toWorker(v.bytes, moved);
         slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
         return;
       }
@@ -117,8 +132,8 @@ export function answerHostCall(
         const bad = new StratusError("INTERNAL", `host ${m.op} returned a non-bytes value`);
         slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(bad) });
       } else {
-        const out = bytes && v !== undefined ? ownValueBytes(v as Uint8Array) : undefined;
-        const moved = out === undefined ? undefined : [out.buffer as ArrayBuffer];
+        const moved: ArrayBuffer[] = [];
+        const out = bytes && v !== undefined ? toWorker(v as Uint8Array, moved) : undefined;
         slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
       }
     },

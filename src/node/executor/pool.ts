@@ -33,11 +33,11 @@ import {
   lostWorkerError,
   positiveFinite,
   timeoutError,
+  toWorker,
 } from "./calls.js";
 import { Deque } from "./deque.js";
 import { Slot, link } from "./slot.js";
 import type { Job } from "./slot.js";
-import { ownValueBytes } from "../../lattice/index.js";
 import { codeKey, ownBytes } from "./types.js";
 import type {
   ChainOptions,
@@ -466,7 +466,8 @@ export class ExecutorPool {
     const { call } = job;
     // One copy into buffers of their own, moved to the worker: the arguments stay here, intact,
     // for a replacement worker or a retried run, and the worker owns (and may view) its copy.
-    const args = call.args.map(ownValueBytes);
+    const moved: ArrayBuffer[] = [];
+    const args = call.args.map((a) => toWorker(a, moved));
     const msg: RunMsg = { t: "inv", id: call.id, k: job.key, a: args };
     if (slot.admit(job.key)) {
       const { name, version, kind, source, exportName, init } = call.code;
@@ -478,10 +479,7 @@ export class ExecutorPool {
     // Posted behind a running call, it may start later: the worker checks the deadline itself.
     if (call.deadline !== undefined) msg.d = call.deadline;
     slot.inflight.push(job);
-    slot.post(
-      msg,
-      args.map((a) => a.buffer as ArrayBuffer),
-    );
+    slot.post(msg, moved);
     job.slot = slot;
     for (const m of job.mail ?? []) slot.post(m);
     if (slot.inflight.length === 1) this.startHead(slot);

@@ -305,6 +305,12 @@ export class Node {
     try {
       session = this.policies.for(t.meta.consistency).open(t.meta);
       const codes = await Promise.all(chain.map((fn) => this.code(fn)));
+      // A cancel that came while the code was being fetched found nothing in the pool to stop:
+      // honour it here, before the invocation occupies an executor.
+      if (keys.some((k) => this.cancelled.has(k))) {
+        this.cancels.interrupted++;
+        throw new CancelledError(`${t.fn} was cancelled before it started`);
+      }
       const calls = codes.map((code, i) => ({
         id: ids[i] as string,
         code,

@@ -281,7 +281,11 @@ export class ExecutorPool {
       for (const d of job.dependents ?? []) d.reject(err);
       return true;
     }
-    if (slot.inflight.peek() !== job) return false;
+    if (slot.inflight.peek() !== job) {
+      // Already posted behind a running call: interrupt it when it starts, not the call ahead.
+      job.cancelled = err;
+      return true;
+    }
     this.lose(slot, err);
     return true;
   }
@@ -491,6 +495,10 @@ export class ExecutorPool {
   private startHead(slot: Slot): void {
     const now = performance.now();
     const head = slot.inflight.peek()!;
+    if (head.cancelled !== undefined) {
+      this.lose(slot, head.cancelled);
+      return;
+    }
     head.startedAt = now;
     slot.arm(now + head.timeoutMs, now);
   }

@@ -34,6 +34,11 @@ export interface Job {
   upstream?: Job;
   /** In a chain: a call follows this one, so the worker keeps its result ("drop": only there). */
   keep?: true | "drop";
+  /**
+   * Cancelled while posted behind a running call: the worker already has it, so it is
+   * interrupted (with this error) as soon as it becomes the head.
+   */
+  cancelled?: Error;
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
   nested?: number;
   /** `performance.now()` when it was queued, and when it became its worker's running call. */

@@ -7,16 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CancelledError } from "../../src/errors/index.js";
 import { encodeValue } from "../../src/lattice/index.js";
-import type { FunctionCode } from "../../src/node/executor/index.js";
-import { run, startPool } from "./memory-host.js";
-
-const barrier: FunctionCode = {
-  name: "barrier",
-  version: "1",
-  kind: "source",
-  source:
-    "async (ctx) => { await ctx.send('started', ctx.id()); return [ctx.id(), await ctx.recv()]; }",
-};
+import { barrier, run, startPool } from "./memory-host.js";
 
 describe("executor cancel", () => {
   it("a call posted behind a running one is interrupted when it starts, not run", async () => {

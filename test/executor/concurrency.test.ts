@@ -3,17 +3,7 @@ import { describe, it } from "node:test";
 import type { FunctionCode } from "../../src/node/executor/index.js";
 import { encodeValue } from "../../src/lattice/index.js";
 import { CODE_CACHE_LIMIT } from "../../src/node/executor/types.js";
-import { run, startPool } from "./memory-host.js";
-
-// Announces itself on the "started" mailbox, then waits for a message addressed to its own
-// invocation: the test decides when each call may finish.
-const barrier: FunctionCode = {
-  name: "barrier",
-  version: "1",
-  kind: "source",
-  source:
-    "async (ctx) => { await ctx.send('started', ctx.id()); return [ctx.id(), await ctx.recv()]; }",
-};
+import { barrier, run, startPool } from "./memory-host.js";
 
 describe("concurrency", () => {
   it("runs one call at a time per worker: two run together on two workers, a third waits", async () => {

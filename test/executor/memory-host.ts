@@ -82,6 +82,18 @@ export class MemoryHost {
   }
 }
 
+/**
+ * Announces itself on the "started" mailbox, then waits for a message addressed to its own
+ * invocation: the test decides when each call may finish.
+ */
+export const barrier: FunctionCode = {
+  name: "barrier",
+  version: "1",
+  kind: "source",
+  source:
+    "async (ctx) => { await ctx.send('started', ctx.id()); return [ctx.id(), await ctx.recv()]; }",
+};
+
 /** A started pool wired to a fresh MemoryHost. */
 export async function startPool(
   opts: Partial<ExecutorPoolOptions> = {},

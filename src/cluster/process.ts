@@ -370,7 +370,12 @@ export class StratusProcess {
         ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
         ...(o.dashboard !== false && {
           routes: new Dashboard({
-            source: new LocalDashboardSource({ membership, registry, recent: dispatcher.recent }),
+            source: new LocalDashboardSource({
+              membership,
+              registry,
+              recent: dispatcher.recent,
+              stats: () => readClusterStats(store),
+            }),
             token: o.token,
             secure: tls !== undefined,
           }),

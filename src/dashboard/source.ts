@@ -1,5 +1,6 @@
 import type { Membership, RecentRuns, Registry } from "../scheduler/index.js";
 import type { FinishedRun, SecondStats } from "../scheduler/index.js";
+import type { ClusterStats } from "../stats/index.js";
 
 /**
  * A function's figures. The names follow the store-backed cluster statistics, so a source built
@@ -67,18 +68,27 @@ export interface LocalSourceParts {
   registry: Pick<Registry, "listFunctions" | "listDags">;
   /** This scheduler's dispatcher's memory of finished runs. */
   recent: RecentRuns;
+  /**
+   * The cluster-wide statistics every process publishes to the store. When given, the figures
+   * per function, DAG and node are the whole cluster's (with several schedulers, each scheduler's
+   * dashboard shows the same numbers); the charts and the run lists stay this scheduler's own.
+   * A failed read falls back to this scheduler's own figures.
+   */
+  stats?: () => Promise<ClusterStats>;
 }
 
 const RUNS_SHOWN = 30;
 
 /**
  * The dashboard's view from one scheduler: nodes from heartbeats, the registry's functions and
- * DAGs, and the runs this scheduler dispatched. With several schedulers each shows its own runs;
- * statistics kept in the store give the cluster-wide figures.
+ * DAGs, and the runs this scheduler dispatched. With several schedulers each shows its own runs
+ * and charts; given `stats`, the figures per function, DAG and node are cluster-wide.
  *
  * @example
  * ```ts
- * const source = new LocalDashboardSource({ membership, registry, recent: dispatcher.recent });
+ * const source = new LocalDashboardSource({
+ *   membership, registry, recent: dispatcher.recent, stats: () => readClusterStats(store),
+ * });
  * const state = await source.state();
  * ```
  */
@@ -87,7 +97,11 @@ export class LocalDashboardSource implements DashboardSource {
 
   async state(): Promise<DashboardState> {
     const { membership, registry, recent } = this.parts;
-    const [fnNames, dagNames] = await Promise.all([registry.listFunctions(), registry.listDags()]);
+    const [fnNames, dagNames, cluster] = await Promise.all([
+      registry.listFunctions(),
+      registry.listDags(),
+      this.parts.stats?.().catch(() => undefined),
+    ]);
     const members = membership.list();
     const nodes: NodeView[] = members.map((m) => ({
       id: m.id,
@@ -95,8 +109,9 @@ export class LocalDashboardSource implements DashboardSource {
       executors: m.executors,
       busy: m.busy,
       queued: m.queued,
-      utilisation: m.executors > 0 ? m.busy / m.executors : 0,
-      cacheHitRate: null,
+      utilisation:
+        cluster?.nodes[m.id]?.utilisation ?? (m.executors > 0 ? m.busy / m.executors : 0),
+      cacheHitRate: cluster?.nodes[m.id]?.cacheHitRate ?? null,
       cacheBytes: m.cached.reduce((s, [, b]) => s + b, 0),
       cacheKeys: m.cached.length,
       startedAt: m.startedAt,
@@ -116,6 +131,21 @@ export class LocalDashboardSource implements DashboardSource {
     const functions: FunctionView[] = fnNames.map((name) => {
       const s = byName.get(name);
       const on = [...(ranOn.get(name) ?? [])].sort();
+      const c = cluster?.functions[name];
+      if (c !== undefined) {
+        return {
+          name,
+          calls: c.calls,
+          errors: c.errors,
+          callsPerSec: c.callsPerSec,
+          p50Ms: c.p50Ms,
+          p99Ms: c.p99Ms,
+          queueMsP50: c.queueMsP50,
+          inDags: recent.stageRuns(name),
+          nodes: on,
+          executors: on.reduce((sum, id) => sum + (executorsOf.get(id) ?? 0), 0),
+        };
+      }
       return {
         name,
         calls: s?.kind === "call" ? s.calls : 0,
@@ -132,6 +162,16 @@ export class LocalDashboardSource implements DashboardSource {
     const dags = dagNames.map((name) => {
       const s = byName.get(name);
       const mine = s?.kind === "dag" ? s : undefined;
+      const c = cluster?.runs[name];
+      if (c !== undefined) {
+        return {
+          name,
+          calls: c.calls,
+          errors: c.errors,
+          callsPerSec: c.callsPerSec,
+          p50Ms: c.p50Ms,
+        };
+      }
       return {
         name,
         calls: mine?.calls ?? 0,

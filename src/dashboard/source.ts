@@ -130,30 +130,18 @@ export class LocalDashboardSource implements DashboardSource {
     const executorsOf = new Map(members.map((m) => [m.id, m.executors]));
     const functions: FunctionView[] = fnNames.map((name) => {
       const s = byName.get(name);
+      const mine = s?.kind === "call" ? s : undefined;
       const on = [...(ranOn.get(name) ?? [])].sort();
+      // Cluster-wide figures when the store has them, else this scheduler's own.
       const c = cluster?.functions[name];
-      if (c !== undefined) {
-        return {
-          name,
-          calls: c.calls,
-          errors: c.errors,
-          callsPerSec: c.callsPerSec,
-          p50Ms: c.p50Ms,
-          p99Ms: c.p99Ms,
-          queueMsP50: c.queueMsP50,
-          inDags: recent.stageRuns(name),
-          nodes: on,
-          executors: on.reduce((sum, id) => sum + (executorsOf.get(id) ?? 0), 0),
-        };
-      }
       return {
         name,
-        calls: s?.kind === "call" ? s.calls : 0,
-        errors: s?.kind === "call" ? s.errors : 0,
-        callsPerSec: s?.kind === "call" ? s.callsPerSec : 0,
-        p50Ms: s?.kind === "call" ? s.p50Ms : null,
-        p99Ms: s?.kind === "call" ? s.p99Ms : null,
-        queueMsP50: null,
+        calls: c?.calls ?? mine?.calls ?? 0,
+        errors: c?.errors ?? mine?.errors ?? 0,
+        callsPerSec: c?.callsPerSec ?? mine?.callsPerSec ?? 0,
+        p50Ms: c?.p50Ms ?? mine?.p50Ms ?? null,
+        p99Ms: c?.p99Ms ?? mine?.p99Ms ?? null,
+        queueMsP50: c?.queueMsP50 ?? null,
         inDags: recent.stageRuns(name),
         nodes: on,
         executors: on.reduce((sum, id) => sum + (executorsOf.get(id) ?? 0), 0),
@@ -163,21 +151,12 @@ export class LocalDashboardSource implements DashboardSource {
       const s = byName.get(name);
       const mine = s?.kind === "dag" ? s : undefined;
       const c = cluster?.runs[name];
-      if (c !== undefined) {
-        return {
-          name,
-          calls: c.calls,
-          errors: c.errors,
-          callsPerSec: c.callsPerSec,
-          p50Ms: c.p50Ms,
-        };
-      }
       return {
         name,
-        calls: mine?.calls ?? 0,
-        errors: mine?.errors ?? 0,
-        callsPerSec: mine?.callsPerSec ?? 0,
-        p50Ms: mine?.p50Ms ?? null,
+        calls: c?.calls ?? mine?.calls ?? 0,
+        errors: c?.errors ?? mine?.errors ?? 0,
+        callsPerSec: c?.callsPerSec ?? mine?.callsPerSec ?? 0,
+        p50Ms: c?.p50Ms ?? mine?.p50Ms ?? null,
       };
     });
     return {

@@ -1,4 +1,9 @@
-import { InvalidArgumentError, NodeLostError, SnapshotConflictError } from "../errors/index.js";
+import {
+  InvalidArgumentError,
+  NodeLostError,
+  SnapshotConflictError,
+  TimeoutError,
+} from "../errors/index.js";
 import { decodeLattice, encodeLattice } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import { PIN_METHODS, isPinFetch, isPinRelease } from "../scheduler/index.js";
@@ -6,6 +11,13 @@ import type { RunMeta } from "../scheduler/index.js";
 import { PinTable } from "./pins.js";
 import type { PinTableOptions } from "./pins.js";
 import type { SessionEnv } from "./session.js";
+import { versionTag } from "./versions.js";
+
+/** The version tag of a key a run read as absent. */
+export const ABSENT = "-";
+
+/** What a pinning level's read set holds per key: the version's tag and the node that pinned it. */
+export type PinnedEntry = readonly [tag: string, node: string, ...rest: unknown[]];
 
 /** The pin key of a run: its id and attempt, so a retried run never sees its first attempt's pins. */
 export function pinKey(meta: RunMeta): string {
@@ -31,7 +43,7 @@ export class PinnedVersions {
   readonly table: PinTable;
 
   constructor(
-    private readonly env: Pick<SessionEnv, "nodeId" | "peers" | "membership">,
+    private readonly env: Pick<SessionEnv, "nodeId" | "peers" | "membership" | "cache">,
     options: PinTableOptions = {},
   ) {
     this.table = new PinTable(options);
@@ -56,6 +68,44 @@ export class PinnedVersions {
     }
     if (!(bytes instanceof Uint8Array)) throw gone(node, key);
     return decodeLattice(bytes);
+  }
+
+  /**
+   * The exact version a run read before (`entry`): pinned here, still in this node's cache, or
+   * fetched from the pinning node. `fetched` is the trigger's memory of versions fetched, so a
+   * key is fetched once per trigger.
+   */
+  async reread(
+    pin: string,
+    meta: RunMeta,
+    key: string,
+    [tag, node]: PinnedEntry,
+    fetched: Map<string, Lattice>,
+  ): Promise<Lattice | undefined> {
+    if (tag === ABSENT) return undefined;
+    if (node === this.env.nodeId) {
+      const l = this.table.get(pin, key);
+      if (l === undefined) throw new TimeoutError(`run ${meta.run} is past its deadline`);
+      return l;
+    }
+    const held = fetched.get(key);
+    if (held !== undefined) return held;
+    // The cheap path: this cache still holds the pinned version.
+    const local = await this.env.cache.get(key);
+    if (local !== undefined && versionTag(local) === tag) return local;
+    const l = await this.fetch(node, pin, key, meta.deadline);
+    fetched.set(key, l);
+    return l;
+  }
+
+  /**
+   * At a run's end: drops its pins on every node it read from. A nested run reads under its
+   * caller's pins (`pin` is not its own) and leaves them to its caller.
+   */
+  finish(pin: string, meta: RunMeta, reads: Iterable<PinnedEntry>): void {
+    if (pin !== pinKey(meta)) return;
+    const nodes = [...reads].map((e) => e[1]);
+    this.release(pin, [...nodes, this.env.nodeId]);
   }
 
   /** Drops the pins of `pin` here and on `nodes` (best effort: deadlines catch what is lost). */

@@ -1,9 +1,9 @@
-import { InvalidArgumentError, TimeoutError } from "../errors/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { RunMeta } from "../scheduler/index.js";
 import { UserState, userKey } from "../state/index.js";
 import type { ReadValue } from "../state/index.js";
-import { PinnedVersions, pinKey } from "./pinned.js";
+import { ABSENT, PinnedVersions, pinKey } from "./pinned.js";
 import type { PinTableOptions } from "./pins.js";
 import type { RunSession, SessionEnv, SessionPolicy } from "./session.js";
 import { MAX_SESSION_KEYS, tooLarge, versionTag } from "./versions.js";
@@ -18,8 +18,6 @@ interface RrMeta {
   /** Storage key → version read. */
   r: Record<string, ReadEntry>;
 }
-
-const ABSENT = "-";
 
 function rrFrom(meta: RunMeta): RrMeta {
   const v = meta.session["rr"];
@@ -127,21 +125,7 @@ class RrSession implements RunSession {
       this.reads.set(k, [versionTag(l), env.nodeId]);
       return l;
     }
-    const [tag, node] = e;
-    if (tag === ABSENT) return undefined;
-    if (node === env.nodeId) {
-      const l = pins.table.get(this.rr.p, k);
-      if (l === undefined) throw new TimeoutError(`run ${this.meta.run} is past its deadline`);
-      return l;
-    }
-    const held = this.fetched.get(k);
-    if (held !== undefined) return held;
-    // The cheap path: this cache still holds the pinned version.
-    const local = await env.cache.get(k);
-    if (local !== undefined && versionTag(local) === tag) return local;
-    const l = await pins.fetch(node, this.rr.p, k, this.meta.deadline);
-    this.fetched.set(k, l);
-    return l;
+    return pins.reread(this.rr.p, this.meta, k, e, this.fetched);
   }
 
   async put(key: unknown, value: Uint8Array): Promise<void> {
@@ -172,10 +156,7 @@ class RrSession implements RunSession {
   }
 
   async finish(): Promise<void> {
-    // A nested run reads under its caller's pins and leaves them to its caller.
-    if (this.rr.p !== pinKey(this.meta)) return;
-    const nodes = [...this.reads.values()].map((e) => e[1]);
-    this.policy.pins.release(this.rr.p, [...nodes, this.policy.env.nodeId]);
+    this.policy.pins.finish(this.rr.p, this.meta, this.reads.values());
   }
 }
 

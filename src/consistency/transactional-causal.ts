@@ -1,11 +1,11 @@
-import { InvalidArgumentError, SnapshotConflictError, TimeoutError } from "../errors/index.js";
+import { InvalidArgumentError, SnapshotConflictError } from "../errors/index.js";
 import { encodeLattice } from "../lattice/index.js";
 import type { Lattice, VectorClock } from "../lattice/index.js";
 import type { RunMeta } from "../scheduler/index.js";
 import { userKey } from "../state/index.js";
 import type { ReadValue } from "../state/index.js";
 import { CausalValues, readValue } from "./causal.js";
-import { PinnedVersions, pinKey } from "./pinned.js";
+import { ABSENT, PinnedVersions, pinKey } from "./pinned.js";
 import type { PinTableOptions } from "./pins.js";
 import type { RunSession, SessionEnv, SessionPolicy } from "./session.js";
 import {
@@ -32,8 +32,6 @@ interface TcMeta {
   /** S: the snapshot, the join of the read versions and their dependencies. */
   s: DepRecord;
 }
-
-const ABSENT = "-";
 
 function tcFrom(meta: RunMeta): TcMeta {
   const v = meta.session["tc"];
@@ -169,7 +167,7 @@ class TcSession implements RunSession {
 
   private async resolve(k: string): Promise<Lattice | undefined> {
     const e = this.reads.get(k);
-    if (e !== undefined) return this.exact(k, e);
+    if (e !== undefined) return this.policy.pins.reread(this.tc.p, this.meta, k, e, this.fetched);
     const { env, history } = this.policy;
     const need = this.snap.get(k);
     const local = await env.cache.get(k);
@@ -188,24 +186,6 @@ class TcSession implements RunSession {
     throw new SnapshotConflictError(
       `no version of ${k.slice(2)} fits the causal snapshot of what run ${this.meta.run} read`,
     );
-  }
-
-  /** The version the run read before: pinned here, still in this cache, or fetched. */
-  private async exact(k: string, [tag, node]: ReadEntry): Promise<Lattice | undefined> {
-    if (tag === ABSENT) return undefined;
-    const { env, pins } = this.policy;
-    if (node === env.nodeId) {
-      const l = pins.table.get(this.tc.p, k);
-      if (l === undefined) throw new TimeoutError(`run ${this.meta.run} is past its deadline`);
-      return l;
-    }
-    const held = this.fetched.get(k);
-    if (held !== undefined) return held;
-    const local = await env.cache.get(k);
-    if (local !== undefined && versionTag(local) === tag) return local;
-    const l = await pins.fetch(node, this.tc.p, k, this.meta.deadline);
-    this.fetched.set(k, l);
-    return l;
   }
 
   /** At least as new as the snapshot needs, and depending on nothing newer than was read. */
@@ -280,9 +260,7 @@ class TcSession implements RunSession {
   }
 
   async finish(): Promise<void> {
-    if (this.tc.p !== pinKey(this.meta)) return;
-    const nodes = [...this.reads.values()].map((e) => e[1]);
-    this.policy.pins.release(this.tc.p, [...nodes, this.policy.env.nodeId]);
+    this.policy.pins.finish(this.tc.p, this.meta, this.reads.values());
   }
 }
 

@@ -5,6 +5,7 @@
 import { once } from "node:events";
 import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
+import { mulberry32 } from "../../src/ml/random.js";
 import { FrameDecoder, WireServer, connect, encodeFrame } from "../../src/wire/index.js";
 import type {
   Connection,
@@ -84,16 +85,7 @@ export async function rawPeer(server: WireServer): Promise<RawPeer> {
 }
 
 /** A seeded PRNG (mulberry32), so a failing fuzz run can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 export function randomBytes(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

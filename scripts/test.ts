@@ -1,5 +1,5 @@
 /**
- * `npm test`: makes sure Redis is installed, starts one standalone server and one 3-master cluster
+ * `npm test`: makes sure Redis and Chromium are installed, starts one standalone server and one 3-master cluster
  * on free loopback ports for the suites to share, runs every test file (or the files and folders
  * given as arguments) with node:test, and stops the servers whatever happens.
  */
@@ -8,24 +8,31 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { RedisCluster, RedisServer, redisInstalled } from "../test/support/redis.js";
 
-function ensureRedis(): void {
-  if (redisInstalled()) return;
+const has = (cmd: string): boolean =>
+  spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+
+/**
+ * Debian packages the suite needs: Redis (every storage test) and Chromium (the dashboard's
+ * browser test). Installed with apt-get when run as root, as on a fresh machine or in CI;
+ * otherwise the exact command to run.
+ */
+function ensurePackages(): void {
+  const missing: string[] = [];
+  if (!redisInstalled()) missing.push("redis-server", "redis-tools");
+  if (!has("chromium") && !has("chromium-browser")) missing.push("chromium");
+  if (missing.length === 0) return;
   const root = process.getuid?.() === 0;
-  const apt = spawnSync("apt-get", ["--version"], { stdio: "ignore" }).status === 0;
-  if (root && apt) {
-    console.log("redis-server not found: installing it with apt-get (redis-server, redis-tools)");
+  if (root && has("apt-get")) {
+    console.log(`not found: installing ${missing.join(", ")} with apt-get`);
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
     spawnSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-    const r = spawnSync("apt-get", ["install", "-y", "-qq", "redis-server", "redis-tools"], {
-      stdio: "inherit",
-      env,
-    });
-    if (r.status === 0 && redisInstalled()) return;
+    const r = spawnSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env });
+    if (r.status === 0 && redisInstalled() && (has("chromium") || has("chromium-browser"))) return;
   }
   console.error(
-    "The tests need Redis 7 (redis-server and redis-cli on the PATH).\n" +
-      "Install it with:  sudo apt-get install -y redis-server redis-tools   (Debian/Ubuntu)\n" +
-      "             or:  brew install redis                                (macOS)",
+    "The tests need Redis 7 (redis-server and redis-cli) and Chromium on the PATH.\n" +
+      `Install them with:  sudo apt-get install -y ${missing.join(" ")}   (Debian/Ubuntu)\n` +
+      "              or:  brew install redis && brew install --cask chromium   (macOS)",
   );
   process.exit(1);
 }
@@ -43,7 +50,7 @@ function testFiles(paths: string[]): string[] {
   return out.sort();
 }
 
-ensureRedis();
+ensurePackages();
 const files = testFiles(process.argv.slice(2));
 const [server, cluster] = await Promise.all([RedisServer.start(), RedisCluster.start()]);
 let code = 1;

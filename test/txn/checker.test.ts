@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { TxnChecker } from "../../src/txn/check/index.js";
 import type { FinalState, TagValue } from "../../src/txn/check/index.js";
 
-function final(groups: [string, TagValue[]][], counters: [string, number][]): FinalState {
+function final(groups: [string, readonly TagValue[]][], counters: [string, number][]): FinalState {
   return { groups: new Map(groups), counters: new Map(counters) };
 }
 

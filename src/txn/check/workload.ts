@@ -104,7 +104,7 @@ export interface TxnWorkloadOptions {
   consistency: Consistency;
   /** Writer lanes, each the only writer of its groups. @default 3 */
   writers?: number;
-  /** Requests per writer lane. @default 20 */
+  /** Most requests per writer lane; {@link TxnWorkload.stop} ends the lanes sooner. @default 500 */
   writesPerWriter?: number;
   /** Groups per writer lane. @default 2 */
   groupsPerWriter?: number;
@@ -150,7 +150,10 @@ export class TxnWorkload {
   };
   private readonly o: Required<TxnWorkloadOptions>;
   private readonly tags: string[] = [];
+  private readonly groupByTag = new Map<string, string>();
+  private readonly ackWaiters: { n: number; resolve: () => void }[] = [];
   private writing = true;
+  private stopped = false;
   private reads = 0;
 
   constructor(
@@ -159,7 +162,7 @@ export class TxnWorkload {
   ) {
     this.o = {
       writers: 3,
-      writesPerWriter: 20,
+      writesPerWriter: 500,
       groupsPerWriter: 2,
       keys: 4,
       readers: 3,
@@ -186,6 +189,22 @@ export class TxnWorkload {
     return this.tags.map((t) => [t, `${this.o.ns}/n/${t}`]);
   }
 
+  /** The group a request writes. */
+  groupOf(tag: string): string | undefined {
+    return this.groupByTag.get(tag);
+  }
+
+  /** Resolves once `n` requests were acknowledged in all. */
+  whenAcked(n: number): Promise<void> {
+    if (this.progress.acked >= n) return Promise.resolve();
+    return new Promise((resolve) => this.ackWaiters.push({ n, resolve }));
+  }
+
+  /** Writers issue no new request (those running finish); readers end with them. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** Runs the lanes to the end. */
   async run(): Promise<void> {
     const writers = Array.from({ length: this.o.writers }, (_, w) => this.writer(w));
@@ -197,18 +216,21 @@ export class TxnWorkload {
 
   private async writer(w: number): Promise<void> {
     const { ns, groupsPerWriter: per } = this.o;
-    for (let i = 0; i < this.o.writesPerWriter; i++) {
+    for (let i = 0; i < this.o.writesPerWriter && !this.stopped; i++) {
       const g = `g${w * per + (i % per)}`;
       const tag = `${ns}-w${w}-${i}`;
       this.tags.push(tag);
+      this.groupByTag.set(tag, g);
       this.checker.issued(tag, g);
       const up: Up = { ns, g, keys: this.o.keys, tag, gate: this.o.gate };
-      const out = await this.attempt(tag, "write", () =>
-        this.call(TXF_WRITE, { txf_w1: [up] }, tag),
-      );
+      const out = await this.attempt("write", () => this.call(TXF_WRITE, { txf_w1: [up] }, tag));
       if (out === tag) {
         this.checker.acked(tag);
         this.progress.acked++;
+        for (const wt of this.ackWaiters.filter((x) => x.n <= this.progress.acked)) {
+          this.ackWaiters.splice(this.ackWaiters.indexOf(wt), 1);
+          wt.resolve();
+        }
       }
     }
   }
@@ -219,7 +241,7 @@ export class TxnWorkload {
       const g = groups[(r + this.reads++) % groups.length] as string;
       const id = `${this.o.ns}-r${r}-${this.reads}`;
       const up: Up = { ns: this.o.ns, g, keys: this.o.keys };
-      const seen = await this.attempt(id, "read", () => this.call(TXF_READ, { txf_r1: [up] }, id));
+      const seen = await this.attempt("read", () => this.call(TXF_READ, { txf_r1: [up] }, id));
       if (Array.isArray(seen)) this.checker.read(g, seen as TagValue[]);
     }
   }
@@ -227,7 +249,7 @@ export class TxnWorkload {
   /** Groups read by a writer's gate hook (the test checks a group at a chosen moment). */
   async readGroup(g: string, id: string): Promise<TagValue[] | undefined> {
     const up: Up = { ns: this.o.ns, g, keys: this.o.keys };
-    const seen = await this.attempt(id, "read", () => this.call(TXF_READ, { txf_r1: [up] }, id));
+    const seen = await this.attempt("read", () => this.call(TXF_READ, { txf_r1: [up] }, id));
     if (!Array.isArray(seen)) return undefined;
     this.checker.read(g, seen as TagValue[]);
     return seen as TagValue[];
@@ -247,12 +269,8 @@ export class TxnWorkload {
     });
   }
 
-  /** Calls `f` until it returns, with the same request id; undefined when it gave up. */
-  private async attempt(
-    id: string,
-    kind: "write" | "read",
-    f: () => Promise<unknown>,
-  ): Promise<unknown> {
+  /** Calls `f` (one request id) until it returns; undefined when it gave up. */
+  private async attempt(kind: "write" | "read", f: () => Promise<unknown>): Promise<unknown> {
     const field = kind === "write" ? "writesInFlight" : "readsInFlight";
     for (let a = 1; a <= this.o.maxAttempts; a++) {
       this.progress[field]++;
@@ -269,7 +287,6 @@ export class TxnWorkload {
         this.progress[field]--;
       }
     }
-    void id;
     return undefined;
   }
 }

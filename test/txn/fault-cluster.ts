@@ -1,0 +1,183 @@
+/**
+ * The cluster of the transaction fault test: a durable Redis of its own (it is restarted), a
+ * scheduler and three node processes, nodes replaced after each SIGKILL, and the HTTP gate the
+ * workload's writer asks before its last write (where the test holds runs and times kills).
+ */
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import { Stratus } from "../../src/index.js";
+import { HybridClock, decodeValue, plainValue } from "../../src/lattice/index.js";
+import { userKey } from "../../src/state/index.js";
+import { RedisStore } from "../../src/storage/index.js";
+import { Transaction, TxnManager, localBackend, tidForRequest } from "../../src/txn/index.js";
+import type { FinalState, TagValue, TxnWorkload } from "../../src/txn/check/index.js";
+import { registerTxnCheck } from "../../src/txn/check/index.js";
+import { startStratus, until } from "../support/processes.js";
+import type { Child } from "../support/processes.js";
+import { RedisServer } from "../support/redis.js";
+
+const TOKEN = "txn-fault-token";
+
+/** What the gate was asked: the writer's tag and the pid of the node it runs on. */
+export interface GateCall {
+  tag: string;
+  pid: number;
+}
+
+export class FaultCluster {
+  readonly nodes = new Map<string, Child>();
+  private replaced = 0;
+
+  private constructor(
+    readonly redis: RedisServer,
+    readonly scheduler: Child,
+    readonly cloud: Stratus,
+    private readonly gateServer: Server,
+    readonly gateUrl: string,
+    private readonly onGate: { f: (c: GateCall) => Promise<void> },
+  ) {}
+
+  /**
+   * Starts everything. Redis runs with AOF and `appendfsync always`: a write is on disk before
+   * Redis acknowledges it, so a commit record acknowledged to a node survives a SIGKILL of Redis.
+   */
+  static async start(): Promise<FaultCluster> {
+    const redis = await RedisServer.start({ durable: true });
+    const scheduler = await startStratus(
+      ["scheduler", "--store", redis.url, "--token", TOKEN, "--placement", "spread"],
+      /scheduler \S+ at (\S+)\n/,
+    );
+    const onGate = { f: (_c: GateCall): Promise<void> => Promise.resolve() };
+    const gateServer = createServer((req, res) => {
+      const u = new URL(req.url ?? "/", "http://gate");
+      const call = { tag: u.searchParams.get("tag") ?? "", pid: Number(u.searchParams.get("pid")) };
+      // A held request whose node was killed closes: nothing is left waiting on it.
+      onGate.f(call).then(
+        () => res.end("go"),
+        () => res.end("go"),
+      );
+    });
+    gateServer.listen(0, "127.0.0.1");
+    await once(gateServer, "listening");
+    const port = (gateServer.address() as { port: number }).port;
+    const cloud = await Stratus.connect(scheduler.ready, { token: TOKEN });
+    const c = new FaultCluster(
+      redis,
+      scheduler,
+      cloud,
+      gateServer,
+      `http://127.0.0.1:${port}/gate`,
+      onGate,
+    );
+    await Promise.all(["n1", "n2", "n3"].map((id) => c.startNode(id)));
+    await c.untilNodes(3);
+    await registerTxnCheck(cloud);
+    return c;
+  }
+
+  /** Routes gate calls to `f` (it decides when the writer goes on). */
+  gate(f: (c: GateCall) => Promise<void>): void {
+    this.onGate.f = f;
+  }
+
+  async startNode(id: string): Promise<void> {
+    const child = await startStratus(
+      ["node", "--join", this.scheduler.ready, "--token", TOKEN, "--executors", "2", "--id", id],
+      /node (\S+) joined/,
+    );
+    this.nodes.set(id, child);
+  }
+
+  /** The live node process with this pid, if any. */
+  nodeByPid(pid: number): [string, Child] | undefined {
+    for (const [id, c] of this.nodes) {
+      if (c.proc.pid === pid && c.proc.exitCode === null && c.proc.signalCode === null) {
+        return [id, c];
+      }
+    }
+    return undefined;
+  }
+
+  /** SIGKILLs a node and starts its replacement (resolves once the replacement joined). */
+  async killAndReplace(id: string): Promise<void> {
+    const c = this.nodes.get(id);
+    if (c === undefined) return;
+    const exited = once(c.proc, "exit");
+    c.proc.kill("SIGKILL");
+    await exited;
+    this.nodes.delete(id);
+    await this.startNode(`r${++this.replaced}`);
+  }
+
+  async untilNodes(n: number): Promise<void> {
+    await until(async () => (await this.cloud.status()).nodes.length === n, 20_000, `${n} nodes`);
+  }
+
+  /** SIGKILLs Redis and starts it again on the same port and data. */
+  async restartRedis(): Promise<void> {
+    await this.redis.kill("SIGKILL");
+    await this.redis.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.cloud.close();
+    await Promise.all([this.scheduler, ...this.nodes.values()].map((c) => c.stop()));
+    this.gateServer.closeAllConnections();
+    this.gateServer.close();
+    await this.redis.stop();
+  }
+}
+
+/**
+ * The final state, read straight from storage by a store and transaction manager of this test
+ * process (a fresh manager scans every commit record when it starts, so it misses none):
+ * through one transaction for `read-atomic`, as plain values for `lww`.
+ */
+export async function readFinal(
+  redisUrl: string,
+  w: TxnWorkload,
+  level: "lww" | "read-atomic",
+  /** Requests whose commit records to list (epochs of the attempts that wrote one). */
+  recordsOf: readonly string[] = [],
+): Promise<{ final: FinalState; records: Map<string, number[]> }> {
+  const store = await RedisStore.connect({ url: redisUrl });
+  const clock = new HybridClock({ node: "checker" });
+  const mgr = await TxnManager.start({ store, clock, gcIntervalMs: 0, recoveryIntervalMs: 0 });
+  try {
+    let read: (key: string) => Promise<unknown>;
+    if (level === "read-atomic") {
+      const tx = await Transaction.begin(localBackend(mgr, clock));
+      read = async (k) => {
+        const r = await tx.read(k);
+        return r === undefined ? undefined : decodeValue(r.bytes);
+      };
+    } else {
+      read = async (k) => {
+        const l = await store.get(userKey(k));
+        return l === undefined ? undefined : plainValue(l);
+      };
+    }
+    const groups = new Map<string, TagValue[]>();
+    for (const g of w.groups) {
+      const vals: TagValue[] = [];
+      for (const k of w.groupKeys(g)) vals.push(((await read(k)) as string | undefined) ?? null);
+      groups.set(g, vals);
+    }
+    const counters = new Map<string, number>();
+    for (const [tag, k] of w.counterKeys()) counters.set(tag, Number((await read(k)) ?? 0));
+    // Which attempts of a request wrote a commit record (the rest were fenced or never ran).
+    const records = new Map<string, number[]>();
+    for (const tag of recordsOf) {
+      const found: number[] = [];
+      for (let e = 1; e <= 8; e++) {
+        if ((await mgr.find(tidForRequest(tag), e)) !== undefined) found.push(e);
+      }
+      records.set(tag, found);
+    }
+    return { final: { groups, counters }, records };
+  } finally {
+    await mgr.close();
+    await store.close();
+  }
+}

@@ -26,10 +26,14 @@ export interface GateCall {
 }
 
 export class FaultCluster {
+  /** Live node processes by id (a node leaves it when it is killed). */
   readonly nodes = new Map<string, Child>();
   private replaced = 0;
+  private readonly starting: Promise<number>[] = [];
 
   private constructor(
+    /** This process's own client of the store, to watch for writes. */
+    private readonly watcher: RedisStore,
     readonly redis: RedisServer,
     readonly scheduler: Child,
     readonly cloud: Stratus,
@@ -62,7 +66,9 @@ export class FaultCluster {
     await once(gateServer, "listening");
     const port = (gateServer.address() as { port: number }).port;
     const cloud = await Stratus.connect(scheduler.ready, { token: TOKEN });
+    const watcher = await RedisStore.connect({ url: redis.url });
     const c = new FaultCluster(
+      watcher,
       redis,
       scheduler,
       cloud,
@@ -89,25 +95,47 @@ export class FaultCluster {
     this.nodes.set(id, child);
   }
 
-  /** The live node process with this pid, if any. */
-  nodeByPid(pid: number): [string, Child] | undefined {
-    for (const [id, c] of this.nodes) {
-      if (c.proc.pid === pid && c.proc.exitCode === null && c.proc.signalCode === null) {
-        return [id, c];
-      }
-    }
+  /** The id of the live node process with this pid, if any. */
+  nodeByPid(pid: number): string | undefined {
+    for (const [id, c] of this.nodes) if (c.proc.pid === pid) return id;
     return undefined;
   }
 
-  /** SIGKILLs a node and starts its replacement (resolves once the replacement joined). */
-  async killAndReplace(id: string): Promise<void> {
+  /**
+   * SIGKILLs a node (it leaves {@link nodes} at once) and starts a replacement in the background;
+   * resolves when the victim exited, with the replacement's start (resolving with how long it
+   * took to join, ms).
+   */
+  async killAndReplace(id: string): Promise<{ replaced: Promise<number> }> {
     const c = this.nodes.get(id);
-    if (c === undefined) return;
+    if (c === undefined) throw new Error(`no live node ${id}`);
+    this.nodes.delete(id);
     const exited = once(c.proc, "exit");
     c.proc.kill("SIGKILL");
     await exited;
-    this.nodes.delete(id);
-    await this.startNode(`r${++this.replaced}`);
+    const t0 = performance.now();
+    const replaced = this.startNode(`r${++this.replaced}`).then(() => performance.now() - t0);
+    this.starting.push(replaced);
+    return { replaced };
+  }
+
+  /** Resolves once every replacement started so far has joined. */
+  async replacementsJoined(): Promise<void> {
+    await Promise.all(this.starting);
+  }
+
+  /**
+   * Resolves at the first write to a key under `prefix` (storage's change stream), once the
+   * subscription is in place (the outer promise).
+   */
+  async nextWrite(prefix: string): Promise<{ written: Promise<void> }> {
+    let resolve!: () => void;
+    const written = new Promise<void>((r) => (resolve = r));
+    const sub = await this.watcher.subscribe(prefix, (ev) => {
+      if (ev.kind === "put") resolve();
+    });
+    void written.then(() => sub.close());
+    return { written };
   }
 
   async untilNodes(n: number): Promise<void> {
@@ -122,6 +150,7 @@ export class FaultCluster {
 
   async stop(): Promise<void> {
     await this.cloud.close();
+    await this.watcher.close();
     await Promise.all([this.scheduler, ...this.nodes.values()].map((c) => c.stop()));
     this.gateServer.closeAllConnections();
     this.gateServer.close();

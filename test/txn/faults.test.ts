@@ -1,167 +1,212 @@
 /**
  * Issue 10's fault test: read-atomic DAG runs on a multi-process cluster over a real Redis while
- * node processes are SIGKILLed at the commit window (and replaced) and Redis itself is SIGKILLed
- * and restarted. Writers (3 lanes) and readers (3 lanes) run the workload of src/txn/check;
- * every call is retried with its request id until it succeeds. The checker counts the four
- * anomalies from the final state read straight from storage.
+ * node processes are SIGKILLed at the commit point (and replaced) and Redis itself is SIGKILLed
+ * and restarted. The control, the same workload at `lww` (direct writes), runs on the same
+ * cluster at the same time, so every fault hits both: it must show fractured reads and
+ * duplicated effects, which proves the checker sees them; read-atomic must show none of the four
+ * anomalies. Each workload (src/txn/check) has 3 writer and 3 reader lanes; every call is retried
+ * with its request id until it succeeds; the checker reads the final state straight from storage.
  *
- * Faults, in order, each at a writer's gate (just before its last write, so its run is past its
- * other writes and close to its commit point):
- * - hold: the run is held at the gate and its node SIGKILLed. When the run's next attempt (the
- *   scheduler re-runs it elsewhere) reaches the gate, a reader reads that group first.
- * - race: the run is let go, and its node SIGKILLed 0-3 ms later, while it writes its last key
- *   and commits (the output shows which attempt's commit record survived).
- * - redis: the run is held while Redis is SIGKILLed and started again (AOF, fsync always).
- *
- * The control runs the same workload at `lww` (direct writes): it must show fractured reads and
- * duplicated effects, which proves the checker sees them.
+ * Faults, in order, each at a writer's gate (just before its last write: the run is past its
+ * other writes and about to commit), at most two nodes down at once:
+ * - hold (one lww, one read-atomic run): the run is held at the gate and its node SIGKILLed.
+ *   When its next attempt (the scheduler re-runs it elsewhere) reaches the gate, a reader reads
+ *   that group first: lww shows the dead attempt's half-written group, read-atomic nothing.
+ * - redis: a run is held while Redis is SIGKILLed and started again. Redis runs with AOF and
+ *   `appendfsync always`: a write is on disk before Redis acknowledges it, so a commit record
+ *   acknowledged to a node survives (`everysec` could lose the last second of them).
+ * - commit (one of each): the run goes on and its node is SIGKILLed the moment its commit point
+ *   reaches storage (seen on the store's change stream): the commit record under read-atomic,
+ *   the last key under lww, before the node can report the result.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { userKey } from "../../src/state/index.js";
 import { TxnWorkload } from "../../src/txn/check/index.js";
 import type { TagValue, TxnCheckReport } from "../../src/txn/check/index.js";
+import { TXN_PREFIX, tidForRequest } from "../../src/txn/index.js";
 import { FaultCluster, readFinal } from "./fault-cluster.js";
 import type { GateCall } from "./fault-cluster.js";
 
-type Fault = { kind: "hold" } | { kind: "race"; delayMs: number } | { kind: "redis" };
+type Level = "lww" | "read-atomic";
+type Fault = { kind: "hold" | "commit"; level: Level } | { kind: "redis" };
 
 const PLAN: Fault[] = [
-  { kind: "hold" },
-  { kind: "race", delayMs: 0 },
+  { kind: "hold", level: "lww" },
+  { kind: "hold", level: "read-atomic" },
   { kind: "redis" },
-  { kind: "race", delayMs: 3 },
-  { kind: "hold" },
+  { kind: "commit", level: "read-atomic" },
+  { kind: "commit", level: "lww" },
 ];
-/** Acknowledged writes before the first fault, between faults, and after the last. */
-const GAP = 4;
+/** Acknowledged writes (of both workloads) before the first fault, between faults, after the last. */
+const GAP = 6;
 
 interface Outcome {
   report: TxnCheckReport;
-  /** What the readers at held runs' re-runs saw. */
+  /** What the reader at the held run's re-run saw. */
   holdReads: TagValue[][];
-  /** Each race-killed request and the epochs of its commit records. */
-  races: { tag: string; delayMs: number; records: number[] }[];
-  errors: Record<string, number>;
-  ms: number;
+  /** Each request whose node was killed under it, and the epochs of its commit records. */
+  kills: { kind: string; tag: string; records: number[] }[];
 }
 
-async function runWithFaults(c: FaultCluster, level: "lww" | "read-atomic"): Promise<Outcome> {
+async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
   const t0 = performance.now();
-  const w = new TxnWorkload(c.cloud, {
-    ns: `${level === "lww" ? "lww" : "ra"}${Date.now().toString(36)}`,
-    consistency: level,
-    gate: c.gateUrl,
-  });
-  const holds = new Set<string>();
-  const holdReads: TagValue[][] = [];
-  const raced: { tag: string; delayMs: number }[] = [];
+  const stamp = Date.now().toString(36);
+  const levels: Level[] = ["lww", "read-atomic"];
+  const ws = new Map<Level, TxnWorkload>(
+    levels.map((level) => [
+      level,
+      new TxnWorkload(c.cloud, {
+        ns: `${level === "lww" ? "lww" : "ra"}${stamp}`,
+        consistency: level,
+        gate: c.gateUrl,
+      }),
+    ]),
+  );
+  const wOf = (l: Level): TxnWorkload => ws.get(l) as TxnWorkload;
+  const levelOf = (tag: string): Level => (tag.startsWith("lww") ? "lww" : "read-atomic");
+  const acked = (): number => wOf("lww").progress.acked + wOf("read-atomic").progress.acked;
+  const out = Object.fromEntries(
+    levels.map((l) => [l, { holdReads: [], kills: [] }]),
+  ) as unknown as Record<Level, Omit<Outcome, "report">>;
+  /** Held requests → the read made when their next attempt reaches the gate. */
+  const held = new Map<string, Promise<void> | undefined>();
   let next = 0;
   let armedAt = GAP;
-  let busy = false;
+  let redisDown = false;
   let planDone!: () => void;
   const allFired = new Promise<void>((r) => (planDone = r));
-  const settle = (p: Promise<void>): void => {
-    busy = true;
-    void p.finally(() => {
-      busy = false;
-      armedAt = w.progress.acked + GAP;
-      if (next === PLAN.length) planDone();
-    });
+  const log = (s: string): void =>
+    console.log(`# ${((performance.now() - t0) / 1000).toFixed(1)} s: ${s}`);
+  const inFlight = (): string =>
+    levels
+      .map((l) => `${l} ${wOf(l).progress.writesInFlight}w+${wOf(l).progress.readsInFlight}r`)
+      .join(", ");
+  const fired = (): void => {
+    next++;
+    armedAt = acked() + GAP;
+    if (next === PLAN.length) planDone();
   };
+  const kill = async (victim: string, what: string): Promise<void> => {
+    if (!c.nodes.has(victim)) return log(`node ${victim} is gone already (${what})`);
+    log(`SIGKILL node ${victim} ${what}; runs in flight: ${inFlight()}`);
+    const { replaced } = await c.killAndReplace(victim);
+    void replaced.then((ms) =>
+      log(`replacement of ${victim} joined after ${(ms / 1000).toFixed(1)} s`),
+    );
+  };
+
   c.gate(async ({ tag, pid }: GateCall) => {
-    const group = w.groupOf(tag);
-    if (holds.delete(tag) && group !== undefined) {
-      // The held run's next attempt: what does its group look like before it goes on?
-      const seen = await w.readGroup(group, `${tag}-hold`);
-      if (seen !== undefined) holdReads.push(seen);
-      return;
+    const level = levelOf(tag);
+    const w = wOf(level);
+    const group = w.groupOf(tag) as string;
+    if (held.has(tag)) {
+      // The held run's next attempt (and any other, meanwhile): its group, before it goes on.
+      let read = held.get(tag);
+      if (read === undefined) {
+        read = w.readGroup(group, `${tag}-hold`).then((seen) => {
+          if (seen !== undefined) out[level].holdReads.push(seen);
+        });
+        held.set(tag, read);
+      }
+      return read;
     }
     const f = PLAN[next];
-    if (f === undefined || busy || w.progress.acked < armedAt) return;
-    const node = c.nodeByPid(pid);
-    if (node === undefined) return;
-    next++;
-    const p = w.progress;
-    const inFlight = `${p.writesInFlight} writes and ${p.readsInFlight} reads in flight`;
+    if (f === undefined || redisDown || acked() < armedAt) return;
     if (f.kind === "redis") {
-      const done = c.restartRedis();
-      settle(done);
-      await done;
-      console.log(`# ${level}: Redis SIGKILLed and restarted with ${tag} held, ${inFlight}`);
+      fired();
+      redisDown = true;
+      log(`SIGKILL Redis holding ${tag}; runs in flight: ${inFlight()}`);
+      await c.restartRedis();
+      redisDown = false;
+      log("Redis restarted");
       return;
     }
-    const victim = node[0];
+    const victim = c.nodeByPid(pid);
+    // At most two nodes down at once; the victim must still be live.
+    if (f.level !== level || victim === undefined || c.nodes.size < 2) return;
+    fired();
+    out[level].kills.push({ kind: f.kind, tag, records: [] });
     if (f.kind === "hold") {
-      holds.add(tag);
-      const killed = c.killAndReplace(victim);
-      settle(killed);
-      console.log(`# ${level}: node ${victim} SIGKILLed holding ${tag}, ${inFlight}`);
-      return killed; // the reply goes nowhere: the node is gone
+      held.set(tag, undefined);
+      return kill(victim, `holding ${tag}`); // the reply goes nowhere: the node is gone
     }
-    raced.push({ tag, delayMs: f.delayMs });
-    settle(
-      new Promise((r) => setTimeout(r, f.delayMs)).then(() => {
-        console.log(
-          `# ${level}: node ${victim} SIGKILLed ${f.delayMs} ms after ${tag} went on, ${inFlight}`,
-        );
-        return c.killAndReplace(victim);
-      }),
-    );
+    const watched =
+      level === "read-atomic"
+        ? `${TXN_PREFIX}${tidForRequest(tag)}.`
+        : userKey(w.groupKeys(group).at(-1));
+    const { written } = await c.nextWrite(watched);
+    void written.then(() => kill(victim, `as ${tag}'s commit point reached storage`));
   });
-  const running = w.run();
-  await allFired;
-  await w.whenAcked(w.progress.acked + GAP);
-  w.stop();
-  await running;
+
+  const runs = levels.map((l) => wOf(l).run());
+  // A deadline, not a pause: a fault that never fires would otherwise hang until the runner's.
+  let deadline: NodeJS.Timeout | undefined;
+  await Promise.race([
+    allFired,
+    new Promise((_, reject) => {
+      deadline = setTimeout(
+        () => reject(new Error(`only ${next} of ${PLAN.length} faults fired in 120 s`)),
+        120_000,
+      );
+    }),
+  ]).finally(() => clearTimeout(deadline));
+  await Promise.all(levels.map((l) => wOf(l).whenAcked(wOf(l).progress.acked + GAP)));
+  for (const l of levels) wOf(l).stop();
+  await Promise.all(runs);
   c.gate(() => Promise.resolve());
-  const { final, records } = await readFinal(
-    c.redis.url,
-    w,
-    level,
-    raced.map((r) => r.tag),
-  );
-  const races = raced.map((r) => ({ ...r, records: records.get(r.tag) ?? [] }));
-  const report = w.checker.check(final);
-  const ms = performance.now() - t0;
-  const { examples, ...figures } = report;
-  console.log(`# ${level}: ${JSON.stringify(figures)} in ${(ms / 1000).toFixed(1)} s`);
-  console.log(`# ${level}: retried errors ${JSON.stringify(w.progress.errors)}`);
-  console.log(`# ${level}: reads at held re-runs ${JSON.stringify(holdReads)}`);
-  if (level === "read-atomic") {
-    // Epoch 1 is fenced when a request starts; its first attempt runs as epoch 2.
-    console.log(
-      `# ${level}: race-killed requests' commit records (epochs) ${JSON.stringify(races)}`,
+  await c.replacementsJoined();
+  const results = {} as Record<Level, Outcome>;
+  for (const level of levels) {
+    const w = wOf(level);
+    const o = out[level];
+    const { final, records } = await readFinal(
+      c.redis.url,
+      w,
+      level,
+      o.kills.map((k) => k.tag),
     );
+    for (const k of o.kills) k.records = records.get(k.tag) ?? [];
+    const report = w.checker.check(final);
+    const { examples, ...figures } = report;
+    log(`${level}: ${JSON.stringify(figures)}`);
+    log(`${level}: retried errors ${JSON.stringify(w.progress.errors)}`);
+    log(`${level}: read at the held run's re-run ${JSON.stringify(o.holdReads)}`);
+    if (level === "read-atomic") {
+      // Epoch 1 is fenced when a request starts; its first attempt runs as epoch 2, so a record
+      // at 2 is the killed attempt's own commit, found and returned by the re-run.
+      log(`${level}: killed requests' commit records (epochs) ${JSON.stringify(o.kills)}`);
+    }
+    for (const e of examples.slice(0, 4)) console.log(`#   ${e}`);
+    results[level] = { ...o, report };
   }
-  for (const e of examples.slice(0, 6)) console.log(`#   ${e}`);
-  return { report, holdReads, races, errors: w.progress.errors, ms };
+  return results;
 }
 
 describe("read-atomic runs under SIGKILLed nodes and a restarted Redis (3 node processes)", () => {
   let c: FaultCluster;
+  let o: Record<Level, Outcome>;
   before(async () => {
     c = await FaultCluster.start();
+    o = await runBoth(c);
   });
   after(async () => {
     await c?.stop();
   });
 
-  it("control: the same workload at lww shows fractured reads and duplicated effects", async () => {
-    const o = await runWithFaults(c, "lww");
-    assert.ok(o.report.fracturedReads > 0, "lww reads half-written groups");
-    assert.ok(o.report.duplicatedEffects > 0, "lww re-runs apply effects twice");
-    // Deterministic: a held run's first half was written before its node died.
-    assert.equal(o.holdReads.length, 2);
-    assert.ok(
-      o.holdReads.every((v) => new Set(v).size > 1),
-      "each held run's group is half-written when its re-run reaches the gate",
-    );
-    assert.equal(o.report.acked, o.report.writes, "every request was acknowledged in the end");
+  it("control: the same workload at lww shows fractured reads and duplicated effects", () => {
+    const { report: r, holdReads, kills } = o.lww;
+    assert.equal(kills.length, 2, "two lww runs had their node killed under them");
+    assert.ok(r.fracturedReads > 0, "lww reads half-written groups");
+    assert.ok(r.duplicatedEffects > 0, "lww re-runs apply effects twice");
+    // Deterministic: the held run's first writes reached storage before its node died.
+    assert.equal(holdReads.length, 1);
+    assert.ok(new Set(holdReads[0]).size > 1, "the held run's group is half-written");
+    assert.equal(r.acked, r.writes, "every request was acknowledged in the end");
   });
 
-  it("read-atomic: no fractured or dirty read, no lost commit, no duplicated effect", async () => {
-    const o = await runWithFaults(c, "read-atomic");
-    const r = o.report;
+  it("read-atomic: no fractured or dirty read, no lost commit, no duplicated effect", () => {
+    const { report: r, holdReads, kills } = o["read-atomic"];
     assert.deepEqual(
       {
         fracturedReads: r.fracturedReads,
@@ -174,12 +219,10 @@ describe("read-atomic runs under SIGKILLed nodes and a restarted Redis (3 node p
     );
     assert.equal(r.acked, r.writes, "every request was acknowledged in the end");
     assert.equal(r.counterTotal, r.acked, "the counters add up to the acknowledgements");
-    assert.equal(o.holdReads.length, 2);
-    assert.ok(
-      o.holdReads.every((v) => new Set(v).size === 1),
-      "held runs left nothing visible",
-    );
-    // Each request committed exactly once, whatever attempt did it.
-    for (const race of o.races) assert.equal(race.records.length, 1, race.tag);
+    assert.equal(holdReads.length, 1);
+    assert.equal(new Set(holdReads[0]).size, 1, "the held run left nothing visible");
+    // Each request whose node was killed under it committed exactly once, by whichever attempt.
+    assert.equal(kills.length, 2);
+    for (const k of kills) assert.deepEqual(k.records.length, 1, `${k.kind} ${k.tag}`);
   });
 });

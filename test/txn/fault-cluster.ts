@@ -10,6 +10,7 @@ import { Stratus } from "../../src/index.js";
 import { HybridClock, decodeValue, plainValue } from "../../src/lattice/index.js";
 import { userKey } from "../../src/state/index.js";
 import { RedisStore } from "../../src/storage/index.js";
+import type { Store } from "../../src/storage/index.js";
 import { Transaction, TxnManager, localBackend, tidForRequest } from "../../src/txn/index.js";
 import type { FinalState, TagValue, TxnWorkload } from "../../src/txn/check/index.js";
 import { registerTxnCheck } from "../../src/txn/check/index.js";
@@ -29,7 +30,9 @@ export class FaultCluster {
   /** Live node processes by id (a node leaves it when it is killed). */
   readonly nodes = new Map<string, Child>();
   private replaced = 0;
-  private readonly starting: Promise<number>[] = [];
+  /** Stops replacements still starting when the test ends (their join is not waited for). */
+  private readonly aborter = new AbortController();
+  private readonly starting: Promise<unknown>[] = [];
 
   private constructor(
     /** This process's own client of the store, to watch for writes. */
@@ -91,6 +94,9 @@ export class FaultCluster {
     const child = await startStratus(
       ["node", "--join", this.scheduler.ready, "--token", TOKEN, "--executors", "2", "--id", id],
       /node (\S+) joined/,
+      {},
+      [],
+      this.aborter.signal,
     );
     this.nodes.set(id, child);
   }
@@ -115,13 +121,8 @@ export class FaultCluster {
     await exited;
     const t0 = performance.now();
     const replaced = this.startNode(`r${++this.replaced}`).then(() => performance.now() - t0);
-    this.starting.push(replaced);
+    this.starting.push(replaced.catch(() => undefined));
     return { replaced };
-  }
-
-  /** Resolves once every replacement started so far has joined. */
-  async replacementsJoined(): Promise<void> {
-    await Promise.all(this.starting);
   }
 
   /**
@@ -142,6 +143,11 @@ export class FaultCluster {
     await until(async () => (await this.cloud.status()).nodes.length === n, 20_000, `${n} nodes`);
   }
 
+  /** A client of the cluster's store (close it). */
+  store(): Promise<RedisStore> {
+    return RedisStore.connect({ url: this.redis.url });
+  }
+
   /** SIGKILLs Redis and starts it again on the same port and data. */
   async restartRedis(): Promise<void> {
     await this.redis.kill("SIGKILL");
@@ -151,6 +157,8 @@ export class FaultCluster {
   async stop(): Promise<void> {
     await this.cloud.close();
     await this.watcher.close();
+    this.aborter.abort();
+    await Promise.all(this.starting);
     await Promise.all([this.scheduler, ...this.nodes.values()].map((c) => c.stop()));
     this.gateServer.closeAllConnections();
     this.gateServer.close();
@@ -159,18 +167,17 @@ export class FaultCluster {
 }
 
 /**
- * The final state, read straight from storage by a store and transaction manager of this test
- * process (a fresh manager scans every commit record when it starts, so it misses none):
- * through one transaction for `read-atomic`, as plain values for `lww`.
+ * The final state, read straight from `store` by a transaction manager of this test process (a
+ * fresh manager scans every commit record when it starts, so it misses none): through one
+ * transaction for `read-atomic`, as plain values for `lww`.
  */
 export async function readFinal(
-  redisUrl: string,
+  store: Store,
   w: TxnWorkload,
   level: "lww" | "read-atomic",
   /** Requests whose commit records to list (epochs of the attempts that wrote one). */
   recordsOf: readonly string[] = [],
 ): Promise<{ final: FinalState; records: Map<string, number[]> }> {
-  const store = await RedisStore.connect({ url: redisUrl });
   const clock = new HybridClock({ node: "checker" });
   const mgr = await TxnManager.start({ store, clock, gcIntervalMs: 0, recoveryIntervalMs: 0 });
   try {
@@ -207,6 +214,5 @@ export async function readFinal(
     return { final: { groups, counters }, records };
   } finally {
     await mgr.close();
-    await store.close();
   }
 }

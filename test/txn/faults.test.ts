@@ -91,8 +91,9 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
     if (!c.nodes.has(victim)) return log(`node ${victim} is gone already (${what})`);
     log(`SIGKILL node ${victim} ${what}; runs in flight: ${inFlight()}`);
     const { replaced } = await c.killAndReplace(victim);
-    void replaced.then((ms) =>
-      log(`replacement of ${victim} joined after ${(ms / 1000).toFixed(1)} s`),
+    replaced.then(
+      (ms) => log(`replacement of ${victim} joined after ${(ms / 1000).toFixed(1)} s`),
+      () => log(`replacement of ${victim} was still starting at the end`),
     );
   };
 
@@ -155,13 +156,13 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
   for (const l of levels) wOf(l).stop();
   await Promise.all(runs);
   c.gate(() => Promise.resolve());
-  await c.replacementsJoined();
   const results = {} as Record<Level, Outcome>;
+  const store = await c.store();
   for (const level of levels) {
     const w = wOf(level);
     const o = out[level];
     const { final, records } = await readFinal(
-      c.redis.url,
+      store,
       w,
       level,
       o.kills.map((k) => k.tag),
@@ -180,6 +181,7 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
     for (const e of examples.slice(0, 4)) console.log(`#   ${e}`);
     results[level] = { ...o, report };
   }
+  await store.close();
   return results;
 }
 

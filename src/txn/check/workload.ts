@@ -11,6 +11,7 @@
  * kill there leaves half a group written and a re-run increments the counter again; under
  * `read-atomic` they are buffered until the sink's commit, which comes right after the gate.
  */
+import { InvalidArgumentError } from "../../errors/index.js";
 import type { FunctionContext } from "../../node/index.js";
 import type { Consistency } from "../../scheduler/index.js";
 import { TxnChecker } from "./checker.js";
@@ -137,7 +138,8 @@ export interface WorkloadProgress {
  * await registerTxnCheck(cloud);
  * const w = new TxnWorkload(cloud, { ns: "ra-1", consistency: "read-atomic" });
  * await w.run();
- * const report = w.checker.check(await readFinal(w.groupKeys(), w.counterKeys()));
+ * // Read every group's keys and every request's counter from storage, then:
+ * const report = w.checker.check({ groups, counters });
  * ```
  */
 export class TxnWorkload {
@@ -171,6 +173,19 @@ export class TxnWorkload {
       maxAttempts: 40,
       ...o,
     };
+    for (const f of ["writers", "writesPerWriter", "groupsPerWriter", "readers", "maxAttempts"]) {
+      const v = this.o[f as keyof TxnWorkloadOptions];
+      if (!Number.isSafeInteger(v) || (v as number) < 0) {
+        throw InvalidArgumentError.field(f, "must be a non-negative integer");
+      }
+    }
+    if (!Number.isSafeInteger(this.o.keys) || this.o.keys < 2) {
+      throw InvalidArgumentError.field("keys", "must be an integer of at least 2");
+    }
+    if (!/^[0-9a-zA-Z_-]{1,64}$/.test(this.o.ns)) {
+      // It names keys and request ids (which name transaction records).
+      throw InvalidArgumentError.field("ns", "must be 1-64 characters of [0-9a-zA-Z_-]");
+    }
   }
 
   /** Every group's name. */

@@ -46,14 +46,14 @@ export function startTs(
     stdio: ["ignore", "pipe", "pipe"],
     ...(signal && { signal, killSignal: "SIGKILL" as const }),
   });
-  // An aborted spawn reports an AbortError; its exit (below) says the rest.
-  proc.on("error", () => undefined);
   let out = "";
   let err = "";
   proc.stderr?.on("data", (d: Buffer) => {
     err = (err + d.toString()).slice(-4000);
   });
   return new Promise((resolve, reject) => {
+    // A failed spawn, or an abort (`signal`), after which the process is gone.
+    proc.on("error", reject);
     proc.on("exit", (code) =>
       reject(new Error(`${file} exited (${code}) before it was ready:\n${err}`)),
     );

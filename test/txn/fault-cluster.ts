@@ -157,9 +157,10 @@ export class FaultCluster {
   async stop(): Promise<void> {
     await this.cloud.close();
     await this.watcher.close();
+    await Promise.all([this.scheduler, ...this.nodes.values()].map((c) => c.stop()));
+    // Replacements still starting (or that joined meanwhile) are SIGKILLed.
     this.aborter.abort();
     await Promise.all(this.starting);
-    await Promise.all([this.scheduler, ...this.nodes.values()].map((c) => c.stop()));
     this.gateServer.closeAllConnections();
     this.gateServer.close();
     await this.redis.stop();

@@ -11,7 +11,13 @@ import { HybridClock, decodeValue, plainValue } from "../../src/lattice/index.js
 import { userKey } from "../../src/state/index.js";
 import { RedisStore } from "../../src/storage/index.js";
 import type { Store } from "../../src/storage/index.js";
-import { Transaction, TxnManager, localBackend, tidForRequest } from "../../src/txn/index.js";
+import {
+  TXN_PREFIX,
+  Transaction,
+  TxnManager,
+  localBackend,
+  tidForRequest,
+} from "../../src/txn/index.js";
 import type { FinalState, TagValue, TxnWorkload } from "../../src/txn/check/index.js";
 import { registerTxnCheck } from "../../src/txn/check/index.js";
 import { startStratus, until } from "../support/processes.js";
@@ -143,6 +149,22 @@ export class FaultCluster {
     await until(async () => (await this.cloud.status()).nodes.length === n, 20_000, `${n} nodes`);
   }
 
+  /**
+   * Reads a group now, from outside any run (no executor needed, so a held run cannot starve
+   * it): through a client transaction (`cloud.txn`) at read-atomic, plain `get`s at lww.
+   */
+  async readGroup(level: "lww" | "read-atomic", keys: string[]): Promise<TagValue[]> {
+    const out: TagValue[] = [];
+    if (level === "lww") {
+      for (const k of keys) out.push((await this.cloud.get<string>(k)) ?? null);
+      return out;
+    }
+    const tx = await this.cloud.txn.begin();
+    for (const k of keys) out.push((await tx.get<string>(k)) ?? null);
+    await tx.abort();
+    return out;
+  }
+
   /** A client of the cluster's store (close it). */
   store(): Promise<RedisStore> {
     return RedisStore.connect({ url: this.redis.url });
@@ -206,11 +228,16 @@ export async function readFinal(
     // Which attempts of a request wrote a commit record (the rest were fenced or never ran).
     const records = new Map<string, number[]>();
     for (const tag of recordsOf) {
+      const tid = tidForRequest(tag);
       const found: number[] = [];
-      for (let e = 1; e <= 8; e++) {
-        if ((await mgr.find(tidForRequest(tag), e)) !== undefined) found.push(e);
+      for await (const key of store.scan(`${TXN_PREFIX}${tid}.`)) {
+        const e = Number(key.slice(key.lastIndexOf(".") + 1));
+        if ((await mgr.find(tid, e)) !== undefined) found.push(e);
       }
-      records.set(tag, found);
+      records.set(
+        tag,
+        found.sort((a, b) => a - b),
+      );
     }
     return { final: { groups, counters }, records };
   } finally {

@@ -261,15 +261,6 @@ export class TxnWorkload {
     }
   }
 
-  /** Groups read by a writer's gate hook (the test checks a group at a chosen moment). */
-  async readGroup(g: string, id: string): Promise<TagValue[] | undefined> {
-    const up: Up = { ns: this.o.ns, g, keys: this.o.keys };
-    const seen = await this.attempt("read", () => this.call(TXF_READ, { txf_r1: [up] }, id));
-    if (!Array.isArray(seen)) return undefined;
-    this.checker.read(g, seen as TagValue[]);
-    return seen as TagValue[];
-  }
-
   private call(
     dag: string,
     inputs: Record<string, unknown[]>,

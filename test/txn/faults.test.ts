@@ -4,8 +4,10 @@
  * and restarted. The control, the same workload at `lww` (direct writes), runs on the same
  * cluster at the same time, so every fault hits both: it must show fractured reads and
  * duplicated effects, which proves the checker sees them; read-atomic must show none of the four
- * anomalies. Each workload (src/txn/check) has 3 writer and 3 reader lanes; every call is retried
- * with its request id until it succeeds; the checker reads the final state straight from storage.
+ * anomalies. Each workload (src/txn/check) has 3 writer lanes of DAG runs, 1 of client
+ * transactions (direct client writes at lww) and 3 reader lanes; every call is retried with its
+ * request id until it succeeds (a failed client commit is sent again as it was, unless it says
+ * nothing was written); the checker reads the final state straight from storage.
  *
  * Faults, in order, each at a writer's gate (just before its last write: the run is past its
  * other writes and about to commit), at most two nodes down at once:
@@ -60,6 +62,7 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
       new TxnWorkload(c.cloud, {
         ns: `${level === "lww" ? "lww" : "ra"}${stamp}`,
         consistency: level,
+        clientWriters: 1,
         gate: c.gateUrl,
       }),
     ]),

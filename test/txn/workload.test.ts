@@ -24,11 +24,12 @@ describe("txn fault workload", () => {
     await store.close();
   });
 
-  it("read-atomic without faults: every request counted once, every read whole", async () => {
+  it("read-atomic without faults: every request counted once, every read whole (runs and client transactions)", async () => {
     const w = new TxnWorkload(cloud, {
       ns: "clean",
       consistency: "read-atomic",
       writers: 2,
+      clientWriters: 1,
       writesPerWriter: 6,
       readers: 2,
     });
@@ -40,10 +41,11 @@ describe("txn fault workload", () => {
       [0, 0, 0, 0],
       r.examples.join("\n"),
     );
-    assert.deepEqual([r.writes, r.acked, r.counterTotal], [12, 12, 12]);
-    // Each group's final value is its lane's last request to it.
+    assert.deepEqual([r.writes, r.acked, r.counterTotal], [18, 18, 18]);
+    // Each group's final value is its lane's last request to it (lane 2 writes from the client).
     assert.deepEqual(final.groups.get("g0"), Array(4).fill("clean-w0-4"));
     assert.deepEqual(final.groups.get("g3"), Array(4).fill("clean-w1-5"));
+    assert.deepEqual(final.groups.get("g5"), Array(4).fill("clean-c2-5"));
     assert.ok(r.reads > final.groups.size, "readers read while the writers wrote");
   });
 

@@ -15,3 +15,4 @@ export { TxnChecker } from "./checker.js";
 export type { FinalState, TagValue, TxnAnomalies, TxnCheckReport } from "./checker.js";
 export { TXF_CODE, TXF_READ, TXF_WRITE, TxnWorkload, registerTxnCheck } from "./workload.js";
 export type { TxnCheckCloud, TxnWorkloadOptions, WorkloadProgress } from "./workload.js";
+export type { ClientWriterCloud } from "./client-writer.js";

@@ -15,10 +15,12 @@ import { InvalidArgumentError } from "../../errors/index.js";
 import type { FunctionContext } from "../../node/index.js";
 import type { Consistency } from "../../scheduler/index.js";
 import { TxnChecker } from "./checker.js";
+import { clientWrite } from "./client-writer.js";
+import type { ClientWriterCloud } from "./client-writer.js";
 import type { TagValue } from "./checker.js";
 
 /** What the driver needs of a client (a `Stratus`). */
-export interface TxnCheckCloud {
+export interface TxnCheckCloud extends ClientWriterCloud {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   register(name: string, fn: (ctx: FunctionContext, ...args: any[]) => unknown): Promise<void>;
   registerDag(
@@ -111,6 +113,11 @@ export interface TxnWorkloadOptions {
   groupsPerWriter?: number;
   /** Keys per group. @default 4 */
   keys?: number;
+  /**
+   * Writer lanes that write from the client instead of a run: a client transaction at
+   * read-atomic, direct writes at lww. @default 0
+   */
+  clientWriters?: number;
   /** Reader lanes; they read until the writers are done. @default 3 */
   readers?: number;
   /** The gate `txf_w2` asks before its last write (empty: none). @default "" */
@@ -164,6 +171,7 @@ export class TxnWorkload {
   ) {
     this.o = {
       writers: 3,
+      clientWriters: 0,
       writesPerWriter: 500,
       groupsPerWriter: 2,
       keys: 4,
@@ -173,7 +181,14 @@ export class TxnWorkload {
       maxAttempts: 40,
       ...o,
     };
-    for (const f of ["writers", "writesPerWriter", "groupsPerWriter", "readers", "maxAttempts"]) {
+    for (const f of [
+      "writers",
+      "clientWriters",
+      "writesPerWriter",
+      "groupsPerWriter",
+      "readers",
+      "maxAttempts",
+    ]) {
       const v = this.o[f as keyof TxnWorkloadOptions];
       if (!Number.isSafeInteger(v) || (v as number) < 0) {
         throw InvalidArgumentError.field(f, "must be a non-negative integer");
@@ -190,7 +205,7 @@ export class TxnWorkload {
 
   /** Every group's name. */
   get groups(): string[] {
-    const n = this.o.writers * this.o.groupsPerWriter;
+    const n = (this.o.writers + this.o.clientWriters) * this.o.groupsPerWriter;
     return Array.from({ length: n }, (_, i) => `g${i}`);
   }
 
@@ -222,31 +237,47 @@ export class TxnWorkload {
 
   /** Runs the lanes to the end. */
   async run(): Promise<void> {
-    const writers = Array.from({ length: this.o.writers }, (_, w) => this.writer(w));
+    const writers = Array.from({ length: this.o.writers + this.o.clientWriters }, (_, w) =>
+      this.writer(w),
+    );
     const readers = Array.from({ length: this.o.readers }, (_, r) => this.reader(r));
     await Promise.all(writers);
     this.writing = false;
     await Promise.all(readers);
   }
 
+  /** Writer lane `w`: a run per request, or past `writers`, a client transaction. */
   private async writer(w: number): Promise<void> {
     const { ns, groupsPerWriter: per } = this.o;
+    const client = w >= this.o.writers;
     for (let i = 0; i < this.o.writesPerWriter && !this.stopped; i++) {
       const g = `g${w * per + (i % per)}`;
-      const tag = `${ns}-w${w}-${i}`;
+      const tag = `${ns}-${client ? "c" : "w"}${w}-${i}`;
       this.tags.push(tag);
       this.groupByTag.set(tag, g);
       this.checker.issued(tag, g);
-      const up: Up = { ns, g, keys: this.o.keys, tag, gate: this.o.gate };
-      const out = await this.attempt("write", () => this.call(TXF_WRITE, { txf_w1: [up] }, tag));
-      if (out === tag) {
-        this.checker.acked(tag);
-        this.progress.acked++;
-        for (const wt of this.ackWaiters.filter((x) => x.n <= this.progress.acked)) {
-          this.ackWaiters.splice(this.ackWaiters.indexOf(wt), 1);
-          wt.resolve();
-        }
+      let ok: boolean;
+      if (client) {
+        const write = { tag, keys: this.groupKeys(g), counterKey: `${ns}/n/${tag}` };
+        this.progress.writesInFlight++;
+        ok = await clientWrite(this.cloud, this.o.consistency, write, this.o.maxAttempts, (e, a) =>
+          this.failed(e, a),
+        ).finally(() => this.progress.writesInFlight--);
+      } else {
+        const up: Up = { ns, g, keys: this.o.keys, tag, gate: this.o.gate };
+        ok =
+          (await this.attempt("write", () => this.call(TXF_WRITE, { txf_w1: [up] }, tag))) === tag;
       }
+      if (ok) this.ack(tag);
+    }
+  }
+
+  private ack(tag: string): void {
+    this.checker.acked(tag);
+    this.progress.acked++;
+    for (const wt of this.ackWaiters.filter((x) => x.n <= this.progress.acked)) {
+      this.ackWaiters.splice(this.ackWaiters.indexOf(wt), 1);
+      wt.resolve();
     }
   }
 
@@ -259,6 +290,16 @@ export class TxnWorkload {
       const seen = await this.attempt("read", () => this.call(TXF_READ, { txf_r1: [up] }, id));
       if (Array.isArray(seen)) this.checker.read(g, seen as TagValue[]);
     }
+  }
+
+  /** Counts a failed attempt and backs off before the next. */
+  private async failed(e: unknown, attempt: number): Promise<void> {
+    const code = (e as { code?: unknown }).code;
+    const k = typeof code === "string" ? code : "UNTYPED";
+    this.progress.errors[k] = (this.progress.errors[k] ?? 0) + 1;
+    // Nothing signals that the cluster can take the call again (a node replaced, storage back):
+    // back off a little, as a client would.
+    await new Promise((r) => setTimeout(r, Math.min(50 * attempt, 500)));
   }
 
   private call(
@@ -283,12 +324,7 @@ export class TxnWorkload {
       try {
         return await f();
       } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        const k = typeof code === "string" ? code : "UNTYPED";
-        this.progress.errors[k] = (this.progress.errors[k] ?? 0) + 1;
-        // Nothing signals that the cluster can take the call again (a node replaced, storage
-        // back): back off a little, as a client would.
-        await new Promise((r) => setTimeout(r, Math.min(50 * a, 500)));
+        await this.failed(e, a);
       } finally {
         this.progress[field]--;
       }

@@ -16,8 +16,9 @@ export function startStratus(
   ready: RegExp,
   env: NodeJS.ProcessEnv = {},
   wrapper: string[] = [],
+  signal?: AbortSignal,
 ): Promise<Child> {
-  return startTs("src/cli/main.ts", args, ready, env, wrapper);
+  return startTs("src/cli/main.ts", args, ready, env, wrapper, signal);
 }
 
 export interface Child {
@@ -35,12 +36,15 @@ export function startTs(
   env: NodeJS.ProcessEnv = {},
   /** A command that runs the process, e.g. `["ip", "netns", "exec", "hostA"]`. */
   wrapper: string[] = [],
+  /** Aborting it SIGKILLs the process (one still starting rejects). */
+  signal?: AbortSignal,
 ): Promise<Child> {
   const argv = [...wrapper, process.execPath, "--import", "tsx", join(root, file), ...args];
   const proc = spawn(argv[0] as string, argv.slice(1), {
     cwd: root,
     env: { ...process.env, STRATUS_HOME: mkdtempSync(join(tmpdir(), "stratus-home-")), ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(signal && { signal, killSignal: "SIGKILL" as const }),
   });
   let out = "";
   let err = "";
@@ -48,6 +52,8 @@ export function startTs(
     err = (err + d.toString()).slice(-4000);
   });
   return new Promise((resolve, reject) => {
+    // A failed spawn, or an abort (`signal`), after which the process is gone.
+    proc.on("error", reject);
     proc.on("exit", (code) =>
       reject(new Error(`${file} exited (${code}) before it was ready:\n${err}`)),
     );

@@ -1,0 +1,18 @@
+/**
+ * The transaction fault checker as reusable code: the four-anomaly checker (fractured reads,
+ * dirty reads, lost acknowledged commits, duplicated effects) and the workload that feeds it.
+ *
+ * @example
+ * ```ts
+ * import { TxnWorkload, registerTxnCheck } from "./txn/check/index.js";
+ * await registerTxnCheck(cloud);
+ * const w = new TxnWorkload(cloud, { ns: "ra-1", consistency: "read-atomic" });
+ * await w.run();
+ * w.checker.check(finalState); // { fracturedReads: 0, dirtyReads: 0, lostCommits: 0, ... }
+ * ```
+ */
+export { TxnChecker } from "./checker.js";
+export type { FinalState, TagValue, TxnAnomalies, TxnCheckReport } from "./checker.js";
+export { TXF_CODE, TXF_READ, TXF_WRITE, TxnWorkload, registerTxnCheck } from "./workload.js";
+export type { TxnCheckCloud, TxnWorkloadOptions, WorkloadProgress } from "./workload.js";
+export type { ClientWriterCloud } from "./client-writer.js";

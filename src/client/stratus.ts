@@ -330,7 +330,8 @@ export class Stratus {
     const withId = { ...wire, requestId: options.requestId ?? randomUUID() };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await send(withId);
+        // Marked retries fence the attempts before them; the first send needs no fence.
+        return await send(attempt === 0 ? withId : { ...withId, retry: true });
       } catch (e) {
         if (attempt >= limit || !isRetryable(e)) throw e;
       }

@@ -23,7 +23,7 @@ import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
-import { ClientTransactions } from "./txn.js";
+import { ClientTransactions } from "../txn/index.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
 

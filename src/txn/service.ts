@@ -4,8 +4,8 @@ import type { HybridClock, Timestamp } from "../lattice/index.js";
 import type { RunMeta } from "../scheduler/index.js";
 import { localBackend } from "./local.js";
 import type { TxnManager } from "./manager.js";
-import { TXN_SESSION_KEY, startedTxn } from "./policy.js";
-import type { CarriedTxn } from "./policy.js";
+import { TXN_SESSION_KEY, startedTxn } from "./carried.js";
+import type { CarriedTxn } from "./carried.js";
 import { tidForRequest } from "./record.js";
 import type { TxnRecord } from "./record.js";
 import type { WireCommit } from "./transaction.js";
@@ -71,7 +71,9 @@ export class RunTransactionService {
   relaunch(meta: RunMeta): Promise<{ meta: RunMeta } | { result: Uint8Array }> | undefined {
     if (meta.consistency !== "read-atomic") return undefined;
     const c = meta.session[TXN_SESSION_KEY] as CarriedTxn | undefined;
-    if (c === undefined || typeof c.id !== "string") return undefined;
+    // A nested call inside its caller's transaction commits nothing, so it has nothing to
+    // fence: it runs again, and whichever attempt answers first is the one its caller takes in.
+    if (c === undefined || typeof c.id !== "string" || c.j !== undefined) return undefined;
     return this.mgr.supersede(c.id).then((r) => {
       if ("record" in r) return { result: resultOf(r.record) };
       const txn: CarriedTxn = { ...c, e: r.epoch, s: this.clock.now(), r: [], w: [] };

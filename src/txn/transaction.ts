@@ -183,6 +183,13 @@ export class Transaction {
     else this.writes.set(key, { merge: combine(w.merge, l, key) });
   }
 
+  /** Buffers a whole new lattice for `key` (null deletes it), replacing what was buffered. */
+  setLattice(key: string, l: Lattice | null): void {
+    this.open();
+    checkKey(key);
+    this.writes.set(key, { set: l });
+  }
+
   /** Buffers a delete. */
   delete(key: string): void {
     this.open();

@@ -50,7 +50,7 @@ export function isWireWrites(w: unknown): w is WireWrite[] {
     w.every(
       (x) =>
         Array.isArray(x) &&
-        x.length === 3 &&
+        (x.length === 3 || (x.length === 4 && typeof x[3] === "string" && x[3].length <= 64)) &&
         typeof x[0] === "string" &&
         (x[1] === 0 || x[1] === 1) &&
         (x[2] === null || x[2] instanceof Uint8Array),

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Stratus } from "../../src/index.js";
-import { TxnAbortedError, TxnFencedError } from "../../src/txn/index.js";
+import { TxnAbortedError, TxnFencedError, recordKey } from "../../src/txn/index.js";
+import { decodeValue } from "../../src/lattice/index.js";
+import type { Store } from "../../src/storage/index.js";
 import { fromWireError, toWireError } from "../../src/errors/index.js";
 import { BackendFixture } from "../support/backends.js";
 import type { BackendName } from "../support/backends.js";
@@ -16,11 +18,13 @@ for (const backend of ["memory", "redis"] as BackendName[]) {
   describe(`ctx.txn and nested calls over ${backend}`, () => {
     const fixture = new BackendFixture(backend);
     let cloud: Stratus;
+    let store: Store;
     before(async () => {
+      store = await fixture.open();
       // A short transaction limit, so that one test can outlive it.
       cloud = await Stratus.local({
         executors: 2,
-        store: await fixture.open(),
+        store,
         txn: { maxTxnMs: 2000, gcGraceMs: 60_000 },
       });
       await cloud.register("transfer", async (ctx, from: string, to: string, n: number) => {
@@ -83,6 +87,17 @@ for (const backend of ["memory", "redis"] as BackendName[]) {
         await go;
         ch.close();
         return "done";
+      });
+      await cloud.register("slowOnce", async (ctx) => {
+        // The test tells each attempt whether to outlive the transaction limit.
+        const ch = new BroadcastChannel("txnapi/slowOnce");
+        const slow = new Promise((resolve) => (ch.onmessage = (m) => resolve(m.data)));
+        ch.postMessage("started");
+        const outlive = (await slow) === true;
+        ch.close();
+        await ctx.put("r/once", "x");
+        if (outlive) await ctx.recv({ timeoutMs: 2500 });
+        return ctx.runId();
       });
       await cloud.register("joinTxn", async (ctx) => {
         await ctx.put("j/run", 1);
@@ -178,6 +193,25 @@ for (const backend of ["memory", "redis"] as BackendName[]) {
       // Control: the same failure at lww leaves both writes behind.
       await assert.rejects(cloud.call("parent", ["n/k6", true]), { code: "FUNCTION_ERROR" });
       assert.deepEqual([await cloud.get("n/k6"), await cloud.get("n/k6/child")], ["p", "c"]);
+    });
+
+    it("the client marks its retry: the retry fences the first attempt and commits at epoch 2", async () => {
+      const ch = new BroadcastChannel("txnapi/slowOnce");
+      let starts = 0;
+      ch.onmessage = () => ch.postMessage(++starts === 1);
+      const tid = await cloud.call<string>("slowOnce", [], {
+        consistency: "read-atomic",
+        requestId: `slow-once-${backend}`,
+      });
+      ch.close();
+      assert.equal(starts, 2, "the first attempt aborted (too old) and the client retried");
+      const slot = async (e: number): Promise<unknown> => {
+        const l = await store.get(recordKey(tid, e));
+        return l?.kind === "lww" ? (decodeValue<{ f?: 1; e?: number }>(l.bytes) ?? null) : l;
+      };
+      assert.equal(((await slot(1)) as { f?: 1 }).f, 1, "epoch 1 holds a fence");
+      assert.equal(((await slot(2)) as { e?: number }).e, 2, "epoch 2 holds the record");
+      assert.equal(await (await cloud.txn.begin()).get("r/once"), "x");
     });
 
     it("inside a read-atomic run, ctx.txn joins the run: commit adds to it, abort drops", async () => {

@@ -27,7 +27,22 @@ export interface TxnBackend {
   /** The value of one known version (a read carried over from another node of the run). */
   readAt?(key: string, rid: string | null): Promise<Uint8Array | null>;
   commit(c: WireCommit): Promise<WireCommitted>;
+  /**
+   * A manager in this process: the same reads and commits with lattices as they are, skipping
+   * an encode and a decode of every value (4 KiB values: ~20 µs each way).
+   */
+  inProcess?: {
+    read(
+      key: string,
+      reads: [string, string | null][],
+      start: Timestamp,
+    ): Promise<{ rid: string | null; value: Lattice | undefined }>;
+    commit(c: LatticeCommit): Promise<WireCommitted>;
+  };
 }
+
+/** A commit whose writes are lattices (null deletes), for {@link TxnBackend.inProcess}. */
+export type LatticeCommit = Omit<WireCommit, "writes"> & { writes: [string, Lattice | null][] };
 
 /** A commit's outcome as it crosses the wire (`result`: the one recorded by the first commit). */
 export interface WireCommitted {
@@ -208,19 +223,23 @@ export class Transaction {
    */
   async commit(opts: { result?: Uint8Array; always?: boolean } = {}): Promise<WireCommitted> {
     if (this.done === "aborted") throw new ClosedError("this transaction was aborted");
-    const writes: [string, Uint8Array | null][] = [];
-    for (const [k, w] of this.writes) {
-      const v = "set" in w ? w.set : await this.view(k);
-      writes.push([k, v === null || v === undefined ? null : encodeLattice(v)]);
-    }
-    const out = await this.backend.commit({
+    const writes: [string, Lattice | null][] = [];
+    for (const [k, w] of this.writes)
+      writes.push([k, ("set" in w ? w.set : await this.view(k)) ?? null]);
+    const c = {
       tid: this.id,
       epoch: this.epoch,
       start: this.start,
       reads: this.readSet(),
-      writes,
       ...opts,
-    });
+    };
+    const ip = this.backend.inProcess;
+    const out = ip
+      ? await ip.commit({ ...c, writes })
+      : await this.backend.commit({
+          ...c,
+          writes: writes.map(([k, v]) => [k, v === null ? null : encodeLattice(v)]),
+        });
     this.done = "committed";
     return out;
   }
@@ -248,9 +267,18 @@ export class Transaction {
       known.loaded = true;
     }
     if (known !== undefined) return known; // repeatable read
-    const r = await this.backend.read(key, this.readSet(), this.start);
-    const value = r.value === null ? undefined : decodeLattice(r.value);
-    const read: Read = { rid: r.rid, value, loaded: true };
+    const ip = this.backend.inProcess;
+    let read: Read;
+    if (ip !== undefined) {
+      read = { ...(await ip.read(key, this.readSet(), this.start)), loaded: true };
+    } else {
+      const r = await this.backend.read(key, this.readSet(), this.start);
+      read = {
+        rid: r.rid,
+        value: r.value === null ? undefined : decodeLattice(r.value),
+        loaded: true,
+      };
+    }
     this.reads.set(key, read);
     return read;
   }

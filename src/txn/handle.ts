@@ -14,7 +14,14 @@ import type { TxnBackend, WireCommitted, WireRead } from "./transaction.js";
 /** Sends one `txn.*` request (a client's rpc to its gateway, a function's host call). */
 export type Rpc = <T>(method: string, payload: unknown) => Promise<T>;
 
-/** A transaction backend over the `txn.*` methods. */
+/**
+ * A transaction backend over the `txn.*` methods.
+ *
+ * @example
+ * ```ts
+ * const tx = await Transaction.begin(rpcBackend((method, payload) => conn.request(method, payload)));
+ * ```
+ */
 export function rpcBackend(rpc: Rpc): TxnBackend {
   return {
     begin: async () => (await rpc<{ start: Timestamp }>("txn.begin", {})).start,

@@ -23,7 +23,7 @@ import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
-import { ClientTransactions } from "./txn.js";
+import { ClientTransactions } from "../txn/index.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
 
@@ -330,7 +330,8 @@ export class Stratus {
     const withId = { ...wire, requestId: options.requestId ?? randomUUID() };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await send(withId);
+        // Marked retries fence the attempts before them; the first send needs no fence.
+        return await send(attempt === 0 ? withId : { ...withId, retry: true });
       } catch (e) {
         if (attempt >= limit || !isRetryable(e)) throw e;
       }

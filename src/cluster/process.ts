@@ -20,7 +20,12 @@ import { WireServer } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
 import { withoutStorePassword } from "./store-address.js";
-import { RunTransactionService, TxnManager, readAtomicPolicy } from "../txn/index.js";
+import {
+  FunctionTransactions,
+  RunTransactionService,
+  TxnManager,
+  readAtomicPolicy,
+} from "../txn/index.js";
 import type { TxnManagerOptions } from "../txn/index.js";
 
 /**
@@ -404,6 +409,7 @@ export class StratusProcess {
         },
         fuse: o.fuse ?? true,
         sessionPolicies: [...SESSION_POLICIES, readAtomicPolicy(txn)],
+        txn: new FunctionTransactions(txnService),
       });
       const n = node;
       targets.onTrigger = (t) => n.onTrigger(t);

@@ -31,6 +31,16 @@ export interface RunSession {
    * earlier attempt of the same request committed).
    */
   finish(ok: boolean, result?: Uint8Array): Promise<Uint8Array | void>;
+  /**
+   * The session a nested `ctx.call` carries, when it differs from `forward().session`
+   * (read-atomic: the call joins the caller's transaction).
+   */
+  nested?(): Record<string, unknown>;
+  /**
+   * Takes back the result of a nested call started with {@link nested} and returns the result
+   * the caller sees (read-atomic: the call's writes come back with it and join the caller's).
+   */
+  returned?(v: Uint8Array): Uint8Array;
 }
 
 /**

@@ -86,6 +86,16 @@ export interface NodeOptions {
    * another level fails with `INVALID_ARGUMENT`. @default []
    */
   sessionPolicies?: readonly SessionPolicyFactory[];
+  /**
+   * Serves `ctx.txn` (src/txn `FunctionTransactions`, passed in so that node/ does not import
+   * src/txn). Without it `ctx.txn` fails with `INVALID_ARGUMENT`.
+   */
+  txn?: FunctionTxnHost;
+}
+
+/** What the node needs to serve `ctx.txn`: the `txn.*` methods, for a function in run `run`. */
+export interface FunctionTxnHost {
+  handle(method: string, payload: unknown, run: RunSession): Promise<unknown>;
 }
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -481,8 +491,10 @@ export class Node {
           throw new TimeoutError(`nested call of ${name} from ${inv.fn}: no time left`);
         // The nested run continues the caller's: same level, and what its session carries so
         // far (not the caller's future, which only the caller's sink resolves).
+        // A level may hand the call a session of its own (read-atomic: the caller's transaction,
+        // joined) and take something back with its result (the call's writes).
         const meta = session.forward();
-        const { future: _f, futureTtlMs: _t, ...carried } = meta.session;
+        const { future: _f, futureTtlMs: _t, ...carried } = session.nested?.() ?? meta.session;
         const run: RunRequest = {
           def: singleFunctionDag(name),
           inputs: { [name]: list },
@@ -498,8 +510,14 @@ export class Node {
         if (refs.length > 0) run.refs = { [name]: refs };
         if (Number.isFinite(left))
           run.options = { ...run.options, timeoutMs: Math.max(1, Math.floor(left)) };
-        return this.o.dispatcher.run(run);
+        const out = await this.o.dispatcher.run(run);
+        return session.returned?.(out) ?? out;
       }
+      case "txn":
+        if (this.o.txn === undefined) {
+          throw new InvalidArgumentError("this node does not run transactions (ctx.txn)");
+        }
+        return this.o.txn.handle(String(args[0]), args[1], session);
       default:
         throw new InvalidArgumentError(`unknown host operation ${String(op)}`);
     }

@@ -49,8 +49,11 @@ export type RunTxnStart = { session: Record<string, unknown> } | { result: Uint8
  * scheduler/ does not import it): the start of read-atomic runs and the `txn.*` methods.
  */
 export interface RunTransactions {
-  /** Starts (or finds the committed result of) the read-atomic run of request `requestId`. */
-  begin(requestId: string, dag: string): Promise<RunTxnStart>;
+  /**
+   * Starts (or finds the committed result of) the read-atomic run of request `requestId`;
+   * `retry`: the client marked this send as a retry of the request.
+   */
+  begin(requestId: string, dag: string, retry: boolean): Promise<RunTxnStart>;
   /** Answers `txn.begin`, `txn.read`, `txn.readAt` and `txn.commit` (payloads already checked). */
   handle(method: string, p: Record<string, unknown>): Promise<unknown>;
 }
@@ -237,6 +240,7 @@ export class Gateway {
       const started = await this.transactions().begin(
         options.requestId ?? randomUUID(),
         req.def.name,
+        options.retry === true,
       );
       if ("result" in started) {
         if (options.future !== true) return started.result;
@@ -367,6 +371,7 @@ function callOptions(raw: unknown): CallOptions {
     out.consistency = o.consistency;
   }
   if (typeof o.requestId === "string") out.requestId = o.requestId;
+  if (o.retry === true) out.retry = true;
   return out;
 }
 

@@ -25,7 +25,13 @@ const args = listOf(bytes);
 const refList = listOf(key);
 const callOptions = exact(
   {},
-  { timeoutMs: finite, future: bool, consistency: str(32), requestId: nonEmptyStr(128) },
+  {
+    timeoutMs: finite,
+    future: bool,
+    consistency: str(32),
+    requestId: nonEmptyStr(128),
+    retry: bool,
+  },
 );
 const txnStart = nonEmptyStr(32);
 const readPair: Check = (v) =>

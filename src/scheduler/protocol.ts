@@ -157,6 +157,12 @@ export interface CallOptions {
    * derives its transaction id from it, so a retry finds the first attempt's commit.
    */
   requestId?: string;
+  /**
+   * Set by the client on its retries of `requestId` (not on the first send): a read-atomic run
+   * fences earlier attempts only when one may exist, so a first attempt starts without a store
+   * round trip (src/txn/service.ts argues why that is safe).
+   */
+  retry?: boolean;
 }
 
 /** What a node announces in its heartbeat. */

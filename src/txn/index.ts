@@ -14,6 +14,8 @@
  * ```
  */
 export { TxnAbortedError, TxnFencedError } from "./errors.js";
+export { ClientTransaction, ClientTransactions, rpcBackend } from "./handle.js";
+export type { Rpc } from "./handle.js";
 export { localBackend } from "./local.js";
 export { TxnManager } from "./manager.js";
 export type {
@@ -29,6 +31,8 @@ export { Transaction, newTid } from "./transaction.js";
 export type { TxnBackend, WireCommit, WireCommitted, WireRead, WireWrite } from "./transaction.js";
 export { VersionIndex } from "./version-index.js";
 export type { ReadSet } from "./version-index.js";
-export { TXN_SESSION_KEY, readAtomicPolicy, startedTxn } from "./policy.js";
-export type { CarriedTxn } from "./policy.js";
+export { TXN_SESSION_KEY, startedTxn } from "./carried.js";
+export type { CarriedTxn } from "./carried.js";
+export { readAtomicPolicy } from "./policy.js";
 export { RunTransactionService } from "./service.js";
+export { FunctionTransactions } from "./functions.js";

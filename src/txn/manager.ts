@@ -247,10 +247,30 @@ export class TxnManager {
     const slot = l === undefined ? undefined : decodeSlot(l);
     if (slot === undefined) throw new TxnAbortedError(`transaction ${c.tid} was collected`);
     if (slot.kind === "fence") {
+      const later = await this.laterRecord(c.tid, c.epoch);
+      if (later !== undefined) return committed(later, true);
       throw new TxnFencedError(`attempt ${c.epoch} of ${c.tid} was superseded by a newer attempt`);
     }
     this.adopt(slot.record);
     return committed(slot.record, true);
+  }
+
+  /**
+   * The record a newer attempt than `epoch` committed, if one did (a fenced attempt then answers
+   * with the run's actual outcome). Reads only: it fences nothing, so it never races the newer
+   * attempt it looks for.
+   */
+  private async laterRecord(tid: string, epoch: number): Promise<TxnRecord | undefined> {
+    for (let e = epoch + 1; e < epoch + 1000; e++) {
+      const l = await this.store.get(recordKey(tid, e));
+      if (l === undefined) return undefined;
+      const slot = decodeSlot(l);
+      if (slot.kind === "record") {
+        this.adopt(slot.record);
+        return slot.record;
+      }
+    }
+    return undefined;
   }
 
   /**

@@ -4,8 +4,8 @@ import type { HybridClock, Timestamp } from "../lattice/index.js";
 import type { RunMeta } from "../scheduler/index.js";
 import { localBackend } from "./local.js";
 import type { TxnManager } from "./manager.js";
-import { TXN_SESSION_KEY, startedTxn } from "./policy.js";
-import type { CarriedTxn } from "./policy.js";
+import { TXN_SESSION_KEY, startedTxn } from "./carried.js";
+import type { CarriedTxn } from "./carried.js";
 import { tidForRequest } from "./record.js";
 import type { TxnRecord } from "./record.js";
 import type { WireCommit } from "./transaction.js";
@@ -34,9 +34,34 @@ export class RunTransactionService {
     this.backend = localBackend(mgr, clock);
   }
 
-  /** A new attempt of request `requestId`'s run, or the result one of its attempts committed. */
-  async begin(requestId: string, dag: string): Promise<Started> {
+  /**
+   * A new attempt of request `requestId`'s run, or the result one of its attempts committed.
+   *
+   * Why a first attempt (`retry` false) starts at epoch 1 without touching storage, while a
+   * retry fences every earlier attempt first (`supersede`, one putIfAbsent per earlier epoch):
+   * - Nothing precedes a first attempt, so there is nothing to fence. Its commit is a
+   *   putIfAbsent of record key `tid.1`, which is also where every later fence starts.
+   * - Two "first" attempts of one request id (a caller reusing its own id without marking a
+   *   retry) share `tid.1`: one putIfAbsent wins, the other finds the record and returns the
+   *   recorded result (`TxnManager.commit` → duplicate). Effects still happen once.
+   * - A client retry (marked), also one sent to another scheduler after this one crashed: it
+   *   supersedes, i.e. putIfAbsent(fence) on `tid.1`, `tid.2`, … until a free key. Either the
+   *   first attempt committed before (the retry finds its record and returns its result), or the
+   *   fence lands first and the first attempt can never commit (its putIfAbsent fails).
+   * - A relaunch after a node loss (`relaunch`) supersedes the same way, fencing `tid.1` too.
+   * - A late first attempt (started after a retry fenced `tid.1`) fails its commit on the fence;
+   *   the manager then returns the result a later epoch committed, else `TXN_FENCED`.
+   * - Fences expire after `retentionMs` (default 1 h) but an attempt lives at most `maxTxnMs`
+   *   (default 30 s, checked at commit), so no attempt a fence stopped outlives its fence. Past
+   *   `retentionMs` a request id is forgotten, for first attempts and retries alike.
+   * The dispatcher's own retries of a run (SNAPSHOT_CONFLICT, NODE_LOST results) reuse the
+   * session and so the epoch of the attempt that failed, which can no longer commit.
+   */
+  async begin(requestId: string, dag: string, retry = true): Promise<Started> {
     const tid = tidForRequest(requestId);
+    if (!retry) {
+      return { session: { [TXN_SESSION_KEY]: startedTxn(tid, 1, this.clock.now(), dag) } };
+    }
     const r = await this.mgr.supersede(tid);
     if ("record" in r) return { result: resultOf(r.record) };
     return { session: { [TXN_SESSION_KEY]: startedTxn(tid, r.epoch, this.clock.now(), dag) } };
@@ -46,7 +71,9 @@ export class RunTransactionService {
   relaunch(meta: RunMeta): Promise<{ meta: RunMeta } | { result: Uint8Array }> | undefined {
     if (meta.consistency !== "read-atomic") return undefined;
     const c = meta.session[TXN_SESSION_KEY] as CarriedTxn | undefined;
-    if (c === undefined || typeof c.id !== "string") return undefined;
+    // A nested call inside its caller's transaction commits nothing, so it has nothing to
+    // fence: it runs again, and whichever attempt answers first is the one its caller takes in.
+    if (c === undefined || typeof c.id !== "string" || c.j !== undefined) return undefined;
     return this.mgr.supersede(c.id).then((r) => {
       if ("record" in r) return { result: resultOf(r.record) };
       const txn: CarriedTxn = { ...c, e: r.epoch, s: this.clock.now(), r: [], w: [] };

@@ -11,6 +11,10 @@ import {
 } from "../lattice/index.js";
 import type { Lattice, Timestamp } from "../lattice/index.js";
 import type { ReadValue } from "../state/index.js";
+import { WriteLog } from "./write-log.js";
+import type { WireWrite } from "./write-log.js";
+
+export type { WireWrite };
 
 /**
  * What a {@link Transaction} runs on: a manager in this process, the gateway over the wire, or
@@ -23,7 +27,22 @@ export interface TxnBackend {
   /** The value of one known version (a read carried over from another node of the run). */
   readAt?(key: string, rid: string | null): Promise<Uint8Array | null>;
   commit(c: WireCommit): Promise<WireCommitted>;
+  /**
+   * A manager in this process: the same reads and commits with lattices as they are, skipping
+   * an encode and a decode of every value (4 KiB values: ~20 µs each way).
+   */
+  inProcess?: {
+    read(
+      key: string,
+      reads: [string, string | null][],
+      start: Timestamp,
+    ): Promise<{ rid: string | null; value: Lattice | undefined }>;
+    commit(c: LatticeCommit): Promise<WireCommitted>;
+  };
 }
+
+/** A commit whose writes are lattices (null deletes), for {@link TxnBackend.inProcess}. */
+export type LatticeCommit = Omit<WireCommit, "writes"> & { writes: [string, Lattice | null][] };
 
 /** A commit's outcome as it crosses the wire (`result`: the one recorded by the first commit). */
 export interface WireCommitted {
@@ -31,9 +50,6 @@ export interface WireCommitted {
   result?: Uint8Array;
   duplicate?: boolean;
 }
-
-/** A buffered write as a run carries it: key, 0 (a whole value) or 1 (a merge), lattice. */
-export type WireWrite = [string, 0 | 1, Uint8Array | null];
 
 /** A read as it crosses the wire: the version's record id and encoded lattice. */
 export interface WireRead {
@@ -90,6 +106,7 @@ export function newTid(): string {
 export class Transaction {
   private readonly reads = new Map<string, Read>();
   private readonly writes = new Map<string, Pending>();
+  private readonly log = new WriteLog();
   private done: "committed" | "aborted" | undefined;
 
   constructor(
@@ -102,10 +119,18 @@ export class Transaction {
     for (const [k, rid] of carried?.reads ?? []) {
       this.reads.set(k, { rid, value: undefined, loaded: false });
     }
-    for (const [k, mode, v] of carried?.writes ?? []) {
-      const l = v === null ? null : decodeLattice(v);
-      this.writes.set(k, mode === 1 && l !== null ? { merge: l } : { set: l });
-    }
+    for (const w of carried?.writes ?? []) this.apply(this.log.take(w));
+  }
+
+  /** Applies a write from elsewhere after this transaction's own (a merge merges). */
+  private apply(op: { k: string; mode: 0 | 1; l: Lattice | null } | undefined): void {
+    if (op === undefined) return; // taken in already (a fan-in's common upstream)
+    const { k, l } = op;
+    if (op.mode === 0 || l === null) return void this.writes.set(k, { set: l });
+    const w = this.writes.get(k);
+    if (w === undefined) this.writes.set(k, { merge: l });
+    else if ("set" in w) this.writes.set(k, { set: w.set === null ? l : combine(w.set, l, k) });
+    else this.writes.set(k, { merge: combine(w.merge, l, k) });
   }
 
   /** The start timestamp (it bounds the transaction's age). */
@@ -121,20 +146,12 @@ export class Transaction {
     for (const [k, rid] of reads) {
       if (!this.reads.has(k)) this.reads.set(k, { rid, value: undefined, loaded: false });
     }
-    for (const [k, mode, v] of writes) {
-      const l = v === null ? null : decodeLattice(v);
-      if (mode === 1 && l !== null) this.mergeLattice(k, l);
-      else this.writes.set(k, { set: l });
-    }
+    for (const w of writes) this.apply(this.log.take(w));
   }
 
-  /** The buffered writes, as a run carries them to its next node. */
+  /** The buffered writes, as a run carries them to its next node (see {@link WriteLog}). */
   carriedWrites(): WireWrite[] {
-    return [...this.writes].map(([k, w]) =>
-      "set" in w
-        ? [k, 0, w.set === null ? null : encodeLattice(w.set)]
-        : [k, 1, encodeLattice(w.merge)],
-    );
+    return this.log.wire();
   }
 
   /** Starts a transaction on `backend`. */
@@ -167,7 +184,9 @@ export class Transaction {
     this.open();
     checkKey(key);
     // Stamped with the commit time at commit; a later write in this transaction replaces it.
-    this.writes.set(key, { set: new LwwLattice(ZERO_TIMESTAMP, bytes) });
+    const l = new LwwLattice(ZERO_TIMESTAMP, bytes);
+    this.writes.set(key, { set: l });
+    this.log.note(key, 0, l);
   }
 
   /** Buffers a merge of a lattice into `key`. */
@@ -177,10 +196,16 @@ export class Transaction {
     if (typeof l !== "object" || l === null || typeof l.merge !== "function") {
       throw new InvalidArgumentError("merge takes a lattice (see lattices)");
     }
-    const w = this.writes.get(key);
-    if (w === undefined) this.writes.set(key, { merge: l });
-    else if ("set" in w) this.writes.set(key, { set: w.set === null ? l : combine(w.set, l, key) });
-    else this.writes.set(key, { merge: combine(w.merge, l, key) });
+    this.apply({ k: key, mode: 1, l });
+    this.log.note(key, 1, l, (prev) => (prev === null ? l : combine(prev, l, key)));
+  }
+
+  /** Buffers a whole new lattice for `key` (null deletes it), replacing what was buffered. */
+  setLattice(key: string, l: Lattice | null): void {
+    this.open();
+    checkKey(key);
+    this.writes.set(key, { set: l });
+    this.log.note(key, 0, l);
   }
 
   /** Buffers a delete. */
@@ -188,6 +213,7 @@ export class Transaction {
     this.open();
     checkKey(key);
     this.writes.set(key, { set: null });
+    this.log.note(key, 0, null);
   }
 
   /**
@@ -197,19 +223,23 @@ export class Transaction {
    */
   async commit(opts: { result?: Uint8Array; always?: boolean } = {}): Promise<WireCommitted> {
     if (this.done === "aborted") throw new ClosedError("this transaction was aborted");
-    const writes: [string, Uint8Array | null][] = [];
-    for (const [k, w] of this.writes) {
-      const v = "set" in w ? w.set : await this.view(k);
-      writes.push([k, v === null || v === undefined ? null : encodeLattice(v)]);
-    }
-    const out = await this.backend.commit({
+    const writes: [string, Lattice | null][] = [];
+    for (const [k, w] of this.writes)
+      writes.push([k, ("set" in w ? w.set : await this.view(k)) ?? null]);
+    const c = {
       tid: this.id,
       epoch: this.epoch,
       start: this.start,
       reads: this.readSet(),
-      writes,
       ...opts,
-    });
+    };
+    const ip = this.backend.inProcess;
+    const out = ip
+      ? await ip.commit({ ...c, writes })
+      : await this.backend.commit({
+          ...c,
+          writes: writes.map(([k, v]) => [k, v === null ? null : encodeLattice(v)]),
+        });
     this.done = "committed";
     return out;
   }
@@ -218,6 +248,7 @@ export class Transaction {
   abort(): Promise<void> {
     this.done ??= "aborted";
     this.writes.clear();
+    this.log.clear();
     return Promise.resolve();
   }
 
@@ -236,9 +267,18 @@ export class Transaction {
       known.loaded = true;
     }
     if (known !== undefined) return known; // repeatable read
-    const r = await this.backend.read(key, this.readSet(), this.start);
-    const value = r.value === null ? undefined : decodeLattice(r.value);
-    const read: Read = { rid: r.rid, value, loaded: true };
+    const ip = this.backend.inProcess;
+    let read: Read;
+    if (ip !== undefined) {
+      read = { ...(await ip.read(key, this.readSet(), this.start)), loaded: true };
+    } else {
+      const r = await this.backend.read(key, this.readSet(), this.start);
+      read = {
+        rid: r.rid,
+        value: r.value === null ? undefined : decodeLattice(r.value),
+        loaded: true,
+      };
+    }
     this.reads.set(key, read);
     return read;
   }

@@ -111,17 +111,21 @@ export class VersionIndex {
    */
   collect(watermark: number): string[] {
     const out: string[] = [];
+    const touched = new Set<string>();
     for (const m of this.byRid.values()) {
       if (m.dominatedAt === undefined || m.dominatedAt > watermark) continue;
       out.push(m.rid);
       this.byRid.delete(m.rid);
-      for (const k of m.keys) {
-        const list = this.byKey.get(k);
-        if (list === undefined) continue;
-        const i = list.indexOf(m);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.byKey.delete(k);
-      }
+      for (const k of m.keys) touched.add(k);
+    }
+    // One pass per key: removing versions one by one (indexOf, splice) was quadratic in the
+    // versions a hot key piles up within the grace period.
+    for (const k of touched) {
+      const list = this.byKey.get(k);
+      if (list === undefined) continue;
+      const kept = list.filter((m) => this.byRid.get(m.rid) === m);
+      if (kept.length === 0) this.byKey.delete(k);
+      else this.byKey.set(k, kept);
     }
     return out;
   }

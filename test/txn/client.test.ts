@@ -94,6 +94,37 @@ describe("transactions from the client and read-atomic runs", () => {
     assert.notEqual(a, c);
   });
 
+  it("a fan-in takes each write once: a diamond counts its upstream's increment once", async () => {
+    await cloud.register("d_a", async (ctx) => {
+      await ctx.merge("d/n", ctx.lattices.counter(1));
+      await ctx.put("d/a", "a");
+      return 1;
+    });
+    await cloud.register("d_b", async (ctx, x: number) => {
+      await ctx.merge("d/n", ctx.lattices.counter(10));
+      return x;
+    });
+    await cloud.register("d_c", async (ctx, x: number) => {
+      await ctx.merge("d/n", ctx.lattices.counter(100));
+      await ctx.put("d/a", "c");
+      return x;
+    });
+    await cloud.register("d_d", async (ctx) => [await ctx.get("d/n"), await ctx.get("d/a")]);
+    await cloud.registerDag("diamond", {
+      functions: ["d_a", "d_b", "d_c", "d_d"],
+      edges: [
+        ["d_a", "d_b"],
+        ["d_a", "d_c"],
+        ["d_b", "d_d"],
+        ["d_c", "d_d"],
+      ],
+    });
+    const out = await cloud.callDag("diamond", { d_a: [] }, { consistency: "read-atomic" });
+    assert.deepEqual(out, [111, "c"]);
+    const r = await cloud.txn.begin();
+    assert.deepEqual([await r.get("d/n"), await r.get("d/a")], [111, "c"]);
+  });
+
   it("a failed read-atomic run leaves nothing visible", async () => {
     await cloud.register("half", async (ctx) => {
       await ctx.put("h/1", "written");

@@ -122,6 +122,12 @@ export function answerHostCall(
         slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
         return;
       }
+      if (m.op === "txn") {
+        // Plain objects of strings, numbers, null and bytes, built by src/txn (never user
+        // values), so they clone.
+        slot.post({ t: "res", seq: m.seq, ok: true, v: v ?? null });
+        return;
+      }
       if (m.op === "runId") {
         slot.post({ t: "res", seq: m.seq, ok: true, v: typeof v === "string" ? v : "" });
         return;

@@ -20,6 +20,8 @@ import type {
   VersionedValue,
 } from "./types.js";
 import { REF_MARKER } from "./types.js";
+// The file, not the txn index: a worker loads no storage code.
+import { ClientTransactions } from "../../txn/handle.js";
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -123,6 +125,16 @@ export class Ctx implements FunctionContext {
 
   id(): string {
     return this.inv;
+  }
+
+  private txns: ClientTransactions | undefined;
+
+  /** Transactions over host calls: the node serves the same `txn.*` methods as a gateway. */
+  get txn(): ClientTransactions {
+    return (this.txns ??= new ClientTransactions(
+      <T>(method: string, payload: unknown) =>
+        this.link.call(this.inv, "txn", [method, payload]) as Promise<T>,
+    ));
   }
 
   async runId(): Promise<string> {

@@ -2,6 +2,7 @@
  * Shapes shared by the pool (main thread) and the worker entry: the public call types and the
  * private message protocol between them.
  */
+import type { ClientTransactions } from "../../txn/handle.js";
 import type { MessagePort } from "node:worker_threads";
 import type { WireError } from "../../errors/index.js";
 import type { Lattice, Lattices } from "../../lattice/index.js";
@@ -47,7 +48,8 @@ export interface Invocation {
 }
 
 /** Operations user code asks of the node through its ctx. */
-export type HostOp = "get" | "getLattice" | "put" | "merge" | "delete" | "send" | "call" | "runId";
+export type HostOp =
+  "get" | "getLattice" | "put" | "merge" | "delete" | "send" | "call" | "runId" | "txn";
 
 /** The invocation a host call comes from. */
 export interface HostInvocation {
@@ -187,8 +189,27 @@ export interface FunctionContext {
   send(to: string, msg: unknown): Promise<void>;
   /** Takes the next message of this invocation's mailbox; `undefined` when `timeoutMs` elapsed. */
   recv<T = unknown>(opts?: { timeoutMs?: number }): Promise<T | undefined>;
-  /** Calls another registered function and returns its result. */
+  /**
+   * Calls another registered function and returns its result. In a `read-atomic` run the call
+   * joins the caller's transaction: it reads the caller's snapshot and buffered writes, and its
+   * writes commit with the caller's, or never.
+   */
   call<T = unknown>(name: string, args: unknown[]): Promise<T>;
+  /**
+   * Read-atomic transactions, the same API as the client's `cloud.txn`, served by this node's
+   * transaction manager. Inside a `read-atomic` run a transaction joins the run's: `commit()`
+   * adds its writes to the run's (visible when the run commits), `abort()` drops them.
+   *
+   * @example
+   * ```ts
+   * const tx = await ctx.txn.begin();
+   * const n = (await tx.get<number>("stock/apples")) ?? 0;
+   * tx.put("stock/apples", n - 1);
+   * tx.merge("sold", ctx.lattices.counter(1));
+   * await tx.commit(); // TXN_ABORTED (retryable): nothing visible, begin again
+   * ```
+   */
+  readonly txn: ClientTransactions;
 }
 
 /** The marker of a reference argument: `{ [REF_MARKER]: key }` is replaced by the key's value. */

@@ -1,13 +1,28 @@
+/**
+ * Transaction handles as users hold them: `cloud.txn` on a client, `ctx.txn` inside a function.
+ * Both speak the gateway's `txn.*` methods (src/scheduler/payloads.ts): a client sends them to a
+ * gateway, a function to its node, which serves them from the node's own manager.
+ * Executor workers import this file directly (not the index), so they load no storage code.
+ */
 import { decodeLattice, decodeValue, encodeLattice, encodeValue } from "../lattice/index.js";
 import type { Lattice, Timestamp } from "../lattice/index.js";
-import { Transaction } from "../txn/index.js";
-import type { TxnBackend, WireCommitted, WireRead } from "../txn/index.js";
+// Registers TXN_ABORTED and TXN_FENCED, so they arrive over any wire as their own classes.
+import "./errors.js";
+import { Transaction } from "./transaction.js";
+import type { TxnBackend, WireCommitted, WireRead } from "./transaction.js";
 
-/** Sends one gateway request (the client's rpc). */
+/** Sends one `txn.*` request (a client's rpc to its gateway, a function's host call). */
 export type Rpc = <T>(method: string, payload: unknown) => Promise<T>;
 
-/** The transaction backend of a client: the gateway's `txn.*` methods. */
-export function gatewayBackend(rpc: Rpc): TxnBackend {
+/**
+ * A transaction backend over the `txn.*` methods.
+ *
+ * @example
+ * ```ts
+ * const tx = await Transaction.begin(rpcBackend((method, payload) => conn.request(method, payload)));
+ * ```
+ */
+export function rpcBackend(rpc: Rpc): TxnBackend {
   return {
     begin: async () => (await rpc<{ start: Timestamp }>("txn.begin", {})).start,
     read: (key, reads, start) => rpc<WireRead>("txn.read", { key, reads, start }),
@@ -24,7 +39,8 @@ export function gatewayBackend(rpc: Rpc): TxnBackend {
 }
 
 /**
- * A read-atomic transaction from a client (`cloud.txn.begin()`). Writes are buffered here and
+ * A read-atomic transaction from a client (`cloud.txn.begin()`) or a function
+ * (`ctx.txn.begin()`). Writes are buffered here and
  * become visible together at `commit()`, or never; reads see this transaction's own writes,
  * repeat themselves, and never see part of another transaction's writes or uncommitted data.
  *
@@ -86,12 +102,21 @@ export class ClientTransaction {
   }
 }
 
-/** `cloud.txn`: starts client transactions. */
+/**
+ * `cloud.txn` and `ctx.txn`: starts transactions.
+ *
+ * @example
+ * ```ts
+ * const tx = await ctx.txn.begin();
+ * tx.put("a", 1);
+ * await tx.commit();
+ * ```
+ */
 export class ClientTransactions {
   constructor(private readonly rpc: Rpc) {}
 
   /** Starts a read-atomic transaction. */
   async begin(): Promise<ClientTransaction> {
-    return new ClientTransaction(await Transaction.begin(gatewayBackend(this.rpc)));
+    return new ClientTransaction(await Transaction.begin(rpcBackend(this.rpc)));
   }
 }

@@ -1,0 +1,151 @@
+import type { RunSession } from "../consistency/index.js";
+import { BadEncodingError, InvalidArgumentError } from "../errors/index.js";
+import {
+  LwwLattice,
+  ZERO_TIMESTAMP,
+  decodeLattice,
+  decodeValue,
+  encodeLattice,
+  encodeValue,
+} from "../lattice/index.js";
+import type { RunMeta } from "../scheduler/index.js";
+import type { ReadValue } from "../state/index.js";
+import { userKey } from "../state/index.js";
+import type { CarriedTxn } from "./carried.js";
+import { TXN_SESSION_KEY, isWireWrites } from "./carried.js";
+import type { Transaction, WireWrite } from "./transaction.js";
+
+/** What a nested call in a caller's transaction returns: its result and its reads and writes. */
+interface Returned {
+  v: Uint8Array;
+  r: [string, string | null][];
+  j: WireWrite[];
+}
+
+/**
+ * One node's part of a read-atomic run. In a nested call (`ctx.call` from a read-atomic run) it
+ * is joined to the caller's transaction: it starts from the caller's reads and buffered writes,
+ * keeps a list of its own writes (`own`, carried as `j`), and instead of committing, hands its
+ * result back together with those writes, which the caller's session takes in (`returned`).
+ * Only its own writes go back: the caller's merges would otherwise be counted twice (two counter
+ * deltas add up).
+ */
+export class ReadAtomicSession implements RunSession {
+  private readonly own: WireWrite[] | undefined;
+
+  constructor(
+    private readonly tx: Transaction,
+    private readonly meta: RunMeta,
+    private readonly c: CarriedTxn,
+  ) {
+    this.own = c.j === undefined ? undefined : [...c.j];
+  }
+
+  get(key: unknown): Promise<ReadValue | undefined> {
+    return this.tx.read(checked(key));
+  }
+
+  async getLattice(key: unknown): Promise<Uint8Array | undefined> {
+    const l = await this.tx.view(checked(key));
+    return l === undefined ? undefined : encodeLattice(l);
+  }
+
+  put(key: unknown, value: Uint8Array): Promise<void> {
+    this.tx.putBytes(checked(key), value);
+    this.own?.push([key as string, 0, encodeLattice(new LwwLattice(ZERO_TIMESTAMP, value))]);
+    return Promise.resolve();
+  }
+
+  merge(key: unknown, lattice: Uint8Array): Promise<void> {
+    if (!(lattice instanceof Uint8Array)) throw new InvalidArgumentError("merge takes a lattice");
+    this.tx.mergeLattice(checked(key), decodeLattice(lattice));
+    this.own?.push([key as string, 1, lattice]);
+    return Promise.resolve();
+  }
+
+  delete(key: unknown): Promise<void> {
+    this.tx.delete(checked(key));
+    this.own?.push([key as string, 0, null]);
+    return Promise.resolve();
+  }
+
+  forward(): RunMeta {
+    return { ...this.meta, session: { ...this.meta.session, [TXN_SESSION_KEY]: this.carry() } };
+  }
+
+  /** A nested call joins this transaction, with a list of its own writes of its own. */
+  nested(): Record<string, unknown> {
+    return { ...this.meta.session, [TXN_SESSION_KEY]: { ...this.carry(), j: [] } };
+  }
+
+  /** Takes in what a nested call read and wrote; returns the call's own result. */
+  returned(v: Uint8Array): Uint8Array {
+    const back = decodeValue<Returned>(v);
+    if (
+      typeof back !== "object" ||
+      back === null ||
+      !(back.v instanceof Uint8Array) ||
+      !Array.isArray(back.r) ||
+      !isWireWrites(back.j)
+    ) {
+      throw new BadEncodingError("a nested read-atomic call returned no transaction");
+    }
+    this.tx.absorb(back.r, back.j);
+    this.own?.push(...back.j);
+    return back.v;
+  }
+
+  /**
+   * A `ctx.txn` transaction inside this run joins it: it reads what the run sees, and its
+   * `commit()` adds its writes (final values) to the run's, to be committed with the run.
+   */
+  async joined(method: string, p: Record<string, unknown>): Promise<unknown> {
+    switch (method) {
+      case "txn.begin":
+        return { start: this.c.s };
+      case "txn.read":
+        return { rid: null, value: (await this.getLattice(p.key)) ?? null };
+      case "txn.readAt":
+        return (await this.getLattice(p.key)) ?? null;
+      case "txn.commit":
+        for (const [k, v] of p.writes as [string, Uint8Array | null][]) {
+          this.tx.setLattice(checked(k), v === null ? null : decodeLattice(v));
+          this.own?.push([k, 0, v]);
+        }
+        return { ts: null };
+      default:
+        throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
+    }
+  }
+
+  /**
+   * Commits the run's writes with its result. When an earlier attempt of the same request
+   * committed, returns that attempt's result, which the caller gets instead. A nested call
+   * commits nothing: it returns its result with its writes to its caller.
+   */
+  async finish(ok: boolean, result?: Uint8Array): Promise<Uint8Array | void> {
+    if (!ok) return this.tx.abort();
+    if (this.own !== undefined) {
+      const back: Returned = {
+        v: result ?? encodeValue(undefined),
+        r: this.tx.readSet(),
+        j: this.own,
+      };
+      return encodeValue(back);
+    }
+    const out = await this.tx.commit({ ...(result && { result }), always: true });
+    return out.duplicate === true ? out.result : undefined;
+  }
+
+  private carry(): CarriedTxn {
+    const txn: CarriedTxn = { ...this.c, r: this.tx.readSet(), w: this.tx.carriedWrites() };
+    if (this.own !== undefined) txn.j = this.own;
+    return txn;
+  }
+}
+
+/** A user key, checked as every level checks it. */
+function checked(key: unknown): string {
+  userKey(key);
+  return key as string;
+}

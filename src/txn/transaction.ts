@@ -92,7 +92,9 @@ export function newTid(): string {
  * {@link commit}, or never. Reads see this transaction's own writes, repeat themselves, and never
  * see part of another transaction's writes (no fractured reads) or uncommitted data (no dirty
  * reads). It is not serializable: two transactions that read and write the same key both commit,
- * and the later commit wins (lattice merges compose).
+ * and the later commit wins. That holds for merges too: a merge is applied to the version this
+ * transaction read, so two concurrent transactions merging `counter(1)` into one key leave 1, not
+ * 2. For contended commutative updates, merge outside a transaction (`ctx.merge` at `lww`).
  *
  * @example
  * ```ts

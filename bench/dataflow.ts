@@ -11,6 +11,11 @@
  * - batching_throughput_gain: a batch map whose per-call fixed cost dominates (5 ms of CPU per
  *   call, 0.1 ms per row) under 32 concurrent single-row runs; rows/s batched / unbatched.
  * - recommender_p50_ms, recommender_p99_ms, recommender_throughput_rps: the optimized recommender.
+ * - image_cascade_*, video_*, translation_* (`_p50_ms`, `_p99_ms`, `_throughput_rps`): the ML
+ *   pipelines of examples/pipelines, measured by bench/ml.ts's `pipelineCases`.
+ * - bytes_8mib_vs_http, bytes_1mib_vs_http: a 2-function DAG passing the tensor from the client
+ *   through both functions and back, over a node:http echo of the same bytes, measured by
+ *   bench/bytes.ts's `measureBytes`.
  */
 import { randomUUID } from "node:crypto";
 import { Flow, Stratus, StratusProcess } from "../src/index.js";
@@ -19,6 +24,9 @@ import { RedisServer } from "../test/support/redis.js";
 import { recommenderFlow, seedRecommender } from "../examples/dataflow/recommender.js";
 import type { Benchmark, BenchContext, Metrics } from "./lib/harness.js";
 import { alternatingThroughput, interleaved, throughput } from "./lib/measure.js";
+import { measureBytes } from "./bytes.js";
+import { pipelineCases, PIPELINE_EXECUTORS } from "./ml.js";
+import { prepare } from "../examples/pipelines/models.js";
 
 const MB = 1024 * 1024;
 
@@ -66,7 +74,7 @@ function chainFlow(name: string) {
   return flow.output(c);
 }
 
-async function fusion(ctx: BenchContext, redis: string): Promise<Metrics> {
+export async function fusion(ctx: BenchContext, redis: string): Promise<Metrics> {
   // Spread placement: the functions of one run land on different nodes, as they do on a busy
   // cluster; fused, the chain is one function on one node.
   const c = await cluster(
@@ -156,7 +164,7 @@ async function compete(ctx: BenchContext): Promise<Metrics> {
   }
 }
 
-async function locality(ctx: BenchContext, redis: string): Promise<Metrics> {
+export async function locality(ctx: BenchContext, redis: string): Promise<Metrics> {
   const categories = 8;
   const users = 32;
   // Each node caches about half the categories (5 MB each), so where a request runs matters.
@@ -240,6 +248,23 @@ async function batching(ctx: BenchContext): Promise<Metrics> {
   }
 }
 
+/** The ML pipelines (image cascade, video, translation), as the ml benchmark runs them. */
+export async function pipelines(ctx: BenchContext): Promise<Metrics> {
+  const cloud = await Stratus.local({ executors: PIPELINE_EXECUTORS });
+  try {
+    ctx.log("pipelines: deploying the ML module and saving models");
+    await prepare(cloud);
+    // The ml benchmark measures competitive execution's effect on translation; here only the
+    // pipelines as deployed by default, fewer runs when quick to keep the whole run short.
+    return await pipelineCases(cloud, ctx, {
+      compareCompete: false,
+      ...(ctx.quick && { runs: 40, throughputMs: 1500 }),
+    });
+  } finally {
+    await cloud.close();
+  }
+}
+
 const bench: Benchmark = {
   name: "dataflow",
   description: "dataflow optimizer passes, each against the unoptimized flow in the same run",
@@ -258,6 +283,8 @@ const bench: Benchmark = {
         () => compete(ctx),
         () => locality(ctx, redis),
         () => batching(ctx),
+        () => measureBytes(ctx),
+        () => pipelines(ctx),
       ]) {
         const m = await run();
         ctx.log(JSON.stringify(m));

@@ -61,18 +61,38 @@ async function cluster(
   };
 }
 
-/** A 3-stage chain of cheap element-wise maps over a tensor column. */
+/** A 3-stage chain of cheap element-wise maps over a tensor column, each a loop over its floats. */
 function chainFlow(name: string) {
   const flow = Flow.create(name, { v: "tensor" });
-  const a = flow.input.map("scale", (ctx, r) => ({ v: (r.v as Float32Array).map((x) => x * 2) }), {
-    schema: { v: "tensor" },
-  });
-  const b = a.map("shift", (ctx, r) => ({ v: (r.v as Float32Array).map((x) => x + 1) }), {
-    schema: { v: "tensor" },
-  });
-  const c = b.map("clip", (ctx, r) => ({ v: (r.v as Float32Array).map((x) => Math.min(x, 100)) }), {
-    schema: { v: "tensor" },
-  });
+  // Each stage works in place: the row it gets is its own (decoded into its worker's memory, or
+  // handed on by the fused stage before it), so no stage allocates another 500 KB.
+  const a = flow.input.map(
+    "scale",
+    (ctx, r) => {
+      const v = r.v as Float32Array;
+      for (let i = 0; i < v.length; i++) v[i] = (v[i] as number) * 2;
+      return { v };
+    },
+    { schema: { v: "tensor" } },
+  );
+  const b = a.map(
+    "shift",
+    (ctx, r) => {
+      const v = r.v as Float32Array;
+      for (let i = 0; i < v.length; i++) v[i] = (v[i] as number) + 1;
+      return { v };
+    },
+    { schema: { v: "tensor" } },
+  );
+  const c = b.map(
+    "clip",
+    (ctx, r) => {
+      const v = r.v as Float32Array;
+      for (let i = 0; i < v.length; i++) v[i] = Math.min(v[i] as number, 100);
+      return { v };
+    },
+    { schema: { v: "tensor" } },
+  );
   return flow.output(c);
 }
 

@@ -85,6 +85,8 @@ export interface PipelineOptions {
   throughputMs?: number;
   /** Also measure translation with competitive execution off. @default true */
   compareCompete?: boolean;
+  /** Unmeasured runs of each pipeline first. @default 20 */
+  warmup?: number;
 }
 
 /** p50 and p99 of `run` one at a time, and its runs per second with 2 in flight. */
@@ -95,7 +97,7 @@ async function latencyAndThroughput(
   o: Required<PipelineOptions>,
 ): Promise<Metrics> {
   const block = Math.min(50, o.runs);
-  const { [name]: lat } = await interleaved({ [name]: run }, o.runs, block, Math.min(20, block));
+  const { [name]: lat } = await interleaved({ [name]: run }, o.runs, block, o.warmup);
   const rps = await throughput(run, PIPELINE_INFLIGHT, o.throughputMs);
   ctx.log(`${name}: p50 ${lat?.p50.toFixed(2)} ms, p99 ${lat?.p99.toFixed(2)} ms, ${rps} runs/s`);
   return {
@@ -125,6 +127,7 @@ export async function pipelineCases(
     runs: options.runs ?? (ctx.quick ? 100 : 400),
     throughputMs: options.throughputMs ?? (ctx.quick ? 2000 : 5000),
     compareCompete: options.compareCompete ?? true,
+    warmup: options.warmup ?? 20,
   };
   const images = Array.from({ length: 64 }, (_, i) => syntheticImage(i));
   const cascade = await cascadeFlow("bench_cascade").deploy(cloud);

@@ -75,17 +75,30 @@ type Run = (i: number) => Promise<unknown>;
  * without the pool lending short-lived workers (each of which would load the models afresh).
  */
 const PIPELINE_INFLIGHT = 2;
-const PIPELINE_EXECUTORS = 4;
+export const PIPELINE_EXECUTORS = 4;
+
+/** How much {@link pipelineCases} measures. */
+export interface PipelineOptions {
+  /** Sequential runs per pipeline for p50 and p99. @default 100 quick, 400 otherwise */
+  runs?: number;
+  /** Milliseconds of the throughput measurement. @default 2000 quick, 5000 otherwise */
+  throughputMs?: number;
+  /** Also measure translation with competitive execution off. @default true */
+  compareCompete?: boolean;
+  /** Unmeasured runs of each pipeline first. @default 20 */
+  warmup?: number;
+}
 
 /** p50 and p99 of `run` one at a time, and its runs per second with 2 in flight. */
 async function latencyAndThroughput(
   name: string,
   run: Run,
   ctx: Pick<BenchContext, "quick" | "log">,
+  o: Required<PipelineOptions>,
 ): Promise<Metrics> {
-  const n = ctx.quick ? 100 : 400;
-  const { [name]: lat } = await interleaved({ [name]: run }, n, 50, 20);
-  const rps = await throughput(run, PIPELINE_INFLIGHT, ctx.quick ? 2000 : 5000);
+  const block = Math.min(50, o.runs);
+  const { [name]: lat } = await interleaved({ [name]: run }, o.runs, block, o.warmup);
+  const rps = await throughput(run, PIPELINE_INFLIGHT, o.throughputMs);
   ctx.log(`${name}: p50 ${lat?.p50.toFixed(2)} ms, p99 ${lat?.p99.toFixed(2)} ms, ${rps} runs/s`);
   return {
     [`${name}_p50_ms`]: lat?.p50 ?? NaN,
@@ -97,33 +110,50 @@ async function latencyAndThroughput(
 /**
  * The pipelines' latency and throughput, one row per run. Needs `prepare(cloud)` from
  * examples/pipelines/models.ts first.
+ *
+ * @example
+ * ```ts
+ * await prepare(cloud);
+ * const m = await pipelineCases(cloud, { quick: true, log: console.error }, { runs: 40 });
+ * m.video_p50_ms;
+ * ```
  */
 export async function pipelineCases(
   cloud: Stratus,
   ctx: Pick<BenchContext, "quick" | "log">,
+  options: PipelineOptions = {},
 ): Promise<Metrics> {
+  const o: Required<PipelineOptions> = {
+    runs: options.runs ?? (ctx.quick ? 100 : 400),
+    throughputMs: options.throughputMs ?? (ctx.quick ? 2000 : 5000),
+    compareCompete: options.compareCompete ?? true,
+    warmup: options.warmup ?? 20,
+  };
   const images = Array.from({ length: 64 }, (_, i) => syntheticImage(i));
   const cascade = await cascadeFlow("bench_cascade").deploy(cloud);
   const video = await videoFlow("bench_video").deploy(cloud);
   const translation = await translationFlow("bench_translation").deploy(cloud);
-  const noCompete = await translationFlow("bench_translation_nc").deploy(cloud, {
-    optimize: { compete: false },
-  });
   const text = (i: number) => ({ text: TEXTS[i % TEXTS.length] as string, meanSteps: 40 });
   const m: Metrics = {
     ...(await latencyAndThroughput(
       "image_cascade",
       (i) => cascade.run([{ img: images[i % images.length] as Float32Array }]),
       ctx,
+      o,
     )),
     ...(await latencyAndThroughput(
       "video",
       (i) => video.run([{ frame: i, img: images[i % images.length] as Float32Array }]),
       ctx,
+      o,
     )),
-    ...(await latencyAndThroughput("translation", (i) => translation.run([text(i)]), ctx)),
+    ...(await latencyAndThroughput("translation", (i) => translation.run([text(i)]), ctx, o)),
   };
+  if (!o.compareCompete) return m;
   // Competitive execution's effect on the tail, both variants in the same interleaved run.
+  const noCompete = await translationFlow("bench_translation_nc").deploy(cloud, {
+    optimize: { compete: false },
+  });
   const both = await interleaved(
     { compete: (i) => translation.run([text(i)]), single: (i) => noCompete.run([text(i)]) },
     ctx.quick ? 100 : 400,

@@ -132,6 +132,8 @@ export class Stage<S extends Schema> {
   /**
    * Adds column `as` holding the value stored under a key: a fixed key, or one computed from
    * each row (a dynamic lookup, which the locality pass runs on the node caching the key).
+   * A typed array (a tensor, a matrix) arrives as the executor's cached instance, not a copy:
+   * read it, never change it (a stage that must, copies it first with `.slice()`).
    */
   lookup<const A extends string, C extends ColumnType = "json">(
     key: string | ((row: Row<S>) => string),

@@ -47,7 +47,7 @@ export interface OpSpec {
   /** lookup: static key (absent: `fn` computes it per row) and the new column. */
   key?: string;
   as?: string;
-  /** lookup: the value arrives as the group's second argument (the continuation of a split). */
+  /** lookup: the head of a locality continuation (its rows were routed to the key's node). */
   pre?: boolean;
   /** route: the continuation function, called per key on the node caching it; `of` is the lookup. */
   target?: string;

@@ -10,15 +10,15 @@ type UserFn = (ctx: unknown, arg: unknown) => unknown;
 
 /**
  * Runs the operators of `spec` over the function's arguments (`args[0..]`: upstream tables in
- * edge order; for a locality continuation, `args[1]` is the looked-up value and `args[2]` its key).
+ * edge order; a locality continuation gets the routed rows as `args[0]`).
  */
 export async function runGroup(
   spec: GroupSpec,
   fns: Record<string, UserFn>,
   ctx: {
     state?: unknown;
-    get(k: string): Promise<unknown>;
-    call(n: string, a: unknown[]): Promise<unknown>;
+    get(k: string, o?: { shared?: boolean }): Promise<unknown>;
+    call(n: string, a: unknown[], o?: { near?: string[] }): Promise<unknown>;
   },
   args: unknown[],
 ): Promise<Table> {
@@ -246,14 +246,15 @@ export async function runGroup(
       }
       case "lookup": {
         const as = op.as as string;
+        // Looked-up values are shared, not copied: a 5 MB matrix read on every run would cost
+        // a copy each time. Rows carry them read-only (see `lookup` in flow.ts).
         const values = new Map<string, unknown>();
-        if (op.pre === true) values.set(String(args[2]), args[1] ?? null);
         const keys: string[] = [];
         for (const r of a.r) keys.push(await keyOf(op, r));
         await Promise.all(
-          [...new Set(keys)]
-            .filter((k) => !values.has(k))
-            .map(async (k) => values.set(k, (await ctx.get(k)) ?? null)),
+          [...new Set(keys)].map(async (k) =>
+            values.set(k, (await ctx.get(k, { shared: true })) ?? null),
+          ),
         );
         out = {
           q: a.q,
@@ -279,7 +280,9 @@ export async function runGroup(
               i: rows.map((n) => a.i[n] as string | number),
               r: rows.map((n) => a.r[n] as Record<string, unknown>),
             };
-            return ctx.call(op.target as string, [sub, { $stratusRef: k }, k]) as Promise<Table>;
+            // The continuation reads the key itself (shared, from its worker's cache); `near`
+            // only steers placement to the node caching it.
+            return ctx.call(op.target as string, [sub], { near: [k] }) as Promise<Table>;
           }),
         );
         out = { q: [], i: [], r: [] };

@@ -72,6 +72,7 @@ export class Placer {
       const chosen =
         this.pinned(nodes, r.fn) ??
         this.byLocality(nodes, r.refs) ??
+        this.byRoom(nodes, r.refs) ??
         (r.upstream !== undefined ? this.byAffinity(nodes, out[r.upstream]) : undefined) ??
         this.twoChoices(nodes);
       out[r.fn] = chosen;
@@ -115,6 +116,45 @@ export class Placer {
       if (bytes > bestBytes) {
         best = n;
         bestBytes = bytes;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * For referenced keys no node caches: the least loaded node holding the fewest cached bytes
+   * (known from heartbeats, plus keys sent its way since). Keys read on every run then spread
+   * evenly over the caches, rather than piling up on one node whose cache they would churn.
+   */
+  private byRoom(nodes: Member[], refs: readonly string[]): Member | undefined {
+    if (refs.length === 0) return undefined;
+    const minLoad = Math.min(...nodes.map((n) => this.load(n)));
+    const candidates = nodes.filter((n) => this.load(n) <= minLoad + 1);
+    // Keys sent to a node that its last heartbeat did not list yet, by node.
+    const fresh = new Map<string, number>();
+    const ids = new Map(candidates.map((n) => [n.id, this.lookup(n.cached)]));
+    for (const [k, id] of this.recent) {
+      if (ids.get(id)?.has(k) === false) fresh.set(id, (fresh.get(id) ?? 0) + 1);
+    }
+    const bytes = new Map<string, number>();
+    let all = 0;
+    let keys = 0;
+    for (const [id, cached] of ids) {
+      let b = 0;
+      for (const x of cached.values()) b += x;
+      bytes.set(id, b);
+      all += b;
+      keys += cached.size;
+    }
+    // A key sent since the last heartbeat counts as much as the average cached one.
+    const avg = keys > 0 ? all / keys : 1;
+    let best: Member | undefined;
+    let least = Infinity;
+    for (const n of candidates) {
+      const total = (bytes.get(n.id) ?? 0) + (fresh.get(n.id) ?? 0) * avg;
+      if (total < least) {
+        least = total;
+        best = n;
       }
     }
     return best;

@@ -28,6 +28,25 @@ describe("scheduler: placement", () => {
     for (let i = 0; i < 20; i++) assert.equal(p.place([{ fn: "f", refs: ["x", "y"] }]).f?.id, "b");
   });
 
+  it("sends keys no node caches to the node with the most room, so they spread evenly", () => {
+    const nodes = [
+      member("a", { cached: [["k0", 5e6]] }),
+      member("b", { cached: [["k1", 5e6]] }),
+      member("c"),
+    ];
+    const p = new Placer(() => nodes);
+    // c caches nothing: the first new key goes there; then each node has one key or one on the
+    // way, and the next three new keys take one node each.
+    assert.equal(p.place([{ fn: "f", refs: ["n0"] }]).f?.id, "c");
+    const next = ["n1", "n2", "n3"].map((k) => p.place([{ fn: "f", refs: [k] }]).f?.id);
+    assert.deepEqual([...next].sort(), ["a", "b", "c"]);
+    // Control: without references the choice is by load alone, and goes anywhere.
+    const anywhere = new Set(
+      Array.from({ length: 40 }, () => p.place([{ fn: "f", refs: [] }]).f?.id),
+    );
+    assert.ok(anywhere.size > 1, `calls without references all went to ${[...anywhere].join()}`);
+  });
+
   it("places a pinned function on its node while that node is live and not excluded", () => {
     const nodes = [member("a"), member("b", { cached: [["x", 8e6]] })];
     const p = new Placer(() => nodes, "locality", undefined, { f: "a", ghost: "z" });

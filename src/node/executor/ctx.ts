@@ -13,7 +13,9 @@ import type { MessagePort } from "node:worker_threads";
 import { Inboxes, ValueCache } from "./inbox.js";
 import type { TypedArray } from "./inbox.js";
 import type {
+  CallOptions,
   FunctionContext,
+  GetOptions,
   HostCallMsg,
   HostOp,
   HostReplyMsg,
@@ -143,10 +145,12 @@ export class Ctx implements FunctionContext {
 
   /**
    * Asks the node for the key, saying which version this worker already holds; the node sends
-   * bytes only when that version is stale. Decoded afresh on every call, so user code that
-   * mutates what it got never changes what the next `get` returns.
+   * bytes only when that version is stale. Decoded afresh on every call (or, `shared`, the
+   * cache's checked instance), so user code that mutates what it got never changes what the
+   * next `get` returns.
    */
-  async get<T = unknown>(key: string): Promise<T | undefined> {
+  async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
+    const shared = options?.shared === true;
     const values = this.link.values;
     const known = values.version(key);
     const r = await this.link.call(this.inv, "get", known === undefined ? [key] : [key, known]);
@@ -163,7 +167,7 @@ export class Ctx implements FunctionContext {
         const kept = decodeValue<T>(bytes, { inPlace: true });
         if (isTyped(kept)) {
           values.set(key, version, { typed: kept });
-          return kept.slice() as T;
+          return (shared ? (values.shared(key, version) ?? kept.slice()) : kept.slice()) as T;
         }
       }
       const v = decodeValue<T>(bytes);
@@ -171,12 +175,15 @@ export class Ctx implements FunctionContext {
       return v;
     }
     const held = values.get(key, version);
+    if (shared && held?.typed !== undefined) {
+      return (values.shared(key, version) ?? held.typed.slice()) as T;
+    }
     if (held !== undefined) {
       return held.typed !== undefined ? (held.typed.slice() as T) : decodeValue<T>(held.bytes);
     }
     // Evicted between asking and hearing back: ask again without a version.
     values.drop(key);
-    return this.get<T>(key);
+    return this.get<T>(key, options);
   }
 
   async put(key: string, value: unknown): Promise<void> {
@@ -234,11 +241,15 @@ export class Ctx implements FunctionContext {
   }
 
   /**
-   * Calls a function. Keys referenced by `{ $stratusRef: key }` arguments go along, so placement
-   * sends the callee to the node caching them (the dataflow locality pass relies on it).
+   * Calls a function. Keys referenced by `{ $stratusRef: key }` arguments, and those named by
+   * `options.near`, go along, so placement sends the callee to the node caching them (the
+   * dataflow locality pass relies on it).
    */
-  async call<T = unknown>(name: string, args: unknown[]): Promise<T> {
-    const refs: string[] = [];
+  async call<T = unknown>(name: string, args: unknown[], options?: CallOptions): Promise<T> {
+    const near = options?.near;
+    const refs: string[] = Array.isArray(near)
+      ? near.filter((k): k is string => typeof k === "string")
+      : [];
     for (const a of args) {
       const key =
         typeof a === "object" && a !== null

@@ -75,11 +75,13 @@ export { EXECUTOR_GLOBALS, validateFunctionCode, validateFunctionSource } from "
 export type { ValidateOptions } from "./validate.js";
 export { REF_MARKER } from "./types.js";
 export type {
+  CallOptions,
   ChainOptions,
   ExecutorPoolOptions,
   ExecutorPoolStats,
   FunctionCode,
   FunctionContext,
+  GetOptions,
   HostHandler,
   HostInvocation,
   HostOp,

@@ -165,7 +165,7 @@ export interface FunctionContext {
    * Reads a key's plain value (a counter's number, a set's array, a map's object of plain
    * values); `undefined` when absent.
    */
-  get<T = unknown>(key: string): Promise<T | undefined>;
+  get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined>;
   /** Reads the lattice a key holds (e.g. a counter's per-writer totals); `undefined` when absent. */
   getLattice(key: string): Promise<Lattice | undefined>;
   /**
@@ -194,7 +194,7 @@ export interface FunctionContext {
    * joins the caller's transaction: it reads the caller's snapshot and buffered writes, and its
    * writes commit with the caller's, or never.
    */
-  call<T = unknown>(name: string, args: unknown[]): Promise<T>;
+  call<T = unknown>(name: string, args: unknown[], options?: CallOptions): Promise<T>;
   /**
    * Read-atomic transactions, the same API as the client's `cloud.txn`, served by this node's
    * transaction manager. Inside a `read-atomic` run a transaction joins the run's: `commit()`
@@ -210,6 +210,37 @@ export interface FunctionContext {
    * ```
    */
   readonly txn: ClientTransactions;
+}
+
+/** Options of `ctx.get`. */
+export interface GetOptions {
+  /**
+   * For a typed array (a tensor, a matrix): return this worker's cached instance of the key's
+   * current version instead of a copy of it, so a big value read on every call costs no copy.
+   * The caller must not change it. One that does only costs itself: before each hand-out the
+   * instance is compared with a private copy, and a changed one is left to its caller and
+   * replaced. Other values are decoded as usual. @default false
+   *
+   * @example
+   * ```ts
+   * const m = await ctx.get<Float32Array>("rec/cat/3", { shared: true }); // read it, never write
+   * ```
+   */
+  shared?: boolean;
+}
+
+/** Options of `ctx.call`. */
+export interface CallOptions {
+  /**
+   * Keys the callee will read: placement prefers the node caching them, as it does for
+   * `{ $stratusRef: key }` arguments, without the value being resolved into an argument.
+   *
+   * @example
+   * ```ts
+   * await ctx.call("score", [row, key], { near: [key] }); // score reads `key` with ctx.get
+   * ```
+   */
+  near?: readonly string[];
 }
 
 /** The marker of a reference argument: `{ [REF_MARKER]: key }` is replaced by the key's value. */

@@ -349,12 +349,19 @@ export class ExecutorPool {
 
   // ---- scheduling ----
 
-  /** Starts workers until there are `target` non-retiring ones; returns the new ones. */
-  private fill(): Slot[] {
+  /**
+   * Starts workers until there are `target` non-retiring ones; returns the new ones.
+   * `replacement`: they stand in for lost workers (see `pump`).
+   */
+  private fill(replacement = false): Slot[] {
     const fresh: Slot[] = [];
     let active = 0;
     for (const s of this.slots) if (!s.retiring) active++;
-    for (; active < this.target && !this.closed; active++) fresh.push(this.spawn());
+    for (; active < this.target && !this.closed; active++) {
+      const slot = this.spawn();
+      slot.replacement = replacement;
+      fresh.push(slot);
+    }
     return fresh;
   }
 
@@ -435,9 +442,11 @@ export class ExecutorPool {
       const job = this.queue.peek()!;
       let best: Slot | undefined;
       let bestScore = Infinity;
-      // While a replacement worker boots, a call waits for it (or for a busy worker to finish)
-      // rather than being posted behind a running call that may run long.
-      const booting = this.slots.some((s) => !s.ready && !s.dead && !s.retiring);
+      // While a replacement worker boots (one lost to a crash, time limit or cancel), a call
+      // waits for it (or for a busy worker to finish) rather than being posted behind a running
+      // call that may run long. Workers started to grow the pool do not hold calls back: growth
+      // comes under load, when stalling dispatch for a boot would cost the most.
+      const booting = this.slots.some((s) => s.replacement && !s.ready && !s.dead);
       for (const s of this.slots) {
         if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
         if (s.parked || (booting && s.inflight.length > 0)) continue;
@@ -579,7 +588,7 @@ export class ExecutorPool {
       this.completed++;
       running.reject(err);
     }
-    this.fill();
+    this.fill(true);
     this.pump();
   }
 
@@ -600,7 +609,7 @@ export class ExecutorPool {
     const delay = Math.min(100 * 2 ** this.bootFailures, 5_000);
     this.respawnTimer = setTimeout(() => {
       this.respawnTimer = undefined;
-      this.fill();
+      this.fill(true);
     }, delay);
     this.respawnTimer.unref();
   }

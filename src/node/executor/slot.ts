@@ -5,6 +5,7 @@
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { MessagePort, ResourceLimits } from "node:worker_threads";
 import { Deque } from "./deque.js";
+import { workerEntry } from "./entry.js";
 import { CODE_CACHE_LIMIT } from "./types.js";
 import type { DownMsg, HostInvocation, Invocation, MailMsg, PeerMsg, UpMsg } from "./types.js";
 
@@ -54,12 +55,6 @@ export interface SlotEvents {
   expired(slot: Slot): void;
 }
 
-// From TypeScript sources (tests, tsx) workers must load tsx themselves, through bootstrap.mjs;
-// from a compiled build the JS entry starts directly.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const ENTRY = new URL(FROM_SOURCE ? "./worker.ts" : "./worker.js", import.meta.url);
-const BOOTSTRAP = new URL("./bootstrap.mjs", import.meta.url);
-
 // setTimeout's delay is a signed 32-bit number of milliseconds.
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -73,6 +68,8 @@ export class Slot {
   readonly inflight = new Deque<Job>();
   ready = false;
   retiring = false;
+  /** Started in place of a lost worker (not to grow the pool): calls wait for its boot. */
+  replacement = false;
   /** Set once the worker is being (or has been) terminated: nothing more is posted or expected. */
   dead = false;
   /** The last `error` event, read when the worker exits (out of memory, crash). */
@@ -102,9 +99,9 @@ export class Slot {
     externalBytes: number,
   ) {
     const data = { valueCacheBytes, externalBytes, num: this.num };
-    this.worker = FROM_SOURCE
-      ? new Worker(BOOTSTRAP, { workerData: { ...data, entry: ENTRY.href }, resourceLimits })
-      : new Worker(ENTRY, { workerData: data, resourceLimits });
+    const { url, entry, execArgv } = workerEntry();
+    const workerData = entry === undefined ? data : { ...data, entry };
+    this.worker = new Worker(url, { workerData, resourceLimits, execArgv });
     let booted!: () => void;
     let failed!: (e: Error) => void;
     this.booted = new Promise<void>((resolve, reject) => {

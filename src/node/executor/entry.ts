@@ -11,6 +11,7 @@
 import { createRequire } from "node:module";
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type * as Esbuild from "esbuild";
 
 /** How a worker is started. */
 export interface WorkerEntry {
@@ -73,7 +74,7 @@ function resolveEntry(): WorkerEntry {
 /** Bundles worker.ts into `out`, replacing the file atomically and only when it changed. */
 function writeBundle(source: string, out: string): void {
   // Loaded only here: a compiled build never bundles, and esbuild is a dependency anyway.
-  const esbuild = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
+  const esbuild = createRequire(import.meta.url)("esbuild") as typeof Esbuild;
   const built = esbuild.buildSync({
     entryPoints: [source],
     bundle: true,

@@ -18,6 +18,7 @@
  * Past the bound nested calls wait, and their deadlines fail them.
  */
 import type { ResourceLimits } from "node:worker_threads";
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import {
@@ -82,6 +83,7 @@ export class ExecutorPool {
   private readonly maxExtra: number;
   private readonly externalMb: number;
   private readonly depth: number;
+  private readonly bootConcurrency: number;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
   private readonly jobs = new Map<string, Job>();
@@ -115,6 +117,9 @@ export class ExecutorPool {
     this.host = opts.host;
     this.observe = opts.observe;
     this.depth = depth;
+    const boots = opts.bootConcurrency ?? Math.max(2, availableParallelism());
+    if (!positiveInt(boots)) throw InvalidArgumentError.field("bootConcurrency", "must be ≥ 1");
+    this.bootConcurrency = boots;
     this.maxTimeoutMs = max;
     this.defaultTimeoutMs = Math.min(timeout, max);
     this.valueCacheBytes = opts.valueCacheBytes ?? 128 * 1024 * 1024;
@@ -258,7 +263,8 @@ export class ExecutorPool {
       slot.post(mail);
       // Tell the sender's worker where the recipient runs: its next messages go direct.
       const sender = from === undefined ? undefined : this.jobs.get(from)?.slot;
-      if (sender !== undefined && !sender.dead) {
+      if (sender !== undefined && !sender.dead && sender !== slot) {
+        link(sender, slot);
         sender.post({ t: "route", inv: invocationId, slot: slot.num });
       }
     }
@@ -300,7 +306,7 @@ export class ExecutorPool {
     this.target = n;
     const active = this.slots.filter((s) => !s.retiring);
     if (active.length <= n) {
-      await Promise.all(this.fill().map((s) => s.booted));
+      await Promise.all((await this.grow()).map((s) => s.booted));
       return;
     }
     // Retire booting workers first, then the least loaded.
@@ -319,13 +325,15 @@ export class ExecutorPool {
     let busy = 0;
     let workers = 0;
     let posted = 0;
+    let booting = 0;
     for (const s of this.slots) {
       if (s.inflight.length > 0) busy++;
       if (!s.dead) workers++;
+      if (!s.dead && !s.ready) booting++;
       posted += s.inflight.length;
     }
     const { target: size, completed } = this;
-    return { size, workers, busy, queued: this.queue.length, posted, completed };
+    return { size, workers, busy, booting, queued: this.queue.length, posted, completed };
   }
 
   /** Terminates every worker; queued and running calls reject with CLOSED. Idempotent. */
@@ -351,13 +359,13 @@ export class ExecutorPool {
 
   /**
    * Starts workers until there are `target` non-retiring ones; returns the new ones.
-   * `replacement`: they stand in for lost workers (see `pump`).
+   * `replacement`: they stand in for lost workers (see `pump`); `most`: start no more than that.
    */
-  private fill(replacement = false): Slot[] {
+  private fill(replacement = false, most = Infinity): Slot[] {
     const fresh: Slot[] = [];
     let active = 0;
     for (const s of this.slots) if (!s.retiring) active++;
-    for (; active < this.target && !this.closed; active++) {
+    for (; active < this.target && !this.closed && fresh.length < most; active++) {
       const slot = this.spawn();
       slot.replacement = replacement;
       fresh.push(slot);
@@ -365,9 +373,28 @@ export class ExecutorPool {
     return fresh;
   }
 
+  /**
+   * Starts workers up to the target, at most `bootConcurrency` booting at a time. Booting a
+   * worker takes a core for tens of milliseconds: dozens booting at once share the cores with
+   * the calls being served and all become ready late, together, while a few at a time each join
+   * as soon as they are ready, and the calls keep a share of the machine meanwhile.
+   */
+  private async grow(): Promise<Slot[]> {
+    const fresh: Slot[] = [];
+    for (;;) {
+      const booting = this.slots.filter((s) => !s.ready && !s.dead && !s.replacement);
+      if (booting.length >= this.bootConcurrency) {
+        await Promise.race(booting.map((s) => s.booted.catch(() => undefined)));
+        continue;
+      }
+      const [slot] = this.fill(false, 1);
+      if (slot === undefined) return fresh;
+      fresh.push(slot);
+    }
+  }
+
   private spawn(): Slot {
     const slot = new Slot(this.events, this.limits, this.valueCacheBytes, this.externalBytes);
-    for (const other of this.slots) if (!other.dead) link(slot, other);
     this.slots.push(slot);
     return slot;
   }

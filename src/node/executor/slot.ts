@@ -9,8 +9,16 @@ import { workerEntry } from "./entry.js";
 import { CODE_CACHE_LIMIT } from "./types.js";
 import type { DownMsg, HostInvocation, Invocation, MailMsg, PeerMsg, UpMsg } from "./types.js";
 
-/** Connects two workers with a channel of their own, so their messages skip the main thread. */
+/**
+ * Connects two workers with a channel of their own, so their messages skip the main thread.
+ * Done on demand, for two workers whose invocations message each other: a channel per pair costs
+ * milliseconds of the main thread, and a full mesh of 64 workers (2,016 channels) blocked it for
+ * seconds while the pool grew.
+ */
 export function link(a: Slot, b: Slot): void {
+  if (a.peers.has(b.num) || a.dead || b.dead) return;
+  a.peers.add(b.num);
+  b.peers.add(a.num);
   const { port1, port2 } = new MessageChannel();
   a.sendPort(b.num, port1);
   b.sendPort(a.num, port2);
@@ -68,6 +76,8 @@ export class Slot {
   readonly inflight = new Deque<Job>();
   ready = false;
   retiring = false;
+  /** Workers this one has a direct channel to (see `link`). */
+  readonly peers = new Set<number>();
   /** Started in place of a lost worker (not to grow the pool): calls wait for its boot. */
   replacement = false;
   /** Set once the worker is being (or has been) terminated: nothing more is posted or expected. */

@@ -101,6 +101,11 @@ export interface ExecutorPoolOptions {
   /** Calls handed to one worker ahead of its current one. Default 4. */
   pipelineDepth?: number;
   /**
+   * Workers that boot at once when the pool grows (`resize`); the rest start as those become
+   * ready, so capacity arrives steadily. Default: the machine's cores, at least 2.
+   */
+  bootConcurrency?: number;
+  /**
    * Bytes of stored values each worker keeps (by key and version) so that a hot `ctx.get` or
    * reference moves no bytes between threads. 0 disables it. Default 128 MiB.
    */
@@ -139,6 +144,8 @@ export interface ExecutorPoolStats {
   workers: number;
   /** Workers with at least one call posted. */
   busy: number;
+  /** Workers started and not yet ready to run code. */
+  booting: number;
   /** Calls waiting in the pool queue (not yet handed to a worker). */
   queued: number;
   /** Calls handed to workers and not yet settled (running, or posted behind a running one). */

@@ -256,7 +256,7 @@ export class Node {
 
   /**
    * A cancel from the node where an anyOf function fired: the invocation of `c.fn` here stops
-   * (running: its worker is interrupted; queued: dropped) and its later trigger is ignored.
+   * (running: its `ctx.signal` is aborted; queued: dropped) and its later trigger is ignored.
    */
   onCancel(c: Cancel): void {
     this.cancels.received++;

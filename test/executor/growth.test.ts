@@ -8,7 +8,12 @@ import { describe, it } from "node:test";
 import { encodeValue } from "../../src/lattice/index.js";
 import { barrier, run, startPool } from "./memory-host.js";
 
-const spin = { name: "spin", version: "1", kind: "source", source: "() => { for (;;); }" } as const;
+const crash = {
+  name: "crash",
+  version: "1",
+  kind: "source",
+  source: "() => process.exit(3)",
+} as const;
 
 describe("executor pool growth", () => {
   it("calls keep being posted to the ready worker while new workers boot", async () => {
@@ -38,7 +43,8 @@ describe("executor pool growth", () => {
       const started = host.sends("started", 1);
       const a = run(pool, barrier, [], "r-a");
       await started;
-      await assert.rejects(run(pool, { ...spin, timeoutMs: 200 }), { code: "FUNCTION_TIMEOUT" });
+      // A worker that dies (here by exiting) is replaced at once.
+      await assert.rejects(run(pool, crash), { code: "INTERNAL" });
       assert.equal(pool.stats().booting, 1, "the replacement is booting");
       const b = run(pool, "async () => 'b'");
       assert.deepEqual([pool.stats().posted, pool.stats().queued], [1, 1], "held for the boot");

@@ -50,6 +50,7 @@ import type {
   MailMsg,
   RunMsg,
   UpMsg,
+  AbortMsg,
 } from "./types.js";
 
 /** How long a worker beyond the pool's size (lent for nested calls) may sit idle. */
@@ -84,6 +85,7 @@ export class ExecutorPool {
   private readonly externalMb: number;
   private readonly depth: number;
   private readonly bootConcurrency: number;
+  private readonly cancelGraceMs: number;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
   private readonly jobs = new Map<string, Job>();
@@ -120,6 +122,9 @@ export class ExecutorPool {
     const boots = opts.bootConcurrency ?? Math.max(2, availableParallelism());
     if (!positiveInt(boots)) throw InvalidArgumentError.field("bootConcurrency", "must be ≥ 1");
     this.bootConcurrency = boots;
+    const grace = opts.cancelGraceMs ?? 1000;
+    if (!positiveFinite(grace)) throw InvalidArgumentError.field("cancelGraceMs", "must be > 0");
+    this.cancelGraceMs = grace;
     this.maxTimeoutMs = max;
     this.defaultTimeoutMs = Math.min(timeout, max);
     this.valueCacheBytes = opts.valueCacheBytes ?? 128 * 1024 * 1024;
@@ -212,16 +217,22 @@ export class ExecutorPool {
     {
       // The operator's cap wins over what the function asked for.
       const timeoutMs = Math.min(call.code.timeoutMs ?? this.defaultTimeoutMs, this.maxTimeoutMs);
+      // Settled once: a cancelled call is answered before its worker answers it.
+      let settled = false;
       const job: Job = {
         call,
         key: codeKey(call.code),
         timeoutMs,
         resolve: (b) => {
+          if (settled) return;
+          settled = true;
           this.jobs.delete(call.id);
           this.observed(job, true);
           resolve(b);
         },
         reject: (e) => {
+          if (settled) return;
+          settled = true;
           this.jobs.delete(call.id);
           this.observed(job, false);
           reject(e);
@@ -272,10 +283,12 @@ export class ExecutorPool {
   }
 
   /**
-   * Cancels an invocation, rejecting it with `err`: a queued one is dropped; a running one's
-   * worker is interrupted and replaced, as for a time limit, and the calls posted behind it go
-   * back to the queue. False when the invocation is not here, or is posted behind another call in
-   * a worker (it has not started; it will run, and its caller ignores the result).
+   * Cancels an invocation, rejecting it with `err` at once. A queued one is dropped. One in a
+   * worker (running, or posted behind the running call) is stopped cooperatively: its
+   * `ctx.signal` is aborted (one not yet started never runs), its host calls are refused, its
+   * answer is dropped, and its worker runs the next call as soon as it settles; only a function
+   * that has not settled `cancelGraceMs` later costs its worker, terminated and replaced. False
+   * when the invocation is not here.
    */
   cancel(invocationId: string, err: Error): boolean {
     const job = this.jobs.get(invocationId);
@@ -287,13 +300,30 @@ export class ExecutorPool {
       for (const d of job.dependents ?? []) d.reject(err);
       return true;
     }
-    if (slot.inflight.peek() !== job) {
-      // Already posted behind a running call: interrupt it when it starts, not the call ahead.
-      job.cancelled = err;
-      return true;
-    }
-    this.lose(slot, err);
+    this.abandon(slot, job, "CANCELLED", err);
     return true;
+  }
+
+  /** Answers `job` with `err` now and tells its worker to stop it (see `cancel`). */
+  private abandon(slot: Slot, job: Job, code: AbortMsg["code"], err: Error): void {
+    if (job.abandoned !== undefined) return;
+    job.abandoned = err;
+    job.reject(err);
+    slot.post({ t: "abort", inv: job.call.id, code, why: err.message });
+    // The rest of its chain, posted behind it in the same worker, would only fail after it.
+    for (const d of job.dependents ?? []) {
+      if (d.slot === slot) this.abandon(slot, d, code, err);
+      else d.reject(err);
+    }
+    if (slot.inflight.peek() === job) this.graceFor(slot);
+  }
+
+  /** The running call of `slot` was told to stop: it has `cancelGraceMs` to settle. */
+  private graceFor(slot: Slot): void {
+    const now = performance.now();
+    // Its time limit no longer applies: it has been answered. (An earlier timer still set
+    // finds the deadline moved and re-arms.)
+    slot.arm(now + this.cancelGraceMs, now);
   }
 
   /**
@@ -476,7 +506,7 @@ export class ExecutorPool {
       const booting = this.slots.some((s) => s.replacement && !s.ready && !s.dead);
       for (const s of this.slots) {
         if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
-        if (s.parked || (booting && s.inflight.length > 0)) continue;
+        if (s.parked || s.stopping || (booting && s.inflight.length > 0)) continue;
         const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
         if (score < bestScore) [best, bestScore] = [s, score];
       }
@@ -531,12 +561,9 @@ export class ExecutorPool {
   private startHead(slot: Slot): void {
     const now = performance.now();
     const head = slot.inflight.peek()!;
-    if (head.cancelled !== undefined) {
-      this.lose(slot, head.cancelled);
-      return;
-    }
     head.startedAt = now;
-    slot.arm(now + head.timeoutMs, now);
+    // One abandoned while posted answers at once, without running: it gets the grace only.
+    slot.arm(now + (head.abandoned === undefined ? head.timeoutMs : this.cancelGraceMs), now);
   }
 
   /** The head of `slot` settled: account for it, time the next one, refill the worker. */
@@ -582,7 +609,11 @@ export class ExecutorPool {
         slot.arm(slot.deadline, now);
         return;
       }
-      this.lose(slot, timeoutError(job));
+      // Past its time limit it is answered and told to stop; past the grace after that (or
+      // after a cancel) its worker goes.
+      if (job.abandoned === undefined)
+        this.abandon(slot, job, "FUNCTION_TIMEOUT", timeoutError(job));
+      else this.lose(slot, job.abandoned);
     },
     exit: (slot: Slot, expected: boolean): void => {
       this.slots = this.slots.filter((s) => s !== slot);

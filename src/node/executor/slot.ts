@@ -44,10 +44,11 @@ export interface Job {
   /** In a chain: a call follows this one, so the worker keeps its result ("drop": only there). */
   keep?: true | "drop";
   /**
-   * Cancelled while posted behind a running call: the worker already has it, so it is
-   * interrupted (with this error) as soon as it becomes the head.
+   * Answered already (cancelled, or past its time limit) while its worker has it: the worker was
+   * told to stop it, its host calls are refused, and whatever it answers is dropped. Its worker
+   * is replaced only if it does not settle within the pool's grace period.
    */
-  cancelled?: Error;
+  abandoned?: Error;
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
   nested?: number;
   /** `performance.now()` when it was queued, and when it became its worker's running call. */
@@ -147,6 +148,11 @@ export class Slot {
    */
   get parked(): boolean {
     return (this.inflight.peek()?.nested ?? 0) > 0;
+  }
+
+  /** True while the running call was told to stop and has not yet: nothing more is posted. */
+  get stopping(): boolean {
+    return this.inflight.peek()?.abandoned !== undefined;
   }
 
   /** True when the worker holds (or was sent) the compiled code of `key`. */

@@ -98,6 +98,11 @@ export interface ExecutorPoolOptions {
    * callees never wait for a slot their callers hold. Retired once idle. Default max(8, 2 × size).
    */
   maxExtraWorkers?: number;
+  /**
+   * How long a cancelled (or timed-out) invocation's function may take to settle once its
+   * `ctx.signal` is aborted; past that its worker is terminated and replaced. Default 1000 ms.
+   */
+  cancelGraceMs?: number;
   /** Calls handed to one worker ahead of its current one. Default 4. */
   pipelineDepth?: number;
   /**
@@ -166,6 +171,23 @@ export interface FunctionContext {
   runId(): Promise<string>;
   /** The result of the function's `init`, or `undefined` when it has none. */
   readonly state: unknown;
+  /**
+   * Aborted when the invocation is cancelled (a competing replica answered first, its caller
+   * gave up) or reaches its time limit; `signal.reason` is then a `StratusError` with code
+   * `CANCELLED` or `FUNCTION_TIMEOUT`. The caller has its answer at once; the function should
+   * stop soon after: a worker whose function has not settled `cancelGraceMs` (1 s) later is
+   * terminated and replaced. Host calls (`get`, `put`, `send`, `call`…) of a cancelled
+   * invocation fail, so its late writes never land, and `recv` rejects.
+   *
+   * @example
+   * ```ts
+   * async (ctx, url) => (await fetch(url, { signal: ctx.signal })).text();
+   * async (ctx) => {
+   *   for (const item of work) { ctx.signal.throwIfAborted(); step(item); }
+   * };
+   * ```
+   */
+  readonly signal: AbortSignal;
   /**
    * Reads a key's plain value (a counter's number, a set's array, a map's object of plain
    * values); `undefined` when absent.
@@ -264,7 +286,16 @@ export interface PeerMsg {
   port?: MessagePort;
 }
 
-export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg;
+/** Stop invocation `inv` (running: abort its signal; posted, not started: do not run it). */
+export interface AbortMsg {
+  t: "abort";
+  inv: string;
+  /** The error's code and message: `signal.reason`, and the answer of an item never started. */
+  code: "CANCELLED" | "FUNCTION_TIMEOUT";
+  why: string;
+}
+
+export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg | AbortMsg;
 
 /** What the host answers to `get`: the value's version, and its bytes unless the worker has them. */
 export interface VersionedValue {

@@ -498,6 +498,8 @@ export class Node {
         if (refs.length > 0) run.refs = { [name]: refs };
         if (Number.isFinite(left))
           run.options = { ...run.options, timeoutMs: Math.max(1, Math.floor(left)) };
+        // The caller cancelled (or timed out): so is what it called.
+        if (inv.signal !== undefined) run.signal = inv.signal;
         return this.o.dispatcher.run(run);
       }
       default:

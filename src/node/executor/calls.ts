@@ -105,6 +105,7 @@ export function answerHostCall(
   const limit = Date.now() + (slot.deadline - performance.now());
   const deadline = Math.min(call.deadline ?? Infinity, limit);
   const info = (job.info ??= { id: call.id, run: call.run, fn: call.code.name, deadline });
+  if (m.op === "call") info.signal ??= (job.stop ??= new AbortController()).signal;
   let p: Promise<unknown>;
   try {
     p = host(m.op, m.a, info);

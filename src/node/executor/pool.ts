@@ -309,6 +309,7 @@ export class ExecutorPool {
     if (job.abandoned !== undefined) return;
     job.abandoned = err;
     job.reject(err);
+    job.stop?.abort(err);
     slot.post({ t: "abort", inv: job.call.id, code, why: err.message });
     // The rest of its chain, posted behind it in the same worker, would only fail after it.
     for (const d of job.dependents ?? []) {

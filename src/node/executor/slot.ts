@@ -49,6 +49,8 @@ export interface Job {
    * is replaced only if it does not settle within the pool's grace period.
    */
   abandoned?: Error;
+  /** Made on its first nested call: aborted with it, so the nested runs are cancelled too. */
+  stop?: AbortController;
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
   nested?: number;
   /** `performance.now()` when it was queued, and when it became its worker's running call. */

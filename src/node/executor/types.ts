@@ -60,6 +60,11 @@ export interface HostInvocation {
    * deadline and the end of its time limit. Nested calls must finish by then.
    */
   deadline: number;
+  /**
+   * Given with `call` ops: aborted when the invocation is cancelled or times out, so the node
+   * cancels the nested runs it started for it (their own `ctx.signal`s abort in turn).
+   */
+  signal?: AbortSignal;
 }
 
 /**

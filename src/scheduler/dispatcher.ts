@@ -129,10 +129,10 @@ export class Dispatcher {
     const id = this.nextReq++;
     this.counts.started++;
     return new Promise<Uint8Array>((resolve, reject) => {
-      // Past its deadline nobody waits for the run: its nodes are told to stop it too.
       const timer = setTimeout(() => {
-        this.cancelRun(
+        this.finish(
           id,
+          undefined,
           new TimeoutError(`run of ${req.def.name} did not finish within ${timeoutMs} ms`),
         );
       }, timeoutMs);
@@ -293,7 +293,7 @@ export class Dispatcher {
     return this.pending.get(req)?.placed;
   }
 
-  /** Run `id` was cancelled or timed out: its nodes stop its functions, and it fails with `err`. */
+  /** The caller cancelled run `id`: its nodes stop its functions, and it fails with `err`. */
   private cancelRun(id: number, err: Error): void {
     const p = this.pending.get(id);
     if (p === undefined) return;

@@ -129,6 +129,31 @@ describe("executor cancel", () => {
     }
   });
 
+  it("cancelling a caller aborts the signal its nested call was given", async () => {
+    const { pool, host } = await startPool({ size: 1 });
+    try {
+      let release!: (v: unknown) => void;
+      let called!: () => void;
+      const calling = new Promise<void>((r) => (called = r));
+      host.functions.set("inner", () => {
+        called();
+        return new Promise((r) => (release = r));
+      });
+      const running = run(pool, fn("caller", "async (ctx) => ctx.call('inner', [])"), [], "c-1");
+      await calling;
+      const signal = host.log.find((l) => l.op === "call")?.inv.signal;
+      assert.ok(signal !== undefined && !signal.aborted, "the nested call got a live signal");
+      pool.cancel("c-1", new CancelledError("caller lost"));
+      await assert.rejects(running, { code: "CANCELLED" });
+      assert.equal(signal.aborted, true, "so the node cancels the nested run");
+      assert.equal((signal.reason as Error).message, "caller lost");
+      release(1);
+      assert.equal(await run(pool, "() => 3"), 3);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("a time limit aborts the signal too, and a function that stops keeps its worker", async () => {
     const { pool } = await startPool({ size: 1, cancelGraceMs: 20_000 });
     try {

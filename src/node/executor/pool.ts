@@ -17,8 +17,6 @@
  * not its caller's), and a callee placed on another node is the same case as one placed here.
  * Past the bound nested calls wait, and their deadlines fail them.
  */
-import type { ResourceLimits } from "node:worker_threads";
-import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import {
@@ -32,11 +30,12 @@ import {
   checkInvocation,
   lateError,
   lostWorkerError,
-  positiveFinite,
   timeoutError,
   toWorker,
 } from "./calls.js";
 import { Deque } from "./deque.js";
+import { positiveInt, resolvePoolOptions } from "./options.js";
+import type { ResolvedPoolOptions } from "./options.js";
 import { Slot, link } from "./slot.js";
 import type { Job } from "./slot.js";
 import { codeKey, ownBytes } from "./types.js";
@@ -60,8 +59,6 @@ const EXTRA_IDLE_MS = 1_000;
 // flag must be set before their isolates exist, and setting it here, once, races with none.
 setFlagsFromString("--expose-gc");
 
-const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
-
 /**
  * A pool of executor workers.
  *
@@ -78,20 +75,12 @@ const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as nu
 export class ExecutorPool {
   private readonly host: HostHandler;
   private readonly observe: InvocationObserver | undefined;
-  private readonly limits: ResourceLimits;
-  private readonly defaultTimeoutMs: number;
-  private readonly maxTimeoutMs: number;
-  private readonly maxExtra: number;
-  private readonly externalMb: number;
-  private readonly depth: number;
-  private readonly bootConcurrency: number;
-  private readonly cancelGraceMs: number;
+  private readonly o: ResolvedPoolOptions;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
   private readonly jobs = new Map<string, Job>();
   /** Calls cancelled while queued: skipped when their turn comes. */
   private readonly dropped = new WeakSet<Job>();
-  private readonly valueCacheBytes: number;
   private slots: Slot[] = [];
   private target: number;
   private completed = 0;
@@ -101,48 +90,14 @@ export class ExecutorPool {
   private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ExecutorPoolOptions) {
-    if (!positiveInt(opts.size)) throw InvalidArgumentError.field("size", "must be an integer ≥ 1");
-    const extra = opts.maxExtraWorkers ?? Math.max(8, 2 * opts.size);
-    if (!Number.isInteger(extra) || extra < 0) {
-      throw InvalidArgumentError.field("maxExtraWorkers", "must be an integer ≥ 0");
-    }
-    this.maxExtra = extra;
-    const depth = opts.pipelineDepth ?? 4;
-    if (!positiveInt(depth)) throw InvalidArgumentError.field("pipelineDepth", "must be ≥ 1");
-    const max = opts.maxTimeoutMs ?? 900_000;
-    if (!positiveFinite(max)) throw InvalidArgumentError.field("maxTimeoutMs", "must be > 0");
-    const timeout = opts.defaultTimeoutMs ?? Math.min(60_000, max);
-    if (!positiveFinite(timeout)) {
-      throw InvalidArgumentError.field("defaultTimeoutMs", "must be > 0");
-    }
+    this.o = resolvePoolOptions(opts);
     this.target = opts.size;
     this.host = opts.host;
     this.observe = opts.observe;
-    this.depth = depth;
-    const boots = opts.bootConcurrency ?? Math.max(2, availableParallelism());
-    if (!positiveInt(boots)) throw InvalidArgumentError.field("bootConcurrency", "must be ≥ 1");
-    this.bootConcurrency = boots;
-    const grace = opts.cancelGraceMs ?? 1000;
-    if (!positiveFinite(grace)) throw InvalidArgumentError.field("cancelGraceMs", "must be > 0");
-    this.cancelGraceMs = grace;
-    this.maxTimeoutMs = max;
-    this.defaultTimeoutMs = Math.min(timeout, max);
-    this.valueCacheBytes = opts.valueCacheBytes ?? 128 * 1024 * 1024;
-    const rl = opts.resourceLimits ?? {};
-    this.limits = { maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? 512 };
-    if (rl.maxYoungGenerationSizeMb !== undefined) {
-      this.limits.maxYoungGenerationSizeMb = rl.maxYoungGenerationSizeMb;
-    }
-    if (rl.stackSizeMb !== undefined) this.limits.stackSizeMb = rl.stackSizeMb;
-    const externalMb = opts.maxExternalMemoryMb ?? this.limits.maxOldGenerationSizeMb ?? 512;
-    if (!positiveFinite(externalMb)) {
-      throw InvalidArgumentError.field("maxExternalMemoryMb", "must be > 0");
-    }
-    this.externalMb = externalMb;
   }
 
   private get externalBytes(): number {
-    return Math.floor(this.externalMb * 1024 * 1024);
+    return Math.floor(this.o.externalMb * 1024 * 1024);
   }
 
   /** Target number of workers. */
@@ -216,7 +171,10 @@ export class ExecutorPool {
   private job(call: Invocation, resolve: (b: Uint8Array) => void, reject: (e: Error) => void): Job {
     {
       // The operator's cap wins over what the function asked for.
-      const timeoutMs = Math.min(call.code.timeoutMs ?? this.defaultTimeoutMs, this.maxTimeoutMs);
+      const timeoutMs = Math.min(
+        call.code.timeoutMs ?? this.o.defaultTimeoutMs,
+        this.o.maxTimeoutMs,
+      );
       // Settled once: a cancelled call is answered before its worker answers it.
       let settled = false;
       const job: Job = {
@@ -324,7 +282,7 @@ export class ExecutorPool {
     const now = performance.now();
     // Its time limit no longer applies: it has been answered. (An earlier timer still set
     // finds the deadline moved and re-arms.)
-    slot.arm(now + this.cancelGraceMs, now);
+    slot.arm(now + this.o.cancelGraceMs, now);
   }
 
   /**
@@ -414,7 +372,7 @@ export class ExecutorPool {
     const fresh: Slot[] = [];
     for (;;) {
       const booting = this.slots.filter((s) => !s.ready && !s.dead && !s.replacement);
-      if (booting.length >= this.bootConcurrency) {
+      if (booting.length >= this.o.bootConcurrency) {
         await Promise.race(booting.map((s) => s.booted.catch(() => undefined)));
         continue;
       }
@@ -425,7 +383,7 @@ export class ExecutorPool {
   }
 
   private spawn(): Slot {
-    const slot = new Slot(this.events, this.limits, this.valueCacheBytes, this.externalBytes);
+    const slot = new Slot(this.events, this.o.limits, this.o.valueCacheBytes, this.externalBytes);
     this.slots.push(slot);
     return slot;
   }
@@ -442,7 +400,7 @@ export class ExecutorPool {
       if (!s.parked) return;
       live++;
     }
-    if (live < this.target + this.maxExtra) this.spawn();
+    if (live < this.target + this.o.maxExtra) this.spawn();
   }
 
   /**
@@ -506,7 +464,7 @@ export class ExecutorPool {
       // comes under load, when stalling dispatch for a boot would cost the most.
       const booting = this.slots.some((s) => s.replacement && !s.ready && !s.dead);
       for (const s of this.slots) {
-        if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
+        if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.o.depth) continue;
         if (s.parked || s.stopping || (booting && s.inflight.length > 0)) continue;
         const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
         if (score < bestScore) [best, bestScore] = [s, score];
@@ -564,7 +522,7 @@ export class ExecutorPool {
     const head = slot.inflight.peek()!;
     head.startedAt = now;
     // One abandoned while posted answers at once, without running: it gets the grace only.
-    slot.arm(now + (head.abandoned === undefined ? head.timeoutMs : this.cancelGraceMs), now);
+    slot.arm(now + (head.abandoned === undefined ? head.timeoutMs : this.o.cancelGraceMs), now);
   }
 
   /** The head of `slot` settled: account for it, time the next one, refill the worker. */
@@ -623,7 +581,10 @@ export class ExecutorPool {
         this.bootFailed(slot);
         return;
       }
-      this.lose(slot, lostWorkerError(slot, this.limits.maxOldGenerationSizeMb, this.externalMb));
+      this.lose(
+        slot,
+        lostWorkerError(slot, this.o.limits.maxOldGenerationSizeMb, this.o.externalMb),
+      );
     },
   };
 

@@ -5,7 +5,8 @@
  * - fusion_speedup: a 3-stage chain over 500 KB rows, on two node processes whose scheduler
  *   spreads a DAG's functions over them; unfused p50 / fused p50.
  * - compete_p99_reduction: a map with a gamma-distributed delay (shape 0.5, mean 60 ms), one
- *   copy vs 2 competing replicas (losers cancelled); p99 one / p99 two.
+ *   copy vs 2 competing replicas (losers cancelled: their sleep ends on `ctx.signal`); p99 one /
+ *   p99 two.
  * - locality_speedup: the recommender (examples/dataflow/recommender.ts) on four nodes whose
  *   caches hold 3 of the 8 category matrices each; p50 without / with the locality pass, each
  *   on a cluster of its own. Without it, a request's lookup runs where the flow was placed and
@@ -155,7 +156,11 @@ function competeFlow(name: string) {
         }
       }
       const ms = g * (1 - Math.random()) ** (1 / a) * (mean / a);
-      await new Promise((res) => setTimeout(res, ms));
+      // A losing replica stops when cancelled, freeing its executor for the next run.
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, ms);
+        ctx.signal.addEventListener("abort", () => (clearTimeout(t), res()), { once: true });
+      });
       return { x: r.x };
     },
     { schema: { x: "number" }, highVariance: true, replicas: 2 },

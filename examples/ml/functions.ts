@@ -63,7 +63,7 @@ export async function translateText(
 ): Promise<{ tokens: number[]; steps: number }> {
   const m = await model(ctx, name);
   const steps = Math.max(1, Math.round((-meanSteps / 2) * Math.log(Math.random() * Math.random())));
-  const out = await translate(m, tokenize(text), steps);
+  const out = await translate(m, tokenize(text), steps, ctx.signal);
   return { tokens: Array.from(out, Number), steps };
 }
 

@@ -18,14 +18,18 @@ export function tokenize(text: string, max = 32): BigInt64Array {
  * Runs `steps` decoding steps of a translator model over `tokens`, each step feeding back the
  * previous step's output, and returns the final tokens. The cost grows with `steps`, so a caller
  * that draws `steps` from a long-tailed distribution gets a stage with real, long-tailed latency.
+ * With `signal` (pass `ctx.signal`) a cancelled translation stops between steps, throwing the
+ * signal's reason, so a losing replica frees its executor early.
  */
 export async function translate(
   m: Model,
   tokens: BigInt64Array,
   steps: number,
+  signal?: AbortSignal,
 ): Promise<BigInt64Array> {
   let cur = tokens;
   for (let i = 0; i < Math.max(1, steps); i++) {
+    signal?.throwIfAborted();
     const out = await m.run({ tokens: { data: cur, dims: [1, cur.length] } });
     cur = out.next?.data as BigInt64Array;
   }

@@ -43,6 +43,13 @@ export interface MonitorOptions {
   scaleUpQueueMs?: number;
   /** Executors are sized so that the calls on a node would keep this share of them busy. @default 0.75 */
   targetUtilisation?: number;
+  /**
+   * A node grows at most by this factor per decision (2: doubles). By default it grows at once to
+   * what its calls need, and its pool paces the boots itself (`bootConcurrency`): measured under a
+   * 1 -> 64 client step, that reached its peak sooner than doubling, which waits a round and a
+   * whole batch of boots per step. @default Infinity
+   */
+  scaleUpFactor?: number;
   /** Executors are removed once fewer would have done for this long (ms). @default 10000 */
   idleGraceMs?: number;
   /** Below this utilisation the cluster counts as idle for node removal. @default 0.2 */
@@ -60,6 +67,7 @@ export interface ResolvedMonitorOptions {
   scaleUpUtilisation: number;
   scaleUpQueueMs: number;
   targetUtilisation: number;
+  scaleUpFactor: number;
   idleGraceMs: number;
   scaleDownUtilisation: number;
   nodes:
@@ -105,6 +113,10 @@ export function resolveMonitorOptions(o: MonitorOptions = {}): ResolvedMonitorOp
     scaleUpUtilisation: num("scaleUpUtilisation", o.scaleUpUtilisation, 0.8, 0.01, 1),
     scaleUpQueueMs: num("scaleUpQueueMs", o.scaleUpQueueMs, 20, 0),
     targetUtilisation: num("targetUtilisation", o.targetUtilisation, 0.75, 0.01, 1),
+    scaleUpFactor:
+      o.scaleUpFactor === Infinity
+        ? Infinity
+        : num("scaleUpFactor", o.scaleUpFactor, Infinity, 1.01),
     idleGraceMs: num("idleGraceMs", o.idleGraceMs, 10_000, 0),
     scaleDownUtilisation: num("scaleDownUtilisation", o.scaleDownUtilisation, 0.2, 0, 1),
     nodes: undefined,

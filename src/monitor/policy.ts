@@ -19,8 +19,9 @@ export interface NodeMemory {
 }
 
 /**
- * The executors a node should have: grown at once, to what its calls need at
- * `targetUtilisation`, when its utilisation or queueing delay passes a threshold (or calls wait);
+ * The executors a node should have: grown towards what its calls need at `targetUtilisation`,
+ * by at most `scaleUpFactor` per round, when its utilisation or queueing delay passes a
+ * threshold (or calls wait);
  * shrunk only after fewer would have done for `idleGraceMs`, to the most needed in that time.
  * Returns `undefined` to leave it as it is. Pure: `mem` is updated in place.
  *
@@ -44,7 +45,7 @@ export function executorTarget(
   if (hot && need > load.executors) {
     delete mem.lowSince;
     delete mem.lowNeed;
-    return need;
+    return Math.min(need, clamp(Math.ceil(load.executors * o.scaleUpFactor)));
   }
   if (load.executors < o.minExecutors) return o.minExecutors;
   if (need >= load.executors || hot) {

@@ -266,7 +266,7 @@ export class Node {
 
   /**
    * A cancel from the node where an anyOf function fired: the invocation of `c.fn` here stops
-   * (running: its worker is interrupted; queued: dropped) and its later trigger is ignored.
+   * (running: its `ctx.signal` is aborted; queued: dropped) and its later trigger is ignored.
    */
   onCancel(c: Cancel): void {
     this.cancels.received++;
@@ -510,6 +510,8 @@ export class Node {
         if (refs.length > 0) run.refs = { [name]: refs };
         if (Number.isFinite(left))
           run.options = { ...run.options, timeoutMs: Math.max(1, Math.floor(left)) };
+        // The caller cancelled (or timed out): so is what it called.
+        if (inv.signal !== undefined) run.signal = inv.signal;
         const out = await this.o.dispatcher.run(run);
         return session.returned?.(out) ?? out;
       }

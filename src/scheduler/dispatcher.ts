@@ -4,13 +4,22 @@ import {
   ClosedError,
   NodeLostError,
   TimeoutError,
+  ensureError,
   fromWireError,
   isStratusError,
 } from "../errors/index.js";
 import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
-import type { CallOptions, Consistency, DagDef, RunMeta, RunResult, Trigger } from "./protocol.js";
+import type {
+  CallOptions,
+  Cancel,
+  Consistency,
+  DagDef,
+  RunMeta,
+  RunResult,
+  Trigger,
+} from "./protocol.js";
 import { RecentRuns } from "./recent.js";
 
 /** Options of {@link Dispatcher}. */
@@ -49,6 +58,11 @@ export interface RunRequest {
   /** Future id: the sink also stores the result under it. */
   future?: string;
   session?: Record<string, unknown>;
+  /**
+   * Aborting it cancels the run: the nodes its functions were placed on are told to stop them
+   * (their `ctx.signal`s abort), and the run fails at once with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 interface Pending {
@@ -59,6 +73,10 @@ interface Pending {
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
   placed: Record<string, string>;
+  /** Each function's node address, for cancels. */
+  addrs: Record<string, string>;
+  /** Removes the listener on `req.signal`. */
+  unlisten?: () => void;
   startedAt: number;
   started: number;
 }
@@ -105,6 +123,8 @@ export class Dispatcher {
         );
       }
     }
+    const signal = req.signal;
+    if (signal?.aborted === true) return Promise.reject(ensureError(signal.reason));
     const timeoutMs = req.options?.timeoutMs ?? this.defaultTimeoutMs;
     const id = this.nextReq++;
     this.counts.started++;
@@ -136,10 +156,16 @@ export class Dispatcher {
         reject,
         timer,
         placed: {},
+        addrs: {},
         startedAt: Date.now(),
         started: performance.now(),
       };
       this.pending.set(id, p);
+      if (signal !== undefined) {
+        const onAbort = (): void => this.cancelRun(id, ensureError(signal.reason));
+        signal.addEventListener("abort", onAbort, { once: true });
+        p.unlisten = () => signal.removeEventListener("abort", onAbort);
+      }
       try {
         this.launch(p);
       } catch (e) {
@@ -244,6 +270,7 @@ export class Dispatcher {
     for (const [fn, m] of Object.entries(placed)) {
       where[fn] = { node: m.id, addr: m.addr };
       p.placed[fn] = m.id;
+      p.addrs[fn] = m.addr;
       if (!p.nodes.has(m.id)) {
         p.nodes.add(m.id);
         this.options.placer.sent(m.id);
@@ -266,10 +293,23 @@ export class Dispatcher {
     return this.pending.get(req)?.placed;
   }
 
+  /** The caller cancelled run `id`: its nodes stop its functions, and it fails with `err`. */
+  private cancelRun(id: number, err: Error): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    const { run, attempt, deadline } = p.meta;
+    for (const [fn, addr] of Object.entries(p.addrs)) {
+      const c: Cancel = { run, attempt, fn, deadline };
+      this.options.peers.notify(addr, "cancel", c);
+    }
+    this.finish(id, undefined, err);
+  }
+
   private finish(id: number, v: Uint8Array | undefined, err?: Error): void {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
+    p.unlisten?.();
     clearTimeout(p.timer);
     this.release(p);
     this.options.observe?.(p.req.def.name, performance.now() - p.started, err === undefined);

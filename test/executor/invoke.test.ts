@@ -109,8 +109,10 @@ describe("ExecutorPool.invoke", () => {
     );
     // Values reach the host already encoded; the invocation is identified.
     assert.ok(ops[0]!.args[1] instanceof Uint8Array);
-    const { deadline, ...inv } = ops[0]!.inv;
+    const { deadline, signal, ...inv } = ops[0]!.inv;
     assert.deepEqual(inv, { id: "ops-1", run: undefined, fn: "f" });
+    // Given with its nested call, to cancel that if this invocation is cancelled; it was not.
+    assert.ok(signal instanceof AbortSignal && !signal.aborted);
     // No deadline of its own: the end of its time limit (the pool's default, 60 s).
     assert.ok(deadline > Date.now() && deadline <= Date.now() + 60_000);
   });

@@ -89,6 +89,20 @@ describe("monitor: the executor policy", () => {
     assert.equal(executorTarget({ ...load, inflight: 6 }, mem, o, 0), 8);
   });
 
+  it("grows by at most scaleUpFactor per round when one is set", () => {
+    const doubling = resolveMonitorOptions({ ...o, scaleUpFactor: 2 });
+    const load = { executors: 1, inflight: 64, utilisation: 1, queueMs: 500 };
+    assert.equal(executorTarget(load, {}, doubling, 0), 2);
+    assert.equal(executorTarget({ ...load, executors: 8 }, {}, doubling, 0), 16);
+    // Never past what the calls need.
+    assert.equal(executorTarget({ ...load, executors: 48 }, {}, doubling, 0), 64);
+    assert.equal(o.scaleUpFactor, Infinity);
+    assert.throws(() => resolveMonitorOptions({ scaleUpFactor: 1 }), {
+      code: "INVALID_ARGUMENT",
+      message: /scaleUpFactor/,
+    });
+  });
+
   it("leaves a node alone below the thresholds, and shrinks only after the grace period", () => {
     const mem: NodeMemory = {};
     const quiet = { executors: 8, inflight: 1, utilisation: 0.1, queueMs: 0 };

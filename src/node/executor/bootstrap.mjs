@@ -1,6 +1,6 @@
-// Worker threads do not inherit the tsx loader of the thread that starts them. When the executor
-// runs from TypeScript sources (tests, `tsx`), the pool starts this file instead of worker.ts: it
-// registers tsx in the worker, then imports the real entry named in workerData.entry.
+// The fallback entry when the pool runs from TypeScript sources and cannot write its worker
+// bundle (see entry.ts): it registers tsx in the worker, then imports the real entry named in
+// workerData.entry. Slow (every worker compiles the TypeScript again), so only a fallback.
 // Compiled builds (dist/*.js) start worker.js directly and never load this file.
 import { register } from "tsx/esm/api";
 import { workerData } from "node:worker_threads";

@@ -95,11 +95,17 @@ export function answerHostCall(
     slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(err) });
     return undefined;
   }
+  if (job.abandoned !== undefined) {
+    // Cancelled or timed out, and answered: what it still asks for (a late write) never lands.
+    if (m.seq !== 0) slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(job.abandoned) });
+    return undefined;
+  }
   const { call } = job;
   // The end of the time limit, moved from performance.now() to Date.now() time for the host.
   const limit = Date.now() + (slot.deadline - performance.now());
   const deadline = Math.min(call.deadline ?? Infinity, limit);
   const info = (job.info ??= { id: call.id, run: call.run, fn: call.code.name, deadline });
+  if (m.op === "call") info.signal ??= (job.stop ??= new AbortController()).signal;
   let p: Promise<unknown>;
   try {
     p = host(m.op, m.a, info);

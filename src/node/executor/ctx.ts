@@ -8,7 +8,12 @@ import { decodeValue, encodeValueOwned, typedDataOffset } from "../../lattice/va
 import { decodeLattice, encodeLattice } from "../../lattice/codec.js";
 import { lattices, plainValue } from "../../lattice/constructors.js";
 import type { Lattice } from "../../lattice/lattice.js";
-import { InvalidArgumentError, fromWireError } from "../../errors/index.js";
+import {
+  CancelledError,
+  FunctionTimeoutError,
+  InvalidArgumentError,
+  fromWireError,
+} from "../../errors/index.js";
 import type { MessagePort } from "node:worker_threads";
 import { Inboxes, ValueCache } from "./inbox.js";
 import type { TypedArray } from "./inbox.js";
@@ -110,6 +115,28 @@ function decodeOptional<T>(v: unknown): T | undefined {
 }
 
 /**
+ * Whether one invocation was told to stop. Its AbortController is made only when the function
+ * asks for `ctx.signal` (or when it is aborted): most functions never do, and a call's cost is
+ * counted in microseconds.
+ */
+export class Cancellation {
+  private controller: AbortController | undefined;
+  /** Set once aborted: what `signal.reason` is, and what its `recv` rejects with. */
+  reason: Error | undefined;
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+
+  /** Aborts the signal (once); `code` says why. */
+  abort(code: "CANCELLED" | "FUNCTION_TIMEOUT", why: string): void {
+    if (this.reason !== undefined) return;
+    this.reason = code === "CANCELLED" ? new CancelledError(why) : new FunctionTimeoutError(why);
+    (this.controller ??= new AbortController()).abort(this.reason);
+  }
+}
+
+/**
  * One invocation's ctx. A class, so a ctx costs one small object per call and its methods live on
  * the prototype; they therefore need their receiver: call `ctx.get(k)`, not a detached `get(k)`.
  */
@@ -123,7 +150,12 @@ export class Ctx implements FunctionContext {
     private readonly link: HostLink,
     private readonly inv: string,
     readonly state: unknown,
+    private readonly cancel: Cancellation,
   ) {}
+
+  get signal(): AbortSignal {
+    return this.cancel.signal;
+  }
 
   id(): string {
     return this.inv;
@@ -237,7 +269,13 @@ export class Ctx implements FunctionContext {
   async recv<T = unknown>(opts: { timeoutMs?: number } = {}): Promise<T | undefined> {
     const t = opts.timeoutMs;
     const timeoutMs = typeof t === "number" && t >= 0 ? t : 30_000;
-    return decodeOptional<T>(await this.link.inboxes.take(this.inv, timeoutMs));
+    const before = this.cancel.reason;
+    if (before !== undefined) throw before;
+    // An abort wakes this waiter (the worker drops the inbox): it then rejects, not times out.
+    const got = await this.link.inboxes.take(this.inv, timeoutMs);
+    const after = this.cancel.reason;
+    if (after !== undefined) throw after;
+    return decodeOptional<T>(got);
   }
 
   /**

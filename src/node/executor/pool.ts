@@ -17,7 +17,6 @@
  * not its caller's), and a callee placed on another node is the same case as one placed here.
  * Past the bound nested calls wait, and their deadlines fail them.
  */
-import type { ResourceLimits } from "node:worker_threads";
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import {
@@ -31,11 +30,12 @@ import {
   checkInvocation,
   lateError,
   lostWorkerError,
-  positiveFinite,
   timeoutError,
   toWorker,
 } from "./calls.js";
 import { Deque } from "./deque.js";
+import { positiveInt, resolvePoolOptions } from "./options.js";
+import type { ResolvedPoolOptions } from "./options.js";
 import { Slot, link } from "./slot.js";
 import type { Job } from "./slot.js";
 import { codeKey, ownBytes } from "./types.js";
@@ -49,6 +49,7 @@ import type {
   MailMsg,
   RunMsg,
   UpMsg,
+  AbortMsg,
 } from "./types.js";
 
 /** How long a worker beyond the pool's size (lent for nested calls) may sit idle. */
@@ -57,8 +58,6 @@ const EXTRA_IDLE_MS = 1_000;
 // Workers force a full collection before failing a call for external memory (memory.ts): the
 // flag must be set before their isolates exist, and setting it here, once, races with none.
 setFlagsFromString("--expose-gc");
-
-const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
 
 /**
  * A pool of executor workers.
@@ -76,18 +75,12 @@ const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as nu
 export class ExecutorPool {
   private readonly host: HostHandler;
   private readonly observe: InvocationObserver | undefined;
-  private readonly limits: ResourceLimits;
-  private readonly defaultTimeoutMs: number;
-  private readonly maxTimeoutMs: number;
-  private readonly maxExtra: number;
-  private readonly externalMb: number;
-  private readonly depth: number;
+  private readonly o: ResolvedPoolOptions;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
   private readonly jobs = new Map<string, Job>();
   /** Calls cancelled while queued: skipped when their turn comes. */
   private readonly dropped = new WeakSet<Job>();
-  private readonly valueCacheBytes: number;
   private slots: Slot[] = [];
   private target: number;
   private completed = 0;
@@ -97,42 +90,14 @@ export class ExecutorPool {
   private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ExecutorPoolOptions) {
-    if (!positiveInt(opts.size)) throw InvalidArgumentError.field("size", "must be an integer ≥ 1");
-    const extra = opts.maxExtraWorkers ?? Math.max(8, 2 * opts.size);
-    if (!Number.isInteger(extra) || extra < 0) {
-      throw InvalidArgumentError.field("maxExtraWorkers", "must be an integer ≥ 0");
-    }
-    this.maxExtra = extra;
-    const depth = opts.pipelineDepth ?? 4;
-    if (!positiveInt(depth)) throw InvalidArgumentError.field("pipelineDepth", "must be ≥ 1");
-    const max = opts.maxTimeoutMs ?? 900_000;
-    if (!positiveFinite(max)) throw InvalidArgumentError.field("maxTimeoutMs", "must be > 0");
-    const timeout = opts.defaultTimeoutMs ?? Math.min(60_000, max);
-    if (!positiveFinite(timeout)) {
-      throw InvalidArgumentError.field("defaultTimeoutMs", "must be > 0");
-    }
+    this.o = resolvePoolOptions(opts);
     this.target = opts.size;
     this.host = opts.host;
     this.observe = opts.observe;
-    this.depth = depth;
-    this.maxTimeoutMs = max;
-    this.defaultTimeoutMs = Math.min(timeout, max);
-    this.valueCacheBytes = opts.valueCacheBytes ?? 128 * 1024 * 1024;
-    const rl = opts.resourceLimits ?? {};
-    this.limits = { maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? 512 };
-    if (rl.maxYoungGenerationSizeMb !== undefined) {
-      this.limits.maxYoungGenerationSizeMb = rl.maxYoungGenerationSizeMb;
-    }
-    if (rl.stackSizeMb !== undefined) this.limits.stackSizeMb = rl.stackSizeMb;
-    const externalMb = opts.maxExternalMemoryMb ?? this.limits.maxOldGenerationSizeMb ?? 512;
-    if (!positiveFinite(externalMb)) {
-      throw InvalidArgumentError.field("maxExternalMemoryMb", "must be > 0");
-    }
-    this.externalMb = externalMb;
   }
 
   private get externalBytes(): number {
-    return Math.floor(this.externalMb * 1024 * 1024);
+    return Math.floor(this.o.externalMb * 1024 * 1024);
   }
 
   /** Target number of workers. */
@@ -206,17 +171,26 @@ export class ExecutorPool {
   private job(call: Invocation, resolve: (b: Uint8Array) => void, reject: (e: Error) => void): Job {
     {
       // The operator's cap wins over what the function asked for.
-      const timeoutMs = Math.min(call.code.timeoutMs ?? this.defaultTimeoutMs, this.maxTimeoutMs);
+      const timeoutMs = Math.min(
+        call.code.timeoutMs ?? this.o.defaultTimeoutMs,
+        this.o.maxTimeoutMs,
+      );
+      // Settled once: a cancelled call is answered before its worker answers it.
+      let settled = false;
       const job: Job = {
         call,
         key: codeKey(call.code),
         timeoutMs,
         resolve: (b) => {
+          if (settled) return;
+          settled = true;
           this.jobs.delete(call.id);
           this.observed(job, true);
           resolve(b);
         },
         reject: (e) => {
+          if (settled) return;
+          settled = true;
           this.jobs.delete(call.id);
           this.observed(job, false);
           reject(e);
@@ -258,7 +232,8 @@ export class ExecutorPool {
       slot.post(mail);
       // Tell the sender's worker where the recipient runs: its next messages go direct.
       const sender = from === undefined ? undefined : this.jobs.get(from)?.slot;
-      if (sender !== undefined && !sender.dead) {
+      if (sender !== undefined && !sender.dead && sender !== slot) {
+        link(sender, slot);
         sender.post({ t: "route", inv: invocationId, slot: slot.num });
       }
     }
@@ -266,10 +241,12 @@ export class ExecutorPool {
   }
 
   /**
-   * Cancels an invocation, rejecting it with `err`: a queued one is dropped; a running one's
-   * worker is interrupted and replaced, as for a time limit, and the calls posted behind it go
-   * back to the queue. False when the invocation is not here, or is posted behind another call in
-   * a worker (it has not started; it will run, and its caller ignores the result).
+   * Cancels an invocation, rejecting it with `err` at once. A queued one is dropped. One in a
+   * worker (running, or posted behind the running call) is stopped cooperatively: its
+   * `ctx.signal` is aborted (one not yet started never runs), its host calls are refused, its
+   * answer is dropped, and its worker runs the next call as soon as it settles; only a function
+   * that has not settled `cancelGraceMs` later costs its worker, terminated and replaced. False
+   * when the invocation is not here.
    */
   cancel(invocationId: string, err: Error): boolean {
     const job = this.jobs.get(invocationId);
@@ -281,13 +258,31 @@ export class ExecutorPool {
       for (const d of job.dependents ?? []) d.reject(err);
       return true;
     }
-    if (slot.inflight.peek() !== job) {
-      // Already posted behind a running call: interrupt it when it starts, not the call ahead.
-      job.cancelled = err;
-      return true;
-    }
-    this.lose(slot, err);
+    this.abandon(slot, job, "CANCELLED", err);
     return true;
+  }
+
+  /** Answers `job` with `err` now and tells its worker to stop it (see `cancel`). */
+  private abandon(slot: Slot, job: Job, code: AbortMsg["code"], err: Error): void {
+    if (job.abandoned !== undefined) return;
+    job.abandoned = err;
+    job.reject(err);
+    job.stop?.abort(err);
+    slot.post({ t: "abort", inv: job.call.id, code, why: err.message });
+    // The rest of its chain, posted behind it in the same worker, would only fail after it.
+    for (const d of job.dependents ?? []) {
+      if (d.slot === slot) this.abandon(slot, d, code, err);
+      else d.reject(err);
+    }
+    if (slot.inflight.peek() === job) this.graceFor(slot);
+  }
+
+  /** The running call of `slot` was told to stop: it has `cancelGraceMs` to settle. */
+  private graceFor(slot: Slot): void {
+    const now = performance.now();
+    // Its time limit no longer applies: it has been answered. (An earlier timer still set
+    // finds the deadline moved and re-arms.)
+    slot.arm(now + this.o.cancelGraceMs, now);
   }
 
   /**
@@ -300,7 +295,7 @@ export class ExecutorPool {
     this.target = n;
     const active = this.slots.filter((s) => !s.retiring);
     if (active.length <= n) {
-      await Promise.all(this.fill().map((s) => s.booted));
+      await Promise.all((await this.grow()).map((s) => s.booted));
       return;
     }
     // Retire booting workers first, then the least loaded.
@@ -319,13 +314,15 @@ export class ExecutorPool {
     let busy = 0;
     let workers = 0;
     let posted = 0;
+    let booting = 0;
     for (const s of this.slots) {
       if (s.inflight.length > 0) busy++;
       if (!s.dead) workers++;
+      if (!s.dead && !s.ready) booting++;
       posted += s.inflight.length;
     }
     const { target: size, completed } = this;
-    return { size, workers, busy, queued: this.queue.length, posted, completed };
+    return { size, workers, busy, booting, queued: this.queue.length, posted, completed };
   }
 
   /** Terminates every worker; queued and running calls reject with CLOSED. Idempotent. */
@@ -349,18 +346,44 @@ export class ExecutorPool {
 
   // ---- scheduling ----
 
-  /** Starts workers until there are `target` non-retiring ones; returns the new ones. */
-  private fill(): Slot[] {
+  /**
+   * Starts workers until there are `target` non-retiring ones; returns the new ones.
+   * `replacement`: they stand in for lost workers (see `pump`); `most`: start no more than that.
+   */
+  private fill(replacement = false, most = Infinity): Slot[] {
     const fresh: Slot[] = [];
     let active = 0;
     for (const s of this.slots) if (!s.retiring) active++;
-    for (; active < this.target && !this.closed; active++) fresh.push(this.spawn());
+    for (; active < this.target && !this.closed && fresh.length < most; active++) {
+      const slot = this.spawn();
+      slot.replacement = replacement;
+      fresh.push(slot);
+    }
     return fresh;
   }
 
+  /**
+   * Starts workers up to the target, at most `bootConcurrency` booting at a time. Booting a
+   * worker takes a core for tens of milliseconds: dozens booting at once share the cores with
+   * the calls being served and all become ready late, together, while a few at a time each join
+   * as soon as they are ready, and the calls keep a share of the machine meanwhile.
+   */
+  private async grow(): Promise<Slot[]> {
+    const fresh: Slot[] = [];
+    for (;;) {
+      const booting = this.slots.filter((s) => !s.ready && !s.dead && !s.replacement);
+      if (booting.length >= this.o.bootConcurrency) {
+        await Promise.race(booting.map((s) => s.booted.catch(() => undefined)));
+        continue;
+      }
+      const [slot] = this.fill(false, 1);
+      if (slot === undefined) return fresh;
+      fresh.push(slot);
+    }
+  }
+
   private spawn(): Slot {
-    const slot = new Slot(this.events, this.limits, this.valueCacheBytes, this.externalBytes);
-    for (const other of this.slots) if (!other.dead) link(slot, other);
+    const slot = new Slot(this.events, this.o.limits, this.o.valueCacheBytes, this.externalBytes);
     this.slots.push(slot);
     return slot;
   }
@@ -377,7 +400,7 @@ export class ExecutorPool {
       if (!s.parked) return;
       live++;
     }
-    if (live < this.target + this.maxExtra) this.spawn();
+    if (live < this.target + this.o.maxExtra) this.spawn();
   }
 
   /**
@@ -435,12 +458,14 @@ export class ExecutorPool {
       const job = this.queue.peek()!;
       let best: Slot | undefined;
       let bestScore = Infinity;
-      // While a replacement worker boots, a call waits for it (or for a busy worker to finish)
-      // rather than being posted behind a running call that may run long.
-      const booting = this.slots.some((s) => !s.ready && !s.dead && !s.retiring);
+      // While a replacement worker boots (one lost to a crash, time limit or cancel), a call
+      // waits for it (or for a busy worker to finish) rather than being posted behind a running
+      // call that may run long. Workers started to grow the pool do not hold calls back: growth
+      // comes under load, when stalling dispatch for a boot would cost the most.
+      const booting = this.slots.some((s) => s.replacement && !s.ready && !s.dead);
       for (const s of this.slots) {
-        if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.depth) continue;
-        if (s.parked || (booting && s.inflight.length > 0)) continue;
+        if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.o.depth) continue;
+        if (s.parked || s.stopping || (booting && s.inflight.length > 0)) continue;
         const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
         if (score < bestScore) [best, bestScore] = [s, score];
       }
@@ -495,12 +520,9 @@ export class ExecutorPool {
   private startHead(slot: Slot): void {
     const now = performance.now();
     const head = slot.inflight.peek()!;
-    if (head.cancelled !== undefined) {
-      this.lose(slot, head.cancelled);
-      return;
-    }
     head.startedAt = now;
-    slot.arm(now + head.timeoutMs, now);
+    // One abandoned while posted answers at once, without running: it gets the grace only.
+    slot.arm(now + (head.abandoned === undefined ? head.timeoutMs : this.o.cancelGraceMs), now);
   }
 
   /** The head of `slot` settled: account for it, time the next one, refill the worker. */
@@ -546,7 +568,11 @@ export class ExecutorPool {
         slot.arm(slot.deadline, now);
         return;
       }
-      this.lose(slot, timeoutError(job));
+      // Past its time limit it is answered and told to stop; past the grace after that (or
+      // after a cancel) its worker goes.
+      if (job.abandoned === undefined)
+        this.abandon(slot, job, "FUNCTION_TIMEOUT", timeoutError(job));
+      else this.lose(slot, job.abandoned);
     },
     exit: (slot: Slot, expected: boolean): void => {
       this.slots = this.slots.filter((s) => s !== slot);
@@ -555,7 +581,10 @@ export class ExecutorPool {
         this.bootFailed(slot);
         return;
       }
-      this.lose(slot, lostWorkerError(slot, this.limits.maxOldGenerationSizeMb, this.externalMb));
+      this.lose(
+        slot,
+        lostWorkerError(slot, this.o.limits.maxOldGenerationSizeMb, this.o.externalMb),
+      );
     },
   };
 
@@ -579,7 +608,7 @@ export class ExecutorPool {
       this.completed++;
       running.reject(err);
     }
-    this.fill();
+    this.fill(true);
     this.pump();
   }
 
@@ -600,7 +629,7 @@ export class ExecutorPool {
     const delay = Math.min(100 * 2 ** this.bootFailures, 5_000);
     this.respawnTimer = setTimeout(() => {
       this.respawnTimer = undefined;
-      this.fill();
+      this.fill(true);
     }, delay);
     this.respawnTimer.unref();
   }

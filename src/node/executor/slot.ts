@@ -5,11 +5,20 @@
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { MessagePort, ResourceLimits } from "node:worker_threads";
 import { Deque } from "./deque.js";
+import { workerEntry } from "./entry.js";
 import { CODE_CACHE_LIMIT } from "./types.js";
 import type { DownMsg, HostInvocation, Invocation, MailMsg, PeerMsg, UpMsg } from "./types.js";
 
-/** Connects two workers with a channel of their own, so their messages skip the main thread. */
+/**
+ * Connects two workers with a channel of their own, so their messages skip the main thread.
+ * Done on demand, for two workers whose invocations message each other: a channel per pair costs
+ * milliseconds of the main thread, and a full mesh of 64 workers (2,016 channels) blocked it for
+ * seconds while the pool grew.
+ */
 export function link(a: Slot, b: Slot): void {
+  if (a.peers.has(b.num) || a.dead || b.dead) return;
+  a.peers.add(b.num);
+  b.peers.add(a.num);
   const { port1, port2 } = new MessageChannel();
   a.sendPort(b.num, port1);
   b.sendPort(a.num, port2);
@@ -35,10 +44,13 @@ export interface Job {
   /** In a chain: a call follows this one, so the worker keeps its result ("drop": only there). */
   keep?: true | "drop";
   /**
-   * Cancelled while posted behind a running call: the worker already has it, so it is
-   * interrupted (with this error) as soon as it becomes the head.
+   * Answered already (cancelled, or past its time limit) while its worker has it: the worker was
+   * told to stop it, its host calls are refused, and whatever it answers is dropped. Its worker
+   * is replaced only if it does not settle within the pool's grace period.
    */
-  cancelled?: Error;
+  abandoned?: Error;
+  /** Made on its first nested call: aborted with it, so the nested runs are cancelled too. */
+  stop?: AbortController;
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
   nested?: number;
   /** `performance.now()` when it was queued, and when it became its worker's running call. */
@@ -54,12 +66,6 @@ export interface SlotEvents {
   expired(slot: Slot): void;
 }
 
-// From TypeScript sources (tests, tsx) workers must load tsx themselves, through bootstrap.mjs;
-// from a compiled build the JS entry starts directly.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const ENTRY = new URL(FROM_SOURCE ? "./worker.ts" : "./worker.js", import.meta.url);
-const BOOTSTRAP = new URL("./bootstrap.mjs", import.meta.url);
-
 // setTimeout's delay is a signed 32-bit number of milliseconds.
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -73,6 +79,10 @@ export class Slot {
   readonly inflight = new Deque<Job>();
   ready = false;
   retiring = false;
+  /** Workers this one has a direct channel to (see `link`). */
+  readonly peers = new Set<number>();
+  /** Started in place of a lost worker (not to grow the pool): calls wait for its boot. */
+  replacement = false;
   /** Set once the worker is being (or has been) terminated: nothing more is posted or expected. */
   dead = false;
   /** The last `error` event, read when the worker exits (out of memory, crash). */
@@ -102,9 +112,9 @@ export class Slot {
     externalBytes: number,
   ) {
     const data = { valueCacheBytes, externalBytes, num: this.num };
-    this.worker = FROM_SOURCE
-      ? new Worker(BOOTSTRAP, { workerData: { ...data, entry: ENTRY.href }, resourceLimits })
-      : new Worker(ENTRY, { workerData: data, resourceLimits });
+    const { url, entry, execArgv } = workerEntry();
+    const workerData = entry === undefined ? data : { ...data, entry };
+    this.worker = new Worker(url, { workerData, resourceLimits, execArgv });
     let booted!: () => void;
     let failed!: (e: Error) => void;
     this.booted = new Promise<void>((resolve, reject) => {
@@ -140,6 +150,11 @@ export class Slot {
    */
   get parked(): boolean {
     return (this.inflight.peek()?.nested ?? 0) > 0;
+  }
+
+  /** True while the running call was told to stop and has not yet: nothing more is posted. */
+  get stopping(): boolean {
+    return this.inflight.peek()?.abandoned !== undefined;
   }
 
   /** True when the worker holds (or was sent) the compiled code of `key`. */

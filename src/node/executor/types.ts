@@ -62,6 +62,11 @@ export interface HostInvocation {
    * deadline and the end of its time limit. Nested calls must finish by then.
    */
   deadline: number;
+  /**
+   * Given with `call` ops: aborted when the invocation is cancelled or times out, so the node
+   * cancels the nested runs it started for it (their own `ctx.signal`s abort in turn).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -100,8 +105,18 @@ export interface ExecutorPoolOptions {
    * callees never wait for a slot their callers hold. Retired once idle. Default max(8, 2 × size).
    */
   maxExtraWorkers?: number;
+  /**
+   * How long a cancelled (or timed-out) invocation's function may take to settle once its
+   * `ctx.signal` is aborted; past that its worker is terminated and replaced. Default 1000 ms.
+   */
+  cancelGraceMs?: number;
   /** Calls handed to one worker ahead of its current one. Default 4. */
   pipelineDepth?: number;
+  /**
+   * Workers that boot at once when the pool grows (`resize`); the rest start as those become
+   * ready, so capacity arrives steadily. Default: the machine's cores, at least 2.
+   */
+  bootConcurrency?: number;
   /**
    * Bytes of stored values each worker keeps (by key and version) so that a hot `ctx.get` or
    * reference moves no bytes between threads. 0 disables it. Default 128 MiB.
@@ -141,6 +156,8 @@ export interface ExecutorPoolStats {
   workers: number;
   /** Workers with at least one call posted. */
   busy: number;
+  /** Workers started and not yet ready to run code. */
+  booting: number;
   /** Calls waiting in the pool queue (not yet handed to a worker). */
   queued: number;
   /** Calls handed to workers and not yet settled (running, or posted behind a running one). */
@@ -161,6 +178,23 @@ export interface FunctionContext {
   runId(): Promise<string>;
   /** The result of the function's `init`, or `undefined` when it has none. */
   readonly state: unknown;
+  /**
+   * Aborted when the invocation is cancelled (a competing replica answered first, its caller
+   * gave up) or reaches its time limit; `signal.reason` is then a `StratusError` with code
+   * `CANCELLED` or `FUNCTION_TIMEOUT`. The caller has its answer at once; the function should
+   * stop soon after: a worker whose function has not settled `cancelGraceMs` (1 s) later is
+   * terminated and replaced. Host calls (`get`, `put`, `send`, `call`…) of a cancelled
+   * invocation fail, so its late writes never land, and `recv` rejects.
+   *
+   * @example
+   * ```ts
+   * async (ctx, url) => (await fetch(url, { signal: ctx.signal })).text();
+   * async (ctx) => {
+   *   for (const item of work) { ctx.signal.throwIfAborted(); step(item); }
+   * };
+   * ```
+   */
+  readonly signal: AbortSignal;
   /**
    * Reads a key's plain value (a counter's number, a set's array, a map's object of plain
    * values); `undefined` when absent.
@@ -309,7 +343,16 @@ export interface PeerMsg {
   port?: MessagePort;
 }
 
-export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg;
+/** Stop invocation `inv` (running: abort its signal; posted, not started: do not run it). */
+export interface AbortMsg {
+  t: "abort";
+  inv: string;
+  /** The error's code and message: `signal.reason`, and the answer of an item never started. */
+  code: "CANCELLED" | "FUNCTION_TIMEOUT";
+  why: string;
+}
+
+export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg | AbortMsg;
 
 /** What the host answers to `get`: the value's version, and its bytes unless the worker has them. */
 export interface VersionedValue {

@@ -10,7 +10,7 @@ import { decodeValue, encodeValueOwned } from "../../lattice/values.js";
 import { FunctionError, toWireError } from "../../errors/index.js";
 import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
-import { Ctx, HostLink } from "./ctx.js";
+import { Cancellation, Ctx, HostLink } from "./ctx.js";
 import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
 import { CODE_CACHE_LIMIT, REF_MARKER } from "./types.js";
@@ -64,6 +64,8 @@ interface Item {
   drop?: true;
   /** Deadline (Date.now() ms): an item reached after it is answered TIMEOUT, not run. */
   d?: number;
+  /** Told to stop (`abort` message): aborts `ctx.signal`; an item not yet started never runs. */
+  cancel: Cancellation;
 }
 
 /** Results kept for the next call of a chain (null: the call failed, so the next one fails). */
@@ -97,7 +99,7 @@ let running = false;
 port.on("message", (batch: DownMsg[]) => {
   for (const m of batch) {
     if (m.t === "inv") {
-      const item: Item = { id: m.id, entry: admit(m), args: m.a };
+      const item: Item = { id: m.id, entry: admit(m), args: m.a, cancel: new Cancellation() };
       if (m.u !== undefined) item.u = m.u;
       if (m.keep === true) item.keep = true;
       if (m.drop === true) item.drop = true;
@@ -107,12 +109,30 @@ port.on("message", (batch: DownMsg[]) => {
     } else if (m.t === "mail") {
       // Mail follows its invocation in the same batch order; for a finished one it has no reader.
       if (link.known.has(m.inv)) link.inboxes.deliver(m.inv, m.m, m.f, m.s);
-    } else if (m.t === "route") link.route(m.inv, m.slot);
+    } else if (m.t === "abort") abort(m.inv, m.code, m.why);
+    else if (m.t === "route") link.route(m.inv, m.slot);
     else if (m.t === "peer") peer(m.slot, m.port);
     else link.settle(m);
   }
   if (!running) drain();
 });
+
+/**
+ * The pool has answered invocation `id` (cancelled, or past its time limit) and asks it to stop:
+ * the running one sees its signal aborted and its `recv` woken; one still queued here is answered
+ * without running when its turn comes. The pool counts on an answer for each, in order.
+ */
+function abort(id: string, code: "CANCELLED" | "FUNCTION_TIMEOUT", why: string): void {
+  if (current?.id === id) {
+    current.cancel.abort(code, why);
+    link.inboxes.drop(id);
+    return;
+  }
+  for (let i = head; i < queue.length; i++) {
+    const item = queue[i];
+    if (item?.id === id) item.cancel.abort(code, why);
+  }
+}
 
 /** A direct port to another worker: messages from its invocations to ours arrive on it. */
 function peer(slot: number, p: MessagePort | undefined): void {
@@ -210,6 +230,11 @@ function runOne(item: Item): Promise<void> | undefined {
     }
     item.args = [input, ...item.args];
   }
+  const stopped = item.cancel.reason;
+  if (stopped !== undefined) {
+    post({ t: "err", e: toWireError(stopped) });
+    return undefined;
+  }
   if (item.d !== undefined && Date.now() >= item.d) {
     const message = `function ${item.entry?.code.name ?? "?"} was not started: its caller's deadline passed ${Date.now() - item.d} ms before it reached a worker`;
     post({ t: "err", e: { code: "TIMEOUT", message, retryable: true } });
@@ -225,7 +250,7 @@ function runOne(item: Item): Promise<void> | undefined {
     const { values, refs } = decodeArgs(item.args);
     if (refs) return runSlow(item, entry, values);
     const fn = entry.fn; // called unbound, so stacks read "at inc", not "at Object.fn"
-    const out = fn(new Ctx(link, item.id, entry.state), ...values);
+    const out = fn(new Ctx(link, item.id, entry.state, item.cancel), ...values);
     if (!isThenable(out)) return reply(entry, out);
     return Promise.resolve(out).then(
       (v) => reply(entry, v),
@@ -249,7 +274,7 @@ async function runSlow(item: Item, entry: Entry, decoded?: unknown[]): Promise<v
     if (!entry.initDone && entry.init !== undefined) {
       try {
         const init = entry.init;
-        entry.state = await init(new Ctx(link, item.id, undefined));
+        entry.state = await init(new Ctx(link, item.id, undefined, item.cancel));
       } catch (e) {
         post(failure(name, e, `init of ${name} failed: `));
         return;
@@ -257,7 +282,7 @@ async function runSlow(item: Item, entry: Entry, decoded?: unknown[]): Promise<v
       entry.initDone = true;
     }
     const values = decoded ?? decodeArgs(item.args).values;
-    const ctx = new Ctx(link, item.id, entry.state);
+    const ctx = new Ctx(link, item.id, entry.state, item.cancel);
     await resolveRefs(ctx, values);
     const fn = entry.fn;
     reply(entry, await fn(ctx, ...values));

@@ -1,0 +1,63 @@
+/** The executor pool's options, checked and defaulted once. */
+import { availableParallelism } from "node:os";
+import type { ResourceLimits } from "node:worker_threads";
+import { InvalidArgumentError } from "../../errors/index.js";
+import { positiveFinite } from "./calls.js";
+import type { ExecutorPoolOptions } from "./types.js";
+
+/** {@link ExecutorPoolOptions} with every default filled in (see each field's doc there). */
+export interface ResolvedPoolOptions {
+  maxExtra: number;
+  depth: number;
+  maxTimeoutMs: number;
+  defaultTimeoutMs: number;
+  bootConcurrency: number;
+  cancelGraceMs: number;
+  valueCacheBytes: number;
+  limits: ResourceLimits;
+  externalMb: number;
+}
+
+export const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
+
+/** Checks every option, throwing `INVALID_ARGUMENT` naming the bad one, and fills in defaults. */
+export function resolvePoolOptions(opts: ExecutorPoolOptions): ResolvedPoolOptions {
+  if (!positiveInt(opts.size)) throw InvalidArgumentError.field("size", "must be an integer ≥ 1");
+  const extra = opts.maxExtraWorkers ?? Math.max(8, 2 * opts.size);
+  if (!Number.isInteger(extra) || extra < 0) {
+    throw InvalidArgumentError.field("maxExtraWorkers", "must be an integer ≥ 0");
+  }
+  const depth = opts.pipelineDepth ?? 4;
+  if (!positiveInt(depth)) throw InvalidArgumentError.field("pipelineDepth", "must be ≥ 1");
+  const max = opts.maxTimeoutMs ?? 900_000;
+  if (!positiveFinite(max)) throw InvalidArgumentError.field("maxTimeoutMs", "must be > 0");
+  const timeout = opts.defaultTimeoutMs ?? Math.min(60_000, max);
+  if (!positiveFinite(timeout)) {
+    throw InvalidArgumentError.field("defaultTimeoutMs", "must be > 0");
+  }
+  const boots = opts.bootConcurrency ?? Math.max(2, availableParallelism());
+  if (!positiveInt(boots)) throw InvalidArgumentError.field("bootConcurrency", "must be ≥ 1");
+  const grace = opts.cancelGraceMs ?? 1000;
+  if (!positiveFinite(grace)) throw InvalidArgumentError.field("cancelGraceMs", "must be > 0");
+  const rl = opts.resourceLimits ?? {};
+  const limits: ResourceLimits = { maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? 512 };
+  if (rl.maxYoungGenerationSizeMb !== undefined) {
+    limits.maxYoungGenerationSizeMb = rl.maxYoungGenerationSizeMb;
+  }
+  if (rl.stackSizeMb !== undefined) limits.stackSizeMb = rl.stackSizeMb;
+  const externalMb = opts.maxExternalMemoryMb ?? limits.maxOldGenerationSizeMb ?? 512;
+  if (!positiveFinite(externalMb)) {
+    throw InvalidArgumentError.field("maxExternalMemoryMb", "must be > 0");
+  }
+  return {
+    maxExtra: extra,
+    depth,
+    maxTimeoutMs: max,
+    defaultTimeoutMs: Math.min(timeout, max),
+    bootConcurrency: boots,
+    cancelGraceMs: grace,
+    valueCacheBytes: opts.valueCacheBytes ?? 128 * 1024 * 1024,
+    limits,
+    externalMb,
+  };
+}

@@ -84,7 +84,7 @@ export class Model {
         details: { model: name, inputs: this.manifest.inputs.map((s) => s.name), got: extra },
       });
     }
-    const out = await this.session.run(feeds);
+    const out = await inflight(this.session.run(feeds));
     const result: Record<string, Tensor> = {};
     for (const spec of this.manifest.outputs) {
       const t = out[spec.name];
@@ -116,4 +116,22 @@ export class Model {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+// Every bundle that uses models has its own copy of this module; the worker's global is shared.
+const INFLIGHT = Symbol.for("stratus.ml.inflight");
+
+/** The inference runs of this worker still in flight (every bundle's). */
+export function runsInFlight(): Set<Promise<unknown>> {
+  const g = globalThis as { [INFLIGHT]?: Set<Promise<unknown>> };
+  return (g[INFLIGHT] ??= new Set());
+}
+
+/** Counts `p` as in flight until it settles: a worker does not exit under a native run. */
+function inflight<T>(p: Promise<T>): Promise<T> {
+  const runs = runsInFlight();
+  runs.add(p);
+  const done = (): void => void runs.delete(p);
+  p.then(done, done);
+  return p;
 }

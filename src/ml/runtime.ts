@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { NoSuchModelError } from "./errors.js";
 import { LanguageId } from "./lid.js";
-import { Model } from "./model.js";
+import { Model, runsInFlight } from "./model.js";
 import type { BuiltModel, ModelManifest, StateReader, StateWriter } from "./types.js";
 
 /** The key of a model's manifest. */
@@ -62,8 +62,37 @@ const MAX_LOADED = 8;
 const KEY = Symbol.for("stratus.ml.loaded");
 function registry(): Registry {
   const g = globalThis as { [KEY]?: Registry };
-  g[KEY] ??= { entries: new Map(), loads: 0 };
+  if (g[KEY] === undefined) {
+    const r: Registry = { entries: new Map(), loads: 0 };
+    g[KEY] = r;
+    beforeExit(() => releaseAll(r));
+  }
   return g[KEY];
+}
+
+// The worker's before-exit hooks (BEFORE_EXIT in src/node/executor/types.ts; the same registered
+// symbol, since this module is bundled into user code and does not import the executor).
+const BEFORE_EXIT = Symbol.for("stratus.worker.beforeExit");
+
+function beforeExit(hook: () => Promise<void>): void {
+  const g = globalThis as { [BEFORE_EXIT]?: Set<() => unknown> };
+  (g[BEFORE_EXIT] ??= new Set()).add(hook);
+}
+
+/**
+ * Before the worker exits: lets the runs in flight finish, then closes every session. Exiting
+ * under a running inference, or with a session open, aborts the whole process (onnxruntime-node
+ * throws from a native callback into a torn-down thread).
+ */
+async function releaseAll(r: Registry): Promise<void> {
+  await Promise.allSettled([...runsInFlight()]);
+  const loaded = await Promise.allSettled([...r.entries.values()]);
+  r.entries.clear();
+  await Promise.allSettled(
+    loaded.map(async (l) => {
+      if (l.status === "fulfilled" && l.value instanceof Model) await l.value.release();
+    }),
+  );
 }
 
 /** This worker's loads (how many times it read a model's bytes to load it) and what it holds. */

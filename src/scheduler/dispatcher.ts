@@ -193,17 +193,15 @@ export class Dispatcher {
   private retryOnResult(id: number, p: Pending, r: RunResult): boolean {
     const code = r.e?.code;
     const limit = code === "SNAPSHOT_CONFLICT" ? this.maxRetries + 8 : this.maxRetries;
-    if ((code !== "SNAPSHOT_CONFLICT" && code !== "NODE_LOST") || p.meta.attempt >= limit) {
-      return false;
-    }
+    const retried = code === "SNAPSHOT_CONFLICT" || code === "NODE_LOST" || code === "TXN_FENCED";
+    if (!retried || p.meta.attempt >= limit) return false;
     const node = r.e?.details?.["node"];
     p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
     this.counts.retries++;
-    try {
-      this.launch(p, typeof node === "string" ? new Set([node]) : undefined);
-    } catch (e) {
-      this.finish(id, undefined, e as Error);
-    }
+    // Fenced: another attempt of the same request (a resend the client did not mark as a retry)
+    // holds a newer epoch. Superseding it returns what it committed, or runs again past it; without
+    // that, resends at epoch 1 would each find the fence and never finish.
+    this.relaunch(id, p, typeof node === "string" ? new Set([node]) : undefined);
     return true;
   }
 
@@ -225,29 +223,38 @@ export class Dispatcher {
       }
       p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
       this.counts.retries++;
-      const fencing = this.options.relaunch?.(p.meta);
-      if (fencing === undefined) {
-        try {
-          this.launch(p, new Set([node]));
-        } catch (e) {
-          this.finish(id, undefined, e as Error);
-        }
-        continue;
-      }
-      const attempt = p.meta.attempt;
-      fencing
-        .then(
-          (r) => {
-            // Settled meanwhile, or relaunched again by a later loss: this answer is stale.
-            if (this.pending.get(id) !== p || p.meta.attempt !== attempt) return;
-            if ("result" in r) return this.finish(id, r.result);
-            p.meta = r.meta;
-            this.launch(p, new Set([node]));
-          },
-          (e: unknown) => this.finish(id, undefined, e as Error),
-        )
-        .catch((e: unknown) => this.finish(id, undefined, e as Error));
+      this.relaunch(id, p, new Set([node]));
     }
+  }
+
+  /**
+   * Launches attempt `p.meta.attempt` of run `id`, away from `exclude`. A run whose level fences
+   * superseded attempts (read-atomic) fences first, and may find the result an earlier attempt
+   * committed instead.
+   */
+  private relaunch(id: number, p: Pending, exclude: ReadonlySet<string> | undefined): void {
+    const fencing = this.options.relaunch?.(p.meta);
+    if (fencing === undefined) {
+      try {
+        this.launch(p, exclude);
+      } catch (e) {
+        this.finish(id, undefined, e as Error);
+      }
+      return;
+    }
+    const attempt = p.meta.attempt;
+    fencing
+      .then(
+        (r) => {
+          // Settled meanwhile, or relaunched again by a later loss: this answer is stale.
+          if (this.pending.get(id) !== p || p.meta.attempt !== attempt) return;
+          if ("result" in r) return this.finish(id, r.result);
+          p.meta = r.meta;
+          this.launch(p, exclude);
+        },
+        (e: unknown) => this.finish(id, undefined, e as Error),
+      )
+      .catch((e: unknown) => this.finish(id, undefined, e as Error));
   }
 
   /** Runs in flight. */

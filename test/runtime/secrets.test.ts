@@ -79,11 +79,20 @@ function startCli(args: string[], ready: RegExp, env: NodeJS.ProcessEnv): Promis
   let out = "";
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`${args[0]} exited (${code}):\n${out}`)));
+    // What it printed, should it never get ready: the test's own timeout would say nothing.
+    const late = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${args[0]} printed no ready line in 100 s:\n${out}`));
+    }, 100_000);
+    child.once("exit", (code) => {
+      clearTimeout(late);
+      reject(new Error(`${args[0]} exited (${code}):\n${out}`));
+    });
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       const m = ready.exec(out);
       if (m) {
+        clearTimeout(late);
         child.removeAllListeners("exit");
         resolve({ child, output: () => out, ready: m[1] ?? "" });
       }

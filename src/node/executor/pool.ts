@@ -304,7 +304,7 @@ export class ExecutorPool {
       .slice(0, active.length - n);
     for (const s of victims) {
       s.retiring = true;
-      if (s.inflight.length === 0) s.kill();
+      if (s.inflight.length === 0) s.stop();
     }
     await Promise.all(victims.map((s) => s.exited));
   }
@@ -338,7 +338,7 @@ export class ExecutorPool {
     const slots = this.slots;
     this.slots = [];
     for (const s of slots) {
-      s.kill();
+      s.stop();
       for (const job of s.inflight.drain()) job.reject(err);
     }
     await Promise.all(slots.map((s) => s.exited));
@@ -432,7 +432,7 @@ export class ExecutorPool {
       if (live <= this.target + parked) return;
       if (s.dead || s.retiring || !s.ready || s.inflight.length > 0) continue;
       s.retiring = true;
-      s.kill();
+      s.stop();
       live--;
     }
   }
@@ -531,7 +531,7 @@ export class ExecutorPool {
     if (job === undefined) return undefined; // a stray message, not a result we asked for
     this.completed++;
     if (slot.inflight.length > 0) this.startHead(slot);
-    else if (slot.retiring) slot.kill();
+    else if (slot.retiring) slot.stop();
     this.pump();
     this.trim();
     return job;

@@ -66,6 +66,9 @@ export interface SlotEvents {
   expired(slot: Slot): void;
 }
 
+/** How long a worker asked to exit may take (its in-flight native work) before it is terminated. */
+const STOP_FALLBACK_MS = 5000;
+
 // setTimeout's delay is a signed 32-bit number of milliseconds.
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -241,6 +244,25 @@ export class Slot {
     this.timerAt = Infinity;
     if (!this.dead) this.events.expired(this);
   };
+
+  /**
+   * Stops an idle worker gracefully: it runs its before-exit hooks and exits (native add-ons can
+   * abort the process when their thread is terminated under them); terminated only if it has
+   * not exited after `fallbackMs`. A worker still booting is terminated at once.
+   */
+  stop(fallbackMs = STOP_FALLBACK_MS): void {
+    if (this.dead) return;
+    if (!this.ready) return this.kill();
+    this.dead = true;
+    this.disarm();
+    this.outbox = [];
+    this.transfer = [];
+    const exit: DownMsg = { t: "exit" };
+    this.worker.postMessage([exit]);
+    const t = setTimeout(() => void this.worker.terminate(), fallbackMs);
+    t.unref();
+    void this.exited.then(() => clearTimeout(t));
+  }
 
   /** Stops the worker; what it was doing is the caller's to settle. */
   kill(): void {

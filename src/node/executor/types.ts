@@ -352,7 +352,24 @@ export interface AbortMsg {
   why: string;
 }
 
-export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg | AbortMsg;
+/**
+ * Stop when what is in flight allows: the worker runs its before-exit hooks (see
+ * {@link BEFORE_EXIT}), then exits. The pool terminates it if it has not exited in time.
+ */
+export interface ExitMsg {
+  t: "exit";
+}
+
+export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg | AbortMsg | ExitMsg;
+
+/**
+ * Where code running in a worker (each function bundle has its own copy of a library, so a module
+ * variable would not do) registers what must happen before the worker exits: a `Set` of
+ * functions on `globalThis` under this registered symbol. Native add-ons need it: onnxruntime
+ * aborts the whole process when its worker is terminated with an inference in flight or a
+ * session still open, so the ML runtime waits for its runs and releases its sessions here.
+ */
+export const BEFORE_EXIT = Symbol.for("stratus.worker.beforeExit");
 
 /** What the host answers to `get`: the value's version, and its bytes unless the worker has them. */
 export interface VersionedValue {

@@ -13,7 +13,7 @@ import type { UserFunction } from "./compile.js";
 import { Cancellation, Ctx, HostLink } from "./ctx.js";
 import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
-import { CODE_CACHE_LIMIT, REF_MARKER } from "./types.js";
+import { BEFORE_EXIT, CODE_CACHE_LIMIT, REF_MARKER } from "./types.js";
 import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
 
 // esbuild's keepNames helper, referenced by code that tsx or esbuild transformed.
@@ -112,6 +112,7 @@ port.on("message", (batch: DownMsg[]) => {
     } else if (m.t === "abort") abort(m.inv, m.code, m.why);
     else if (m.t === "route") link.route(m.inv, m.slot);
     else if (m.t === "peer") peer(m.slot, m.port);
+    else if (m.t === "exit") return void exitGracefully();
     else link.settle(m);
   }
   if (!running) drain();
@@ -132,6 +133,19 @@ function abort(id: string, code: "CANCELLED" | "FUNCTION_TIMEOUT", why: string):
     const item = queue[i];
     if (item?.id === id) item.cancel.abort(code, why);
   }
+}
+
+/** Longest the before-exit hooks may take; the pool terminates the worker a little later. */
+const EXIT_HOOKS_MS = 4000;
+
+/** Runs what code here registered under BEFORE_EXIT (each at most once), then exits. */
+async function exitGracefully(): Promise<never> {
+  const hooks = (globalThis as { [BEFORE_EXIT]?: Set<() => unknown> })[BEFORE_EXIT];
+  const all = Promise.allSettled([...(hooks ?? [])].map(async (h) => h()));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((r) => (timer = setTimeout(r, EXIT_HOOKS_MS)))]);
+  clearTimeout(timer);
+  process.exit(0);
 }
 
 /** A direct port to another worker: messages from its invocations to ours arrive on it. */

@@ -19,6 +19,7 @@
 import { createRequire } from "node:module";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
 import type * as Esbuild from "esbuild";
 
 /** How a worker is started. */
@@ -59,8 +60,27 @@ let resolved: WorkerEntry | undefined;
 
 /** The entry every worker of this process starts from, worked out (and bundled) once. */
 export function workerEntry(): WorkerEntry {
-  resolved ??= resolveEntry();
+  if (resolved === undefined) {
+    resolved = resolveEntry();
+    roomyYoungGeneration();
+  }
   return resolved;
+}
+
+/** MB of each semi-space a worker's heap starts with: a boot allocates ~3-5 MB that all lives. */
+const WORKER_SEMI_SPACE_MB = 4;
+
+/**
+ * Starts the heaps of workers created from now on with room for their boot. V8's default first
+ * semi-space (1 MB) made every boot scavenge three times (5-25 ms of CPU, copying objects that
+ * all survive); with 4 MB it does not scavenge at all, and a booted worker's resident memory
+ * stays the same (~9 MB; measured with 32 workers). A V8 flag is process-wide and a worker
+ * cannot be given one, but this one is read only when a heap is created, so the running heap
+ * keeps its size. Left alone if the process was started with the flag.
+ */
+function roomyYoungGeneration(): void {
+  if (process.execArgv.some((a) => a.startsWith("--min-semi-space-size"))) return;
+  setFlagsFromString(`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
 }
 
 function resolveEntry(): WorkerEntry {

@@ -11,7 +11,7 @@ export default tseslint.config(
       "bench/results/**",
       "bench/.scratch/**",
       ".tmp/**",
-      "src/node/executor/worker.bundle.mjs",
+      "src/node/executor/worker.bundle.*",
     ],
   },
   js.configs.recommended,

@@ -6,7 +6,8 @@
  * the peak is the best window after the step. Reports how long after the step a window first
  * reached 90% of that peak, and (judging the peak against what this machine can do) 90% of a
  * fixed pool of 64 executors measured in the same run under the same 64 clients; and how long
- * after the load stopped the node was back to 1 executor (idle grace period 3 s).
+ * after the load stopped the node was back to 1 executor (idle grace period 3 s). Also how long
+ * after the step all 64 workers had booted, which separates the boots' pace from the rest.
  */
 import { StratusProcess } from "../src/cluster/index.js";
 import { Stratus } from "../src/index.js";
@@ -116,7 +117,14 @@ const autoscaling: Benchmark = {
       const oneClient = (l.done.filter((t) => t >= oneFrom).length * 1000) / (step - oneFrom);
       ctx.log(`step to ${CLIENTS} clients`);
       l.grow(CLIENTS);
+      // Booted workers every 100 ms: tells the boots' pace apart from how calls reach them.
+      const ready: number[] = [];
+      const sampler = setInterval(() => {
+        const p = proc.node!.stats().pool;
+        ready.push(p.workers - p.booting);
+      }, BIN_MS);
       await sleep(ctx.quick ? 12_000 : 25_000);
+      clearInterval(sampler);
       await l.stop();
       const stopped = performance.now();
       const sizeAtPeak = proc.node!.stats().pool.size;
@@ -131,6 +139,9 @@ const autoscaling: Benchmark = {
       ctx.log(`resizes (s after the step): ${grew.join(" ")}`);
       const each = rates.filter((r) => Math.round(r.end * 10) % 10 === 0);
       ctx.log(`calls/s by second: ${each.map((r) => r.rps).join(" ")}`);
+      const readyEach = ready.filter((_, i) => (i + 1) % (1000 / BIN_MS) === 0);
+      ctx.log(`booted executors by second: ${readyEach.join(" ")}`);
+      const allIn = ready.findIndex((n) => n >= CLIENTS);
       let down = NaN;
       const limit = performance.now() + GRACE_MS + 30_000;
       while (performance.now() < limit) {
@@ -148,6 +159,7 @@ const autoscaling: Benchmark = {
         peak_vs_fixed_64: peak / fixedRps,
         ideal_rps: (CLIENTS * 1000) / 50,
         executors_at_peak: sizeAtPeak,
+        seconds_to_all_booted: allIn < 0 ? NaN : ((allIn + 1) * BIN_MS) / 1000,
         seconds_to_scale_down: down,
         idle_grace_s: GRACE_MS / 1000,
         rps_one_client: oneClient,

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { ClosedError, InvalidArgumentError } from "../errors/index.js";
 import {
   LwwLattice,
@@ -11,6 +10,7 @@ import {
 } from "../lattice/index.js";
 import type { Lattice, Timestamp } from "../lattice/index.js";
 import type { ReadValue } from "../state/index.js";
+import { idMaker } from "./ids.js";
 import { WriteLog } from "./write-log.js";
 import type { WireWrite } from "./write-log.js";
 
@@ -78,14 +78,8 @@ interface Read {
   loaded: boolean;
 }
 
-// A random process prefix and a counter: unique ids without a random draw per transaction.
-const PROCESS_PREFIX = "t" + randomBytes(12).toString("base64url");
-let counter = 0;
-
 /** A fresh transaction id: this process's random 96-bit prefix and a counter. */
-export function newTid(): string {
-  return PROCESS_PREFIX + (counter++).toString(36);
-}
+export const newTid: () => string = idMaker("t", 12);
 
 /**
  * A read-atomic transaction. Writes are buffered here and become visible together at

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { decodeLattice, encodeLattice } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
+import { idMaker } from "./ids.js";
 
 /**
  * A buffered write as a run carries it: key, 0 (a whole value) or 1 (a merge), the lattice,
@@ -18,8 +18,7 @@ interface Op {
 }
 
 // Unique op ids without a random draw per write: a random process prefix and a counter.
-const PREFIX = "w" + randomBytes(9).toString("base64url");
-let counter = 0;
+const newOpId = idMaker("w", 9);
 
 /**
  * The writes of a run's transaction, in order, as they travel from node to node. A fan-in
@@ -43,7 +42,7 @@ export class WriteLog {
     const [k, mode, v, given] = w;
     this.ids ??= new Set(this.ops.map((o) => o.id));
     if (given !== undefined && this.ids.has(given)) return undefined;
-    const id = given ?? PREFIX + (counter++).toString(36);
+    const id = given ?? newOpId();
     const l = v === null ? null : decodeLattice(v);
     this.ops.push({ k, mode, l, id, enc: v });
     this.ids.add(id);
@@ -72,7 +71,7 @@ export class WriteLog {
       delete prev.enc;
       return;
     }
-    const op: Op = { k, mode, l, id: PREFIX + (counter++).toString(36) };
+    const op: Op = { k, mode, l, id: newOpId() };
     this.ops.push(op);
     this.ids?.add(op.id);
     this.local.set(k, op);

@@ -89,6 +89,10 @@ describe("package: npm pack, install into a fresh project, run", () => {
     const installed = join(app, "node_modules");
     assert.ok(existsSync(join(installed, "stratus", "dist", "index.js")));
     assert.ok(existsSync(join(installed, "stratus", "dist", "node", "executor", "worker.js")));
+    // What the executors start from (npm run build writes it; see src/node/executor/entry.ts).
+    const bundle = join(installed, "stratus", "dist", "node", "executor", "worker.bundle.cjs");
+    assert.ok(existsSync(bundle), "the worker bundle is packed");
+    assert.ok(!readFileSync(bundle, "utf8").includes("msgpackr-extract"), "plain-JS msgpackr");
     assert.ok(!existsSync(join(installed, "stratus", "src")), "sources are not packed");
     for (const dev of ["tsx", "typescript", "eslint", "prettier", "fast-check"]) {
       assert.ok(!existsSync(join(installed, dev)), `${dev} was installed`);

@@ -215,29 +215,39 @@ describe("secrets: the store password and the token stay out of replies, logs an
     "`up` reads the password from --store-password-file and prints the address without it",
     { timeout: 150_000 },
     async () => {
-      const file = join(dir, "store-password");
-      writeFileSync(file, password + "\n", { mode: 0o600 });
-      // The store refuses a connection without the password (the node's control above shows it).
-      const store = `redis://127.0.0.1:${redis.port}?prefix=up:`;
-      const ok = await startCli(
-        [
-          "up",
-          "--executors",
-          "1",
-          "--store",
-          `redis://127.0.0.1:${redis.port}?prefix=up:`,
-          "--store-password-file",
-          file,
-        ],
-        /Stratus is up at \S+\n.*\n {2}store: (\S+)\n/,
-        { ...env, STRATUS_TOKEN: token },
-      );
+      // Bounded below the test's timeout, naming the step it stopped at: a timeout says nothing.
+      let step = "starting up";
+      let proc: Proc | undefined;
+      const body = async (): Promise<void> => {
+        const file = join(dir, "store-password");
+        writeFileSync(file, password + "\n", { mode: 0o600 });
+        // The store refuses a connection without the password (the node's control above shows it).
+        const store = `redis://127.0.0.1:${redis.port}?prefix=up:`;
+        proc = await startCli(
+          ["up", "--executors", "1", "--store", store, "--store-password-file", file],
+          /Stratus is up at \S+\n.*\n {2}store: (\S+)\n/,
+          { ...env, STRATUS_TOKEN: token },
+        );
+        try {
+          assert.equal(proc.ready, store);
+        } finally {
+          step = "stopping it";
+          await stop(proc);
+        }
+        printed.push(proc.output());
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`stuck ${step} after 130 s; it printed:\n${proc?.output()}`)),
+          130_000,
+        );
+      });
       try {
-        assert.equal(ok.ready, store);
+        await Promise.race([body(), late]);
       } finally {
-        await stop(ok);
+        clearTimeout(timer);
       }
-      printed.push(ok.output());
     },
   );
 

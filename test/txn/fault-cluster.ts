@@ -126,9 +126,26 @@ export class FaultCluster {
     c.proc.kill("SIGKILL");
     await exited;
     const t0 = performance.now();
-    const replaced = this.startNode(`r${++this.replaced}`).then(() => performance.now() - t0);
+    const replaced = this.startReplacement().then(() => performance.now() - t0);
     this.starting.push(replaced.catch(() => undefined));
     return { replaced };
+  }
+
+  /**
+   * Starts a replacement node, again if one exits before it joined, as an orchestrator restarts
+   * a crashed pod: a node started while Redis restarts exits at once with STORAGE_UNAVAILABLE,
+   * and without this the cluster stayed a node short (a fault that needs two live nodes never
+   * fired). Stops trying when the cluster stops.
+   */
+  private async startReplacement(): Promise<void> {
+    for (;;) {
+      try {
+        return await this.startNode(`r${++this.replaced}`);
+      } catch (e) {
+        if (this.aborter.signal.aborted) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   /**

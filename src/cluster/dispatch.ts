@@ -2,9 +2,12 @@ import { UnauthorizedError, ensureError } from "../errors/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import {
   GATEWAY_METHODS,
+  HOME_METHODS,
   PIN_METHODS,
   isCancel,
   isFnMessage,
+  isHomeRead,
+  isHomeRelease,
   isPinFetch,
   isPinRelease,
   isRunResult,
@@ -84,6 +87,7 @@ export function dispatcher(
       else if (method === "fnmsg" && isFnMessage(a)) targets.onMessage?.(a);
       else if (method === "cancel" && isCancel(a)) targets.onCancel?.(a);
       else if (method === PIN_METHODS.release && isPinRelease(a)) targets.onSession?.(method, a);
+      else if (method === HOME_METHODS.release && isHomeRelease(a)) targets.onSession?.(method, a);
       else drop("malformed", conn, `malformed or unknown ${method.slice(0, 64)}`);
     } catch (e) {
       drop("failed", conn, `${method} handler threw: ${ensureError(e).message}`);
@@ -94,8 +98,9 @@ export function dispatcher(
       if (!isPeer(conn) && !CLIENT_REQUESTS.has(method)) {
         throw new UnauthorizedError(`a client may not make ${method.slice(0, 64)} requests`);
       }
-      if (method === PIN_METHODS.fetch) {
-        if (!isPinFetch(a)) throw new InvalidArgumentError(`malformed ${method}`);
+      if (method === PIN_METHODS.fetch || method === HOME_METHODS.read) {
+        const ok = method === PIN_METHODS.fetch ? isPinFetch(a) : isHomeRead(a);
+        if (!ok) throw new InvalidArgumentError(`malformed ${method}`);
         if (targets.onSession === undefined) {
           throw new InvalidArgumentError(`${method}: this process runs no node`);
         }

@@ -12,7 +12,15 @@ import { HttpIngress } from "../ingress/index.js";
 import { Monitor } from "../monitor/index.js";
 import type { MonitorOptions } from "../monitor/index.js";
 import { StatsPublisher, StatsRecorder, readClusterStats } from "../stats/index.js";
-import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../scheduler/index.js";
+import {
+  Dispatcher,
+  Gateway,
+  Membership,
+  Peers,
+  Placer,
+  Registry,
+  RunStarter,
+} from "../scheduler/index.js";
 import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
@@ -341,6 +349,7 @@ export class StratusProcess {
     if (o.scheduler ?? true) {
       const schedules = new ScheduleBook({ store, clock, registry });
       ticker = await Ticker.start({
+        runs: new RunStarter(dispatcher, txnService),
         id,
         store,
         clock,

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../errors/index.js";
+import { InvalidArgumentError, SnapshotConflictError } from "../errors/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { RunMeta } from "../scheduler/index.js";
 import { UserState, userKey } from "../state/index.js";
@@ -68,9 +68,14 @@ export class RepeatableReadPolicy implements SessionPolicy {
   join(metas: RunMeta[]): RunMeta {
     const first = metas[0] as RunMeta;
     const merged = rrFrom(first);
-    // Branches that first read one key on two nodes may disagree; the first branch's stays.
+    // Branches that first read one key on two nodes may have read two versions of it: the run
+    // saw the key twice, so it starts again (SNAPSHOT_CONFLICT is retried with a fresh session).
     for (const m of metas.slice(1)) {
-      for (const [k, e] of Object.entries(rrFrom(m).r)) merged.r[k] ??= e;
+      for (const [k, e] of Object.entries(rrFrom(m).r)) {
+        const cur = merged.r[k];
+        if (cur === undefined) merged.r[k] = e;
+        else if (cur[0] !== e[0]) throw forkConflict(first, k);
+      }
     }
     return { ...first, session: { ...first.session, rr: merged } };
   }
@@ -158,6 +163,15 @@ class RrSession implements RunSession {
   async finish(): Promise<void> {
     this.policy.pins.finish(this.rr.p, this.meta, this.reads.values());
   }
+}
+
+/** Two branches of one run read `key` at two versions. */
+export function forkConflict(meta: RunMeta, storeKey: string): SnapshotConflictError {
+  const key = storeKey.startsWith("u/") ? storeKey.slice(2) : storeKey;
+  return new SnapshotConflictError(
+    `two branches of run ${meta.run} read ${key} at two versions; the run starts again`,
+    { details: { key, fork: true } },
+  );
 }
 
 function refuse(): never {

@@ -7,6 +7,7 @@ import type { ReadValue } from "../state/index.js";
 import { CausalValues, readValue } from "./causal.js";
 import { ABSENT, PinnedVersions, pinKey } from "./pinned.js";
 import type { PinTableOptions } from "./pins.js";
+import { forkConflict } from "./repeatable-read.js";
 import type { RunSession, SessionEnv, SessionPolicy } from "./session.js";
 import {
   MAX_SESSION_KEYS,
@@ -123,8 +124,28 @@ export class TransactionalCausalPolicy implements SessionPolicy {
     const snap = depsFrom(out.s, "session.tc.s");
     for (const m of metas.slice(1)) {
       const tc = tcFrom(m);
-      for (const [k, e] of Object.entries(tc.r)) out.r[k] ??= e;
-      joinDeps(snap, depsFrom(tc.s, "session.tc.s"));
+      const theirs = depsFrom(tc.s, "session.tc.s");
+      // The branches' reads must form one causal snapshot: one version per key, and no read of
+      // one branch older than what the other's reads depend on. Otherwise the run starts again.
+      for (const [k, e] of Object.entries(tc.r)) {
+        const cur = out.r[k];
+        if (cur === undefined) out.r[k] = e;
+        else if (cur[0] !== e[0]) throw forkConflict(first, k);
+      }
+      for (const [reads, deps] of [
+        [out.r, theirs],
+        [tc.r, snap],
+      ] as const) {
+        for (const [k, e] of Object.entries(reads)) {
+          const need = deps.get(k);
+          if (need === undefined) continue;
+          const have = e[2] === undefined ? undefined : clockFrom(e[2], k);
+          if (e[0] === ABSENT || have === undefined || !have.dominates(need)) {
+            throw forkConflict(first, k);
+          }
+        }
+      }
+      joinDeps(snap, theirs);
     }
     out.s = depsRecord(snap, "tc");
     return { ...first, session: { ...first.session, tc: out } };

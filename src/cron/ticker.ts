@@ -3,7 +3,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { LwwLattice, encodeValue } from "../lattice/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import { singleFunctionDag } from "../scheduler/index.js";
-import type { Dispatcher, Registry, RunRequest } from "../scheduler/index.js";
+import type { Dispatcher, Registry, RunRequest, RunStarter } from "../scheduler/index.js";
 import type { Store, Subscription } from "../storage/index.js";
 import { SCHEDULE_PREFIX, parseCron } from "./book.js";
 import type { ScheduleBook, ScheduleDef } from "./book.js";
@@ -23,6 +23,12 @@ export interface TickerOptions {
   book: ScheduleBook;
   registry: Registry;
   dispatcher: Dispatcher;
+  /**
+   * Starts runs at their level: a tick of a read-atomic DAG is one transaction named after the
+   * schedule and the tick, so it commits once even when it is relaunched after a node loss or
+   * fired twice. Without it runs go straight to the dispatcher.
+   */
+  runs?: RunStarter;
   /** Receives failed runs and storage errors; the ticker never throws. @default ignore */
   log?: (message: string) => void;
   /**
@@ -171,7 +177,10 @@ export class Ticker {
     this.counts.won++;
     await this.o.store.expire(key, this.claimTtlMs);
     try {
-      await this.o.dispatcher.run(await this.request(def, tick));
+      const req = await this.request(def, tick);
+      if (this.o.runs !== undefined) {
+        await this.o.runs.run(req, { requestId: `tick-${def.name}-${tick}` });
+      } else await this.o.dispatcher.run(req);
       this.counts.ok++;
     } catch (e) {
       this.counts.failed++;

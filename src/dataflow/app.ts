@@ -34,8 +34,30 @@ export interface DeployOptions {
 export interface RunOptions {
   /** Return a future at once; its result is pushed when the flow finishes. */
   future?: boolean;
-  /** Deadline of the run. @default 120000 */
+  /** Deadline of the run. @default 120000 (read-atomic: the cluster's maxTxnMs) */
   timeoutMs?: number;
+  /**
+   * Runs the flow as one `read-atomic` transaction: its stages read one snapshot, and the writes
+   * they make (`ctx.put`, `ctx.merge`) become visible together when it finishes, once. Such runs
+   * are never batched with others. @default false
+   */
+  exactlyOnce?: boolean;
+  /**
+   * The id of this logical run, the same on each of your retries: with `exactlyOnce`, a retry of
+   * a run that finished returns its recorded result instead of running again. @default a new id
+   */
+  requestId?: string;
+}
+
+/** The call options of one run of a flow. */
+function callOptions(options: RunOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (options.timeoutMs !== undefined) out.timeoutMs = options.timeoutMs;
+  if (options.exactlyOnce === true) {
+    out.consistency = "read-atomic";
+    if (options.requestId !== undefined) out.requestId = options.requestId;
+  }
+  return out;
 }
 
 /** What deploy needs of a flow. */
@@ -131,12 +153,12 @@ export class FlowApp<In extends Schema, Out extends Schema> {
       const fut = await this.cloud.callDag<Table>(
         this.metadata.dag,
         { [this.metadata.source]: [table] },
-        { future: true, ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) },
+        { future: true, ...callOptions(options) },
       );
       return flowFuture<Row<Out>>(fut);
     }
     const out =
-      this.batcher !== undefined
+      this.batcher !== undefined && options.exactlyOnce !== true
         ? await this.batcher.submit(table, options)
         : await this.call(table, options);
     return out.r as Row<Out>[];
@@ -147,7 +169,7 @@ export class FlowApp<In extends Schema, Out extends Schema> {
       return await this.cloud.callDag<Table>(
         this.metadata.dag,
         { [this.metadata.source]: [table] },
-        options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {},
+        callOptions(options),
       );
     } catch (e) {
       throw typedError(e);

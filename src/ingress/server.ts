@@ -167,8 +167,7 @@ export class HttpIngress {
       throw new RouteNotFound(url.pathname);
     }
     const name = pathName(rawName);
-    const future = url.searchParams.get("future");
-    const options = future === "1" || future === "true" ? { future: true } : undefined;
+    const options = runOptions(req, url);
     if (req.method === "POST" && kind === "call") {
       const b = await this.jsonBody(req, res, ["args"]);
       const args = argsFromJson(b.args, "args");
@@ -297,4 +296,38 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     "Content-Length": Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/**
+ * A run's options from the request: `?future=1`, the level (`Stratus-Consistency` header or
+ * `?consistency=`), and the request id of an exactly-once run (`Idempotency-Key` header, which
+ * makes the run `read-atomic` unless another level is named: a repeated request with the same
+ * key then returns the result the first one committed).
+ */
+function runOptions(req: IncomingMessage, url: URL): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  const future = url.searchParams.get("future");
+  if (future === "1" || future === "true") out.future = true;
+  const level = headerValue(req, "stratus-consistency") ?? url.searchParams.get("consistency");
+  if (level !== null && level !== undefined) out.consistency = level;
+  const key = headerValue(req, "idempotency-key");
+  if (key !== undefined) {
+    if (key.length === 0 || key.length > 128) {
+      throw InvalidArgumentError.field("Idempotency-Key", "must be 1 to 128 characters");
+    }
+    out.requestId = key;
+    out.consistency ??= "read-atomic";
+    if (out.consistency !== "read-atomic") {
+      throw InvalidArgumentError.field(
+        "Idempotency-Key",
+        `makes a run exactly-once, which needs consistency read-atomic, not ${String(out.consistency)}`,
+      );
+    }
+  }
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }

@@ -284,8 +284,12 @@ export class Dispatcher {
       }
     }
     const schedule = buildSchedule(def, where);
+    // The run's home: the node of its first source. Levels that keep one snapshot per run
+    // (read-atomic) read there from every node, whichever branch or source reads.
+    const first = where[shape.sources[0] as string] as { node: string; addr: string };
+    const meta: RunMeta = { ...p.meta, home: { node: first.node, addr: first.addr } };
     for (const fn of shape.sources) {
-      const t: Trigger = { meta: p.meta, schedule, fn, args: p.req.inputs[fn] ?? [] };
+      const t: Trigger = { meta, schedule, fn, args: p.req.inputs[fn] ?? [] };
       this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t);
     }
   }

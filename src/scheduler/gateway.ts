@@ -22,6 +22,8 @@ import { checkPayload } from "./payloads.js";
 import { CONSISTENCY_LEVELS, KEYS, isConsistency } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
+import { RunStarter } from "./runs.js";
+import type { RunTransactions } from "./runs.js";
 
 /** Checks a function's source before it is stored; throws `BAD_FUNCTION`. */
 export type SourceValidator = (name: string, source: string, kind: "function" | "init") => void;
@@ -39,23 +41,6 @@ export interface ScheduleAdmin {
   put(p: Record<string, unknown>): Promise<ScheduleInfo>;
   remove(name: unknown): Promise<boolean>;
   list(): Promise<ScheduleInfo[]>;
-}
-
-/** What a read-atomic run starts with: the session to carry, or an earlier attempt's result. */
-export type RunTxnStart = { session: Record<string, unknown> } | { result: Uint8Array };
-
-/**
- * Transactions, as the gateway needs them (implemented by src/txn, passed in so that
- * scheduler/ does not import it): the start of read-atomic runs and the `txn.*` methods.
- */
-export interface RunTransactions {
-  /**
-   * Starts (or finds the committed result of) the read-atomic run of request `requestId`;
-   * `retry`: the client marked this send as a retry of the request.
-   */
-  begin(requestId: string, dag: string, retry: boolean): Promise<RunTxnStart>;
-  /** Answers `txn.begin`, `txn.read`, `txn.readAt` and `txn.commit` (payloads already checked). */
-  handle(method: string, p: Record<string, unknown>): Promise<unknown>;
 }
 
 /** Options of {@link Gateway}. */
@@ -98,8 +83,11 @@ export class Gateway {
   /** Stands in for the connection of callers without one (HTTP ingress): they share one limit. */
   private readonly connectionless = {};
 
+  private readonly runs: RunStarter;
+
   constructor(private readonly o: GatewayOptions) {
     this.state = new UserState(o.store, o.clock);
+    this.runs = new RunStarter(o.dispatcher, o.txn);
     this.retentionMs = o.futureRetentionMs ?? DEFAULT_FUTURE_RETENTION_MS;
     if (!(this.retentionMs > 0) || !Number.isFinite(this.retentionMs)) {
       throw InvalidArgumentError.field("futureRetentionMs", "must be a positive number");
@@ -180,19 +168,12 @@ export class Gateway {
         return this.schedules().list();
       case "txn.begin":
       case "txn.read":
-      case "txn.readAt":
+      case "txn.abort":
       case "txn.commit":
-        return this.transactions().handle(method, p);
+        return this.runs.transactions().handle(method, p);
       default:
         throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
     }
-  }
-
-  private transactions(): RunTransactions {
-    if (this.o.txn === undefined) {
-      throw new InvalidArgumentError("this scheduler does not run transactions");
-    }
-    return this.o.txn;
   }
 
   private schedules(): ScheduleAdmin {
@@ -233,22 +214,23 @@ export class Gateway {
 
   private async start(req: RunRequest, raw: unknown, conn?: Connection): Promise<unknown> {
     const options = callOptions(raw);
-    req.options = options;
-    if ((options.consistency ?? req.def.consistency) === "read-atomic") {
-      // The run is one transaction named after the request: a retry of the request finds the
-      // result its first attempt committed instead of running again.
-      const started = await this.transactions().begin(
-        options.requestId ?? randomUUID(),
-        req.def.name,
-        options.retry === true,
+    // A read-atomic run is one transaction named after the request: a retry of the request finds
+    // the result its first attempt committed instead of running again.
+    const done = await this.runs.prepare(req, options);
+    if (done !== undefined) {
+      if (options.future !== true) return done.result;
+      // A future of a request that committed already: stored like any other, so every reader
+      // of its id (another client, this one after a reconnect) finds it.
+      const id = randomUUID();
+      await storeFuture(
+        this.o.store,
+        this.o.clock,
+        id,
+        { ok: true, v: done.result },
+        this.retentionMs,
       );
-      if ("result" in started) {
-        if (options.future !== true) return started.result;
-        const id = randomUUID();
-        setImmediate(() => push(conn, { id, ok: true, v: started.result }));
-        return { future: id };
-      }
-      req.session = { ...req.session, ...started.session };
+      setImmediate(() => push(conn, { id, ok: true, v: done.result }));
+      return { future: id };
     }
     if (options?.future !== true) return this.o.dispatcher.run(req);
     const owner = conn ?? this.connectionless;

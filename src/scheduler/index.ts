@@ -24,6 +24,8 @@ export { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
 export type { FutureOutcome } from "./futures.js";
 export { Gateway } from "./gateway.js";
 export type { GatewayOptions, ScheduleAdmin, ScheduleInfo, SourceValidator } from "./gateway.js";
+export { RunStarter } from "./runs.js";
+export type { RunTransactions, RunTxnStart } from "./runs.js";
 export { Heartbeat, Membership } from "./membership.js";
 export type { Member, MembershipOptions } from "./membership.js";
 export { GATEWAY_METHODS, checkPayload } from "./payloads.js";
@@ -35,7 +37,10 @@ export {
   CONSISTENCY_LEVELS,
   KEYS,
   isCancel,
+  HOME_METHODS,
   PIN_METHODS,
+  isHomeRead,
+  isHomeRelease,
   isConsistency,
   isFnMessage,
   isFuturePush,
@@ -52,10 +57,13 @@ export type {
   FnMessage,
   FuturePush,
   FunctionDef,
+  HomeRead,
+  HomeRelease,
   NodeInfo,
   PinFetch,
   PinRelease,
   ReplyTo,
+  RunHome,
   RunMeta,
   RunResult,
   ScheduledFn,

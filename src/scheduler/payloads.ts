@@ -4,6 +4,7 @@ import {
   bytes,
   exact,
   finite,
+  int,
   isRecord,
   listOf,
   nonEmptyStr,
@@ -34,10 +35,14 @@ const callOptions = exact(
   },
 );
 const txnStart = nonEmptyStr(32);
-const readPair: Check = (v) =>
-  Array.isArray(v) && v.length === 2 && key(v[0]) && (v[1] === null || nonEmptyStr(160)(v[1]));
-const writePair: Check = (v) =>
-  Array.isArray(v) && v.length === 2 && key(v[0]) && (v[1] === null || bytes(v[1]));
+const tid = nonEmptyStr(128);
+const epoch = int(1, 1_000_000);
+const writeEntry: Check = (v) =>
+  Array.isArray(v) &&
+  v.length === 3 &&
+  key(v[0]) &&
+  (v[1] === 0 || v[1] === 1) &&
+  (v[2] === null || bytes(v[2]));
 const dagSpec = exact(
   { functions: listOf(name, 4096) },
   { edges: listOf(listOf(name, 2), 16_384), anyOf: listOf(name, 4096), consistency: str(32) },
@@ -73,15 +78,14 @@ const SHAPES: Record<string, Check> = {
   ),
   unschedule: exact({ name }),
   schedules: exact({}),
-  "txn.begin": exact({}),
-  "txn.read": exact({ key, start: txnStart, reads: listOf(readPair, 100_000) }),
-  "txn.readAt": exact({ key, rid: (v) => v === null || nonEmptyStr(160)(v) }),
+  "txn.begin": exact({}, { tid }),
+  "txn.read": exact({ tid, key, start: txnStart }, { epoch, n: int(0, 1_000_000) }),
+  "txn.abort": exact({ tid }, { epoch }),
   "txn.commit": exact({
-    tid: nonEmptyStr(128),
-    epoch: finite,
+    tid,
+    epoch,
     start: txnStart,
-    reads: listOf(readPair, 100_000),
-    writes: listOf(writePair, 100_000),
+    writes: listOf(writeEntry, 100_000),
   }),
 };
 

@@ -68,6 +68,17 @@ export interface RunMeta {
   deadline: number;
   reply: ReplyTo;
   session: Record<string, unknown>;
+  /**
+   * The run's home: the node of its first source, set by the dispatcher when it places the run.
+   * Levels that keep one snapshot per run (read-atomic) serve every read of the run there.
+   */
+  home?: RunHome;
+}
+
+/** A node by id and address. */
+export interface RunHome {
+  node: string;
+  addr: string;
 }
 
 /** One function's place in a run: which node runs it and what it feeds. */
@@ -214,7 +225,7 @@ const isMeta = exact(
     reply: isReply,
     session: isSession,
   },
-  { dag: name },
+  { dag: name, home: exact({ node: id, addr: nonEmptyStr() }) },
 );
 
 const isScheduledFn = exact(
@@ -304,3 +315,35 @@ export const isPinFetch = exact({ pin: id, key: nonEmptyStr(2048) }) as (
 ) => m is PinFetch;
 
 export const isPinRelease = exact({ pin: id }) as (m: unknown) => m is PinRelease;
+
+/**
+ * Between nodes, for read-atomic runs: every read of a run goes to its home node, which keeps the
+ * run's snapshot. `txn.home.read` (a request) reads key `k` in snapshot `s` (`<tid>.<epoch>`,
+ * started at `st`, kept until `d`, having answered `n` reads on the asker's path), answered with
+ * the encoded lattice or null; `txn.home.release` (a notification) drops snapshot `s` once the
+ * run committed or failed.
+ */
+export interface HomeRead {
+  s: string;
+  k: string;
+  st: string;
+  d: number;
+  n: number;
+}
+
+export interface HomeRelease {
+  s: string;
+}
+
+/** The methods of {@link HomeRead} and {@link HomeRelease}. */
+export const HOME_METHODS = { read: "txn.home.read", release: "txn.home.release" } as const;
+
+export const isHomeRead = exact({
+  s: nonEmptyStr(200),
+  k: nonEmptyStr(2048),
+  st: nonEmptyStr(32),
+  d: finite,
+  n: int(0, 1_000_000),
+}) as (m: unknown) => m is HomeRead;
+
+export const isHomeRelease = exact({ s: nonEmptyStr(200) }) as (m: unknown) => m is HomeRelease;

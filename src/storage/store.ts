@@ -82,6 +82,13 @@ export interface Store {
   scan(prefix: string): AsyncIterable<string>;
   /** Delivers changes to keys that start with `prefix` until the subscription is closed. */
   subscribe(prefix: string, listener: ChangeListener): Promise<Subscription>;
+  /**
+   * Resolves once every change event for a write that completed before the call has been
+   * delivered to the listeners (Redis: a round trip on each subscriber connection, whose
+   * replies come after the events published before them). Without it, events are delivered
+   * before the write's own promise resolves.
+   */
+  sync?(): Promise<void>;
   /** Releases connections and files; later calls throw `CLOSED`. */
   close(): Promise<void>;
 }

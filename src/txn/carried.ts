@@ -6,8 +6,9 @@ import type { WireWrite } from "./transaction.js";
 
 /**
  * What a read-atomic run carries in `RunMeta.session.txn` from node to node: the transaction id
- * and attempt (epoch), its start, its read set and its buffered writes. The writes travel with
- * the run, so nothing reaches storage before the sink commits.
+ * and attempt (epoch), its start, its home (the node that keeps its snapshot, where every read
+ * of the run goes), how many reads the home answered on the way here, and the buffered writes.
+ * The writes travel with the run, so nothing reaches storage before the sink commits.
  */
 export interface CarriedTxn {
   id: string;
@@ -15,7 +16,10 @@ export interface CarriedTxn {
   s: Timestamp;
   /** The DAG the run started with (for status and debugging). */
   d?: string;
-  r: [string, string | null][];
+  /** The home: node id and address. Set by the run's first node, from `RunMeta.home`. */
+  h?: [node: string, addr: string];
+  /** Reads the home answered before this point (on the path to here). */
+  n: number;
   w: WireWrite[];
   /**
    * Present in a nested call that joined its caller's transaction: the writes the call made
@@ -29,7 +33,7 @@ export const TXN_SESSION_KEY = "txn";
 
 /** Builds what the gateway puts in a read-atomic run's session when it starts it. */
 export function startedTxn(tid: string, epoch: number, start: Timestamp, dag: string): CarriedTxn {
-  return { id: tid, e: epoch, s: start, d: dag, r: [], w: [] };
+  return { id: tid, e: epoch, s: start, d: dag, n: 0, w: [] };
 }
 
 /** The transaction a run carries; INVALID_ARGUMENT when it is malformed. */
@@ -58,6 +62,19 @@ export function isWireWrites(w: unknown): w is WireWrite[] {
   );
 }
 
+function isHome(h: unknown): h is [string, string] {
+  return (
+    Array.isArray(h) &&
+    h.length === 2 &&
+    typeof h[0] === "string" &&
+    h[0].length > 0 &&
+    h[0].length <= 64 &&
+    typeof h[1] === "string" &&
+    h[1].length > 0 &&
+    h[1].length <= 512
+  );
+}
+
 function isCarried(x: unknown): x is CarriedTxn {
   if (typeof x !== "object" || x === null) return false;
   const c = x as Record<string, unknown>;
@@ -68,15 +85,10 @@ function isCarried(x: unknown): x is CarriedTxn {
     (c.e as number) > 0 &&
     isTimestamp(c.s) &&
     (c.d === undefined || typeof c.d === "string") &&
-    Array.isArray(c.r) &&
-    c.r.length <= 100_000 &&
-    c.r.every(
-      (p) =>
-        Array.isArray(p) &&
-        p.length === 2 &&
-        typeof p[0] === "string" &&
-        (p[1] === null || typeof p[1] === "string"),
-    ) &&
+    (c.h === undefined || isHome(c.h)) &&
+    Number.isSafeInteger(c.n) &&
+    (c.n as number) >= 0 &&
+    (c.n as number) <= 1_000_000 &&
     isWireWrites(c.w) &&
     (c.j === undefined || isWireWrites(c.j))
   );

@@ -4,7 +4,7 @@ import { checkPayload } from "../scheduler/index.js";
 import type { RunTransactionService } from "./service.js";
 import { ReadAtomicSession } from "./session.js";
 
-const METHODS: ReadonlySet<string> = new Set(["txn.begin", "txn.read", "txn.readAt", "txn.commit"]);
+const METHODS: ReadonlySet<string> = new Set(["txn.begin", "txn.read", "txn.abort", "txn.commit"]);
 
 /**
  * `ctx.txn` on a node: the same `txn.*` methods (and payload checks) as the gateway's, served by

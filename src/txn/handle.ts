@@ -9,7 +9,7 @@ import type { Lattice, Timestamp } from "../lattice/index.js";
 // Registers TXN_ABORTED and TXN_FENCED, so they arrive over any wire as their own classes.
 import "./errors.js";
 import { Transaction } from "./transaction.js";
-import type { TxnBackend, WireCommitted, WireRead } from "./transaction.js";
+import type { TxnBackend, WireCommitted } from "./transaction.js";
 
 /** Sends one `txn.*` request (a client's rpc to its gateway, a function's host call). */
 export type Rpc = <T>(method: string, payload: unknown) => Promise<T>;
@@ -24,17 +24,25 @@ export type Rpc = <T>(method: string, payload: unknown) => Promise<T>;
  */
 export function rpcBackend(rpc: Rpc): TxnBackend {
   return {
-    begin: async () => (await rpc<{ start: Timestamp }>("txn.begin", {})).start,
-    read: (key, reads, start) => rpc<WireRead>("txn.read", { key, reads, start }),
-    readAt: (key, rid) => rpc<Uint8Array | null>("txn.readAt", { key, rid }),
+    begin: async (tid) => (await rpc<{ start: Timestamp }>("txn.begin", { tid })).start,
+    read: (r) =>
+      rpc<Uint8Array | null>("txn.read", {
+        tid: r.tid,
+        epoch: r.epoch,
+        key: r.key,
+        start: r.start,
+        n: r.n,
+      }),
     commit: (c) =>
       rpc<WireCommitted>("txn.commit", {
         tid: c.tid,
         epoch: c.epoch,
         start: c.start,
-        reads: c.reads,
         writes: c.writes,
       }),
+    release: async (tid, epoch) => {
+      await rpc("txn.abort", { tid, epoch });
+    },
   };
 }
 
@@ -78,7 +86,10 @@ export class ClientTransaction {
     this.tx.putBytes(key, encodeValue(value));
   }
 
-  /** Buffers a merge of a lattice (see `lattices`). */
+  /**
+   * Buffers a merge of a lattice (see `lattices`). At commit it is joined with every other
+   * committed write of the key: two transactions that each merge `counter(1)` leave 2.
+   */
   merge(key: string, lattice: Lattice): void {
     this.tx.mergeLattice(key, lattice);
   }

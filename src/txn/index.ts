@@ -21,16 +21,29 @@ export { TxnManager } from "./manager.js";
 export type {
   CommitRequest,
   CommitResult,
+  CommitWrite,
+  SnapshotRead,
   TxnManagerOptions,
-  TxnRead,
   TxnStats,
 } from "./manager.js";
+export { TXN_DEFAULTS } from "./options.js";
+export { TxnSnapshot } from "./snapshot.js";
+export { SnapshotTable } from "./snapshots.js";
+export type { SnapshotTableOptions } from "./snapshots.js";
+export { CommitStamps, isTxnWriter } from "./stamps.js";
+export { writeBack } from "./write-back.js";
 export { TXN_PREFIX, checkTid, recordKey, tidForRequest } from "./record.js";
 export type { TxnRecord } from "./record.js";
 export { Transaction, newTid } from "./transaction.js";
-export type { TxnBackend, WireCommit, WireCommitted, WireRead, WireWrite } from "./transaction.js";
+export type {
+  TxnBackend,
+  WireCommit,
+  WireCommitted,
+  WireReadRequest,
+  WireWrite,
+} from "./transaction.js";
 export { VersionIndex } from "./version-index.js";
-export type { ReadSet } from "./version-index.js";
+export type { CommitMeta } from "./version-index.js";
 export { TXN_SESSION_KEY, startedTxn } from "./carried.js";
 export type { CarriedTxn } from "./carried.js";
 export { readAtomicPolicy } from "./policy.js";

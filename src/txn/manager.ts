@@ -1,79 +1,23 @@
-import { InvalidArgumentError, StorageUnavailableError, isStratusError } from "../errors/index.js";
-import { decodeLattice, encodeLattice, parseTimestamp, stampTime } from "../lattice/index.js";
+import { isStratusError } from "../errors/index.js";
+import { CounterLattice, decodeLattice, mergeLattices, parseTimestamp } from "../lattice/index.js";
 import type { HybridClock, Lattice, Timestamp } from "../lattice/index.js";
 import { userKey } from "../state/index.js";
 import type { Store, Subscription } from "../storage/index.js";
-import { TxnAbortedError, TxnFencedError } from "./errors.js";
-import {
-  TXN_PREFIX,
-  checkTid,
-  decodeSlot,
-  encodeFence,
-  encodeRecord,
-  recordKey,
-  ridOf,
-} from "./record.js";
-import type { Slot, TxnRecord, VersionValue } from "./record.js";
+import { Committer } from "./commit.js";
+import type { CommitRequest, CommitResult } from "./commit.js";
+import { TxnAbortedError } from "./errors.js";
+import { resolveTxnOptions } from "./options.js";
+import type { ResolvedTxnOptions, TxnManagerOptions } from "./options.js";
+import { TXN_PREFIX, decodeSlot, encodeRecord, recordKey, ridOf, splitRid } from "./record.js";
+import type { TxnRecord } from "./record.js";
+import type { SnapshotSource } from "./snapshot.js";
+import { SnapshotTable } from "./snapshots.js";
+import { isTxnWriter } from "./stamps.js";
 import { VersionIndex } from "./version-index.js";
-import type { ReadSet } from "./version-index.js";
+import { writeBack } from "./write-back.js";
 
-/** Options of {@link TxnManager}. */
-export interface TxnManagerOptions {
-  store: Store;
-  clock: HybridClock;
-  /**
-   * Longest a transaction (or one attempt of a read-atomic run) may live; reads and commits of
-   * an older one fail with `TXN_ABORTED` (retryable). Bounds what garbage collection must keep.
-   * @default 30000
-   */
-  maxTxnMs?: number;
-  /**
-   * How long a version stays after a newer committed version of every key its transaction wrote
-   * is known here. Must exceed `maxTxnMs` plus how late commits reach other nodes.
-   * @default maxTxnMs + 30000
-   */
-  gcGraceMs?: number;
-  /** How often garbage is collected. 0 turns the timer off (call `gc()`). @default 1000 */
-  gcIntervalMs?: number;
-  /**
-   * How often storage is scanned for commit records this node never heard of (a change
-   * notification lost). 0 turns the timer off. @default 10000
-   */
-  recoveryIntervalMs?: number;
-  /** How long fences and the results of exactly-once runs stay. @default 3600000 (1 hour) */
-  retentionMs?: number;
-  /** Records whose values are cached here (they never change). @default 4096 */
-  cacheRecords?: number;
-  /** Whether this manager deletes collected records from storage. @default true */
-  collectStorage?: boolean;
-}
-
-/** What a read returns: the version chosen and its lattice (undefined: the key holds nothing). */
-export interface TxnRead {
-  rid: string | null;
-  value: Lattice | undefined;
-}
-
-/** A commit request: the final version of every written key (null deletes it). */
-export interface CommitRequest {
-  tid: string;
-  epoch: number;
-  start: Timestamp;
-  reads: ReadSet;
-  writes: readonly (readonly [string, Lattice | null])[];
-  /** Stored with the record: what a retry of the same request gets back. */
-  result?: Uint8Array;
-  /** Write a record even with no writes (exactly-once runs: the record is the deduplication). */
-  always?: boolean;
-}
-
-/** A commit's outcome. `duplicate`: the record existed (an earlier attempt of the same request). */
-export interface CommitResult {
-  ts: Timestamp | undefined;
-  rid: string | undefined;
-  result?: Uint8Array;
-  duplicate: boolean;
-}
+export type { CommitRequest, CommitResult, CommitWrite } from "./commit.js";
+export type { TxnManagerOptions } from "./options.js";
 
 /** Counters for tests and status. */
 export interface TxnStats {
@@ -81,44 +25,77 @@ export interface TxnStats {
   learned: number;
   recovered: number;
   collected: number;
+  orphans: number;
+  conflicts: number;
+  syncs: number;
   knownCommits: number;
   cachedRecords: number;
+  snapshots: number;
+}
+
+/** What a snapshot read needs to name its transaction. */
+export interface SnapshotRead {
+  /** Snapshot id: `<tid>.<epoch>`. */
+  id: string;
+  start: Timestamp;
+  deadline: number;
+  /** Reads the caller knows this snapshot answered already (see {@link SnapshotTable.open}). */
+  readsBefore: number;
 }
 
 /**
- * One node's transaction manager: commits read-atomic transactions over any {@link Store} and
- * serves read-atomic reads. Managers on different nodes learn each other's commits from the
- * store's change stream (`subscribe` on the record prefix), fetch any commit a transaction read
- * that they have not heard of yet, and rescan storage now and then for notifications lost.
+ * One process's transaction manager: commits read-atomic transactions over any {@link Store},
+ * writes each commit into the plain keys, and serves snapshot reads as the home of transactions.
+ *
+ * One state: a key holds one lattice whichever API or level writes it. A commit's record (one
+ * `putIfAbsent`, the commit point) holds every version the transaction wrote, counters stamped
+ * so that joining a version twice counts it once; right after it lands, the committer merges each
+ * version into the plain key (`u/<key>`, the write-back) and only then answers. Plain readers
+ * read the plain keys; a transactional read joins the plain value with the versions this process
+ * knows that may not be written back yet (a crashed committer's, until an orphan sweep writes them
+ * back), choosing among them by the read-atomic rule ({@link TxnSnapshot}).
+ *
+ * Managers learn each other's commits from the store's change stream (`subscribe` on the record
+ * prefix), rescan storage now and then for notifications lost, and drop a commit from their index
+ * once its record is collected (its committer deletes it `gcGraceMs` after the commit).
  *
  * @example
  * ```ts
  * const mgr = await TxnManager.start({ store, clock });
- * const tx = new Transaction(localBackend(mgr));
- * tx.put("a", encodeValue(1)); tx.put("b", encodeValue(1));
- * await tx.commit(); // both or neither become visible
+ * const tx = await Transaction.begin(localBackend(mgr, clock));
+ * tx.putBytes("a", encodeValue(1)); tx.putBytes("b", encodeValue(1));
+ * await tx.commit(); // both or neither become visible, to every reader
  * await mgr.close();
  * ```
  */
-export class TxnManager {
+export class TxnManager implements SnapshotSource {
   readonly index = new VersionIndex();
+  readonly snapshots: SnapshotTable;
+  readonly o: ResolvedTxnOptions;
   private readonly store: Store;
   private readonly clock: HybridClock;
-  readonly maxTxnMs: number;
-  private readonly graceMs: number;
-  private readonly retentionMs: number;
-  private readonly cacheMax: number;
-  private readonly collectStorage: boolean;
+  private readonly committer: Committer;
   /** Record id → the versions it wrote (immutable, so never invalidated). Insertion order = LRU. */
-  private readonly values = new Map<string, Map<string, VersionValue>>();
+  private readonly values = new Map<string, Map<string, Lattice | null>>();
   /** Record ids that hold no versions (fences, compacted records): not fetched again on scans. */
   private readonly ignored = new Map<string, number>();
-  /** Records this manager is writing: their notification needs no fetch, the commit adopts them. */
-  private readonly committing = new Set<string>();
-  /** Records with a stored result, so collection compacts instead of deleting them. */
-  private readonly withResult = new Set<string>();
+  /** Records this manager writes: their notification needs no fetch. */
+  readonly committing = new Set<string>();
+  /** Records this manager committed (or adopted as orphans), with when, for collection. */
+  private readonly own = new Map<string, { at: number; result: boolean }>();
+  /** Per key, the join of its known versions (see `joined`), with the last learn order it holds. */
+  private readonly joins = new Map<
+    string,
+    { upTo: number; value: Lattice | undefined; delTs: Timestamp | undefined }
+  >();
+  /** Learn order of each known commit, for incremental joins. */
+  private readonly order = new Map<string, number>();
+  private learnSeq = 0;
+  /** Learns in flight: a sync waits for them. */
+  private readonly learning = new Set<Promise<void>>();
+  private waitingSync: Promise<void> | undefined;
+  private runningSync: Promise<void> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
-  /** Callers of {@link known} waiting for a commit to be learned. */
   private readonly waiters = new Map<string, (() => void)[]>();
   private sub: Subscription | undefined;
   private closed = false;
@@ -127,39 +104,42 @@ export class TxnManager {
     learned: 0,
     recovered: 0,
     collected: 0,
+    orphans: 0,
+    conflicts: 0,
+    syncs: 0,
     knownCommits: 0,
     cachedRecords: 0,
+    snapshots: 0,
   };
 
   private constructor(o: TxnManagerOptions) {
     this.store = o.store;
     this.clock = o.clock;
-    this.maxTxnMs = positive("maxTxnMs", o.maxTxnMs, 30_000);
-    this.graceMs = positive("gcGraceMs", o.gcGraceMs, this.maxTxnMs + 30_000);
-    if (this.graceMs < this.maxTxnMs) {
-      throw InvalidArgumentError.field("gcGraceMs", "must be at least maxTxnMs");
-    }
-    this.retentionMs = positive("retentionMs", o.retentionMs, 3_600_000);
-    this.cacheMax = positive("cacheRecords", o.cacheRecords, 4096);
-    this.collectStorage = o.collectStorage ?? true;
+    this.o = resolveTxnOptions(o);
+    this.snapshots = new SnapshotTable(this, this.o.snapshots);
+    this.committer = new Committer(this.store, this.clock, this, this.o);
+  }
+
+  get maxTxnMs(): number {
+    return this.o.maxTxnMs;
   }
 
   /** Subscribes to commits, loads every record in storage, and starts the timers. */
   static async start(o: TxnManagerOptions): Promise<TxnManager> {
     const m = new TxnManager(o);
     m.sub = await o.store.subscribe(TXN_PREFIX, (ev) => {
-      if (ev.kind === "put") {
-        const rid = ridOf(ev.key);
-        if (rid !== undefined) void m.learn(rid).catch(() => undefined);
-      } else if (ev.kind === "reset") {
+      if (ev.kind === "reset") {
         void m.recover().catch(() => undefined);
+        return;
       }
+      const rid = ridOf(ev.key);
+      if (rid === undefined) return;
+      if (ev.kind === "put") m.track(m.learn(rid));
+      else m.forget(rid);
     });
     await m.recover();
-    const gcEvery = o.gcIntervalMs ?? 1000;
-    const scanEvery = o.recoveryIntervalMs ?? 10_000;
-    if (gcEvery > 0) m.every(gcEvery, () => m.gc());
-    if (scanEvery > 0) m.every(scanEvery, () => m.recover());
+    if (m.o.gcIntervalMs > 0) m.every(m.o.gcIntervalMs, () => m.gc());
+    if (m.o.recoveryIntervalMs > 0) m.every(m.o.recoveryIntervalMs, () => m.recover());
     return m;
   }
 
@@ -178,163 +158,179 @@ export class TxnManager {
     this.timers.push(t);
   }
 
-  /**
-   * Reads `key` as a transaction with read set `reads` may (read-atomic: no fractured and no
-   * dirty reads). Commits the read set names that this node has not heard of are fetched first.
-   */
-  async read(key: string, reads: ReadSet, start: Timestamp): Promise<TxnRead> {
-    this.checkAge(start);
-    const unknown = [...reads.values()].filter(
-      (rid): rid is string => rid !== null && this.index.meta(rid) === undefined,
-    );
-    if (unknown.length > 0) await Promise.all(unknown.map((rid) => this.learn(rid)));
-    const rid = this.index.choose(key, reads);
-    if (rid === null) {
-      const l = await this.store.get(userKey(key));
-      if (l !== undefined) observeLww(this.clock, l);
-      return { rid: null, value: l };
-    }
-    const v = await this.version(rid, key);
-    return { rid, value: v === null ? undefined : decodeLattice(v) };
+  private track(p: Promise<void>): void {
+    const q = p.catch(() => undefined);
+    this.learning.add(q);
+    void q.finally(() => this.learning.delete(q));
   }
 
+  // ---- Commits -------------------------------------------------------------------------------
+
   /**
-   * Commits: writes the record (the commit point) with `putIfAbsent` under the attempt's key.
-   * Returns the existing record's outcome when this attempt committed already; throws
-   * `TXN_FENCED` when a newer attempt took over, `TXN_ABORTED` when it is too old, and
-   * `STORAGE_UNAVAILABLE` (retryable: commit again, same tid and epoch) when the outcome could
-   * not be learned.
+   * Commits: writes the record (the commit point) with `putIfAbsent`, then writes every version
+   * into its plain key. See {@link Committer.commit} for the outcomes.
    */
   async commit(c: CommitRequest): Promise<CommitResult> {
-    checkTid(c.tid);
     this.checkAge(c.start);
-    if (c.writes.length === 0 && c.always !== true) {
-      return { ts: undefined, rid: undefined, duplicate: false };
-    }
-    for (const rid of c.reads.values()) {
-      const m = rid === null ? undefined : this.index.meta(rid);
-      if (m !== undefined) this.clock.observe(m.ts);
-    }
-    const ts = this.clock.now();
-    const at = (): Timestamp => ts;
-    const writes: [string, VersionValue][] = c.writes.map(([k, l]) => [
-      k,
-      l === null ? null : encodeLattice(stampTime(l, at)),
-    ]);
-    const record: TxnRecord = { tid: c.tid, epoch: c.epoch, ts, writes };
-    if (c.result !== undefined) record.result = c.result;
-    const key = recordKey(c.tid, c.epoch);
-    let stored: boolean;
-    const rid = `${c.tid}.${c.epoch}`;
-    this.committing.add(rid);
+    const snap = c.snapshot === undefined ? undefined : this.snapshots.get(c.snapshot);
+    const seen = snap?.maxTs();
+    if (seen !== undefined) this.clock.observe(seen);
     try {
-      stored = await this.store.putIfAbsent(key, encodeRecord(record));
-    } catch (e) {
-      if (!isStratusError(e) || e.code !== "STORAGE_UNAVAILABLE") throw e;
-      return await this.resolveUnknown(key, c);
+      const out = await this.committer.commit(c);
+      if (out.rid !== undefined && !out.duplicate) this.stats.commits++;
+      return out;
     } finally {
-      this.committing.delete(rid);
+      if (c.snapshot !== undefined) this.snapshots.release(c.snapshot);
     }
-    if (!stored) return this.existing(key, c);
-    this.stats.commits++;
-    this.adopt(record);
-    return { ts, rid: `${c.tid}.${c.epoch}`, ...withResult(c.result), duplicate: false };
-  }
-
-  /** The commit key was written already: by this attempt (a retry of commit) or by a fence. */
-  private async existing(key: string, c: CommitRequest): Promise<CommitResult> {
-    const l = await this.store.get(key);
-    const slot = l === undefined ? undefined : decodeSlot(l);
-    if (slot === undefined) throw new TxnAbortedError(`transaction ${c.tid} was collected`);
-    if (slot.kind === "fence") {
-      const later = await this.laterRecord(c.tid, c.epoch);
-      if (later !== undefined) return committed(later, true);
-      throw new TxnFencedError(`attempt ${c.epoch} of ${c.tid} was superseded by a newer attempt`);
-    }
-    this.adopt(slot.record);
-    return committed(slot.record, true);
-  }
-
-  /**
-   * The record a newer attempt than `epoch` committed, if one did (a fenced attempt then answers
-   * with the run's actual outcome). Reads only: it fences nothing, so it never races the newer
-   * attempt it looks for.
-   */
-  private async laterRecord(tid: string, epoch: number): Promise<TxnRecord | undefined> {
-    for (let e = epoch + 1; e < epoch + 1000; e++) {
-      const l = await this.store.get(recordKey(tid, e));
-      if (l === undefined) return undefined;
-      const slot = decodeSlot(l);
-      if (slot.kind === "record") {
-        this.adopt(slot.record);
-        return slot.record;
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * The record write failed with an unknown outcome: fence the attempt's own key. If the fence
-   * lands, nothing was committed (a definite, retryable abort); if the key holds the record, it
-   * committed.
-   */
-  private async resolveUnknown(key: string, c: CommitRequest): Promise<CommitResult> {
-    for (let i = 0; i < 5; i++) {
-      try {
-        if (await this.store.putIfAbsent(key, encodeFence())) {
-          await this.store.expire(key, this.retentionMs).catch(() => undefined);
-          throw new TxnAbortedError(`storage failed while ${c.tid} committed; nothing was written`);
-        }
-        return await this.existing(key, c);
-      } catch (e) {
-        if (!isStratusError(e) || e.code !== "STORAGE_UNAVAILABLE") throw e;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
-      }
-    }
-    throw new StorageUnavailableError(
-      `the outcome of committing ${c.tid} is unknown; commit again with the same transaction`,
-      { details: { tid: c.tid, epoch: c.epoch } },
-    );
   }
 
   /**
    * Starts a new attempt of run `tid` (a retry): fences every earlier attempt that has not
-   * committed, so none of them can commit any more. Returns the committed record when one did.
+   * committed. Returns the committed record when one did (written back first).
    */
-  async supersede(tid: string): Promise<{ epoch: number } | { record: TxnRecord }> {
-    checkTid(tid);
-    for (let e = 1; e < 1_000_000; e++) {
-      const key = recordKey(tid, e);
-      if (await this.store.putIfAbsent(key, encodeFence())) {
-        // Off the critical path: a fence only has to outlive the attempts it stops.
-        void this.store.expire(key, this.retentionMs).catch(() => undefined);
-        return { epoch: e + 1 };
-      }
-      const l = await this.store.get(key);
-      if (l === undefined) {
-        e--; // collected between the two calls: claim it again
-        continue;
-      }
-      const slot = decodeSlot(l);
-      if (slot.kind === "record") return { record: slot.record };
-    }
-    throw new TxnAbortedError(`run ${tid} has too many attempts`);
+  supersede(tid: string): Promise<{ epoch: number } | { record: TxnRecord }> {
+    return this.committer.supersede(tid);
   }
 
   /** The committed record of run `tid` at `epoch`, if any (without fencing). */
-  async find(tid: string, epoch: number): Promise<TxnRecord | undefined> {
-    checkTid(tid);
-    const l = await this.store.get(recordKey(tid, epoch));
-    const slot = l === undefined ? undefined : decodeSlot(l);
-    return slot?.kind === "record" ? slot.record : undefined;
+  find(tid: string, epoch: number): Promise<TxnRecord | undefined> {
+    return this.committer.find(tid, epoch);
   }
 
-  private checkAge(start: Timestamp): void {
+  checkAge(start: Timestamp): void {
     const age = Date.now() - parseTimestamp(start).wallMs;
-    if (age > this.maxTxnMs) {
-      throw new TxnAbortedError(`transaction older than ${this.maxTxnMs} ms; start it again`);
+    if (age > this.o.maxTxnMs) {
+      throw new TxnAbortedError(
+        `transaction older than ${this.o.maxTxnMs} ms (maxTxnMs); start it again`,
+      );
     }
   }
+
+  // ---- Snapshot reads ------------------------------------------------------------------------
+
+  /** Reads `key` in the snapshot `s` names (created here when new: this node is its home). */
+  async read(s: SnapshotRead, key: string): Promise<Lattice | undefined> {
+    this.checkAge(s.start);
+    try {
+      return await this.snapshots.read(s.id, s.start, s.deadline, s.readsBefore, key);
+    } catch (e) {
+      if (isStratusError(e) && e.code === "SNAPSHOT_CONFLICT") this.stats.conflicts++;
+      throw e;
+    }
+  }
+
+  /** Drops snapshot `id` (its transaction aborted, or another node committed it). */
+  release(id: string): void {
+    this.snapshots.release(id);
+  }
+
+  /** {@link SnapshotSource.base}: the plain value, with every commit it may hold known. */
+  async base(key: string): Promise<Lattice | undefined> {
+    const l = await this.store.get(userKey(key));
+    if (l === undefined) return undefined;
+    if (l.kind === "lww") this.clock.observe(l.ts);
+    if (await this.mayHoldUnknown(key, l)) await this.sync();
+    return l;
+  }
+
+  /**
+   * Whether plain value `l` of `key` may hold a commit this manager has not learned yet (its
+   * write-back outran the change notification). When it cannot tell, true.
+   */
+  private async mayHoldUnknown(key: string, l: Lattice): Promise<boolean> {
+    const vs = this.index.versions(key);
+    if (l.kind === "lww") {
+      if (vs.some((t) => t.ts === l.ts)) return false;
+      // Older than any record still in storage: a commit that old is known or collected.
+      return parseTimestamp(l.ts).wallMs > Date.now() - this.o.orphanMs;
+    }
+    if (l.kind === "counter") {
+      let joined: Lattice | undefined;
+      for (const [w, [up, down]] of l.entries) {
+        if (!isTxnWriter(w)) continue;
+        joined ??= (await this.joined(key)).value ?? NO_COUNTER;
+        const have = joined.kind === "counter" ? joined.entries.get(w) : undefined;
+        if (have === undefined || have[0] < up || have[1] < down) return true;
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Resolves once every commit whose record was written before the call is known here: the
+   * store's change stream has delivered what it published (`Store.sync`), and the learns those
+   * notifications started are done. Calls that overlap share one round.
+   */
+  sync(): Promise<void> {
+    if (this.waitingSync !== undefined) return this.waitingSync;
+    const next = (async () => {
+      await this.runningSync?.catch(() => undefined);
+      this.waitingSync = undefined;
+      this.stats.syncs++;
+      const round = (async () => {
+        await this.store.sync?.();
+        await Promise.all([...this.learning]);
+      })();
+      this.runningSync = round;
+      return round;
+    })();
+    this.waitingSync = next;
+    return next;
+  }
+
+  /** {@link SnapshotSource.versionValue}: from the cache, else from the record. */
+  async versionValue(rid: string, key: string): Promise<Lattice | null> {
+    let v = this.values.get(rid);
+    if (v === undefined) {
+      const [tid, epoch] = splitRid(rid);
+      const l = await this.store.get(recordKey(tid, epoch));
+      const slot = l === undefined ? undefined : decodeSlot(l);
+      if (slot?.kind !== "record" || slot.record.compacted === true) {
+        throw new TxnAbortedError(`version ${rid} of ${key} was collected; start again`);
+      }
+      v = decodedWrites(slot.record);
+    }
+    this.cache(rid, v);
+    const out = v.get(key);
+    if (out === undefined) throw new TxnAbortedError(`${rid} wrote no version of ${key}`);
+    return out;
+  }
+
+  /** {@link SnapshotSource.joined}: kept per key and extended as versions are learned. */
+  async joined(key: string): Promise<{ value: Lattice | undefined; delTs: Timestamp | undefined }> {
+    const vs = this.index.versions(key);
+    const cached = this.joins.get(key);
+    let value = cached?.value;
+    let delTs = cached?.delTs;
+    let upTo = cached?.upTo ?? -1;
+    // Versions learned since the cached join, in commit order. One that sorts before a delete
+    // already joined, or a new delete, needs the whole join again.
+    let fresh = vs.filter((t) => (this.order.get(t.rid) ?? 0) > upTo);
+    if (cached !== undefined && fresh.some((t) => delTs !== undefined && t.ts < delTs)) {
+      fresh = [...vs];
+      value = undefined;
+      delTs = undefined;
+    }
+    for (const t of fresh) {
+      const w = await this.versionValue(t.rid, key);
+      if (w === null) {
+        if (delTs === undefined || t.ts > delTs) {
+          delTs = t.ts;
+          value = undefined;
+        }
+      } else if (delTs === undefined || t.ts > delTs) {
+        value = value === undefined ? w : mergeLattices(value, w, key);
+      }
+      upTo = Math.max(upTo, this.order.get(t.rid) ?? 0);
+    }
+    this.joins.delete(key);
+    this.joins.set(key, { upTo, value, delTs });
+    if (this.joins.size > 10_000) this.joins.delete(this.joins.keys().next().value as string);
+    return { value, delTs };
+  }
+
+  // ---- Learning ------------------------------------------------------------------------------
 
   /** Resolves once this manager knows commit `rid` (by notification, scan or its own commit). */
   known(rid: string): Promise<void> {
@@ -348,21 +344,30 @@ export class TxnManager {
 
   /** Learns one commit record by id, if it is not known yet (fetching it from storage). */
   async learn(rid: string): Promise<void> {
-    if (this.index.meta(rid) !== undefined || this.ignored.has(rid)) return;
     if (this.committing.has(rid)) return;
-    const dot = rid.lastIndexOf(".");
-    const l = await this.store.get(recordKey(rid.slice(0, dot), Number(rid.slice(dot + 1))));
-    if (l === undefined) return;
-    const slot: Slot = decodeSlot(l);
+    if (this.ignored.has(rid)) return;
+    const [tid, epoch] = splitRid(rid);
+    const l = await this.store.get(recordKey(tid, epoch));
+    this.take(rid, l);
+  }
+
+  /** Takes in what a record key holds (read by `learn` or a scan). */
+  private take(rid: string, l: Lattice | undefined): void {
+    if (l === undefined) {
+      this.forget(rid);
+      return;
+    }
+    const slot = decodeSlot(l);
     if (slot.kind === "fence" || slot.record.compacted === true) {
       this.ignored.set(rid, Date.now());
+      this.forget(rid);
       return;
     }
     if (this.adopt(slot.record)) this.stats.learned++;
   }
 
   /** Adds a record to the index and caches its values. */
-  private adopt(r: TxnRecord): boolean {
+  adopt(r: TxnRecord): boolean {
     if (r.compacted === true) return false;
     const rid = `${r.tid}.${r.epoch}`;
     this.clock.observe(r.ts);
@@ -373,89 +378,113 @@ export class TxnManager {
       Date.now(),
     );
     if (added) {
+      this.order.set(rid, ++this.learnSeq);
+      this.cache(rid, decodedWrites(r));
       const w = this.waiters.get(rid);
       this.waiters.delete(rid);
       for (const f of w ?? []) f();
-      this.cache(rid, new Map(r.writes));
-      if (r.result !== undefined) this.withResult.add(rid);
     }
     return added;
   }
 
-  private cache(rid: string, v: Map<string, VersionValue>): void {
+  /** Forgets a commit whose record is gone (collected, or compacted to its result). */
+  forget(rid: string): void {
+    if (this.index.remove(rid)) this.order.delete(rid);
+    this.values.delete(rid);
+  }
+
+  /** Notes a record this manager committed: it collects it once the grace period is over. */
+  ownRecord(rid: string, result: boolean): void {
+    this.own.set(rid, { at: Date.now(), result });
+  }
+
+  private cache(rid: string, v: Map<string, Lattice | null>): void {
     this.values.delete(rid);
     this.values.set(rid, v);
-    while (this.values.size > this.cacheMax) {
-      const oldest = this.values.keys().next().value as string;
-      this.values.delete(oldest);
+    while (this.values.size > this.o.cacheRecords) {
+      this.values.delete(this.values.keys().next().value as string);
     }
-  }
-
-  /** The value of a known version of `key` (null: the initial version, the plain stored value). */
-  async readVersion(key: string, rid: string | null): Promise<Lattice | undefined> {
-    if (rid === null) return this.store.get(userKey(key));
-    const v = await this.version(rid, key);
-    return v === null ? undefined : decodeLattice(v);
-  }
-
-  /** The version `rid` wrote for `key`: from the cache, else from its record. */
-  private async version(rid: string, key: string): Promise<VersionValue> {
-    let v = this.values.get(rid);
-    if (v === undefined) {
-      const dot = rid.lastIndexOf(".");
-      const l = await this.store.get(recordKey(rid.slice(0, dot), Number(rid.slice(dot + 1))));
-      const slot = l === undefined ? undefined : decodeSlot(l);
-      if (slot?.kind !== "record" || slot.record.compacted === true) {
-        throw new TxnAbortedError(`version ${rid} of ${key} was collected; start again`);
-      }
-      v = new Map(slot.record.writes);
-      this.cache(rid, v);
-    } else {
-      this.cache(rid, v); // most recently used
-    }
-    const out = v.get(key);
-    if (out === undefined) throw new TxnAbortedError(`${rid} wrote no version of ${key}`);
-    return out;
-  }
-
-  /** Scans storage for commit records not known here: lost notifications, a fresh start. */
-  async recover(): Promise<number> {
-    let found = 0;
-    for await (const key of this.store.scan(TXN_PREFIX)) {
-      const rid = ridOf(key);
-      if (rid === undefined || this.index.meta(rid) !== undefined || this.ignored.has(rid))
-        continue;
-      const before = this.index.size;
-      await this.learn(rid);
-      if (this.index.size > before) found++;
-    }
-    this.stats.recovered += found;
-    return found;
   }
 
   /**
-   * Collects what no transaction can need any more: commits every key of which has a newer
-   * committed version since longer than the grace period. Their records are deleted (or, for
-   * exactly-once runs, reduced to the stored result, which expires after the retention).
+   * Scans storage for commit records: learns those not known here (lost notifications, a fresh
+   * start), forgets known ones that are gone, and writes back and collects orphans (records a
+   * crashed committer left behind).
    */
-  async gc(now = Date.now()): Promise<number> {
-    const rids = this.index.collect(now - this.graceMs);
-    for (const rid of rids) this.values.delete(rid);
-    for (const [rid, at] of this.ignored) if (at < now - this.retentionMs) this.ignored.delete(rid);
-    if (this.collectStorage) {
-      await Promise.all(rids.map((rid) => this.collect(rid)));
+  async recover(): Promise<number> {
+    const present = new Set<string>();
+    const unknown: string[] = [];
+    for await (const key of this.store.scan(TXN_PREFIX)) {
+      const rid = ridOf(key);
+      if (rid === undefined) continue;
+      present.add(rid);
+      if (this.index.meta(rid) === undefined && !this.ignored.has(rid) && !this.committing.has(rid))
+        unknown.push(rid);
     }
-    for (const rid of rids) this.withResult.delete(rid);
-    this.stats.collected += rids.length;
-    return rids.length;
+    let found = 0;
+    // Fetched in batches: one round trip per batch, not per record.
+    for (let i = 0; i < unknown.length; i += 128) {
+      const batch = unknown.slice(i, i + 128);
+      const got = await this.store.getMany(batch.map((rid) => recordKey(...splitRid(rid))));
+      batch.forEach((rid, j) => {
+        const before = this.index.size;
+        this.take(rid, got[j]);
+        if (this.index.size > before) found++;
+      });
+    }
+    for (const m of [...this.index.all()]) {
+      if (!present.has(m.rid) && !this.committing.has(m.rid)) this.forget(m.rid);
+    }
+    this.stats.recovered += found;
+    await this.sweepOrphans();
+    return found;
   }
 
-  private async collect(rid: string): Promise<void> {
-    const dot = rid.lastIndexOf(".");
-    const tid = rid.slice(0, dot);
-    const epoch = Number(rid.slice(dot + 1));
+  /** Known records old enough that their committer must be gone: written back and collected. */
+  private async sweepOrphans(): Promise<void> {
+    const horizon = Date.now() - this.o.orphanMs;
+    for (const m of [...this.index.all()]) {
+      if (this.own.has(m.rid) || parseTimestamp(m.ts).wallMs > horizon) continue;
+      const [tid, epoch] = splitRid(m.rid);
+      const l = await this.store.get(recordKey(tid, epoch));
+      const slot = l === undefined ? undefined : decodeSlot(l);
+      if (slot?.kind !== "record" || slot.record.compacted === true) {
+        this.forget(m.rid);
+        continue;
+      }
+      await writeBack(this.store, slot.record);
+      this.stats.orphans++;
+      if (this.o.collectStorage) await this.collect(m.rid, slot.record.result !== undefined);
+      this.forget(m.rid);
+    }
+  }
+
+  /**
+   * Collects this manager's own records once the grace period is over: deleted, or for
+   * exactly-once runs reduced to their result, which stays for `retentionMs`.
+   */
+  async gc(now = Date.now()): Promise<number> {
+    const due: string[] = [];
+    for (const [rid, o] of this.own) {
+      if (o.at > now - this.o.graceMs) break; // insertion order is commit order
+      due.push(rid);
+    }
+    for (const [rid, at] of this.ignored)
+      if (at < now - this.o.retentionMs) this.ignored.delete(rid);
+    for (const rid of due) {
+      const o = this.own.get(rid)!;
+      if (this.o.collectStorage) await this.collect(rid, o.result);
+      this.own.delete(rid);
+      this.forget(rid);
+      this.stats.collected++;
+    }
+    return due.length;
+  }
+
+  private async collect(rid: string, withResult: boolean): Promise<void> {
+    const [tid, epoch] = splitRid(rid);
     const key = recordKey(tid, epoch);
-    if (!this.withResult.has(rid)) return this.store.delete(key);
+    if (!withResult) return this.store.delete(key);
     this.ignored.set(rid, Date.now()); // the stub stays until it expires: do not fetch it again
     const l = await this.store.get(key);
     const slot = l === undefined ? undefined : decodeSlot(l);
@@ -464,7 +493,7 @@ export class TxnManager {
     const stub: TxnRecord = { tid, epoch, ts: r.ts, writes: [], compacted: true };
     if (r.result !== undefined) stub.result = r.result;
     await this.store.put(key, encodeRecord(stub));
-    await this.store.expire(key, this.retentionMs);
+    await this.store.expire(key, this.o.retentionMs);
   }
 
   /** Current counters. */
@@ -473,30 +502,22 @@ export class TxnManager {
       ...this.stats,
       knownCommits: this.index.size,
       cachedRecords: this.values.size,
+      snapshots: this.snapshots.size,
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    this.snapshots.close();
     await this.sub?.close();
   }
 }
 
-function committed(r: TxnRecord, duplicate: boolean): CommitResult {
-  return { ts: r.ts, rid: `${r.tid}.${r.epoch}`, ...withResult(r.result), duplicate };
-}
+/** What a join of no counter versions holds. */
+const NO_COUNTER: Lattice = new CounterLattice();
 
-function withResult(r: Uint8Array | undefined): { result?: Uint8Array } {
-  return r === undefined ? {} : { result: r };
-}
-
-function observeLww(clock: HybridClock, l: Lattice): void {
-  if (l.kind === "lww") clock.observe(l.ts);
-}
-
-function positive(field: string, v: number | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isFinite(v) || v <= 0) throw InvalidArgumentError.field(field, "must be positive");
-  return v;
+/** A record's versions, decoded. */
+function decodedWrites(r: TxnRecord): Map<string, Lattice | null> {
+  return new Map(r.writes.map(([k, v]) => [k, v === null ? null : decodeLattice(v)]));
 }

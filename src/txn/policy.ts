@@ -3,18 +3,19 @@ import type { HybridClock } from "../lattice/index.js";
 import type { RunMeta } from "../scheduler/index.js";
 import { TXN_SESSION_KEY, carried } from "./carried.js";
 import type { CarriedTxn } from "./carried.js";
-import { localBackend } from "./local.js";
+import { runBackend, serveHome } from "./home.js";
+import type { HomeEnv } from "./home.js";
 import type { TxnManager } from "./manager.js";
 import { tidForRequest } from "./record.js";
 import { ReadAtomicSession } from "./session.js";
 import { Transaction } from "./transaction.js";
-import type { TxnBackend } from "./transaction.js";
 
 /**
  * The `read-atomic` consistency level: a whole run (a DAG run, a call) is one read-atomic
- * transaction. Reads follow the read-atomic rule across every node of the run, writes are
- * buffered and carried with the run, and the sink commits them (with the run's result) in one
- * record; a retry of the same request finds that record and returns its result.
+ * transaction. Every read of the run, on whichever node, goes to the run's home node (the node
+ * of its first source), which keeps one snapshot for it; writes are buffered and carried with
+ * the run, and the sink commits them (with the run's result) in one record; a retry of the same
+ * request finds that record and returns its result.
  *
  * @example
  * ```ts
@@ -23,53 +24,58 @@ import type { TxnBackend } from "./transaction.js";
  * ```
  */
 export function readAtomicPolicy(mgr: TxnManager): SessionPolicyFactory {
-  return (env) => new ReadAtomicPolicy(mgr, env.clock);
+  return (env) => new ReadAtomicPolicy(mgr, env);
 }
 
 class ReadAtomicPolicy implements SessionPolicy {
   readonly level = "read-atomic" as const;
-  private readonly backend: TxnBackend;
 
   constructor(
-    mgr: TxnManager,
-    private readonly clock: HybridClock,
-  ) {
-    this.backend = localBackend(mgr, clock);
-  }
+    private readonly mgr: TxnManager,
+    private readonly env: HomeEnv & { clock: HybridClock },
+  ) {}
 
   open(meta: RunMeta): RunSession {
-    const c = carried(meta);
+    let c = carried(meta);
     if (c === undefined) {
-      // A run no gateway started (a schedule tick): its own transaction, keyed by the run so
-      // that every node of it agrees.
+      // A run no gateway started: its own transaction, keyed by the run so every node agrees.
       const tid = tidForRequest(meta.run);
-      const tx = new Transaction(this.backend, tid, this.clock.now(), meta.attempt + 1);
-      const fresh: CarriedTxn = { id: tid, e: tx.epoch, s: tx.startedAt, r: [], w: [] };
-      if (meta.dag !== undefined) fresh.d = meta.dag;
-      return new ReadAtomicSession(tx, meta, fresh);
+      c = { id: tid, e: meta.attempt + 1, s: this.env.clock.now(), n: 0, w: [] };
+      if (meta.dag !== undefined) c.d = meta.dag;
     }
-    // The run's own transaction, or (c.j set) a nested call inside its caller's.
-    return new ReadAtomicSession(
-      new Transaction(this.backend, c.id, c.s, c.e, { reads: c.r, writes: c.w }),
-      meta,
-      c,
-    );
+    if (c.h === undefined) {
+      // The first node of the run: the home the dispatcher chose, or this node.
+      const h = meta.home;
+      c = { ...c, h: h !== undefined ? [h.node, h.addr] : [this.env.nodeId, ""] };
+    }
+    const backend = runBackend(this.mgr, this.env, c.h!, meta.deadline);
+    const tx = new Transaction(backend, c.id, c.s, c.e, { writes: c.w, reads: c.n });
+    return new ReadAtomicSession(tx, meta, c);
   }
 
   join(metas: RunMeta[]): RunMeta {
     const first = metas[0] as RunMeta;
     const base = carried(first);
     if (base === undefined) return first;
-    const tx = new Transaction(this.backend, base.id, base.s, base.e, {
-      reads: base.r,
-      writes: [],
-    });
+    const tx = new Transaction(
+      runBackend(this.mgr, this.env, base.h ?? [this.env.nodeId, ""], first.deadline),
+      base.id,
+      base.s,
+      base.e,
+      { writes: [] },
+    );
+    let n = 0;
     for (const m of metas) {
       const c = carried(m);
       if (c === undefined || c.id !== base.id) continue;
-      tx.absorb(c.r, c.w);
+      tx.absorb(c.w);
+      n = Math.max(n, c.n);
     }
-    const txn: CarriedTxn = { ...base, r: tx.readSet(), w: tx.carriedWrites() };
+    const txn: CarriedTxn = { ...base, n, w: tx.carriedWrites() };
     return { ...first, session: { ...first.session, [TXN_SESSION_KEY]: txn } };
+  }
+
+  handle(method: string, payload: unknown): unknown {
+    return serveHome(this.mgr, method, payload);
   }
 }

@@ -29,6 +29,12 @@ export function ridOf(storeKey: string): string | undefined {
   return /^[0-9a-zA-Z_-]{1,128}\.[0-9]{1,9}$/.test(rid) ? rid : undefined;
 }
 
+/** The transaction id and epoch a record id (`<tid>.<epoch>`) names. */
+export function splitRid(rid: string): [tid: string, epoch: number] {
+  const dot = rid.lastIndexOf(".");
+  return [rid.slice(0, dot), Number(rid.slice(dot + 1))];
+}
+
 /** A transaction id is a short token of safe characters (it names storage keys). */
 export function checkTid(tid: unknown): asserts tid is string {
   if (typeof tid !== "string" || !/^[0-9a-zA-Z_-]{1,128}$/.test(tid)) {

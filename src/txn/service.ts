@@ -6,7 +6,7 @@ import { localBackend } from "./local.js";
 import type { TxnManager } from "./manager.js";
 import { TXN_SESSION_KEY, startedTxn } from "./carried.js";
 import type { CarriedTxn } from "./carried.js";
-import { tidForRequest } from "./record.js";
+import { checkTid, tidForRequest } from "./record.js";
 import type { TxnRecord } from "./record.js";
 import type { WireCommit } from "./transaction.js";
 
@@ -32,6 +32,11 @@ export class RunTransactionService {
     private readonly clock: HybridClock,
   ) {
     this.backend = localBackend(mgr, clock);
+  }
+
+  /** Longest a transaction or read-atomic run may take (the manager's `maxTxnMs`). */
+  get maxTxnMs(): number {
+    return this.mgr.maxTxnMs;
   }
 
   /**
@@ -76,35 +81,39 @@ export class RunTransactionService {
     if (c === undefined || typeof c.id !== "string" || c.j !== undefined) return undefined;
     return this.mgr.supersede(c.id).then((r) => {
       if ("record" in r) return { result: resultOf(r.record) };
-      const txn: CarriedTxn = { ...c, e: r.epoch, s: this.clock.now(), r: [], w: [] };
+      // A new attempt: a new snapshot, at the home of the new placement.
+      const { h: _home, ...rest } = c;
+      const txn: CarriedTxn = { ...rest, e: r.epoch, s: this.clock.now(), n: 0, w: [] };
       return { meta: { ...meta, session: { ...meta.session, [TXN_SESSION_KEY]: txn } } };
     });
   }
 
-  /** The gateway's `txn.*` methods (payload shapes checked by the gateway). */
+  /**
+   * The gateway's `txn.*` methods (payload shapes checked by the gateway): the gateway is the
+   * home of a client's transaction, keeping its snapshot from its first read to its commit or
+   * abort (or `maxTxnMs`).
+   */
   async handle(method: string, p: Record<string, unknown>): Promise<unknown> {
     switch (method) {
       case "txn.begin":
-        return { start: await this.backend.begin() };
+        return { start: await this.backend.begin(typeof p.tid === "string" ? p.tid : "") };
       case "txn.read":
-        return this.backend.read(
-          p.key as string,
-          p.reads as [string, string | null][],
-          ts(p.start),
-        );
-      case "txn.readAt":
-        return (await this.backend.readAt?.(p.key as string, p.rid as string | null)) ?? null;
-      case "txn.commit": {
-        const epoch = p.epoch;
-        if (!Number.isSafeInteger(epoch) || (epoch as number) < 1) {
-          throw InvalidArgumentError.field("epoch", "must be a positive integer");
-        }
-        const c: WireCommit = {
-          tid: p.tid as string,
-          epoch: epoch as number,
+        return this.backend.read({
+          tid: tidOf(p.tid),
+          epoch: epochOf(p.epoch),
           start: ts(p.start),
-          reads: p.reads as [string, string | null][],
-          writes: p.writes as [string, Uint8Array | null][],
+          key: p.key as string,
+          n: typeof p.n === "number" ? p.n : 0,
+        });
+      case "txn.abort":
+        await this.backend.release?.(tidOf(p.tid), epochOf(p.epoch));
+        return null;
+      case "txn.commit": {
+        const c: WireCommit = {
+          tid: tidOf(p.tid),
+          epoch: epochOf(p.epoch),
+          start: ts(p.start),
+          writes: p.writes as WireCommit["writes"],
         };
         const out = await this.backend.commit(c);
         return { ts: out.ts };
@@ -113,6 +122,19 @@ export class RunTransactionService {
         throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
     }
   }
+}
+
+function tidOf(v: unknown): string {
+  checkTid(v);
+  return v;
+}
+
+function epochOf(v: unknown): number {
+  if (v === undefined) return 1;
+  if (!Number.isSafeInteger(v) || (v as number) < 1) {
+    throw InvalidArgumentError.field("epoch", "must be a positive integer");
+  }
+  return v as number;
 }
 
 function ts(v: unknown): Timestamp {

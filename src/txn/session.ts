@@ -15,20 +15,22 @@ import type { CarriedTxn } from "./carried.js";
 import { TXN_SESSION_KEY, isWireWrites } from "./carried.js";
 import type { Transaction, WireWrite } from "./transaction.js";
 
-/** What a nested call in a caller's transaction returns: its result and its reads and writes. */
+/** What a nested call in a caller's transaction returns: its result and its writes. */
 interface Returned {
   v: Uint8Array;
-  r: [string, string | null][];
+  /** Reads the home answered (the caller carries the larger count on). */
+  n: number;
   j: WireWrite[];
 }
 
 /**
- * One node's part of a read-atomic run. In a nested call (`ctx.call` from a read-atomic run) it
- * is joined to the caller's transaction: it starts from the caller's reads and buffered writes,
- * keeps a list of its own writes (`own`, carried as `j`), and instead of committing, hands its
- * result back together with those writes, which the caller's session takes in (`returned`).
- * Only its own writes go back: the caller's merges would otherwise be counted twice (two counter
- * deltas add up).
+ * One node's part of a read-atomic run. Reads go to the run's home (one snapshot for the whole
+ * run); writes are buffered and carried on; the sink commits them with the result. In a nested
+ * call (`ctx.call` from a read-atomic run) it is joined to the caller's transaction: it starts
+ * from the caller's buffered writes, keeps a list of its own writes (`own`, carried as `j`), and
+ * instead of committing, hands its result back together with those writes, which the caller's
+ * session takes in (`returned`). Only its own writes go back: the caller's merges would
+ * otherwise be counted twice (two counter deltas add up).
  */
 export class ReadAtomicSession implements RunSession {
   private readonly own: WireWrite[] | undefined;
@@ -78,39 +80,48 @@ export class ReadAtomicSession implements RunSession {
     return { ...this.meta.session, [TXN_SESSION_KEY]: { ...this.carry(), j: [] } };
   }
 
-  /** Takes in what a nested call read and wrote; returns the call's own result. */
+  /** Takes in what a nested call wrote; returns the call's own result. */
   returned(v: Uint8Array): Uint8Array {
     const back = decodeValue<Returned>(v);
     if (
       typeof back !== "object" ||
       back === null ||
       !(back.v instanceof Uint8Array) ||
-      !Array.isArray(back.r) ||
+      !Number.isSafeInteger(back.n) ||
       !isWireWrites(back.j)
     ) {
       throw new BadEncodingError("a nested read-atomic call returned no transaction");
     }
-    this.tx.absorb(back.r, back.j);
+    this.tx.absorb(back.j);
+    this.tx.noteReads(back.n);
     this.own?.push(...back.j);
     return back.v;
   }
 
   /**
    * A `ctx.txn` transaction inside this run joins it: it reads what the run sees, and its
-   * `commit()` adds its writes (final values) to the run's, to be committed with the run.
+   * `commit()` adds its writes (with their modes: a merge stays a merge) to the run's, to be
+   * committed with the run.
    */
   async joined(method: string, p: Record<string, unknown>): Promise<unknown> {
     switch (method) {
       case "txn.begin":
         return { start: this.c.s };
       case "txn.read":
-        return { rid: null, value: (await this.getLattice(p.key)) ?? null };
-      case "txn.readAt":
         return (await this.getLattice(p.key)) ?? null;
+      case "txn.abort":
+        return null;
       case "txn.commit":
-        for (const [k, v] of p.writes as [string, Uint8Array | null][]) {
-          this.tx.setLattice(checked(k), v === null ? null : decodeLattice(v));
-          this.own?.push([k, 0, v]);
+        for (const [k, mode, v] of p.writes as [string, 0 | 1, Uint8Array | null][]) {
+          const key = checked(k);
+          if (v === null) this.tx.delete(key);
+          else if (mode === 1) this.tx.mergeLattice(key, decodeLattice(v));
+          else {
+            const l = decodeLattice(v);
+            if (l.kind !== "lww") throw new InvalidArgumentError("a put writes a plain value");
+            this.tx.putBytes(key, l.bytes);
+          }
+          this.own?.push([key, mode, v]);
         }
         return { ts: null };
       default:
@@ -128,17 +139,25 @@ export class ReadAtomicSession implements RunSession {
     if (this.own !== undefined) {
       const back: Returned = {
         v: result ?? encodeValue(undefined),
-        r: this.tx.readSet(),
+        n: this.tx.readCount,
         j: this.own,
       };
       return encodeValue(back);
     }
-    const out = await this.tx.commit({ ...(result && { result }), always: true });
-    return out.duplicate === true ? out.result : undefined;
+    try {
+      const out = await this.tx.commit({ ...(result && { result }), always: true });
+      return out.duplicate === true ? out.result : undefined;
+    } finally {
+      this.tx.releaseHome();
+    }
   }
 
   private carry(): CarriedTxn {
-    const txn: CarriedTxn = { ...this.c, r: this.tx.readSet(), w: this.tx.carriedWrites() };
+    const txn: CarriedTxn = {
+      ...this.c,
+      n: this.tx.readCount,
+      w: this.tx.carriedWrites(),
+    };
     if (this.own !== undefined) txn.j = this.own;
     return txn;
   }

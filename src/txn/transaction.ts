@@ -16,33 +16,32 @@ import type { WireWrite } from "./write-log.js";
 
 export type { WireWrite };
 
-/**
- * What a {@link Transaction} runs on: a manager in this process, the gateway over the wire, or
- * the node from inside a function. Values cross it encoded, so every backend is wire-friendly.
- */
-export interface TxnBackend {
-  /** A start timestamp from the backend's clock (it bounds the transaction's age). */
-  begin(): Promise<Timestamp>;
-  read(key: string, reads: [string, string | null][], start: Timestamp): Promise<WireRead>;
-  /** The value of one known version (a read carried over from another node of the run). */
-  readAt?(key: string, rid: string | null): Promise<Uint8Array | null>;
-  commit(c: WireCommit): Promise<WireCommitted>;
-  /**
-   * A manager in this process: the same reads and commits with lattices as they are, skipping
-   * an encode and a decode of every value (4 KiB values: ~20 µs each way).
-   */
-  inProcess?: {
-    read(
-      key: string,
-      reads: [string, string | null][],
-      start: Timestamp,
-    ): Promise<{ rid: string | null; value: Lattice | undefined }>;
-    commit(c: LatticeCommit): Promise<WireCommitted>;
-  };
+/** A read of one key in a transaction's snapshot, as it crosses the wire. */
+export interface WireReadRequest {
+  tid: string;
+  epoch: number;
+  start: Timestamp;
+  key: string;
+  /** Reads the snapshot answered already, as far as this reader knows. */
+  n: number;
+  /** Until when the snapshot must stay (a run's deadline). */
+  deadline?: number;
 }
 
-/** A commit whose writes are lattices (null deletes), for {@link TxnBackend.inProcess}. */
-export type LatticeCommit = Omit<WireCommit, "writes"> & { writes: [string, Lattice | null][] };
+/** A commit as it crosses the wire: every write with its mode (0: a whole value, 1: a merge). */
+export interface WireCommit {
+  tid: string;
+  epoch: number;
+  start: Timestamp;
+  writes: [key: string, mode: 0 | 1, value: Uint8Array | null][];
+  result?: Uint8Array;
+  always?: boolean;
+}
+
+/** A commit whose writes are lattices, for {@link TxnBackend.inProcess}. */
+export type LatticeCommit = Omit<WireCommit, "writes"> & {
+  writes: [key: string, mode: 0 | 1, value: Lattice | null][];
+};
 
 /** A commit's outcome as it crosses the wire (`result`: the one recorded by the first commit). */
 export interface WireCommitted {
@@ -51,32 +50,31 @@ export interface WireCommitted {
   duplicate?: boolean;
 }
 
-/** A read as it crosses the wire: the version's record id and encoded lattice. */
-export interface WireRead {
-  rid: string | null;
-  value: Uint8Array | null;
-}
-
-/** A commit as it crosses the wire. */
-export interface WireCommit {
-  tid: string;
-  epoch: number;
-  start: Timestamp;
-  reads: [string, string | null][];
-  writes: [string, Uint8Array | null][];
-  result?: Uint8Array;
-  always?: boolean;
+/**
+ * What a {@link Transaction} runs on: the transaction's home (a manager in this process, the
+ * gateway over the wire, the node from inside a function, a run's home node). Reads go to the
+ * home, which keeps the snapshot; values cross it encoded, so every backend is wire-friendly.
+ */
+export interface TxnBackend {
+  /** A start timestamp from the home's clock (it bounds the transaction's age). */
+  begin: (tid: string) => Promise<Timestamp>;
+  /** The encoded lattice of `key` in the snapshot, or null when the key holds nothing. */
+  read: (r: WireReadRequest) => Promise<Uint8Array | null>;
+  commit: (c: WireCommit) => Promise<WireCommitted>;
+  /** Drops the snapshot at the home (the transaction aborted). */
+  release?: (tid: string, epoch: number) => Promise<void>;
+  /**
+   * A manager in this process: the same reads and commits with lattices as they are, skipping
+   * an encode and a decode of every value (4 KiB values: ~20 µs each way).
+   */
+  inProcess?: {
+    read: (r: WireReadRequest) => Promise<Lattice | undefined>;
+    commit: (c: LatticeCommit) => Promise<WireCommitted>;
+  };
 }
 
 /** A buffered write: a whole new value (put, delete) or a lattice merged into what is read. */
 type Pending = { set: Lattice | null } | { merge: Lattice };
-
-interface Read {
-  rid: string | null;
-  value: Lattice | undefined;
-  /** False for a read carried from another node: its value is fetched on first use. */
-  loaded: boolean;
-}
 
 /** A fresh transaction id: this process's random 96-bit prefix and a counter. */
 export const newTid: () => string = idMaker("t", 12);
@@ -85,10 +83,10 @@ export const newTid: () => string = idMaker("t", 12);
  * A read-atomic transaction. Writes are buffered here and become visible together at
  * {@link commit}, or never. Reads see this transaction's own writes, repeat themselves, and never
  * see part of another transaction's writes (no fractured reads) or uncommitted data (no dirty
- * reads). It is not serializable: two transactions that read and write the same key both commit,
- * and the later commit wins. That holds for merges too: a merge is applied to the version this
- * transaction read, so two concurrent transactions merging `counter(1)` into one key leave 1, not
- * 2. For contended commutative updates, merge outside a transaction (`ctx.merge` at `lww`).
+ * reads): they go to the transaction's home, which keeps its snapshot. Merges compose: a merge is
+ * joined with every other committed write of the key (two transactions merging `counter(1)` into
+ * one key leave 2). It is not serializable: two transactions that read and `put` the same key
+ * both commit, and the later commit wins.
  *
  * @example
  * ```ts
@@ -100,21 +98,24 @@ export const newTid: () => string = idMaker("t", 12);
  * ```
  */
 export class Transaction {
-  private readonly reads = new Map<string, Read>();
+  private readonly reads = new Map<string, Lattice | undefined>();
   private readonly writes = new Map<string, Pending>();
   private readonly log = new WriteLog();
   private done: "committed" | "aborted" | undefined;
+  /** Reads the snapshot answered before this object existed (a run's earlier nodes). */
+  private readonly readsBefore: number;
+  /** Reads the snapshot answered elsewhere meanwhile, as reported back (a nested call's). */
+  private readsElsewhere = 0;
 
   constructor(
     private readonly backend: TxnBackend,
     readonly id: string,
     private readonly start: Timestamp,
     readonly epoch = 1,
-    carried?: { reads: [string, string | null][]; writes: WireWrite[] },
+    carried?: { writes: WireWrite[]; reads?: number },
+    private readonly deadline?: number,
   ) {
-    for (const [k, rid] of carried?.reads ?? []) {
-      this.reads.set(k, { rid, value: undefined, loaded: false });
-    }
+    this.readsBefore = carried?.reads ?? 0;
     for (const w of carried?.writes ?? []) this.apply(this.log.take(w));
   }
 
@@ -134,14 +135,23 @@ export class Transaction {
     return this.start;
   }
 
-  /**
-   * Takes in what another branch of the same run read and wrote (a fan-in): reads it made that
-   * this one did not, and its writes after this one's (a whole value replaces, a merge merges).
-   */
-  absorb(reads: [string, string | null][], writes: WireWrite[]): void {
-    for (const [k, rid] of reads) {
-      if (!this.reads.has(k)) this.reads.set(k, { rid, value: undefined, loaded: false });
-    }
+  /** Reads the snapshot answered, as far as this object knows (carried on to a run's next node). */
+  get readCount(): number {
+    return Math.max(this.readsBefore + this.reads.size, this.readsElsewhere);
+  }
+
+  /** Another reader of the same snapshot (a nested call) saw it answer `n` reads. */
+  noteReads(n: number): void {
+    this.readsElsewhere = Math.max(this.readsElsewhere, n);
+  }
+
+  /** Lets the home drop the snapshot (after a commit on another node than the home). */
+  releaseHome(): void {
+    void this.backend.release?.(this.id, this.epoch).catch(() => undefined);
+  }
+
+  /** Takes in the writes of another branch of the same run (a fan-in), after this one's. */
+  absorb(writes: WireWrite[]): void {
     for (const w of writes) this.apply(this.log.take(w));
   }
 
@@ -152,7 +162,7 @@ export class Transaction {
 
   /** Starts a transaction on `backend`. */
   static async begin(backend: TxnBackend, id = newTid()): Promise<Transaction> {
-    return new Transaction(backend, id, await backend.begin());
+    return new Transaction(backend, id, await backend.begin(id));
   }
 
   /** The plain value of `key` as this transaction sees it, encoded; undefined when none. */
@@ -170,7 +180,7 @@ export class Transaction {
     checkKey(key);
     const w = this.writes.get(key);
     if (w !== undefined && "set" in w) return w.set ?? undefined;
-    const base = (await this.readStored(key)).value;
+    const base = await this.readStored(key);
     if (w === undefined) return base;
     return base === undefined ? w.merge : mergeLattices(base, w.merge, key);
   }
@@ -185,7 +195,7 @@ export class Transaction {
     this.log.note(key, 0, l);
   }
 
-  /** Buffers a merge of a lattice into `key`. */
+  /** Buffers a merge of a lattice into `key`: joined at commit with every other committed write. */
   mergeLattice(key: string, l: Lattice): void {
     this.open();
     checkKey(key);
@@ -196,20 +206,17 @@ export class Transaction {
     this.log.note(key, 1, l, (prev) => (prev === null ? l : combine(prev, l, key)));
   }
 
-  /** Buffers a whole new lattice for `key` (null deletes it), replacing what was buffered. */
-  setLattice(key: string, l: Lattice | null): void {
-    this.open();
-    checkKey(key);
-    this.writes.set(key, { set: l });
-    this.log.note(key, 0, l);
-  }
-
   /** Buffers a delete. */
   delete(key: string): void {
     this.open();
     checkKey(key);
     this.writes.set(key, { set: null });
     this.log.note(key, 0, null);
+  }
+
+  /** The buffered writes with their modes, as a commit sends them. */
+  private pending(): [string, 0 | 1, Lattice | null][] {
+    return [...this.writes].map(([k, w]) => ("set" in w ? [k, 0, w.set] : [k, 1, w.merge]));
   }
 
   /**
@@ -219,64 +226,47 @@ export class Transaction {
    */
   async commit(opts: { result?: Uint8Array; always?: boolean } = {}): Promise<WireCommitted> {
     if (this.done === "aborted") throw new ClosedError("this transaction was aborted");
-    const writes: [string, Lattice | null][] = [];
-    for (const [k, w] of this.writes)
-      writes.push([k, ("set" in w ? w.set : await this.view(k)) ?? null]);
-    const c = {
-      tid: this.id,
-      epoch: this.epoch,
-      start: this.start,
-      reads: this.readSet(),
-      ...opts,
-    };
+    const writes = this.pending();
+    const c = { tid: this.id, epoch: this.epoch, start: this.start, ...opts };
     const ip = this.backend.inProcess;
     const out = ip
       ? await ip.commit({ ...c, writes })
       : await this.backend.commit({
           ...c,
-          writes: writes.map(([k, v]) => [k, v === null ? null : encodeLattice(v)]),
+          writes: writes.map(([k, m, v]) => [k, m, v === null ? null : encodeLattice(v)]),
         });
     this.done = "committed";
     return out;
   }
 
   /** Drops the buffered writes; storage was never touched. */
-  abort(): Promise<void> {
-    this.done ??= "aborted";
+  async abort(): Promise<void> {
+    if (this.done !== undefined) return;
+    this.done = "aborted";
     this.writes.clear();
     this.log.clear();
-    return Promise.resolve();
+    await this.backend.release?.(this.id, this.epoch).catch(() => undefined);
   }
 
-  /** The versions read so far, for the backend's read-atomic choice. */
-  readSet(): [string, string | null][] {
-    return [...this.reads].map(([k, r]) => [k, r.rid]);
-  }
-
-  private async readStored(key: string): Promise<Read> {
-    const known = this.reads.get(key);
-    if (known !== undefined && !known.loaded) {
-      const v = this.backend.readAt
-        ? await this.backend.readAt(key, known.rid)
-        : (await this.backend.read(key, this.readSet(), this.start)).value;
-      known.value = v === null ? undefined : decodeLattice(v);
-      known.loaded = true;
-    }
-    if (known !== undefined) return known; // repeatable read
+  private async readStored(key: string): Promise<Lattice | undefined> {
+    if (this.reads.has(key)) return this.reads.get(key); // repeatable read
+    const r: WireReadRequest = {
+      tid: this.id,
+      epoch: this.epoch,
+      start: this.start,
+      key,
+      n: this.readCount,
+    };
+    if (this.deadline !== undefined) r.deadline = this.deadline;
     const ip = this.backend.inProcess;
-    let read: Read;
-    if (ip !== undefined) {
-      read = { ...(await ip.read(key, this.readSet(), this.start)), loaded: true };
-    } else {
-      const r = await this.backend.read(key, this.readSet(), this.start);
-      read = {
-        rid: r.rid,
-        value: r.value === null ? undefined : decodeLattice(r.value),
-        loaded: true,
-      };
+    let value: Lattice | undefined;
+    if (ip !== undefined) value = await ip.read(r);
+    else {
+      const v = await this.backend.read(r);
+      value = v === null ? undefined : decodeLattice(v);
     }
-    this.reads.set(key, read);
-    return read;
+    this.reads.set(key, value);
+    return value;
   }
 
   private open(): void {

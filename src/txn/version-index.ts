@@ -6,23 +6,23 @@ export interface CommitMeta {
   readonly rid: string;
   readonly ts: Timestamp;
   readonly keys: readonly string[];
-  /** Keys of this commit not yet overwritten by a newer committed version. */
-  live: number;
-  /** When (local ms) the last of its keys was overwritten; undefined while any key is live. */
-  dominatedAt: number | undefined;
+  /** When (local ms) this node learned the commit. */
+  readonly learnedAt: number;
 }
 
-/** A read set: each key read and the version read (a record id, or null for the initial one). */
-export type ReadSet = ReadonlyMap<string, string | null>;
-
 /**
- * The committed versions this node knows, per key, and the read-atomic choice among them. Pure
- * metadata, no I/O: the manager feeds it commits it learns and fetches values for its answers.
+ * The committed versions this node knows, per key, in commit order. Pure metadata, no I/O: the
+ * manager feeds it the commits it learns and drops a commit once its record is gone from storage
+ * (its writes are in the plain keys by then), and {@link TxnSnapshot} reads from it.
  */
 export class VersionIndex {
   private readonly byRid = new Map<string, CommitMeta>();
   /** Per key, versions oldest first (by commit timestamp, then record id). */
   private readonly byKey = new Map<string, CommitMeta[]>();
+  /** Per key, the versions whose commit wrote other keys too (only they can fracture a read). */
+  private readonly multiByKey = new Map<string, CommitMeta[]>();
+  /** Bumped on every change of a key's versions: lets readers cache joins per key. */
+  private readonly gen = new Map<string, number>();
 
   get size(): number {
     return this.byRid.size;
@@ -37,63 +37,49 @@ export class VersionIndex {
     return this.byRid.get(rid);
   }
 
+  /** Every known commit, in no particular order. */
+  all(): IterableIterator<CommitMeta> {
+    return this.byRid.values();
+  }
+
+  /** Known versions of `key`, oldest first. */
+  versions(key: string): readonly CommitMeta[] {
+    return this.byKey.get(key) ?? EMPTY;
+  }
+
+  /** Known versions of `key` whose commit wrote other keys too, oldest first. */
+  multiKey(key: string): readonly CommitMeta[] {
+    return this.multiByKey.get(key) ?? EMPTY;
+  }
+
+  /** Changes whenever the versions of `key` change. */
+  generation(key: string): number {
+    return this.gen.get(key) ?? 0;
+  }
+
   /** Learns a commit; false when it was known already. */
   add(rid: string, ts: Timestamp, keys: readonly string[], now: number): boolean {
     if (this.byRid.has(rid)) return false;
-    const m: CommitMeta = { rid, ts, keys, live: keys.length, dominatedAt: undefined };
+    const m: CommitMeta = { rid, ts, keys, learnedAt: now };
     this.byRid.set(rid, m);
     for (const k of keys) {
-      let list = this.byKey.get(k);
-      if (list === undefined) this.byKey.set(k, (list = []));
-      let i = list.length;
-      while (i > 0 && before(m, list[i - 1]!)) i--;
-      list.splice(i, 0, m);
-      if (i < list.length - 1)
-        this.overwritten(m, now); // an older commit arrived late
-      else if (i > 0) this.overwritten(list[i - 1]!, now);
+      insert(this.byKey, k, m);
+      if (keys.length > 1) insert(this.multiByKey, k, m);
+      this.gen.set(k, (this.gen.get(k) ?? 0) + 1);
     }
-    if (keys.length === 0) m.dominatedAt = now;
     return true;
   }
 
-  private overwritten(m: CommitMeta, now: number): void {
-    m.live--;
-    if (m.live === 0) m.dominatedAt = now;
-  }
-
-  /**
-   * The version of `key` a transaction with read set `reads` may read (AFT's rule):
-   * - at least every version a commit it already read from wrote (no fractured read);
-   * - not one whose commit also wrote a key it read at an older version;
-   * - the newest such. `null` is the initial version (nothing committed).
-   * Every record id in `reads` must be known (the caller learns them first).
-   */
-  choose(key: string, reads: ReadSet): string | null {
-    let lower: CommitMeta | undefined;
-    for (const rid of reads.values()) {
-      if (rid === null) continue;
-      const m = this.byRid.get(rid);
-      if (m !== undefined && m.keys.includes(key) && (lower === undefined || before(lower, m))) {
-        lower = m;
-      }
-    }
-    const list = this.byKey.get(key) ?? [];
-    for (let i = list.length - 1; i >= 0; i--) {
-      const t = list[i]!;
-      if (lower !== undefined && before(t, lower)) break;
-      if (this.compatible(t, reads)) return t.rid;
-    }
-    return lower?.rid ?? null;
-  }
-
-  /** Reading from `t` leaves no earlier read fractured. */
-  private compatible(t: CommitMeta, reads: ReadSet): boolean {
-    for (const l of t.keys) {
-      if (!reads.has(l)) continue;
-      const r = reads.get(l)!;
-      if (r === null) return false;
-      const rm = this.byRid.get(r);
-      if (rm === undefined || before(rm, t)) return false;
+  /** Forgets a commit (its record was collected); true when it was known. */
+  remove(rid: string): boolean {
+    const m = this.byRid.get(rid);
+    if (m === undefined) return false;
+    this.byRid.delete(rid);
+    for (const k of m.keys) {
+      drop(this.byKey, k, m);
+      drop(this.multiByKey, k, m);
+      if (this.byKey.has(k)) this.gen.set(k, (this.gen.get(k) ?? 0) + 1);
+      else this.gen.delete(k);
     }
     return true;
   }
@@ -103,35 +89,32 @@ export class VersionIndex {
     const list = this.byKey.get(key);
     return list === undefined || list.length === 0 ? null : list[list.length - 1]!.rid;
   }
+}
 
-  /**
-   * Forgets commits every key of which was overwritten before `watermark` (local ms), and
-   * returns their record ids so the caller can collect their storage. The newest version of a
-   * key is never dominated, so never forgotten.
-   */
-  collect(watermark: number): string[] {
-    const out: string[] = [];
-    const touched = new Set<string>();
-    for (const m of this.byRid.values()) {
-      if (m.dominatedAt === undefined || m.dominatedAt > watermark) continue;
-      out.push(m.rid);
-      this.byRid.delete(m.rid);
-      for (const k of m.keys) touched.add(k);
-    }
-    // One pass per key: removing versions one by one (indexOf, splice) was quadratic in the
-    // versions a hot key piles up within the grace period.
-    for (const k of touched) {
-      const list = this.byKey.get(k);
-      if (list === undefined) continue;
-      const kept = list.filter((m) => this.byRid.get(m.rid) === m);
-      if (kept.length === 0) this.byKey.delete(k);
-      else this.byKey.set(k, kept);
-    }
-    return out;
+const EMPTY: readonly CommitMeta[] = Object.freeze([]);
+
+function insert(map: Map<string, CommitMeta[]>, k: string, m: CommitMeta): void {
+  let list = map.get(k);
+  if (list === undefined) map.set(k, (list = []));
+  let i = list.length;
+  while (i > 0 && before(m, list[i - 1]!)) i--;
+  list.splice(i, 0, m);
+}
+
+function drop(map: Map<string, CommitMeta[]>, k: string, m: CommitMeta): void {
+  const list = map.get(k);
+  if (list === undefined) return;
+  // Records are collected oldest first, so the version to drop is nearly always the first: a
+  // search through a hot key's versions for each one made collection quadratic.
+  if (list[0] === m) list.shift();
+  else {
+    const i = list.indexOf(m);
+    if (i >= 0) list.splice(i, 1);
   }
+  if (list.length === 0) map.delete(k);
 }
 
 /** Version order: commit timestamp, then record id (timestamps of two commits never tie in practice). */
-function before(a: CommitMeta, b: CommitMeta): boolean {
+export function before(a: CommitMeta, b: CommitMeta): boolean {
   return a.ts < b.ts || (a.ts === b.ts && a.rid < b.rid);
 }

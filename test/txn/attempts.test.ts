@@ -50,8 +50,7 @@ describe("attempts of an exactly-once request", () => {
       tid: c.id,
       epoch: c.e,
       start: c.s,
-      reads: [],
-      writes: [[`k/${c.id}`, null]],
+      writes: [[`k/${c.id}`, 0, null]],
       result: encodeValue(result),
       always: true,
     });

@@ -133,6 +133,15 @@ export class KeyspaceNotifier {
     }
   }
 
+  /**
+   * Resolves once every event published before the call has been emitted: a PING on each
+   * subscriber connection is answered after the events the server queued on it before.
+   */
+  async sync(): Promise<void> {
+    await this.started;
+    await Promise.all([...this.conns.values()].map((c) => c.ping()));
+  }
+
   close(): void {
     this.closed = true;
     this.listeners.clear();

@@ -294,6 +294,16 @@ export class RedisStore implements Store {
     return this.deadlines.run("subscribe", this.notifier.subscribe(prefix, listener));
   }
 
+  sync(): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError("the Redis store is closed"));
+    return this.deadlines.run(
+      "sync",
+      this.notifier.sync().catch((e: unknown) => {
+        throw mapRedisError(e);
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

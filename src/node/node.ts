@@ -500,6 +500,7 @@ export class Node {
           inputs: { [name]: list },
           options: { consistency: meta.consistency },
           session: carried,
+          nested: true,
         };
         // Keys the arguments reference: placement prefers the node caching them.
         const refs = Array.isArray(args[2])

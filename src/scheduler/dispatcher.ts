@@ -59,6 +59,11 @@ export interface RunRequest {
   future?: string;
   session?: Record<string, unknown>;
   /**
+   * A nested call (`ctx.call`): it reads its caller's snapshot, so a snapshot conflict is the
+   * caller's to resolve (its whole run starts again), not retried here.
+   */
+  nested?: boolean;
+  /**
    * Aborting it cancels the run: the nodes its functions were placed on are told to stop them
    * (their `ctx.signal`s abort), and the run fails at once with the signal's reason.
    */
@@ -193,7 +198,8 @@ export class Dispatcher {
   private retryOnResult(id: number, p: Pending, r: RunResult): boolean {
     const code = r.e?.code;
     const limit = code === "SNAPSHOT_CONFLICT" ? this.maxRetries + 8 : this.maxRetries;
-    const retried = code === "SNAPSHOT_CONFLICT" || code === "NODE_LOST" || code === "TXN_FENCED";
+    const conflict = code === "SNAPSHOT_CONFLICT" && p.req.nested !== true;
+    const retried = conflict || code === "NODE_LOST" || code === "TXN_FENCED";
     if (!retried || p.meta.attempt >= limit) return false;
     const node = r.e?.details?.["node"];
     p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };

@@ -135,7 +135,8 @@ export class ReadAtomicSession implements RunSession {
    * commits nothing: it returns its result with its writes to its caller.
    */
   async finish(ok: boolean, result?: Uint8Array): Promise<Uint8Array | void> {
-    if (!ok) return this.tx.abort();
+    // A nested call's snapshot is its caller's: only the caller's run lets it go.
+    if (!ok) return this.own === undefined ? this.tx.abort() : undefined;
     if (this.own !== undefined) {
       const back: Returned = {
         v: result ?? encodeValue(undefined),

@@ -4,6 +4,9 @@
 #     up --host 0.0.0.0 --port 7400 --http-port 7480
 # Build stage: install with the lock, compile TypeScript to dist/, then drop dev dependencies.
 FROM node:20-slim AS build
+# onnxruntime-node (a dev dependency, pruned below) would otherwise download CUDA libraries in its
+# postinstall: the npm of node:20 does not read package.json's allowScripts.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

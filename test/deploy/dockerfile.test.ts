@@ -60,13 +60,14 @@ describe("deploy: the Dockerfile, built and run without Docker", () => {
   });
 
   it("builds from exactly what it copies, and its command serves calls on its ports", async (t) => {
+    const t0 = performance.now();
     const stages = parseDockerfile(readFileSync(join(root, "Dockerfile"), "utf8"));
     const image = await buildImage(stages, {
       context: root,
       dir,
       baseEnv: baseEnv(),
       runTimeoutMs: 240_000,
-      log: (line) => t.diagnostic(line),
+      log: (line) => t.diagnostic(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${line}`),
     });
     const app = join(image.root, image.workdir);
     // The image ships the compiled CLI and the worker bundle, and nothing to build from.

@@ -5,11 +5,13 @@
  */
 import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { Stratus } from "../client/index.js";
 import type { CallOptions } from "../client/index.js";
 import {
   StratusProcess,
+  peerTlsOptions,
   serveMetrics,
   withStorePassword,
   withoutStorePassword,
@@ -20,6 +22,7 @@ import { KubernetesNodeProvider, LocalNodeProvider } from "../monitor/index.js";
 import type { MonitorOptions, NodeProvider } from "../monitor/index.js";
 import type { ClusterStats } from "../stats/index.js";
 import { connect } from "../wire/index.js";
+import type { TlsClientOptions } from "../wire/index.js";
 import { parseJson, resolveTarget, saveCluster } from "./config.js";
 import { CONFIG_COMMANDS, applyConfigFile } from "./config-file.js";
 import { deploy } from "./deploy.js";
@@ -55,6 +58,23 @@ const target = (c: Command): Command =>
     .option("--url <url>", "cluster address (default: STRATUS_URL or the one `stratus up` saved)")
     .option("--token <token>", "cluster token (default: STRATUS_TOKEN or the saved one)")
     .option("--token-file <path>", "read the cluster token from a file (keeps it out of `ps`)");
+
+/** A command that talks to a cluster as a client: where it is, the token, and whom to trust. */
+const client = (c: Command): Command =>
+  target(c).option(
+    "--tls-ca <file>",
+    "trust this PEM certificate (the cluster's CA, or its self-signed certificate) for stratuss://",
+  );
+
+/** What a client command trusts for `stratuss://`: `--tls-ca`, else the system's CAs. */
+function clientTls(o: Record<string, unknown>): TlsClientOptions | undefined {
+  if (typeof o.tlsCa !== "string") return undefined;
+  try {
+    return { ca: readFileSync(o.tlsCa) };
+  } catch (e) {
+    throw InvalidArgumentError.field("--tls-ca", `cannot read ${o.tlsCa}: ${(e as Error).message}`);
+  }
+}
 
 /** `--token-file` for the commands that start processes (they have their own `--token`). */
 const tokenFile = (c: Command): Command =>
@@ -178,6 +198,9 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
     }
     out.tls = { certFile: o.tlsCert, keyFile: o.tlsKey };
     if (typeof o.tlsCa === "string") out.tls.caFile = o.tlsCa;
+  } else if (typeof o.tlsCa === "string") {
+    // A CA alone would be silently ignored: this process would neither serve TLS nor use it.
+    throw new Error("--tls-ca goes with --tls-cert and --tls-key");
   }
   warnIfPlain(o);
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
@@ -292,7 +315,7 @@ function monitorOptions(
     provider = new LocalNodeProvider({
       command: [process.execPath, ...process.execArgv, script],
       join,
-      args: ["--host", String(o.host), "--executors", String(executors)],
+      args: ["--host", String(o.host), "--executors", String(executors), ...tlsArgs(o)],
       env,
       log: (msg) => log.warn(msg),
     });
@@ -306,6 +329,20 @@ function monitorOptions(
     m.nodes = { provider, minNodes: o.minNodes as number, maxNodes: o.maxNodes as number };
   }
   return m;
+}
+
+/** This process's TLS flags, for the nodes the local provider starts (they join over TLS too). */
+function tlsArgs(o: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [flag, key] of [
+    ["--tls-cert", "tlsCert"],
+    ["--tls-key", "tlsKey"],
+    ["--tls-ca", "tlsCa"],
+  ] as const) {
+    const v = o[key];
+    if (typeof v === "string") out.push(flag, v);
+  }
+  return out;
 }
 
 /** What a node runs its functions with: executor threads, chains, and the cap on time limits. */
@@ -408,9 +445,19 @@ listen(
   required(o, "join", "--join <url>");
   const { token } = resolveTarget({ ...o, url: o.join });
   redactor.add(token);
+  const options = processOptions(o);
   let store = o.store as string | undefined;
   if (store === undefined) {
-    const conn = await connect(o.join as string, { token, role: "node", id: "joining" });
+    // The scheduler is checked as every peer is: against --tls-ca, else this node's certificate.
+    const tls = peerTlsOptions(options.tls);
+    const conn = await connect(o.join as string, {
+      token,
+      role: "node",
+      id: "joining",
+      ...(tls && { tls }),
+    }).catch((e: unknown) => {
+      throw joinError(String(o.join), e);
+    });
     const info = await conn.request<{ store: string | null; storeNeedsPassword?: boolean }>(
       "cluster.info",
       {},
@@ -430,7 +477,7 @@ listen(
     }
   }
   const proc = await StratusProcess.start({
-    ...processOptions(o),
+    ...options,
     token,
     store: storeAddress(store, o),
     scheduler: false,
@@ -484,6 +531,17 @@ listen(
   await stayUp(proc, o);
 });
 
+/** Why a join failed, with what to do about a certificate that did not verify. */
+function joinError(join: string, e: unknown): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = isStratusError(err) ? err.details?.code : undefined;
+  const certificate =
+    typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code);
+  if (!certificate) return err;
+  err.message += ` (the certificate of ${join} did not verify: give the CA it chains to with --tls-ca, or --tls-cert when it is self-signed)`;
+  return err;
+}
+
 /** An option these commands need, given by flag or config file (commander cannot see the file). */
 function required(o: Record<string, unknown>, key: string, flag: string): void {
   if (typeof o[key] !== "string") {
@@ -507,7 +565,8 @@ async function withCloud<T>(
 ): Promise<T> {
   const { url, token } = resolveTarget(o);
   redactor.add(token);
-  const cloud = await Stratus.connect(url, { token });
+  const tls = clientTls(o);
+  const cloud = await Stratus.connect(url, { token, ...(tls && { tls }) });
   try {
     return await fn(cloud);
   } finally {
@@ -517,7 +576,7 @@ async function withCloud<T>(
 
 const print = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + "\n");
 
-target(
+client(
   program
     .command("deploy <file>")
     .description("bundle a module with esbuild and register its exported functions (and `dags`)"),
@@ -538,7 +597,7 @@ function runOptions(o: Record<string, unknown>): CallOptions {
     : {};
 }
 
-target(
+client(
   consistency(
     program
       .command("call <fn> [args]")
@@ -549,7 +608,7 @@ target(
   print(await withCloud(o, (c) => c.call(fn, Array.isArray(list) ? list : [list], runOptions(o))));
 });
 
-target(
+client(
   consistency(
     program
       .command("dag <name> [inputs]")
@@ -563,7 +622,7 @@ target(
   print(await withCloud(o, (c) => c.callDag(name, parsed, runOptions(o))));
 });
 
-target(
+client(
   program
     .command("schedule <name> <cron>")
     .description(
@@ -589,16 +648,16 @@ target(
   print(await withCloud(o, (c) => c.schedule(name, cron, t)));
 });
 
-target(program.command("unschedule <name>").description("remove a schedule")).action(
+client(program.command("unschedule <name>").description("remove a schedule")).action(
   async (name: string, o: Record<string, unknown>) =>
     print({ removed: await withCloud(o, (c) => c.unschedule(name)) }),
 );
 
-target(program.command("schedules").description("list schedules and their next ticks")).action(
+client(program.command("schedules").description("list schedules and their next ticks")).action(
   async (o: Record<string, unknown>) => print(await withCloud(o, (c) => c.schedules())),
 );
 
-target(
+client(
   program
     .command("status")
     .description("nodes, executors, load, functions and DAGs, with their statistics")
@@ -606,7 +665,13 @@ target(
 ).action(async (o: Record<string, unknown>) => {
   const status = await withCloud(o, (c) => c.status());
   const { url, token } = resolveTarget(o);
-  const conn = await connect(url, { token, role: "client", id: "stratus-status" });
+  const tls = clientTls(o);
+  const conn = await connect(url, {
+    token,
+    role: "client",
+    id: "stratus-status",
+    ...(tls && { tls }),
+  });
   let stats: ClusterStats;
   try {
     stats = await conn.request<ClusterStats>("cluster.stats", {});

@@ -8,6 +8,6 @@
  * ```
  */
 export { metricsRegistry, serveMetrics } from "./metrics.js";
-export { StratusProcess } from "./process.js";
+export { StratusProcess, peerTlsOptions } from "./process.js";
 export type { ProcessOptions } from "./process.js";
 export { withStorePassword, withoutStorePassword } from "./store-address.js";

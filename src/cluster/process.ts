@@ -25,6 +25,7 @@ import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
 import { WireServer } from "../wire/index.js";
+import type { TlsClientOptions } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
 import { withoutStorePassword } from "./store-address.js";
@@ -135,6 +136,22 @@ export interface ProcessOptions {
    * with `httpPort`. @default true
    */
   dashboard?: boolean;
+}
+
+/**
+ * How a process with `tls` checks the listeners it connects to: its peers, and the scheduler a
+ * node joins through. It trusts `caFile`, else its own certificate (a self-signed cluster
+ * certificate). Undefined without `tls`: plain connections, and the system's CAs for any
+ * `stratuss://` address.
+ *
+ * @example
+ * ```ts
+ * const tls = peerTlsOptions({ certFile: "cert.pem", keyFile: "key.pem", caFile: "ca.pem" });
+ * await connect("stratuss://10.0.0.7:7400", { token, role: "node", id: "joining", tls });
+ * ```
+ */
+export function peerTlsOptions(tls: ProcessOptions["tls"]): TlsClientOptions | undefined {
+  return tls === undefined ? undefined : { ca: readFileSync(tls.caFile ?? tls.certFile) };
 }
 
 /** `node.resize` asks a node for this many executors (a peer request; the monitor sends it). */
@@ -294,13 +311,14 @@ export class StratusProcess {
     const { handlers, local, dropped } = makeDispatch(targets, (msg) =>
       process.emitWarning(`stratus ${id}: ${msg}`),
     );
+    const peerTls = peerTlsOptions(o.tls);
     const tls =
       o.tls === undefined
         ? undefined
         : {
             cert: readFileSync(o.tls.certFile),
             key: readFileSync(o.tls.keyFile),
-            ca: readFileSync(o.tls.caFile ?? o.tls.certFile),
+            ca: peerTls?.ca,
           };
     const server = await WireServer.listen({
       ...(tls && { tls }),
@@ -315,7 +333,7 @@ export class StratusProcess {
     });
     const url = o.advertise ?? server.url;
     const peers = new Peers({
-      ...(tls && { tls: { ca: tls.ca } }),
+      ...(peerTls && { tls: peerTls }),
       id,
       role: "node",
       token: o.token,

@@ -1,16 +1,21 @@
 /**
  * The Dockerfile and the Kubernetes manifests in deploy/, checked offline (no cluster or Docker
- * engine runs here): every flag a container passes is one the real `stratus <command> --help`
- * lists, ports line up between flags, containers and Services, selectors select their pods, and
- * the token and store password come from the Secret, never from arguments.
+ * engine runs here): every manifest is valid against the Kubernetes API's schemas, unknown fields
+ * included; every flag a container passes is one the real `stratus <command> --help` lists,
+ * ports line up between flags, containers and Services, selectors select their pods, and the
+ * token and store password come from the Secret, never from arguments.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
+import { freePort } from "../support/redis.js";
+import { schemaErrors } from "../support/kubernetes.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
@@ -19,6 +24,7 @@ const k8s = join(root, "deploy", "kubernetes");
 interface Container {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
   env?: {
     name: string;
@@ -90,6 +96,38 @@ describe("deploy: Kubernetes manifests and Dockerfile", () => {
     for (const c of ["scheduler", "node"]) help.set(c, await cliFlags(c));
   });
 
+  it("are valid against the Kubernetes schemas, and invalid ones are caught", () => {
+    assert.ok(manifests.length >= 6, "every manifest file was read");
+    for (const m of manifests) {
+      assert.deepEqual(schemaErrors(m), [], `${m.kind} ${m.metadata.name}`);
+    }
+    // Controls: each kind of mistake the schemas exist to catch, on a copy of a real manifest.
+    type Obj = Record<string, unknown>;
+    const broken = (edit: (container: Obj, port: Obj, spec: Obj) => void): string => {
+      const copy = structuredClone(find("Deployment", "stratus-node"));
+      const c = containerOf(copy) as unknown as Obj;
+      edit(c, (c.ports as Obj[])[0] as Obj, copy.spec as Obj);
+      return schemaErrors(copy).join("; ");
+    };
+    assert.match(
+      broken((_c, port) => (port.containerPort = "7400")),
+      /containerPort must be integer/,
+    );
+    assert.match(
+      broken((c) => (c.imagePullPolcy = "Always")),
+      /imagePullPolcy is not a field of V1Container/,
+    );
+    assert.match(
+      broken((_c, _p, spec) => delete spec.selector),
+      /spec must have required property selector/,
+    );
+    assert.match(
+      broken((_c, port) => (port.protocol = "HTTP")),
+      /allowed values/,
+    );
+    assert.deepEqual(schemaErrors({ apiVersion: "v9", kind: "Pod" }), ["no schema for v9 Pod"]);
+  });
+
   it("runs schedulers and nodes from one stratus image with flags the CLI has", () => {
     const images = new Set<string>();
     for (const [name, command] of [
@@ -146,6 +184,57 @@ describe("deploy: Kubernetes manifests and Dockerfile", () => {
       redis.env?.find((e) => e.name === "REDIS_PASSWORD")?.valueFrom?.secretKeyRef?.key,
       "redis-password",
     );
+  });
+
+  it("runs Redis with the Secret's password, which never appears in its arguments", async () => {
+    const c = containerOf(find("StatefulSet", "redis"));
+    const [shell, flag, ...rest] = [...(c.command ?? []), ...(c.args ?? [])];
+    assert.equal(shell, "sh");
+    assert.equal(flag, "-c");
+    assert.equal(rest.length, 1, "one script");
+    // The pod's /tmp and volume are directories here; the port and bind are this machine's.
+    const dir = mkdtempSync(join(tmpdir(), "stratus-k8s-redis-"));
+    const port = await freePort();
+    const script =
+      (rest[0] as string).replaceAll("/tmp/", `${dir}/`).replaceAll("/data", dir) +
+      ` --port ${port} --bind 127.0.0.1`;
+    const password = "k8s-redis-password-7f3a";
+    const redis = spawn(shell, [flag, script], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", REDIS_PASSWORD: password },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let out = "";
+      await new Promise<void>((resolve, reject) => {
+        redis.on("exit", (code) => reject(new Error(`redis exited (${code}): ${out}`)));
+        redis.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("Ready to accept connections")) resolve();
+        });
+      });
+      redis.removeAllListeners("exit");
+      // What `ps` shows of the server (Redis retitles itself once up, so the exec line is
+      // checked too: that is what `ps` shows while it starts).
+      const cmdline = readFileSync(`/proc/${redis.pid}/cmdline`, "utf8");
+      assert.match(cmdline, /^redis-server/);
+      assert.ok(!cmdline.includes(password), cmdline);
+      const exec = /exec redis-server[^\n]*/.exec(rest[0] as string)?.[0] ?? "";
+      assert.doesNotMatch(exec, /REDIS_PASSWORD|requirepass/);
+      const cli = async (args: string[], auth?: string): Promise<string> =>
+        (
+          await run("redis-cli", ["-p", String(port), ...args], {
+            env: { ...process.env, REDISCLI_AUTH: auth ?? "" },
+          })
+        ).stdout.trim();
+      assert.match(await cli(["PING"]), /NOAUTH/);
+      assert.equal(await cli(["PING"], password), "PONG");
+      assert.equal(await cli(["CONFIG", "GET", "appendonly"], password), "appendonly\nyes");
+    } finally {
+      const exited = once(redis, "exit");
+      redis.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("has Services whose selectors pick their pods and whose target ports exist", () => {

@@ -14,13 +14,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Stratus } from "../src/client/index.js";
+import { StratusProcess } from "../src/cluster/index.js";
 import { HybridClock, LwwLattice, decodeValue, encodeValue } from "../src/lattice/index.js";
 import { RedisStore } from "../src/storage/index.js";
 import { Transaction, TxnManager, localBackend } from "../src/txn/index.js";
 import { RedisServer } from "../test/support/redis.js";
-import type { Benchmark, Metrics } from "./lib/harness.js";
-import { interleaved, throughput } from "./lib/measure.js";
-import { ensureInstalled, measurePeersInNetns } from "./peers.js";
+import type { BenchContext, Benchmark, Metrics } from "./lib/harness.js";
+import { interleaved, percentiles, throughput } from "./lib/measure.js";
+import { runInNetns } from "./peers/netns-run.js";
+import { ensureInstalled, measurePeersInNetns, scratch as restateScratch } from "./peers.js";
 
 const PAIRS = 500; // 1,000 keys
 const VALUE = "v".repeat(4096 - 16);
@@ -69,7 +71,20 @@ const txnBench: Benchmark = {
       (a === undefined && b === undefined) ||
       (a !== undefined && b !== undefined && a.tag === b.tag);
 
+    // A read that would be fractured (a pair written back between the reads of its two keys)
+    // fails as a retryable conflict: the transaction starts again, as an application's would.
+    let conflicts = 0;
     const txnOp = async (): Promise<void> => {
+      for (;;) {
+        try {
+          return await txnOnce();
+        } catch (e) {
+          if ((e as { code?: string }).code !== "SNAPSHOT_CONFLICT") throw e;
+          conflicts++;
+        }
+      }
+    };
+    const txnOnce = async (): Promise<void> => {
       const tx = await Transaction.begin(backend);
       const [r1, r2, w] = [pick(), pick(), pick()];
       const vals: (Tagged | undefined)[] = [];
@@ -111,10 +126,12 @@ const txnBench: Benchmark = {
       ctx.log("throughput and anomalies, 16 in flight");
       anomalies.txn = 0;
       anomalies.raw = 0;
+      conflicts = 0;
       const ms = ctx.quick ? 2000 : 5000;
       out.raw_throughput_ops = await throughput(rawOp, 16, ms);
       out.txn_throughput_tps = await throughput(txnOp, 16, ms);
       out.txn_anomalies = anomalies.txn;
+      out.txn_conflict_rate = conflicts / Math.max(1, out.txn_throughput_tps * (ms / 1000));
       out.raw_anomalies = anomalies.raw;
       out.txn_records_stored = await count(store);
     } finally {
@@ -148,10 +165,34 @@ const txnBench: Benchmark = {
       out.lww_dag_p50_ms = lww.p50;
     } finally {
       await cloud.close();
+    }
+    try {
+      Object.assign(out, await visibilityAndForks(ctx, server.url));
+    } finally {
       await server.stop();
     }
 
     if (!process.argv.includes("--no-restate")) {
+      ctx.log("exactly-once increments: a read-atomic run each vs Restate's counter (netns)");
+      const tmpState = mkdtempSync(join(tmpdir(), "stratus-txn-state-"));
+      try {
+        const bin = await ensureInstalled(ctx);
+        const m = await runInNetns<Metrics>({
+          script: join(import.meta.dirname, "state", "netns.ts"),
+          args: [restateScratch, bin, join(tmpState, "mf"), tmpState, "--txn"].concat(
+            ctx.quick ? ["--quick"] : [],
+          ),
+          prefix: "STATE_RESULT",
+          timeoutMs: ctx.quick ? 120_000 : 300_000,
+          log: (msg) => ctx.log(msg),
+        });
+        Object.assign(out, m);
+        out.ra_counter_vs_restate = (m.ra_counter_ops ?? NaN) / (m.restate_counter_ops ?? NaN);
+      } catch (e) {
+        ctx.log(`the exactly-once counter could not be measured: ${(e as Error).message}`);
+      } finally {
+        rmSync(tmpState, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      }
       ctx.log("Restate: the peers benchmark's durable 2-invocation chain (network namespace)");
       const tmp = mkdtempSync(join(tmpdir(), "stratus-txn-"));
       try {
@@ -169,6 +210,98 @@ const txnBench: Benchmark = {
     return out;
   },
 };
+
+/**
+ * Two processes (scheduler and node each) over one Redis, a client on each. Visibility: a
+ * transaction committed through the first, then the time until the second process sees it,
+ * through its node's cache (a function's `ctx.get`) and through its gateway (`get`). Forks: a
+ * read-atomic DAG whose two branches (on the two nodes) read a pair of keys while transactions
+ * rewrite the pair; the share of runs that met a conflict and ran again.
+ */
+async function visibilityAndForks(ctx: BenchContext, redisUrl: string): Promise<Metrics> {
+  const out: Metrics = {};
+  const token = "txn-bench";
+  const a = await StratusProcess.start({ token, store: redisUrl, executors: 2, id: "va" });
+  const b = await StratusProcess.start({ token, store: redisUrl, executors: 2, id: "vb" });
+  const ca = await Stratus.connect(a.url, { token });
+  const cb = await Stratus.connect(b.url, { token });
+  try {
+    await ca.register("vis_get", (c, k: string) => c.get(k));
+    ctx.log("commit-to-plain-get lag: commit on one process, poll from the other");
+    const viaNode: number[] = [];
+    const viaGateway: number[] = [];
+    const n = ctx.quick ? 200 : 1000;
+    for (let i = 1; i <= n; i++) {
+      const tx = await ca.txn.begin();
+      tx.put("vis/k", i);
+      tx.put("vis/k2", i);
+      await tx.commit();
+      const t0 = performance.now();
+      // Through b's node (its cache, kept fresh by the store's change stream), then its gateway.
+      while ((await cb.call("vis_get", ["vis/k"])) !== i) {
+        if (performance.now() - t0 > 5000) throw new Error(`commit ${i} never became visible`);
+      }
+      viaNode.push(performance.now() - t0);
+      const t1 = performance.now();
+      while ((await cb.get("vis/k2")) !== i) {
+        if (performance.now() - t1 > 5000) throw new Error(`commit ${i} never became visible`);
+      }
+      viaGateway.push(performance.now() - t1);
+    }
+    const node = percentiles(viaNode);
+    out.txn_visible_to_get_p50_ms = node.p50;
+    out.txn_visible_to_get_p99_ms = node.p99;
+    out.txn_visible_to_client_get_p99_ms = percentiles(viaGateway).p99;
+
+    ctx.log("forked read-atomic runs while transactions rewrite the pair they read");
+    await ca.register("fk_src", (_c, x: number) => x);
+    await ca.register("fk_a", (c) => c.get("fk/x"));
+    await ca.register("fk_b", (c) => c.get("fk/y"));
+    await ca.register("fk_j", (_c, x: unknown, y: unknown) => x === y);
+    await ca.registerDag("fk", {
+      functions: ["fk_src", "fk_a", "fk_b", "fk_j"],
+      edges: [
+        ["fk_src", "fk_a"],
+        ["fk_src", "fk_b"],
+        ["fk_a", "fk_j"],
+        ["fk_b", "fk_j"],
+      ],
+    });
+    const retries0 = a.dispatcher.counts.retries + b.dispatcher.counts.retries;
+    let runs = 0;
+    let fractured = 0;
+    let writing = true;
+    const writers = Array.from({ length: 2 }, async (_, w) => {
+      for (let i = 0; writing; i++) {
+        const tx = await cb.txn.begin();
+        tx.put("fk/x", `${w}-${i}`);
+        tx.put("fk/y", `${w}-${i}`);
+        await tx.commit();
+      }
+    });
+    const until = performance.now() + (ctx.quick ? 3000 : 10_000);
+    const readers = Array.from({ length: 8 }, async () => {
+      while (performance.now() < until) {
+        const same = await ca.callDag("fk", { fk_src: [0] }, { consistency: "read-atomic" });
+        runs++;
+        if (same !== true) fractured++;
+      }
+    });
+    await Promise.all(readers);
+    writing = false;
+    await Promise.all(writers);
+    const retries = a.dispatcher.counts.retries + b.dispatcher.counts.retries - retries0;
+    out.fork_runs = runs;
+    out.fork_conflict_rate = retries / Math.max(1, runs);
+    out.fork_fractured_reads = fractured;
+  } finally {
+    await ca.close();
+    await cb.close();
+    await b.close();
+    await a.close();
+  }
+  return out;
+}
 
 async function count(store: RedisStore): Promise<number> {
   let n = 0;

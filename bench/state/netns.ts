@@ -6,7 +6,10 @@
  * alternating blocks, and prints one line `STATE_RESULT <json metrics>`.
  *
  * usage: node --import tsx bench/state/netns.ts <restate scratch> <restate-server binary>
- *        <miniflare scratch> <temp dir> [--quick] [--peers-only]
+ *        <miniflare scratch> <temp dir> [--quick] [--peers-only] [--txn]
+ *
+ * `--txn` (for bench/txn.ts): the exactly-once side only, one read-atomic run per increment
+ * against Restate's virtual-object counter (both exactly-once), without the Durable Object.
  */
 import { mkdirSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -38,6 +41,8 @@ const [restateScratch, restateBin, mfScratch, tmp] = process.argv
   .map((a) => resolvePath(a));
 const quick = process.argv.includes("--quick");
 const peersOnly = process.argv.includes("--peers-only");
+const txnOnly = process.argv.includes("--txn");
+const HOT_RA = "hot-ra";
 if (
   restateScratch === undefined ||
   restateBin === undefined ||
@@ -110,7 +115,7 @@ async function start(r: Running, agent: Agent): Promise<void> {
   mkdirSync(join(dir, "do"), { recursive: true });
   log(`starting ${peersOnly ? "" : "Stratus (Redis everysec, memory), "}Restate and miniflare`);
   const [s, rs, mf] = await Promise.allSettled([
-    peersOnly ? Promise.resolve(undefined) : startStratus(dir),
+    peersOnly ? Promise.resolve(undefined) : startStratus(dir, { memory: !txnOnly }),
     startRestate({
       scratch: restateScratch as string,
       serverBin: restateBin as string,
@@ -119,12 +124,14 @@ async function start(r: Running, agent: Agent): Promise<void> {
       probe: (ingress) => post(agent, new URL(`${ingress}/counter/probe/get`), "null"),
       log,
     }),
-    startMiniflare({
-      scratch: mfScratch as string,
-      script: join(peersDir, "do-counter.mjs"),
-      durableObjects: { COUNTER: "Counter" },
-      persistDir: join(dir, "do"),
-    }),
+    txnOnly
+      ? Promise.resolve(undefined)
+      : startMiniflare({
+          scratch: mfScratch as string,
+          script: join(peersDir, "do-counter.mjs"),
+          durableObjects: { COUNTER: "Counter" },
+          persistDir: join(dir, "do"),
+        }),
   ]);
   log("all started");
   if (s.status === "fulfilled") r.stratus = s.value;
@@ -133,7 +140,45 @@ async function start(r: Running, agent: Agent): Promise<void> {
   for (const x of [s, rs, mf]) if (x.status === "rejected") throw x.reason;
 }
 
+/**
+ * `--txn`: one read-atomic run per increment (exactly-once: a retried request commits once)
+ * against Restate's virtual-object counter (exactly-once too), alternating.
+ */
+async function measureTxn(r: Running, agent: Agent): Promise<Record<string, number>> {
+  const restate = r.restate as Restate;
+  const s = r.stratus as StratusSetup;
+  const restateAdd = new URL(`${restate.ingress}/counter/${HOT_RA}/add`);
+  const restateGet = new URL(`${restate.ingress}/counter/${HOT_RA}/get`);
+  const sides: Record<string, Op> = {
+    ra_counter: () => s.redis.cloud.call("state_incr", [HOT_RA], { consistency: "read-atomic" }),
+    restate: () => post(agent, restateAdd, "1"),
+  };
+  const o = quick
+    ? { rounds: 3, blockMs: 800, warmupMs: 300, callers: CALLERS }
+    : { rounds: 6, blockMs: 2000, warmupMs: 1000, callers: CALLERS };
+  log(`read-atomic runs vs Restate: ${CALLERS} callers on one hot key, ${o.rounds} rounds`);
+  const hot = await alternate(sides, o, log);
+  restate.check();
+  const ra = hot.ra_counter!;
+  const rs = hot.restate!;
+  // Read both ways: a plain get and a transaction see one state.
+  const plain = await readCount(s.redis.cloud, HOT_RA);
+  const tx = await s.redis.cloud.txn.begin();
+  const inTxn = Number(await tx.get(HOT_RA));
+  await tx.abort();
+  return {
+    ra_counter_ops: ra.opsPerSec,
+    ra_counter_p50_ms: ra.p50Ms,
+    ra_counter_p99_ms: ra.p99Ms,
+    ra_counter_lost_updates: Math.max(ra.acknowledged - plain, ra.acknowledged - inTxn),
+    ra_counter_extra_updates: Math.max(plain, inTxn) - ra.acknowledged,
+    restate_counter_ops: rs.opsPerSec,
+    restate_counter_lost_updates: rs.acknowledged - (await post(agent, restateGet)),
+  };
+}
+
 async function measure(r: Running, agent: Agent): Promise<Record<string, number>> {
+  if (txnOnly) return measureTxn(r, agent);
   const restate = r.restate as Restate;
   const mf = r.miniflare as MiniflareHandle;
   const restateAdd = new URL(`${restate.ingress}/counter/${HOT}/add`);

@@ -101,17 +101,27 @@ export interface StratusSetup {
   stop(): Promise<void>;
 }
 
-/** Redis, and a Stratus cluster on it and one on memory; all stopped again on failure. */
-export async function startStratus(tmp: string): Promise<StratusSetup> {
+/**
+ * Redis, and a Stratus cluster on it and (unless `memory` is false) one on memory; all stopped
+ * again on failure. Without the memory cluster, `memory` is the Redis one.
+ */
+export async function startStratus(
+  tmp: string,
+  o: { memory?: boolean } = {},
+): Promise<StratusSetup> {
   const redis = await startRedis(join(tmp, "redis"));
-  const clusters = await Promise.allSettled([startCluster(redis.url), startCluster(undefined)]);
+  const clusters = await Promise.allSettled(
+    o.memory === false
+      ? [startCluster(redis.url)]
+      : [startCluster(redis.url), startCluster(undefined)],
+  );
   const stopAll = async (): Promise<void> => {
     await Promise.all(
       clusters.map((c) => (c.status === "fulfilled" ? c.value.stop() : Promise.resolve())),
     );
     await stopChild(redis.proc);
   };
-  const [onRedis, onMemory] = clusters;
+  const [onRedis, onMemory = onRedis] = clusters;
   if (onRedis?.status !== "fulfilled" || onMemory?.status !== "fulfilled") {
     await stopAll();
     const failed = clusters.find((c) => c.status === "rejected");

@@ -27,6 +27,7 @@ import { parseJson, resolveTarget, saveCluster } from "./config.js";
 import { CONFIG_COMMANDS, applyConfigFile } from "./config-file.js";
 import { deploy } from "./deploy.js";
 import { registerDemo } from "./demo.js";
+import { TXN_DEFAULTS } from "../txn/index.js";
 import { formatStatus } from "./status.js";
 import { Redactor, givenStorePassword, givenToken } from "./secrets.js";
 
@@ -204,6 +205,7 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   }
   warnIfPlain(o);
   if (typeof o.maxRetries === "number") out.maxRetries = o.maxRetries;
+  if (typeof o.maxTxnMs === "number") out.txn = { maxTxnMs: o.maxTxnMs };
   if (typeof o.clockOffsetMs === "number") out.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.lagInvalidationsMs === "number") out.lagInvalidationsMs = o.lagInvalidationsMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
@@ -363,7 +365,13 @@ function limits(c: Command): Command {
   return c
     .option("--timeout-ms <ms>", "default time limit of one function invocation", int, 60_000)
     .option("--memory-mb <mb>", "heap limit of each executor worker", int, 512)
-    .option("--max-retries <n>", "retries of a call whose node was lost", int, 2);
+    .option("--max-retries <n>", "retries of a call whose node was lost", int, 2)
+    .option(
+      "--max-txn-ms <ms>",
+      "longest a transaction or read-atomic run may take (its default deadline, and the most it may ask); the same on every process of a cluster",
+      int,
+      TXN_DEFAULTS.maxTxnMs,
+    );
 }
 
 listen(

@@ -75,6 +75,8 @@ describe("one snapshot per run, whatever its shape (three nodes)", () => {
       fk_s2: "n3",
       fk_outer: "n2",
       fk_inner: "n3",
+      fk_c1: "n2",
+      fk_c2: "n3",
     };
     procs.push(await StratusProcess.start({ token: TOKEN, store, executors: 0, id: "s", pin }));
     for (const id of ["n1", "n2", "n3"]) {
@@ -124,6 +126,20 @@ describe("one snapshot per run, whatever its shape (three nodes)", () => {
     await cloud.register("fk_inner", async (ctx, g: string) => {
       await fetch(`${g.split("#")[0]}/wait`);
       return ctx.get(`${g.split("#")[2]}`);
+    });
+    await cloud.register("fk_c1", async (ctx, g: string) => {
+      const v = await ctx.get(`${g.split("#")[1]}`);
+      await fetch(`${g.split("#")[0]}/read`);
+      return [g, v];
+    });
+    await cloud.register("fk_c2", async (ctx, up: [string, unknown]) => {
+      const g = up[0];
+      await fetch(`${g.split("#")[0]}/wait`);
+      return [up[1], await ctx.get(`${g.split("#")[1]}`)];
+    });
+    await cloud.registerDag("fk_chain", {
+      functions: ["fk_c1", "fk_c2"],
+      edges: [["fk_c1", "fk_c2"]],
     });
     await cloud.register("fk_outer", async (ctx, g: string) => {
       const v = await ctx.get(`${g.split("#")[1]}`);
@@ -178,8 +194,7 @@ describe("one snapshot per run, whatever its shape (three nodes)", () => {
     ["a fork", (g, level) => cloud.callDag("fk_fork", { fk_src: [g] }, { consistency: level })],
     [
       "two sources",
-      (g, level) =>
-        cloud.callDag("fk_sources", { fk_s1: [g], fk_s2: [g] }, { consistency: level }),
+      (g, level) => cloud.callDag("fk_sources", { fk_s1: [g], fk_s2: [g] }, { consistency: level }),
     ],
     ["a nested call", (g, level) => cloud.call("fk_outer", [g], { consistency: level })],
   ];
@@ -195,6 +210,28 @@ describe("one snapshot per run, whatever its shape (three nodes)", () => {
       assert.ok(ra.retries >= 1, "the conflict made the run start again");
     });
   }
+
+  it("a chain over two nodes reads a key no transaction wrote once: a plain write between hops is not seen", async () => {
+    const k = "chain/price";
+    await cloud.put(k, 100);
+    let price = 100;
+    const write = async () => void (await cloud.put(k, (price += 899)));
+    const control = await race(
+      (g) => cloud.callDag("fk_chain", { fk_c1: [g] }, { consistency: "lww" }),
+      k,
+      k,
+      write,
+    );
+    assert.deepEqual(control.out, [100, 999], "the control reads the price twice");
+    const ra = await race(
+      (g) => cloud.callDag("fk_chain", { fk_c1: [g] }, { consistency: "read-atomic" }),
+      k,
+      k,
+      write,
+    );
+    assert.deepEqual(ra.out, [999, 999], "one version of the price in one run");
+    assert.equal(ra.retries, 0, "a key read again is served by the run's home, no conflict");
+  });
 
   it("repeatable-read: two branches that read one key at two versions start again", async () => {
     const k = "rr/k";

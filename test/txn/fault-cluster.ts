@@ -18,6 +18,7 @@ import {
   localBackend,
   tidForRequest,
 } from "../../src/txn/index.js";
+import type { SharedFinal } from "../../src/txn/check/index.js";
 import type { FinalState, TagValue, TxnWorkload } from "../../src/txn/check/index.js";
 import { registerTxnCheck } from "../../src/txn/check/index.js";
 import { startStratus, until } from "../support/processes.js";
@@ -217,7 +218,11 @@ export async function readFinal(
   level: "lww" | "read-atomic",
   /** Requests whose commit records to list (epochs of the attempts that wrote one). */
   recordsOf: readonly string[] = [],
-): Promise<{ final: FinalState; records: Map<string, number[]> }> {
+): Promise<{
+  final: FinalState;
+  records: Map<string, number[]>;
+  shared: { plain: SharedFinal; txn: SharedFinal };
+}> {
   const clock = new HybridClock({ node: "checker" });
   const mgr = await TxnManager.start({ store, clock, gcIntervalMs: 0, recoveryIntervalMs: 0 });
   try {
@@ -256,7 +261,29 @@ export async function readFinal(
         found.sort((a, b) => a - b),
       );
     }
-    return { final: { groups, counters }, records };
+    // The shared counter and set, read both ways: one state, whichever reader.
+    const { counter, set } = w.sharedKeys;
+    const plainOf = async (k: string): Promise<unknown> => {
+      const l = await store.get(userKey(k));
+      return l === undefined ? undefined : plainValue(l);
+    };
+    const tx = await Transaction.begin(localBackend(mgr, clock));
+    const txOf = async (k: string): Promise<unknown> => {
+      const r = await tx.read(k);
+      return r === undefined ? undefined : decodeValue(r.bytes);
+    };
+    const shared = {
+      plain: {
+        counter: Number((await plainOf(counter)) ?? 0),
+        set: ((await plainOf(set)) ?? []) as string[],
+      },
+      txn: {
+        counter: Number((await txOf(counter)) ?? 0),
+        set: ((await txOf(set)) ?? []) as string[],
+      },
+    };
+    await tx.abort();
+    return { final: { groups, counters }, records, shared };
   } finally {
     await mgr.close();
   }

@@ -4,8 +4,10 @@
  * and restarted. The control, the same workload at `lww` (direct writes), runs on the same
  * cluster at the same time, so every fault hits both: it must show fractured reads and
  * duplicated effects, which proves the checker sees them; read-atomic must show none of the four
- * anomalies. Each workload (src/txn/check) has 3 writer lanes of DAG runs, 1 of client
- * transactions (direct client writes at lww) and 3 reader lanes; every call is retried with its
+ * anomalies. Each workload (src/txn/check) has 3 writer lanes of DAG runs, 3 of client
+ * transactions (direct client writes at lww), 5 lanes of forked runs and 5 of plain merges into
+ * one shared counter and set (which every writer also merges into), and 3 reader lanes that read
+ * a group as a chain, a fork or two sources; every call is retried with its
  * request id until it succeeds (a failed client commit is sent again as it was, unless it says
  * nothing was written); the checker reads the final state straight from storage.
  *
@@ -27,7 +29,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { userKey } from "../../src/state/index.js";
 import { TxnWorkload } from "../../src/txn/check/index.js";
-import type { TagValue, TxnCheckReport } from "../../src/txn/check/index.js";
+import type { SharedReport, TagValue, TxnCheckReport } from "../../src/txn/check/index.js";
 import { TXN_PREFIX, tidForRequest } from "../../src/txn/index.js";
 import { FaultCluster, readFinal } from "./fault-cluster.js";
 import type { GateCall } from "./fault-cluster.js";
@@ -46,6 +48,8 @@ const GAP = 6;
 
 interface Outcome {
   report: TxnCheckReport;
+  /** The shared counter and set, read plainly and in a transaction. */
+  shared: { plain: SharedReport; txn: SharedReport };
   /** What the reader at the held run's re-run saw. */
   holdReads: TagValue[][];
   /** Each request whose node was killed under it, and the epochs of its commit records. */
@@ -62,7 +66,11 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
       new TxnWorkload(c.cloud, {
         ns: `${level === "lww" ? "lww" : "ra"}${stamp}`,
         consistency: level,
-        clientWriters: 1,
+        // 16 lanes merge into one shared counter and set: 3 writers' runs, 3 client
+        // transactions (direct writes at lww), 5 runs of a forked DAG, 5 plain merges.
+        clientWriters: 3,
+        forkMergers: 5,
+        plainMergers: 5,
         gate: c.gateUrl,
       }),
     ]),
@@ -166,7 +174,7 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
   for (const level of levels) {
     const w = wOf(level);
     const o = out[level];
-    const { final, records } = await readFinal(
+    const { final, records, shared } = await readFinal(
       store,
       w,
       level,
@@ -176,6 +184,8 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
     const report = w.checker.check(final);
     const { examples, ...figures } = report;
     log(`${level}: ${JSON.stringify(figures)}`);
+    const sharedReport = { plain: w.shared.check(shared.plain), txn: w.shared.check(shared.txn) };
+    log(`${level}: shared counter and set ${JSON.stringify(sharedReport)}`);
     log(`${level}: retried errors ${JSON.stringify(w.progress.errors)}`);
     log(`${level}: read at the held run's re-run ${JSON.stringify(o.holdReads)}`);
     if (level === "read-atomic") {
@@ -184,7 +194,7 @@ async function runBoth(c: FaultCluster): Promise<Record<Level, Outcome>> {
       log(`${level}: killed requests' commit records (epochs) ${JSON.stringify(o.kills)}`);
     }
     for (const e of examples.slice(0, 4)) console.log(`#   ${e}`);
-    results[level] = { ...o, report };
+    results[level] = { ...o, report, shared: sharedReport };
   }
   await store.close();
   return results;
@@ -210,6 +220,8 @@ describe("read-atomic runs under SIGKILLed nodes and a restarted Redis (3 node p
     assert.equal(holdReads.length, 1);
     assert.ok(new Set(holdReads[0]).size > 1, "the held run's group is half-written");
     assert.equal(r.acked, r.writes, "every request was acknowledged in the end");
+    // Re-runs merge into the shared counter again: more than every acknowledged and unknown one.
+    assert.ok(o.lww.shared.plain.duplicated > 0, JSON.stringify(o.lww.shared.plain));
   });
 
   it("read-atomic: no fractured or dirty read, no lost commit, no duplicated effect", () => {
@@ -231,5 +243,23 @@ describe("read-atomic runs under SIGKILLed nodes and a restarted Redis (3 node p
     // Each request whose node was killed under it committed exactly once, by whichever attempt.
     assert.equal(kills.length, 2);
     for (const k of kills) assert.deepEqual(k.records.length, 1, `${k.kind} ${k.tag}`);
+  });
+
+  it("one state: the shared counter and set hold every acknowledged merge once, read plainly or in a transaction", () => {
+    const s = o["read-atomic"].shared;
+    for (const [how, r] of Object.entries(s)) {
+      assert.ok(r.acked > 0, `${how}: merges were acknowledged`);
+      assert.deepEqual(
+        {
+          duplicated: r.duplicated,
+          lost: r.lost,
+          missingTags: r.missingTags,
+          phantomTags: r.phantomTags,
+        },
+        { duplicated: 0, lost: 0, missingTags: 0, phantomTags: 0 },
+        `${how}: ${JSON.stringify(r)}`,
+      );
+    }
+    assert.equal(s.plain.counter, s.txn.counter, "plain and transactional readers agree");
   });
 });

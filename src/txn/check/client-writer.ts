@@ -26,6 +26,8 @@ export interface ClientWrite {
   tag: string;
   keys: readonly string[];
   counterKey: string;
+  /** Also merge 1 into this shared counter and the tag into this shared set. */
+  shared?: { counter: string; set: string };
 }
 
 /**
@@ -49,12 +51,20 @@ export async function clientWrite(
       if (level !== "read-atomic") {
         a++;
         await cloud.merge(w.counterKey, lattices.counter(1));
+        if (w.shared !== undefined) {
+          await cloud.merge(w.shared.counter, lattices.counter(1));
+          await cloud.merge(w.shared.set, lattices.set([w.tag]));
+        }
         for (const k of w.keys) await cloud.put(k, w.tag);
         return true;
       }
       a++;
       const tx = await cloud.txn.begin();
       tx.merge(w.counterKey, lattices.counter(1));
+      if (w.shared !== undefined) {
+        tx.merge(w.shared.counter, lattices.counter(1));
+        tx.merge(w.shared.set, lattices.set([w.tag]));
+      }
       for (const k of w.keys) tx.put(k, w.tag);
       for (;;) {
         try {

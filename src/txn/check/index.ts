@@ -13,6 +13,17 @@
  */
 export { TxnChecker } from "./checker.js";
 export type { FinalState, TagValue, TxnAnomalies, TxnCheckReport } from "./checker.js";
-export { TXF_CODE, TXF_READ, TXF_WRITE, TxnWorkload, registerTxnCheck } from "./workload.js";
+export { SharedTally } from "./shared.js";
+export type { SharedFinal, SharedReport } from "./shared.js";
+export {
+  TXF_CODE,
+  TXF_MERGE_FORK,
+  TXF_READ,
+  TXF_READ_FORK,
+  TXF_READ_SOURCES,
+  TXF_WRITE,
+  TxnWorkload,
+  registerTxnCheck,
+} from "./workload.js";
 export type { TxnCheckCloud, TxnWorkloadOptions, WorkloadProgress } from "./workload.js";
 export type { ClientWriterCloud } from "./client-writer.js";

@@ -14,7 +14,9 @@
 import { InvalidArgumentError } from "../../errors/index.js";
 import type { FunctionContext } from "../../node/index.js";
 import type { Consistency } from "../../scheduler/index.js";
+import { lattices } from "../../lattice/index.js";
 import { TxnChecker } from "./checker.js";
+import { SharedTally } from "./shared.js";
 import { clientWrite } from "./client-writer.js";
 import type { ClientWriterCloud } from "./client-writer.js";
 import type { TagValue } from "./checker.js";
@@ -37,6 +39,12 @@ export interface TxnCheckCloud extends ClientWriterCloud {
 /** DAG names. */
 export const TXF_WRITE = "txf_write";
 export const TXF_READ = "txf_read";
+/** A group read by two branches of a fork (src → first half, second half → join). */
+export const TXF_READ_FORK = "txf_read_fork";
+/** A group read by two sources (first half, second half → join). */
+export const TXF_READ_SOURCES = "txf_read_sources";
+/** A shared-counter increment and a shared-set add, each in one branch of a fork. */
+export const TXF_MERGE_FORK = "txf_merge_fork";
 
 interface Up {
   ns: string;
@@ -45,6 +53,10 @@ interface Up {
   tag?: string;
   gate?: string;
   seen?: (string | null)[];
+  /** Also merge into the shared counter and set (every writer of every kind does). */
+  shared?: boolean;
+  /** Which half of the group a branch reads (0: first, 1: second). */
+  half?: 0 | 1;
 }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fn = (ctx: FunctionContext, ...args: any[]) => unknown;
@@ -53,6 +65,10 @@ type Fn = (ctx: FunctionContext, ...args: any[]) => unknown;
 export const TXF_CODE: Readonly<Record<string, Fn>> = {
   txf_w1: async (ctx: FunctionContext, up: Up) => {
     await ctx.merge(`${up.ns}/n/${up.tag}`, ctx.lattices.counter(1));
+    if (up.shared === true) {
+      await ctx.merge(`${up.ns}/shared/c`, ctx.lattices.counter(1));
+      await ctx.merge(`${up.ns}/shared/s`, ctx.lattices.set([up.tag]));
+    }
     const half = Math.floor(up.keys / 2);
     for (let i = 0; i < half; i++) await ctx.put(`${up.ns}/${up.g}/k${i}`, up.tag);
     return up;
@@ -85,6 +101,33 @@ export const TXF_CODE: Readonly<Record<string, Fn>> = {
     }
     return seen;
   },
+  txf_rf_src: (_ctx: FunctionContext, up: Up) => up,
+  /** Reads one half of the group: the first (`half` 0) or the second. */
+  txf_rf_half0: async (ctx: FunctionContext, up: Up) => {
+    const half = Math.floor(up.keys / 2);
+    const seen: (string | null)[] = [];
+    for (let i = 0; i < half; i++) seen.push((await ctx.get(`${up.ns}/${up.g}/k${i}`)) ?? null);
+    return seen;
+  },
+  txf_rf_half1: async (ctx: FunctionContext, up: Up) => {
+    const half = Math.floor(up.keys / 2);
+    const seen: (string | null)[] = [];
+    for (let i = half; i < up.keys; i++) {
+      seen.push((await ctx.get(`${up.ns}/${up.g}/k${i}`)) ?? null);
+    }
+    return seen;
+  },
+  txf_rf_join: (_ctx: FunctionContext, a: (string | null)[], b: (string | null)[]) => [...a, ...b],
+  txf_mf_src: (_ctx: FunctionContext, up: Up) => up,
+  txf_mf_counter: async (ctx: FunctionContext, up: Up) => {
+    await ctx.merge(`${up.ns}/shared/c`, ctx.lattices.counter(1));
+    return up.tag;
+  },
+  txf_mf_set: async (ctx: FunctionContext, up: Up) => {
+    await ctx.merge(`${up.ns}/shared/s`, ctx.lattices.set([up.tag]));
+    return up.tag;
+  },
+  txf_mf_join: (_ctx: FunctionContext, a: string, b: string) => (a === b ? a : null),
 };
 
 /** Registers the functions and the two DAGs. */
@@ -97,6 +140,31 @@ export async function registerTxnCheck(cloud: TxnCheckCloud): Promise<void> {
   await cloud.registerDag(TXF_READ, {
     functions: ["txf_r1", "txf_r2"],
     edges: [["txf_r1", "txf_r2"]],
+  });
+  await cloud.registerDag(TXF_READ_FORK, {
+    functions: ["txf_rf_src", "txf_rf_half0", "txf_rf_half1", "txf_rf_join"],
+    edges: [
+      ["txf_rf_src", "txf_rf_half0"],
+      ["txf_rf_src", "txf_rf_half1"],
+      ["txf_rf_half0", "txf_rf_join"],
+      ["txf_rf_half1", "txf_rf_join"],
+    ],
+  });
+  await cloud.registerDag(TXF_READ_SOURCES, {
+    functions: ["txf_rf_half0", "txf_rf_half1", "txf_rf_join"],
+    edges: [
+      ["txf_rf_half0", "txf_rf_join"],
+      ["txf_rf_half1", "txf_rf_join"],
+    ],
+  });
+  await cloud.registerDag(TXF_MERGE_FORK, {
+    functions: ["txf_mf_src", "txf_mf_counter", "txf_mf_set", "txf_mf_join"],
+    edges: [
+      ["txf_mf_src", "txf_mf_counter"],
+      ["txf_mf_src", "txf_mf_set"],
+      ["txf_mf_counter", "txf_mf_join"],
+      ["txf_mf_set", "txf_mf_join"],
+    ],
   });
 }
 
@@ -118,8 +186,19 @@ export interface TxnWorkloadOptions {
    * read-atomic, direct writes at lww. @default 0
    */
   clientWriters?: number;
-  /** Reader lanes; they read until the writers are done. @default 3 */
+  /** Reader lanes; they read until the writers are done, rotating chain, fork, two sources. @default 3 */
   readers?: number;
+  /**
+   * Lanes of runs of a forked DAG that merge into the shared counter and set (one branch each),
+   * retried with their request id until acknowledged. Every writer also merges into them. @default 0
+   */
+  forkMergers?: number;
+  /**
+   * Lanes that merge into the shared counter and set straight from the client (plain `merge`).
+   * A counter merge that fails is not repeated (its increment rides on the writer's next write,
+   * or was applied): it is the only slack the shared counter is allowed. @default 0
+   */
+  plainMergers?: number;
   /** The gate `txf_w2` asks before its last write (empty: none). @default "" */
   gate?: string;
   /** Deadline of one call. @default 20000 */
@@ -151,6 +230,8 @@ export interface WorkloadProgress {
  */
 export class TxnWorkload {
   readonly checker = new TxnChecker();
+  /** What the merging lanes did to the shared counter and set. */
+  readonly shared = new SharedTally();
   readonly progress: WorkloadProgress = {
     writesInFlight: 0,
     readsInFlight: 0,
@@ -172,6 +253,8 @@ export class TxnWorkload {
     this.o = {
       writers: 3,
       clientWriters: 0,
+      forkMergers: 0,
+      plainMergers: 0,
       writesPerWriter: 500,
       groupsPerWriter: 2,
       keys: 4,
@@ -184,6 +267,8 @@ export class TxnWorkload {
     for (const f of [
       "writers",
       "clientWriters",
+      "forkMergers",
+      "plainMergers",
       "writesPerWriter",
       "groupsPerWriter",
       "readers",
@@ -214,6 +299,11 @@ export class TxnWorkload {
     return Array.from({ length: this.o.keys }, (_, i) => `${this.o.ns}/${group}/k${i}`);
   }
 
+  /** The shared counter's and set's keys. */
+  get sharedKeys(): { counter: string; set: string } {
+    return { counter: `${this.o.ns}/shared/c`, set: `${this.o.ns}/shared/s` };
+  }
+
   /** Every issued request's tag and the key of its counter. */
   counterKeys(): [string, string][] {
     return this.tags.map((t) => [t, `${this.o.ns}/n/${t}`]);
@@ -241,7 +331,11 @@ export class TxnWorkload {
       this.writer(w),
     );
     const readers = Array.from({ length: this.o.readers }, (_, r) => this.reader(r));
-    await Promise.all(writers);
+    const mergers = [
+      ...Array.from({ length: this.o.forkMergers }, (_, m) => this.forkMerger(m)),
+      ...Array.from({ length: this.o.plainMergers }, (_, m) => this.plainMerger(m)),
+    ];
+    await Promise.all([...writers, ...mergers]);
     this.writing = false;
     await Promise.all(readers);
   }
@@ -258,17 +352,71 @@ export class TxnWorkload {
       this.checker.issued(tag, g);
       let ok: boolean;
       if (client) {
-        const write = { tag, keys: this.groupKeys(g), counterKey: `${ns}/n/${tag}` };
+        const write = {
+          tag,
+          keys: this.groupKeys(g),
+          counterKey: `${ns}/n/${tag}`,
+          shared: this.sharedKeys,
+        };
         this.progress.writesInFlight++;
         ok = await clientWrite(this.cloud, this.o.consistency, write, this.o.maxAttempts, (e, a) =>
           this.failed(e, a),
         ).finally(() => this.progress.writesInFlight--);
       } else {
-        const up: Up = { ns, g, keys: this.o.keys, tag, gate: this.o.gate };
+        const up: Up = { ns, g, keys: this.o.keys, tag, gate: this.o.gate, shared: true };
         ok =
           (await this.attempt("write", () => this.call(TXF_WRITE, { txf_w1: [up] }, tag))) === tag;
       }
-      if (ok) this.ack(tag);
+      this.shared.issued(tag);
+      if (ok) {
+        this.ack(tag);
+        this.shared.acked(tag);
+      }
+    }
+  }
+
+  /** A lane of forked runs, each merging into the shared counter and set once. */
+  private async forkMerger(m: number): Promise<void> {
+    const { ns } = this.o;
+    for (let i = 0; i < this.o.writesPerWriter && !this.stopped; i++) {
+      const tag = `${ns}-f${m}-${i}`;
+      this.shared.issued(tag);
+      const up: Up = { ns, g: "", keys: 2, tag };
+      const out = await this.attempt("write", () =>
+        this.call(TXF_MERGE_FORK, { txf_mf_src: [up] }, tag),
+      );
+      if (out === tag) this.shared.acked(tag);
+    }
+  }
+
+  /** A lane of plain merges into the shared counter and set, straight from the client. */
+  private async plainMerger(m: number): Promise<void> {
+    const { ns } = this.o;
+    const keys = this.sharedKeys;
+    for (let i = 0; i < this.o.writesPerWriter && !this.stopped; i++) {
+      const tag = `${ns}-p${m}-${i}`;
+      this.shared.issued(tag);
+      this.progress.writesInFlight++;
+      try {
+        await this.cloud.merge(keys.counter, lattices.counter(1));
+      } catch (e) {
+        // Applied or not: either way it must not be repeated (see `plainMergers`).
+        this.shared.unknown(tag);
+        await this.failed(e, 1);
+        continue;
+      } finally {
+        this.progress.writesInFlight--;
+      }
+      // A set add is idempotent: repeated until it lands.
+      for (let a = 1; a <= this.o.maxAttempts; a++) {
+        try {
+          await this.cloud.merge(keys.set, lattices.set([tag]));
+          this.shared.acked(tag);
+          break;
+        } catch (e) {
+          await this.failed(e, a);
+        }
+      }
     }
   }
 
@@ -284,10 +432,19 @@ export class TxnWorkload {
   private async reader(r: number): Promise<void> {
     const groups = this.groups;
     while (this.writing) {
-      const g = groups[(r + this.reads++) % groups.length] as string;
+      const n = this.reads++;
+      const g = groups[(r + n) % groups.length] as string;
       const id = `${this.o.ns}-r${r}-${this.reads}`;
       const up: Up = { ns: this.o.ns, g, keys: this.o.keys };
-      const seen = await this.attempt("read", () => this.call(TXF_READ, { txf_r1: [up] }, id));
+      // Every shape of run reads one snapshot: a chain, a fork, two sources.
+      const shape = (r + n) % 3;
+      const seen = await this.attempt("read", () =>
+        shape === 0
+          ? this.call(TXF_READ, { txf_r1: [up] }, id)
+          : shape === 1
+            ? this.call(TXF_READ_FORK, { txf_rf_src: [up] }, id)
+            : this.call(TXF_READ_SOURCES, { txf_rf_half0: [up], txf_rf_half1: [up] }, id),
+      );
       if (Array.isArray(seen)) this.checker.read(g, seen as TagValue[]);
     }
   }

@@ -157,6 +157,25 @@ describe("storage/memory append log under faults", () => {
     }
   });
 
+  it("a killed holder's lock is taken over even when its PID is a live process again (PID 1 in a restarted container)", async () => {
+    const path = join(dir, "pid-reuse.log");
+    const first = await holder(path);
+    assert.equal(first.line, "open");
+    // Control: while the holder lives, the log is refused.
+    await assert.rejects(MemoryStore.open({ logPath: path }), (e) => {
+      assert.equal(codeOf(e), "STORAGE_UNAVAILABLE");
+      return true;
+    });
+    first.proc.kill("SIGKILL");
+    await once(first.proc, "exit");
+    // A container restarted after a crash runs its process as PID 1 again, as the dead holder
+    // was: the lock file names a process that is alive. Here, this test's own process.
+    writeFileSync(path + ".lock", `${process.pid}\n`);
+    const store = await MemoryStore.open({ logPath: path });
+    await store.put("after", new MaxLattice(1));
+    await store.close();
+  });
+
   it("a second process opening the same log is refused; a dead holder's lock is taken over", async () => {
     const path = join(dir, "shared.log");
     const first = await holder(path);

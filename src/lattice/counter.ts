@@ -65,10 +65,20 @@ export class CounterLattice {
 
   constructor(
     entries: Iterable<readonly [string, CounterTotals]> = [],
-    floors: Iterable<readonly [string, CounterTotals]> = [],
+    floors: Iterable<readonly [string, CounterTotals]> = NO_FLOORS,
+    /** Module-private: `entries` and `floors` are valid maps made by `merge`. */
+    trusted?: typeof TRUSTED,
   ) {
+    if (trusted === TRUSTED) {
+      this.entries = sortedMap(entries as Map<string, CounterTotals>);
+      const f = floors as Map<string, CounterTotals>;
+      this.floors = f.size === 0 ? NO_FLOORS : sortedMap(f);
+      return;
+    }
     const map = collect(entries, "counter", true);
-    const fl = collect(floors, "floor", false);
+    // Most counters have no floors: skip the work (stamping builds one per write).
+    const fl =
+      floors === NO_FLOORS ? new Map<string, CounterTotals>() : collect(floors, "floor", false);
     for (const [w, f] of fl) {
       if (w === DELTA_WRITER) {
         throw InvalidArgumentError.field("floor", "an unstamped delta has no floor");
@@ -83,8 +93,8 @@ export class CounterLattice {
         map.set(w, t === undefined ? f : [Math.max(t[0], f[0]), Math.max(t[1], f[1])]);
       }
     }
-    this.entries = sorted(map);
-    this.floors = fl.size === 0 ? NO_FLOORS : sorted(fl);
+    this.entries = sortedMap(map);
+    this.floors = fl.size === 0 ? NO_FLOORS : sortedMap(fl);
   }
 
   /** An unstamped change of `n` (negative to subtract). */
@@ -151,11 +161,12 @@ export class CounterLattice {
     const e = entries ?? this.entries;
     const f = floors ?? this.floors;
     if (same(e, other.entries) && same(f, other.floors)) return other;
-    return new CounterLattice(e, f);
+    return new CounterLattice(e, f, TRUSTED);
   }
 }
 
 const ZERO: CounterTotals = [0, 0];
+const TRUSTED: unique symbol = Symbol("trusted counter");
 const NO_FLOORS: ReadonlyMap<string, CounterTotals> = new Map();
 
 function collect(
@@ -180,8 +191,14 @@ function collect(
   return map;
 }
 
-function sorted(map: Map<string, CounterTotals>): ReadonlyMap<string, CounterTotals> {
-  return new Map([...map].sort(byWriter));
+/** `map` itself when its writers are in order (the common case: no new writer), else sorted. */
+function sortedMap(map: Map<string, CounterTotals>): ReadonlyMap<string, CounterTotals> {
+  let prev: string | undefined;
+  for (const w of map.keys()) {
+    if (prev !== undefined && prev >= w) return new Map([...map].sort(byWriter));
+    prev = w;
+  }
+  return map;
 }
 
 /** `a` joined with `b` writer by writer, or undefined when `b` adds nothing to `a`. */

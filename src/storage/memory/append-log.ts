@@ -114,14 +114,18 @@ export class AppendLog {
     const buf = frame(rec);
     return new Promise<T>((resolve, reject) => {
       let result: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
-      const run = (): void => {
-        try {
-          result = { ok: true, value: apply() };
-        } catch (e) {
-          result = { ok: false, error: e };
-        }
-      };
-      this.enqueue((done) => ({ kind: "append", buf, apply: run, done })).then(() => {
+      this.enqueue((done) => ({
+        kind: "append",
+        buf,
+        apply: () => {
+          try {
+            result = { ok: true, value: apply() };
+          } catch (e) {
+            result = { ok: false, error: e };
+          }
+        },
+        done,
+      })).then(() => {
         if (result?.ok === true) resolve(result.value);
         else
           reject(result?.error instanceof Error ? result.error : new Error(String(result?.error)));

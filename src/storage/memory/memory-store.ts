@@ -155,23 +155,27 @@ export class MemoryStore implements Store {
     checkKey(key, this.options.limits);
     checkValue(key, value, this.options.limits);
     const stamped = this.counters.stamp(key, value);
-    if (this.log !== undefined) {
-      // A type mismatch is refused before anything reaches the log; a write that changes
-      // nothing needs no record.
-      const cur = this.keys.data.get(key);
-      const next = cur === undefined ? stamped : mergeLattices(cur, stamped, key);
-      if (next === cur) return this.keys.shown(key);
-    }
+    // Without a log, the hot path: applied at once, nothing to write first.
+    if (this.log === undefined) return this.applyPut(key, stamped);
+    // A type mismatch is refused before anything reaches the log; a write that changes nothing
+    // needs no record.
+    const cur = this.keys.data.get(key);
+    const next = cur === undefined ? stamped : mergeLattices(cur, stamped, key);
+    if (next === cur) return this.keys.shown(key);
     return this.commit(
       () => ({ op: "put", key, value: encodeLattice(stamped) }),
-      () => {
-        // Merged into what the key holds when the record takes effect: other writes may have
-        // taken effect while this one was being written, and none of them is lost.
-        const { changed } = this.keys.merge(key, stamped);
-        if (changed) this.notify({ kind: "put", key });
-        return this.keys.shown(key);
-      },
+      () => this.applyPut(key, stamped),
     );
+  }
+
+  /**
+   * Merges into what the key holds when the write takes effect: other writes may have taken
+   * effect while this one was being logged, and none of them is lost.
+   */
+  private applyPut(key: string, stamped: Lattice): Lattice | undefined {
+    const { changed } = this.keys.merge(key, stamped);
+    if (changed) this.notify({ kind: "put", key });
+    return this.keys.shown(key);
   }
 
   async putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void> {
@@ -187,12 +191,14 @@ export class MemoryStore implements Store {
     if (this.keys.shown(key) !== undefined) return false;
     const stamped = this.counters.stampOnce(value);
     // Decided when the record takes effect, not now: another caller's record may come first.
-    const rec = (): LogRecord => ({ op: "put-if-absent", key, value: encodeLattice(stamped) });
-    return this.commit(rec, () => {
-      const stored = this.keys.putIfAbsent(key, stamped);
-      if (stored) this.notify({ kind: "put", key });
-      return stored;
-    });
+    return this.commit<boolean>(
+      () => ({ op: "put-if-absent", key, value: encodeLattice(stamped) }),
+      () => {
+        const stored = this.keys.putIfAbsent(key, stamped);
+        if (stored) this.notify({ kind: "put", key });
+        return stored;
+      },
+    );
   }
 
   async delete(key: string): Promise<void> {

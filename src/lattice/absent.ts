@@ -6,6 +6,14 @@ import type { Lattice } from "./lattice.js";
  * `CounterLattice.deleted`), or a non-empty map whose every field is absent. Stores keep such a
  * lattice so that writers who never saw the delete cannot bring deleted increments back, and
  * read it as nothing.
+ *
+ * @example
+ * ```ts
+ * const c = new CounterLattice([["w", [5, 0]]]);
+ * isAbsent(c); // false
+ * isAbsent(c.floored()!); // true
+ * isAbsent(MapLattice.of({ visits: c.floored()! })); // true
+ * ```
  */
 export function isAbsent(l: Lattice): boolean {
   if (l.kind === "counter") return l.deleted;
@@ -19,6 +27,13 @@ export function isAbsent(l: Lattice): boolean {
  * lattice (a deleted counter) replaces it, as a write into an absent key would, and an absent
  * lattice merged into another kind changes nothing. Any other mix of kinds is
  * `LATTICE_TYPE_MISMATCH`.
+ *
+ * @example
+ * ```ts
+ * const gone = new CounterLattice([["w", [5, 0]]]).floored()!;
+ * joinKinds(gone, new MaxLattice(3)); // MaxLattice 3
+ * joinKinds(new MaxLattice(3), new MinLattice(1)); // throws LATTICE_TYPE_MISMATCH
+ * ```
  */
 export function joinKinds(a: Lattice, b: Lattice): Lattice {
   if (a.kind !== b.kind) {

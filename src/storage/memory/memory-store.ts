@@ -230,7 +230,13 @@ export class MemoryStore implements Store {
 
   /**
    * When the key expires, in wall-clock milliseconds since the epoch (as `Date.now()`), or
-   * `undefined` when it does not.
+   * `undefined` when it does not. With a log, the same deadline holds after a reopen.
+   *
+   * @example
+   * ```ts
+   * await store.expire("future/1", 60_000);
+   * store.expiresAt("future/1"); // Date.now() + 60000, give or take the call
+   * ```
    */
   expiresAt(key: string): number | undefined {
     this.open();

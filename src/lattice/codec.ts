@@ -21,7 +21,7 @@ import { VectorClock } from "./vector-clock.js";
  * ["map", {key: lattice}]     ["oset", [[score, bin]...]] ["prio", n, bin]
  * ["vc", {node: n}]           ["causal", [[{node: n}, bin]...]]
  * ["mcausal", [[{node: n}, {key: {node: n}}, bin]...]]
- * ["counter", {writer: [up, down]}]
+ * ["counter", {writer: [up, down] or [up, down, floorUp, floorDown]}]
  * ```
  */
 const packr = new Packr({
@@ -67,7 +67,15 @@ function toTree(l: Lattice): Tree {
         ]),
       ];
     case "counter":
-      return ["counter", new Map([...l.entries].map(([w, t]) => [w, [t[0], t[1]]]))];
+      return [
+        "counter",
+        new Map(
+          [...l.entries].map(([w, t]) => {
+            const f = l.floors.get(w);
+            return [w, f === undefined ? [t[0], t[1]] : [t[0], t[1], f[0], f[1]]];
+          }),
+        ),
+      ];
   }
 }
 
@@ -166,12 +174,16 @@ function fromTree(t: unknown, depth: number): Lattice {
       );
     case "counter": {
       const entries: [string, [number, number]][] = [];
+      const floors: [string, [number, number]][] = [];
       for (const [w, t] of map(a[1], "counter entries")) {
         if (typeof w !== "string") bad("counter writer is not a string");
-        const pair = arr(t, `counter[${w}]`);
-        entries.push([w, [num(pair[0], "counter total"), num(pair[1], "counter total")]]);
+        const f = arr(t, `counter[${w}]`);
+        if (f.length !== 2 && f.length !== 4) bad(`counter[${w}] has ${f.length} totals`);
+        entries.push([w, [num(f[0], "counter total"), num(f[1], "counter total")]]);
+        if (f.length === 4)
+          floors.push([w, [num(f[2], "counter floor"), num(f[3], "counter floor")]]);
       }
-      return new CounterLattice(entries);
+      return new CounterLattice(entries, floors);
     }
     default:
       return bad(`unknown tag ${JSON.stringify(tag)}`);

@@ -1,3 +1,4 @@
+import { isAbsent } from "./absent.js";
 import { CounterLattice } from "./counter.js";
 import { ZERO_TIMESTAMP } from "./hlc.js";
 import type { Timestamp } from "./hlc.js";
@@ -60,7 +61,8 @@ export function stampTime(l: Lattice, now: () => Timestamp): Lattice {
 /**
  * The plain value a lattice stands for, as `get` returns it: a counter's number, a set's
  * elements, a map's fields as an object of plain values, a last-writer-wins value itself, a
- * vector clock as `{ node: n }`, and the concurrent values of a causal lattice as an array.
+ * vector clock as `{ node: n }`, and the concurrent values of a causal lattice as an array. A
+ * map leaves out its deleted counters.
  */
 export function plainValue(l: Lattice): unknown {
   switch (l.kind) {
@@ -80,7 +82,8 @@ export function plainValue(l: Lattice): unknown {
       return l.toJSON();
     case "map": {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of l.entries) out[k] = plainValue(v);
+      // A deleted counter kept inside a map (see `deletedState`) is not a field.
+      for (const [k, v] of l.entries) if (!isAbsent(v)) out[k] = plainValue(v);
       return out;
     }
   }

@@ -10,6 +10,8 @@
  * SetLattice.of([1, 2]).merge(SetLattice.of([2, 3])).values(); // [1, 2, 3]
  * ```
  */
+export { isAbsent, joinKinds } from "./absent.js";
+export { deletedState } from "./deletion.js";
 export { asBuffer, bytesEqual, bytesKey, compareBytes } from "./bytes.js";
 export { CausalLattice, MultiCausalLattice } from "./causal.js";
 export type { CausalVersion, MultiCausalVersion } from "./causal.js";

@@ -1,4 +1,5 @@
 import { LatticeTypeMismatchError, isStratusError } from "../errors/index.js";
+import { joinKinds } from "./absent.js";
 import type { CausalLattice, MultiCausalLattice } from "./causal.js";
 import type { CounterLattice } from "./counter.js";
 import type { LwwLattice } from "./lww.js";
@@ -46,11 +47,12 @@ export const LATTICE_KINDS: readonly LatticeKind[] = [
 
 /**
  * Merges `incoming` into `stored`. Merging different kinds throws `LATTICE_TYPE_MISMATCH`,
- * naming the key when one is given.
+ * naming the key when one is given, except that an absent lattice (a deleted counter) gives way
+ * to a lattice of another kind (see `joinKinds`).
  */
 export function mergeLattices(stored: Lattice, incoming: Lattice, key?: string): Lattice {
   try {
-    return stored.merge(incoming);
+    return joinKinds(stored, incoming);
   } catch (e) {
     if (key !== undefined && isStratusError(e) && e.code === "LATTICE_TYPE_MISMATCH") {
       const inner = e.details?.["key"];

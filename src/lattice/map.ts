@@ -1,10 +1,12 @@
 import { LatticeTypeMismatchError, isStratusError } from "../errors/index.js";
+import { joinKinds } from "./absent.js";
 import { assertSameKind } from "./kind.js";
 import type { Lattice } from "./lattice.js";
 
 /**
  * A map from string keys to lattices, merged key by key. Nested values may be any lattice,
- * including maps; merging two different lattice types under one key is a type mismatch.
+ * including maps; merging two different lattice types under one key is a type mismatch, except
+ * that a deleted counter under a key is replaced by a write of another kind (see `isAbsent`).
  *
  * @example
  * ```ts
@@ -22,7 +24,7 @@ export class MapLattice {
     const map = new Map<string, Lattice>();
     for (const [k, v] of entries) {
       const cur = map.get(k);
-      map.set(k, cur === undefined ? v : cur.merge(v));
+      map.set(k, cur === undefined ? v : joinKinds(cur, v));
     }
     this.entries = new Map([...map].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)));
   }
@@ -47,7 +49,7 @@ export class MapLattice {
       const cur = out.get(k);
       let next: Lattice;
       try {
-        next = cur === undefined ? v : cur.merge(v);
+        next = cur === undefined ? v : joinKinds(cur, v);
       } catch (e) {
         if (isStratusError(e) && e.code === "LATTICE_TYPE_MISMATCH" && cur !== undefined) {
           const inner = e.details?.["key"];

@@ -66,8 +66,10 @@ export class CounterStamps {
   }
 
   /**
-   * Forgets the totals of `key`: this store deleted it, so a counter written there again starts
-   * from zero, under a writer name never used (the delete may have failed and left old totals).
+   * Forgets the totals of `key`: the key expired and was removed whole, so a counter written
+   * there again starts from zero, under a writer name never used. (A delete needs no forgetting:
+   * it leaves floors at every writer's totals, see `CounterLattice.floored`, and this store's
+   * later totals count only above them.)
    */
   forget(key: string): void {
     let dropped = this.totals.delete(key);

@@ -33,6 +33,15 @@ export interface Subscription {
  * may not have been applied. Retrying is always safe, since merging the same lattice twice is the
  * same as merging it once.
  *
+ * **Absent keys.** A key reads as absent (`get` gives `undefined`) when it holds nothing, or when
+ * it holds a deleted counter: a counter keeps per-writer floors when deleted (see `delete`), which
+ * read as absent until a writer adds to it again. Every write treats such a key as absent.
+ *
+ * **Durability and visibility.** A change is seen by readers only once it is applied for good: on
+ * Redis when the server ran it; on the memory store with a log, once its record is in the log
+ * (under the log's fsync policy). Changes to one key take effect in one order that every reader
+ * sees, and a memory store reopened from its log shows what it showed before.
+ *
  * @example
  * ```ts
  * const store = await MemoryStore.open();
@@ -65,20 +74,42 @@ export interface Store {
   put(key: string, value: Lattice): Promise<Lattice | undefined>;
   /** Merges several keys; each key's merge is atomic, the batch as a whole is not. */
   putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void>;
-  /** Stores `value` only if the key holds nothing. True when it was stored. */
+  /**
+   * Stores `value` only if the key reads as absent. True when it was stored. Atomic on every
+   * backend: of any number of concurrent callers, from any number of processes, exactly one
+   * stores into an absent key, and a caller that gets `false` found the key present. It is the
+   * commit point of fences, cron tick claims, the monitor lease and transaction commit records.
+   *
+   * On a deleted counter (see `delete`), the value is merged into the floors the delete left: a
+   * counter counts only what it adds above them; another kind replaces them.
+   */
   putIfAbsent(key: string, value: Lattice): Promise<boolean>;
   /**
-   * Removes the key. A delete is not a lattice operation: a merge that races with it may
-   * re-create the key.
+   * Deletes the key: it reads as absent afterwards. A merge that races with the delete may
+   * re-create the key, as if it came after.
+   *
+   * A counter is deleted by a merge rather than removed: each writer's floor is raised to the
+   * totals it has at that moment (`CounterLattice.floored`), and the key keeps those floors. A
+   * writer that never saw the delete, in this process or another, goes on sending its running
+   * totals; only what it adds above its floor counts, so a deleted counter stays deleted and its
+   * next increments count from zero. A map keeps its counters the same way, at their paths, and
+   * loses every other field (`deletedState`). The floors stay (about 32 bytes per writer that
+   * ever wrote the counter) until another kind is written to the key or the key expires.
    */
   delete(key: string): Promise<void>;
   /**
    * Deletes the key once `ttlMs` milliseconds have passed, for records that must not outlive
    * their use (futures' results). Meant for keys written once: a later write may or may not
-   * cancel the expiry, depending on the backend.
+   * cancel the expiry, depending on the backend. Expiry removes the key whole, floors included,
+   * so a counter that several processes write is better deleted than expired. The memory store
+   * logs expiries with their wall-clock deadline, so they survive a restart.
    */
   expire(key: string, ttlMs: number): Promise<void>;
-  /** Every key that starts with `prefix` (no order promised). */
+  /**
+   * Every key that starts with `prefix` (no order promised). It may also list a key that reads as
+   * absent (Redis keeps a deleted counter's floors under its key, and a key may be deleted while
+   * the scan runs): read a key to know what it holds.
+   */
   scan(prefix: string): AsyncIterable<string>;
   /** Delivers changes to keys that start with `prefix` until the subscription is closed. */
   subscribe(prefix: string, listener: ChangeListener): Promise<Subscription>;

@@ -63,12 +63,18 @@ export const mcausal = fc
         })),
       ),
   );
+const totals = fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 }));
+// Floors (left by deletes) on some writers, including deleted counters (floors equal totals).
 export const counter = fc
-  .dictionary(
-    fc.constantFrom("w1", "w2", "w3"),
-    fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 4 })),
+  .tuple(
+    fc.dictionary(fc.constantFrom("w1", "w2", "w3"), totals),
+    fc.dictionary(fc.constantFrom("w1", "w2", "w3"), totals),
+    fc.boolean(),
   )
-  .map((r) => new CounterLattice(Object.entries(r)));
+  .map(([t, f, deleted]) => {
+    const c = new CounterLattice(Object.entries(t), Object.entries(f));
+    return deleted ? (c.floored() ?? c) : c;
+  });
 // Each map key always holds the same kind, so random maps merge without type mismatches.
 export const map: fc.Arbitrary<MapLattice> = fc
   .record(

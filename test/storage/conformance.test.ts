@@ -7,12 +7,14 @@ import fc from "fast-check";
 import { isStratusError } from "../../src/errors/index.js";
 import {
   CausalLattice,
+  CounterLattice,
   HybridClock,
   LwwLattice,
   MapLattice,
   MaxLattice,
   SetLattice,
   VectorClock,
+  isAbsent,
   latticeEquals,
   mergeLattices,
 } from "../../src/lattice/index.js";
@@ -20,6 +22,7 @@ import type { Lattice } from "../../src/lattice/index.js";
 import type { ChangeEvent, Store } from "../../src/storage/index.js";
 import { byKind } from "../lattice/arbitraries.js";
 import { BACKENDS, BackendFixture } from "../support/backends.js";
+import type { BackendName } from "../support/backends.js";
 
 function hasCode(code: string) {
   return (e: unknown): boolean => isStratusError(e) && e.code === code;
@@ -57,7 +60,25 @@ function collect(
     .then((sub) => ({ events, close: () => sub.close() }));
 }
 
-for (const backend of BACKENDS) {
+/** Every backend, and the memory store with its log (whose writes wait for the disk). */
+const ALL: readonly BackendName[] = [...BACKENDS, "memory-log"];
+
+/** A counter as another store instance stamps it: `writer` has added `n` in all. */
+function totals(writer: string, n: number): CounterLattice {
+  return new CounterLattice([[writer, [n, 0]]]);
+}
+
+/** True when a read shows `want`: equal to it, or nothing when it is absent (a deleted counter). */
+function shows(got: Lattice | undefined, want: Lattice): boolean {
+  if (isAbsent(want)) return got === undefined;
+  return got !== undefined && latticeEquals(got, want);
+}
+
+function counterValue(l: Lattice | undefined): number | undefined {
+  return l === undefined ? undefined : (l as CounterLattice).value;
+}
+
+for (const backend of ALL) {
   describe(`storage conformance: ${backend}`, () => {
     const fx = new BackendFixture(backend);
     let store: Store;
@@ -79,14 +100,9 @@ for (const backend of BACKENDS) {
         for (const [i, [a, b]] of samples.entries()) {
           const key = `kinds/${kind}/${i}`;
           await store.put(key, a);
-          const first = await store.get(key);
-          assert.ok(first !== undefined && latticeEquals(first, a), `${kind} round trip`);
+          assert.ok(shows(await store.get(key), a), `${kind} round trip`);
           await store.put(key, b);
-          const second = await store.get(key);
-          assert.ok(
-            second !== undefined && latticeEquals(second, mergeLattices(a, b)),
-            `${kind} merge`,
-          );
+          assert.ok(shows(await store.get(key), mergeLattices(a, b)), `${kind} merge`);
         }
       }
     });
@@ -271,6 +287,142 @@ for (const backend of BACKENDS) {
       }
       assert.equal((stored[1] as SetLattice).size, 8 * 1000);
       assert.equal((stored[4] as CausalLattice).versions.length, 8, "one sibling per client");
+    });
+
+    it("putIfAbsent is atomic: of many concurrent callers exactly one stores", async () => {
+      const clients =
+        backend === "memory" || backend === "memory-log"
+          ? [store]
+          : [store, ...(await Promise.all(Array.from({ length: 3 }, () => fx.open())))];
+      const values: [string, (i: number) => Lattice][] = [
+        ["lww", (i) => LwwLattice.of(`caller-${i}`, clock.now())],
+        ["max", (i) => new MaxLattice(i)],
+        ["set", (i) => SetLattice.of([i])],
+        ["counter", (i) => CounterLattice.delta(i + 1)],
+      ];
+      for (const [kind, make] of values) {
+        for (let round = 0; round < 5; round++) {
+          const key = `pia-race/${kind}/${round}`;
+          const offered = Array.from({ length: 24 }, (_, i) => make(i));
+          const won = await Promise.all(
+            offered.map((v, i) => (clients[i % clients.length] as Store).putIfAbsent(key, v)),
+          );
+          const winners = won.flatMap((w, i) => (w ? [i] : []));
+          assert.equal(
+            winners.length,
+            1,
+            `${key}: exactly one caller stored (got ${winners.join(", ")})`,
+          );
+          const stored = await store.get(key);
+          const winner = offered[winners[0] as number] as Lattice;
+          if (kind === "counter") {
+            assert.equal(counterValue(stored), (winner as CounterLattice).value, key);
+          } else {
+            assert.ok(
+              stored !== undefined && latticeEquals(stored, winner),
+              `${key} holds the winner`,
+            );
+          }
+        }
+      }
+    });
+
+    it("concurrent merges of one key all land, also while earlier ones are still being written", async () => {
+      const n = 64;
+      await Promise.all(
+        Array.from({ length: n }, (_, i) =>
+          Promise.all([
+            store.put("merge-race/set", SetLattice.of([i])),
+            store.put("merge-race/counter", CounterLattice.delta(1)),
+            store.put("merge-race/map", MapLattice.of({ [`f${i}`]: new MaxLattice(i) })),
+          ]),
+        ),
+      );
+      assert.equal(((await store.get("merge-race/set")) as SetLattice).size, n);
+      assert.equal(counterValue(await store.get("merge-race/counter")), n);
+      assert.equal(((await store.get("merge-race/map")) as MapLattice).size, n);
+    });
+
+    it("a counter deleted through another store instance stays deleted (5 increments, delete, 1)", async () => {
+      const other = await fx.open();
+      for (let i = 0; i < 5; i++) await store.put("ctr-del/a", CounterLattice.delta(1));
+      assert.equal(counterValue(await store.get("ctr-del/a")), 5);
+      await other.delete("ctr-del/a");
+      assert.equal(await store.get("ctr-del/a"), undefined, "a deleted counter reads as absent");
+      await store.put("ctr-del/a", CounterLattice.delta(1));
+      assert.equal(counterValue(await store.get("ctr-del/a")), 1);
+      assert.equal(counterValue(await other.get("ctr-del/a")), 1);
+      await other.put("ctr-del/a", CounterLattice.delta(2));
+      assert.equal(counterValue(await store.get("ctr-del/a")), 3);
+    });
+
+    it("a write carrying a writer's totals from before a delete counts only what came after", async () => {
+      await store.put("ctr-stale/a", totals("stale-writer", 5));
+      await store.put("ctr-stale/a", totals("other-writer", 2));
+      await store.delete("ctr-stale/a");
+      assert.equal(await store.get("ctr-stale/a"), undefined);
+      assert.deepEqual(await store.getMany(["ctr-stale/a"]), [undefined]);
+      // Replays and totals at or below what was deleted change nothing.
+      await store.put("ctr-stale/a", totals("stale-writer", 5));
+      await store.put("ctr-stale/a", totals("other-writer", 1));
+      assert.equal(await store.get("ctr-stale/a"), undefined, "old totals do not revive it");
+      await store.put("ctr-stale/a", totals("stale-writer", 6));
+      assert.equal(counterValue(await store.get("ctr-stale/a")), 1);
+      // Deleted again, and a decrement from before the first delete's totals.
+      await store.delete("ctr-stale/a");
+      await store.put("ctr-stale/a", new CounterLattice([["other-writer", [2, 3]]]));
+      assert.equal(counterValue(await store.get("ctr-stale/a")), -3);
+    });
+
+    it("a deleted counter is an absent key to every other write", async () => {
+      await store.put("ctr-absent/a", totals("w", 5));
+      await store.delete("ctr-absent/a");
+      // Another kind is written as into an absent key, not refused as a type mismatch.
+      await store.put("ctr-absent/a", new MaxLattice(7));
+      assert.equal(((await store.get("ctr-absent/a")) as MaxLattice).value, 7);
+
+      await store.put("ctr-absent/b", totals("w", 5));
+      await store.delete("ctr-absent/b");
+      assert.equal(await store.putIfAbsent("ctr-absent/b", totals("w", 9)), true);
+      assert.equal(counterValue(await store.get("ctr-absent/b")), 4, "counted from the delete");
+      assert.equal(await store.putIfAbsent("ctr-absent/b", totals("w", 12)), false);
+
+      await store.put("ctr-absent/c", totals("w", 5));
+      await store.delete("ctr-absent/c");
+      assert.equal(await store.putIfAbsent("ctr-absent/c", SetLattice.of(["x"])), true);
+      assert.deepEqual(((await store.get("ctr-absent/c")) as SetLattice).values(), ["x"]);
+    });
+
+    it("a deleted map keeps its counters deleted and drops every other field", async () => {
+      const doc = MapLattice.of({
+        visits: totals("w", 5),
+        name: LwwLattice.of("Ada", clock.now()),
+        inner: MapLattice.of({ clicks: totals("w", 3), best: new MaxLattice(9) }),
+      });
+      await store.put("ctr-map/doc", doc);
+      await store.delete("ctr-map/doc");
+      assert.equal(await store.get("ctr-map/doc"), undefined);
+      await store.put("ctr-map/doc", MapLattice.of({ visits: totals("w", 6) }));
+      const after = (await store.get("ctr-map/doc")) as MapLattice;
+      assert.equal(counterValue(after.get("visits")), 1);
+      assert.equal(after.get("name"), undefined, "the deleted LWW field stays gone");
+      const inner = after.get("inner") as MapLattice | undefined;
+      assert.equal(inner?.get("best"), undefined, "the nested max field is gone");
+      assert.equal(counterValue(inner?.get("clicks")), 0);
+      await store.put(
+        "ctr-map/doc",
+        MapLattice.of({ inner: MapLattice.of({ clicks: totals("w", 4) }) }),
+      );
+      const again = (await store.get("ctr-map/doc")) as MapLattice;
+      assert.equal(counterValue((again.get("inner") as MapLattice).get("clicks")), 1);
+      // A map with no counters is simply removed.
+      await store.put("ctr-map/plain", MapLattice.of({ a: new MaxLattice(1) }));
+      await store.delete("ctr-map/plain");
+      await store.put("ctr-map/plain", MapLattice.of({ b: new MaxLattice(2) }));
+      assert.deepEqual(
+        [...((await store.get("ctr-map/plain")) as MapLattice).entries.keys()],
+        ["b"],
+      );
     });
 
     it("throws CLOSED after close", async () => {

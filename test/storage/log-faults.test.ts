@@ -45,9 +45,12 @@ describe("storage/memory append log under faults", () => {
       encoding: "utf8",
     });
     assert.equal(mount.status, 0, `mount failed (the test needs root): ${mount.stderr}`);
+    // Stores left open by a failed assertion would keep the mount busy: closed before umount.
+    const opened: MemoryStore[] = [];
     try {
       const path = join(mnt, "full.log");
       const store = await MemoryStore.open({ logPath: path });
+      opened.push(store);
       const acked: number[] = [];
       let failure: unknown;
       // 1 KiB values: the 256 KiB filesystem fills after a couple of hundred.
@@ -71,9 +74,17 @@ describe("storage/memory append log under faults", () => {
         assert.match(String((e as Error).message), /stopped after a failed write/);
         return true;
       });
+      // A delete the log refused is not applied either: what the store shows stays durable.
+      const victim = `k/${acked[0] as number}`;
+      await assert.rejects(store.delete(victim), (e) => codeOf(e) === "STORAGE_UNAVAILABLE");
+      assert.ok(
+        (await store.get(victim)) !== undefined,
+        "a delete that was not logged is not seen",
+      );
       await store.close();
 
       const again = await MemoryStore.open({ logPath: path });
+      opened.push(again);
       try {
         const values = await again.getMany(acked.map((i) => `k/${i}`));
         const lost = acked.filter(
@@ -86,6 +97,7 @@ describe("storage/memory append log under faults", () => {
         await again.close();
       }
     } finally {
+      await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
       const umount = spawnSync("umount", [mnt], { encoding: "utf8" });
       assert.equal(umount.status, 0, `umount failed: ${umount.stderr}`);
     }
@@ -143,6 +155,25 @@ describe("storage/memory append log under faults", () => {
     } finally {
       await b.close();
     }
+  });
+
+  it("a killed holder's lock is taken over even when its PID is a live process again (PID 1 in a restarted container)", async () => {
+    const path = join(dir, "pid-reuse.log");
+    const first = await holder(path);
+    assert.equal(first.line, "open");
+    // Control: while the holder lives, the log is refused.
+    await assert.rejects(MemoryStore.open({ logPath: path }), (e) => {
+      assert.equal(codeOf(e), "STORAGE_UNAVAILABLE");
+      return true;
+    });
+    first.proc.kill("SIGKILL");
+    await once(first.proc, "exit");
+    // A container restarted after a crash runs its process as PID 1 again, as the dead holder
+    // was: the lock file names a process that is alive. Here, this test's own process.
+    writeFileSync(path + ".lock", `${process.pid}\n`);
+    const store = await MemoryStore.open({ logPath: path });
+    await store.put("after", new MaxLattice(1));
+    await store.close();
   });
 
   it("a second process opening the same log is refused; a dead holder's lock is taken over", async () => {

@@ -7,7 +7,14 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { isStratusError } from "../../src/errors/index.js";
-import { MapLattice, MaxLattice, latticeEquals, mergeLattices } from "../../src/lattice/index.js";
+import {
+  MapLattice,
+  MaxLattice,
+  deletedState,
+  isAbsent,
+  latticeEquals,
+  mergeLattices,
+} from "../../src/lattice/index.js";
 import type { Lattice } from "../../src/lattice/index.js";
 import type { Store } from "../../src/storage/index.js";
 import { byKind } from "../lattice/arbitraries.js";
@@ -22,6 +29,12 @@ describe("storage/redis Lua merges match the TypeScript lattices", () => {
   });
   after(() => fx.teardown());
 
+  /** The TypeScript model of a read: nothing for an absent lattice. */
+  function shows(got: Lattice | undefined, want: Lattice | undefined): boolean {
+    if (want === undefined || isAbsent(want)) return got === undefined;
+    return got !== undefined && latticeEquals(got, want);
+  }
+
   for (const [kind, arb] of Object.entries(byKind)) {
     it(`${kind}: put a, b, c in any order = merge(a, b, c)`, async () => {
       await fc.assert(
@@ -30,12 +43,65 @@ describe("storage/redis Lua merges match the TypeScript lattices", () => {
           for (const v of [a, b, c]) await store.put(key, v);
           const got = await store.get(key);
           const want = mergeLattices(mergeLattices(a, b), c);
-          assert.ok(got !== undefined && latticeEquals(got, want));
+          assert.ok(shows(got, want));
         }),
         { numRuns: 60 },
       );
     });
   }
+
+  for (const [kind, arb] of Object.entries(byKind)) {
+    it(`${kind}: put a, delete, put or putIfAbsent b, put c = merge(deletedState(a), b, c)`, async () => {
+      await fc.assert(
+        fc.asyncProperty(arb, arb, arb, fc.boolean(), async (a, b, c, ifAbsent) => {
+          const key = `lua-del/${kind}/${n++}`;
+          await store.put(key, a);
+          await store.delete(key);
+          const left = deletedState(a);
+          assert.ok(shows(await store.get(key), left), "a delete leaves what deletedState gives");
+          if (ifAbsent) assert.equal(await store.putIfAbsent(key, b), true);
+          else await store.put(key, b);
+          const afterB = left === undefined ? b : mergeLattices(left, b);
+          assert.ok(shows(await store.get(key), afterB), "b merges into what the delete left");
+          await store.put(key, c);
+          assert.ok(shows(await store.get(key), mergeLattices(afterB, c)), "and c after it");
+        }),
+        { numRuns: 40 },
+      );
+    });
+  }
+
+  it("a deleted counter or map of counters gives way to a write of another kind", async () => {
+    const deletable = fc.oneof(byKind.counter, byKind.map);
+    const other = fc.oneof(byKind.lww, byKind.set, byKind.max, byKind.oset, byKind.causal);
+    await fc.assert(
+      fc.asyncProperty(deletable, other, fc.boolean(), async (a, b, ifAbsent) => {
+        const key = `lua-kind/${n++}`;
+        await store.put(key, a);
+        await store.delete(key);
+        const left = deletedState(a);
+        if (ifAbsent) assert.equal(await store.putIfAbsent(key, b), true);
+        else await store.put(key, b);
+        const want = left === undefined ? b : mergeLattices(left, b);
+        assert.equal(want.kind, b.kind);
+        assert.ok(shows(await store.get(key), want));
+        // Nested: a map field holding a deleted counter takes another kind too.
+        const doc = `lua-kind/doc/${n++}`;
+        await store.put(doc, MapLattice.of({ f: a }));
+        await store.delete(doc);
+        await store.put(doc, MapLattice.of({ f: b }));
+        const leftDoc = deletedState(MapLattice.of({ f: a }));
+        const wantDoc = MapLattice.of({ f: b });
+        assert.ok(
+          shows(
+            await store.get(doc),
+            leftDoc === undefined ? wantDoc : mergeLattices(leftDoc, wantDoc),
+          ),
+        );
+      }),
+      { numRuns: 60 },
+    );
+  });
 
   it("a key holding data Stratus did not write gives BAD_ENCODING, not a crash", async () => {
     const raw = new Redis(await fx.redisUrl());

@@ -74,7 +74,8 @@ export class BackendFixture {
     return this.server.url;
   }
 
-  private async clusterSeeds(): Promise<{ host: string; port: number }[]> {
+  /** Seed nodes of the Redis Cluster behind this fixture. */
+  async clusterSeeds(): Promise<{ host: string; port: number }[]> {
     const env = process.env["STRATUS_TEST_REDIS_CLUSTER"];
     if (env !== undefined && env !== "") {
       return env.split(",").map((hp) => {

@@ -18,9 +18,10 @@ export type { LogRecord, RecoveryReport } from "./log-format.js";
  */
 export type FsyncPolicy = "always" | "interval" | "never";
 
+type Done = (err?: Error) => void;
 type Task =
-  | { kind: "append"; buf: Buffer; done: (err?: Error) => void }
-  | { kind: "rewrite"; records: () => Iterable<LogRecord>; done: (err?: Error) => void };
+  | { kind: "append"; buf: Buffer; apply: () => void; done: Done }
+  | { kind: "rewrite"; records: () => Iterable<LogRecord>; done: Done };
 
 /**
  * An append-only log of store operations with group commit. Records are length-prefixed and
@@ -39,7 +40,7 @@ type Task =
  * @example
  * ```ts
  * const { log, report } = await AppendLog.open("./data.log", "always", 1000, (rec) => apply(rec));
- * await log.append({ op: "delete", key: "k" });
+ * await log.append({ op: "delete", key: "k" }, () => data.delete("k"));
  * await log.close();
  * ```
  */
@@ -102,9 +103,34 @@ export class AppendLog {
     }
   }
 
-  /** Resolves once the record is durable under the log's fsync policy. */
-  append(rec: LogRecord): Promise<void> {
-    return this.enqueue((done) => ({ kind: "append", buf: frame(rec), done }));
+  /**
+   * Appends a record and, once it is durable under the log's fsync policy, calls `apply` and
+   * resolves with what it returns (rejects with what it throws). Appends are applied one by one
+   * in the order they were made, which is their order in the file, and before any later rewrite
+   * takes its snapshot: what the caller applies replays from the file exactly. A record that
+   * could not be written is never applied.
+   */
+  append<T>(rec: LogRecord, apply: () => T): Promise<T> {
+    const buf = frame(rec);
+    return new Promise<T>((resolve, reject) => {
+      let result: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+      this.enqueue((done) => ({
+        kind: "append",
+        buf,
+        apply: () => {
+          try {
+            result = { ok: true, value: apply() };
+          } catch (e) {
+            result = { ok: false, error: e };
+          }
+        },
+        done,
+      })).then(() => {
+        if (result?.ok === true) resolve(result.value);
+        else
+          reject(result?.error instanceof Error ? result.error : new Error(String(result?.error)));
+      }, reject);
+    });
   }
 
   /**
@@ -119,9 +145,13 @@ export class AppendLog {
   async close(): Promise<void> {
     if (this.closed) return;
     // Waits for queued appends (they settle either way); a failed log has nothing left to sync.
-    await this.enqueue((done) => ({ kind: "append", buf: Buffer.alloc(0), done })).catch(
-      () => undefined,
-    );
+    const nothing = (): void => undefined;
+    await this.enqueue((done) => ({
+      kind: "append",
+      buf: Buffer.alloc(0),
+      apply: nothing,
+      done,
+    })).catch(() => undefined);
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     try {
@@ -176,7 +206,12 @@ export class AppendLog {
     }
     try {
       await work();
-      for (const t of tasks) t.done();
+      // Applied here, one after another with nothing in between: callers see the records take
+      // effect in file order, and a rewrite queued next snapshots every one of them.
+      for (const t of tasks) {
+        if (t.kind === "append") t.apply();
+        t.done();
+      }
     } catch (e) {
       const err =
         e instanceof StorageUnavailableError

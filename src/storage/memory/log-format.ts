@@ -3,10 +3,19 @@ import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 import { BadEncodingError } from "../../errors/index.js";
 
-/** One logged operation. `value` is an encoded lattice. */
+/**
+ * One logged operation. `value` is an encoded lattice. Replaying the records in order rebuilds
+ * what the store showed (see keyspace.ts for what each one does):
+ * - `put`: a merge;
+ * - `put-if-absent`: a merge applied only when the key reads as absent at that point of the log;
+ * - `delete`: a delete (a counter keeps its floors, see `deletedState`);
+ * - `drop`: the key is removed whole (it expired);
+ * - `expire`: the key expires at `deadline`, wall-clock milliseconds since the epoch.
+ */
 export type LogRecord =
-  | { readonly op: "put"; readonly key: string; readonly value: Uint8Array }
-  | { readonly op: "delete"; readonly key: string };
+  | { readonly op: "put" | "put-if-absent"; readonly key: string; readonly value: Uint8Array }
+  | { readonly op: "delete" | "drop"; readonly key: string }
+  | { readonly op: "expire"; readonly key: string; readonly deadline: number };
 
 /** What replaying the log found. */
 export interface RecoveryReport {
@@ -26,12 +35,28 @@ const MAX_RECORD = 1 << 30;
 const CHUNK = 1 << 20;
 const OP_PUT = 1;
 const OP_DELETE = 2;
+const OP_PUT_IF_ABSENT = 3;
+const OP_EXPIRE = 4;
+const OP_DROP = 5;
 const packr = new Packr({ useRecords: false, mapsAsObjects: false });
 
+function tuple(rec: LogRecord): unknown[] {
+  switch (rec.op) {
+    case "put":
+      return [OP_PUT, rec.key, rec.value];
+    case "put-if-absent":
+      return [OP_PUT_IF_ABSENT, rec.key, rec.value];
+    case "delete":
+      return [OP_DELETE, rec.key];
+    case "drop":
+      return [OP_DROP, rec.key];
+    case "expire":
+      return [OP_EXPIRE, rec.key, rec.deadline];
+  }
+}
+
 export function frame(rec: LogRecord): Buffer {
-  const payload = packr.pack(
-    rec.op === "put" ? [OP_PUT, rec.key, rec.value] : [OP_DELETE, rec.key],
-  );
+  const payload = packr.pack(tuple(rec));
   const out = Buffer.allocUnsafe(HEADER + payload.length);
   out.writeUInt32LE(payload.length, 0);
   out.writeUInt32LE(crc32(payload), 4);
@@ -48,9 +73,22 @@ function parse(payload: Buffer): LogRecord | undefined {
     return undefined;
   }
   if (!Array.isArray(a) || typeof a[1] !== "string") return undefined;
-  if (a[0] === OP_PUT && a[2] instanceof Uint8Array) return { op: "put", key: a[1], value: a[2] };
-  if (a[0] === OP_DELETE) return { op: "delete", key: a[1] };
-  return undefined;
+  const key = a[1];
+  switch (a[0]) {
+    case OP_PUT:
+    case OP_PUT_IF_ABSENT:
+      if (!(a[2] instanceof Uint8Array)) return undefined;
+      return { op: a[0] === OP_PUT ? "put" : "put-if-absent", key, value: a[2] };
+    case OP_DELETE:
+      return { op: "delete", key };
+    case OP_DROP:
+      return { op: "drop", key };
+    case OP_EXPIRE:
+      if (typeof a[2] !== "number" || !Number.isFinite(a[2])) return undefined;
+      return { op: "expire", key, deadline: a[2] };
+    default:
+      return undefined;
+  }
 }
 
 /** Reads a file in chunks, keeping only the bytes from the record being parsed onwards. */

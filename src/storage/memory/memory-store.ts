@@ -1,5 +1,5 @@
 import { ClosedError, InvalidArgumentError } from "../../errors/index.js";
-import { decodeLattice, encodeLattice, mergeLattices } from "../../lattice/index.js";
+import { encodeLattice, mergeLattices } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
 import { checkKey, checkTtl, checkValue, resolveStoreLimits } from "../store.js";
 import type {
@@ -13,12 +13,16 @@ import type {
 import { CounterStamps } from "../counters.js";
 import { AppendLog } from "./append-log.js";
 import type { FsyncPolicy, LogRecord, RecoveryReport } from "./append-log.js";
+import { Keyspace } from "./keyspace.js";
 
 /** Options of {@link MemoryStore.open}. */
 export interface MemoryStoreOptions {
   /**
-   * Path of an append-only log. When set, every acknowledged write is in the log before its
-   * promise resolves, and opening the store again replays it. @default undefined (no durability)
+   * Path of an append-only log. When set, every acknowledged change (writes, deletes, expiries)
+   * is in the log before its promise resolves and before anyone sees it, and opening the store
+   * again replays it. Only one store, in one process, may have a log open at a time: it is locked
+   * with an OS file lock, which the OS releases when the process dies however it dies.
+   * @default undefined (no durability)
    */
   logPath?: string;
   /** When a logged write counts as durable; see {@link FsyncPolicy}. @default "always" */
@@ -63,6 +67,14 @@ function resolve(o: MemoryStoreOptions): ResolvedMemoryOptions {
  * The embedded backend: a map in this process, optionally backed by an append-only log. The
  * default for `Stratus.local()` and single-machine deployments.
  *
+ * With a log, every change (a merge, a `putIfAbsent`, a delete, an expiry) becomes visible only
+ * once it is durable, and changes take effect in the order of their records in the log, so a
+ * store reopened after a crash shows what the store showed before it. A `putIfAbsent` is logged
+ * as a conditional record and decided when it takes effect, so exactly one of any number of
+ * concurrent callers stores. Expiries are logged with their wall-clock deadline: a key whose
+ * deadline passed while the store was closed is gone when it reopens, and the others keep the
+ * time they had left.
+ *
  * @example
  * ```ts
  * const store = await MemoryStore.open({ logPath: "./data/stratus.log", fsync: "always" });
@@ -73,10 +85,8 @@ export class MemoryStore implements Store {
   readonly backend = "memory";
   /** What replaying the log found when the store opened (zeros without a log). */
   readonly recovery: RecoveryReport;
-  private readonly data = new Map<string, Lattice>();
+  private readonly keys: Keyspace;
   private readonly counters = new CounterStamps();
-  /** Keys to delete, with when (performance.now()); swept by one unref'd timer. */
-  private readonly expiries = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<{ prefix: string; fn: ChangeListener }>();
   private closed = false;
@@ -88,47 +98,55 @@ export class MemoryStore implements Store {
     private readonly options: ResolvedMemoryOptions,
     private readonly log: AppendLog | undefined,
     recovery: RecoveryReport,
+    keys: Keyspace,
   ) {
     this.recovery = recovery;
+    this.keys = keys;
   }
 
   static async open(options: MemoryStoreOptions = {}): Promise<MemoryStore> {
     const o = resolve(options);
     if (o.logPath === undefined) {
-      return new MemoryStore(o, undefined, { records: 0, truncatedBytes: 0 });
+      return new MemoryStore(o, undefined, { records: 0, truncatedBytes: 0 }, new Keyspace());
     }
-    const replayed = new Map<string, Lattice>();
-    const { log, report } = await AppendLog.open(o.logPath, o.fsync, o.fsyncIntervalMs, (rec) => {
-      if (rec.op === "delete") {
-        replayed.delete(rec.key);
-        return;
-      }
-      const incoming = decodeLattice(rec.value);
-      const cur = replayed.get(rec.key);
-      // A record that no longer merges (it was rejected when written) is skipped, as it was then.
-      try {
-        replayed.set(rec.key, cur === undefined ? incoming : mergeLattices(cur, incoming));
-      } catch {
-        /* keep cur */
-      }
-    });
-    const store = new MemoryStore(o, log, report);
+    const keys = new Keyspace();
+    const { log, report } = await AppendLog.open(o.logPath, o.fsync, o.fsyncIntervalMs, (rec) =>
+      keys.replay(rec),
+    );
+    const store = new MemoryStore(o, log, report, keys);
     store.baselineBytes = log.size;
-    for (const [k, v] of replayed) store.data.set(k, v);
+    try {
+      // Keys whose deadline passed while the store was closed go now, and the log says so: a
+      // later write to one of them must not bring back what it held.
+      const now = Date.now();
+      const due = [...keys.expiries].filter(([, e]) => e.deadline <= now).map(([k]) => k);
+      await Promise.all(
+        due.map((k) =>
+          store.commit(
+            () => ({ op: "drop", key: k }),
+            () => keys.drop(k),
+          ),
+        ),
+      );
+      if (keys.expiries.size > 0) store.sweepEvery(1000);
+    } catch (e) {
+      await store.close().catch(() => undefined);
+      throw e;
+    }
     return store;
   }
 
   async get(key: string): Promise<Lattice | undefined> {
     this.open();
     checkKey(key, this.options.limits);
-    return this.data.get(key);
+    return this.keys.shown(key);
   }
 
   async getMany(keys: readonly string[]): Promise<(Lattice | undefined)[]> {
     this.open();
     return keys.map((k) => {
       checkKey(k, this.options.limits);
-      return this.data.get(k);
+      return this.keys.shown(k);
     });
   }
 
@@ -136,29 +154,28 @@ export class MemoryStore implements Store {
     this.open();
     checkKey(key, this.options.limits);
     checkValue(key, value, this.options.limits);
-    return this.merge(key, this.counters.stamp(key, value));
+    const stamped = this.counters.stamp(key, value);
+    // Without a log, the hot path: applied at once, nothing to write first.
+    if (this.log === undefined) return this.applyPut(key, stamped);
+    // A type mismatch is refused before anything reaches the log; a write that changes nothing
+    // needs no record.
+    const cur = this.keys.data.get(key);
+    const next = cur === undefined ? stamped : mergeLattices(cur, stamped, key);
+    if (next === cur) return this.keys.shown(key);
+    return this.commit(
+      () => ({ op: "put", key, value: encodeLattice(stamped) }),
+      () => this.applyPut(key, stamped),
+    );
   }
 
   /**
-   * Merges into the map. With a log, the record is appended first and the merge becomes visible
-   * only once it is in the log: a write the log refused (full disk, fail-stop) is never read.
+   * Merges into what the key holds when the write takes effect: other writes may have taken
+   * effect while this one was being logged, and none of them is lost.
    */
-  private async merge(key: string, value: Lattice): Promise<Lattice> {
-    let cur = this.data.get(key);
-    // A type mismatch is refused before anything reaches the log.
-    let next = cur === undefined ? value : mergeLattices(cur, value, key);
-    if (next === cur) return cur;
-    if (this.log !== undefined) {
-      await this.log.append({ op: "put", key, value: encodeLattice(value) });
-      this.maybeCompact();
-      // Other writes may have landed while the record was being written.
-      cur = this.data.get(key);
-      next = cur === undefined ? value : mergeLattices(cur, value, key);
-      if (next === cur) return cur;
-    }
-    this.data.set(key, next);
-    this.notify({ kind: "put", key });
-    return next;
+  private applyPut(key: string, stamped: Lattice): Lattice | undefined {
+    const { changed } = this.keys.merge(key, stamped);
+    if (changed) this.notify({ kind: "put", key });
+    return this.keys.shown(key);
   }
 
   async putMany(entries: readonly (readonly [string, Lattice])[]): Promise<void> {
@@ -171,48 +188,109 @@ export class MemoryStore implements Store {
     this.open();
     checkKey(key, this.options.limits);
     checkValue(key, value, this.options.limits);
-    if (this.data.has(key)) return false;
-    await this.merge(key, this.counters.stampOnce(value));
-    return true;
+    if (this.keys.shown(key) !== undefined) return false;
+    const stamped = this.counters.stampOnce(value);
+    // Decided when the record takes effect, not now: another caller's record may come first.
+    return this.commit<boolean>(
+      () => ({ op: "put-if-absent", key, value: encodeLattice(stamped) }),
+      () => {
+        const stored = this.keys.putIfAbsent(key, stamped);
+        if (stored) this.notify({ kind: "put", key });
+        return stored;
+      },
+    );
   }
 
   async delete(key: string): Promise<void> {
     this.open();
     checkKey(key, this.options.limits);
-    this.counters.forget(key);
-    this.expiries.delete(key);
-    if (!this.data.delete(key)) return;
-    this.notify({ kind: "delete", key });
-    if (this.log !== undefined) await this.log.append({ op: "delete", key });
+    if (this.keys.shown(key) === undefined) return;
+    await this.commit(
+      () => ({ op: "delete", key }),
+      () => {
+        if (this.keys.delete(key)) this.notify({ kind: "delete", key });
+      },
+    );
   }
 
   async expire(key: string, ttlMs: number): Promise<void> {
     this.open();
     checkKey(key, this.options.limits);
     checkTtl(ttlMs);
-    if (!this.data.has(key)) return;
-    this.expiries.delete(key);
-    this.expiries.set(key, performance.now() + ttlMs);
-    this.sweeper ??= setInterval(() => this.sweep(), Math.min(1000, Math.max(10, ttlMs / 4)));
+    if (this.keys.shown(key) === undefined) return;
+    const deadline = Date.now() + ttlMs;
+    await this.commit(
+      () => ({ op: "expire", key, deadline }),
+      () => {
+        if (this.keys.expire(key, deadline))
+          this.sweepEvery(Math.min(1000, Math.max(10, ttlMs / 4)));
+      },
+    );
+  }
+
+  /**
+   * When the key expires, in wall-clock milliseconds since the epoch (as `Date.now()`), or
+   * `undefined` when it does not. With a log, the same deadline holds after a reopen.
+   *
+   * @example
+   * ```ts
+   * await store.expire("future/1", 60_000);
+   * store.expiresAt("future/1"); // Date.now() + 60000, give or take the call
+   * ```
+   */
+  expiresAt(key: string): number | undefined {
+    this.open();
+    return this.keys.expiries.get(key)?.deadline;
+  }
+
+  /**
+   * Makes a change: applies it at once without a log; with one, appends its record and applies
+   * it once the record is durable, in log order (see `AppendLog.append`).
+   */
+  private commit<T>(rec: () => LogRecord, apply: () => T): Promise<T> {
+    if (this.log === undefined) {
+      try {
+        return Promise.resolve(apply());
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    return this.log.append(rec(), () => {
+      const r = apply();
+      this.maybeCompact();
+      return r;
+    });
+  }
+
+  private sweepEvery(ms: number): void {
+    this.sweeper ??= setInterval(() => this.sweep(), ms);
     this.sweeper.unref();
   }
 
   /**
-   * Deletes what has expired. Expiries are kept in the order they were set, which is their
+   * Removes what has expired. Expiries are kept in the order they were set, which is their
    * order when every caller uses one retention; the whole list is checked only when it is short.
    */
   private sweep(): void {
     const now = performance.now();
-    const full = this.expiries.size <= 10_000;
-    for (const [key, at] of this.expiries) {
-      if (at > now) {
+    const full = this.keys.expiries.size <= 10_000;
+    for (const [key, e] of this.keys.expiries) {
+      if (e.at > now) {
         if (full) continue;
         break;
       }
-      this.expiries.delete(key);
-      void this.delete(key).catch(() => undefined);
+      this.keys.expiries.delete(key);
+      // Removed whole, as Redis removes an expired key: this store's counter totals for it go
+      // too, so a counter written there again starts from zero.
+      void this.commit(
+        () => ({ op: "drop", key }),
+        () => {
+          this.counters.forget(key);
+          if (this.keys.drop(key)) this.notify({ kind: "delete", key });
+        },
+      ).catch(() => undefined);
     }
-    if (this.expiries.size === 0 && this.sweeper !== undefined) {
+    if (this.keys.expiries.size === 0 && this.sweeper !== undefined) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
     }
@@ -222,7 +300,9 @@ export class MemoryStore implements Store {
     this.open();
     if (typeof prefix !== "string") throw InvalidArgumentError.field("prefix", "must be a string");
     // A snapshot of the keys: writes during iteration neither break it nor show up in it.
-    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix));
+    const keys = [...this.keys.data.keys()].filter(
+      (k) => k.startsWith(prefix) && this.keys.shown(k) !== undefined,
+    );
     let i = 0;
     return {
       [Symbol.asyncIterator]: () => ({
@@ -253,7 +333,6 @@ export class MemoryStore implements Store {
     this.closed = true;
     this.listeners.clear();
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
-    this.expiries.clear();
     await this.log?.close();
   }
 
@@ -284,10 +363,9 @@ export class MemoryStore implements Store {
 
   private *snapshot(): Iterable<LogRecord> {
     let bytes = 0;
-    for (const [key, value] of this.data) {
-      const encoded = encodeLattice(value);
-      bytes += encoded.length;
-      yield { op: "put", key, value: encoded };
+    for (const rec of this.keys.records()) {
+      if (rec.op === "put") bytes += rec.value.length;
+      yield rec;
     }
     this.baselineBytes = bytes;
   }

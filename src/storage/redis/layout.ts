@@ -59,13 +59,21 @@ export function writeArgs(value: Lattice): WriteArgs {
     }
     case "counter": {
       const items: (string | Uint8Array)[] = [];
+      let bytes = 0;
       for (const [w, [up, down]] of value.entries) {
-        const t = Buffer.allocUnsafe(16);
+        // 16 bytes of totals, then 16 of floors when the writer has one (left by a delete).
+        const floor = value.floors.get(w);
+        const t = Buffer.allocUnsafe(floor === undefined ? 16 : 32);
         t.writeDoubleBE(up, 0);
         t.writeDoubleBE(down, 8);
+        if (floor !== undefined) {
+          t.writeDoubleBE(floor[0], 16);
+          t.writeDoubleBE(floor[1], 24);
+        }
         items.push(w, t);
+        bytes += w.length + t.length;
       }
-      return { kind: "counter", ts: "", items, bytes: items.length * 16 };
+      return { kind: "counter", ts: "", items, bytes };
     }
     case "map": {
       const items: (string | Uint8Array)[] = [];
@@ -130,13 +138,19 @@ export function fromHash(key: string, hash: Record<string, Buffer>): Lattice | u
     );
   }
   if (t === "counter") {
-    return new CounterLattice(
-      fields.map((f) => {
-        const v = hash[f] as Buffer;
-        if (v.length !== 16) bad(key, "has a malformed counter entry");
-        return [f.slice(1), [v.readDoubleBE(0), v.readDoubleBE(8)]];
-      }),
-    );
+    const totals: [string, [number, number]][] = [];
+    const floors: [string, [number, number]][] = [];
+    for (const f of fields) {
+      const v = hash[f] as Buffer;
+      if (v.length !== 16 && v.length !== 32) bad(key, "has a malformed counter entry");
+      totals.push([f.slice(1), [v.readDoubleBE(0), v.readDoubleBE(8)]]);
+      if (v.length === 32) floors.push([f.slice(1), [v.readDoubleBE(16), v.readDoubleBE(24)]]);
+    }
+    try {
+      return new CounterLattice(totals, floors);
+    } catch (e) {
+      return bad(key, `has a malformed counter: ${(e as Error).message}`);
+    }
   }
   if (t === "map")
     return new MapLattice(fields.map((f) => [f.slice(1), decodeLattice(hash[f] as Buffer)]));

@@ -2,7 +2,7 @@ import { Cluster, Redis } from "ioredis";
 import type { ClusterNode, RedisOptions } from "ioredis";
 import type { ConnectionOptions } from "node:tls";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
-import { asBuffer } from "../../lattice/index.js";
+import { asBuffer, isAbsent } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
 import { CounterStamps } from "../counters.js";
 import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
@@ -19,7 +19,7 @@ import { mapRedisError } from "./errors.js";
 import { fromHash, fromString, writeArgs } from "./layout.js";
 import type { WriteArgs } from "./layout.js";
 import { KeyspaceNotifier } from "./notifications.js";
-import { LWW_SCRIPT, MERGE_SCRIPT } from "./scripts.js";
+import { DELETE_SCRIPT, LWW_SCRIPT, MERGE_SCRIPT } from "./scripts.js";
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -95,6 +95,12 @@ interface ScriptCommands {
     ...items: (string | Uint8Array)[]
   ): Promise<number>;
   stratusLww(key: string, mode: "merge" | "new", ts: string, stored: Uint8Array): Promise<number>;
+  stratusDelete(key: string): Promise<number>;
+}
+
+/** What a read shows: nothing for an absent lattice (a deleted counter keeps its floors). */
+function shown(l: Lattice | undefined): Lattice | undefined {
+  return l === undefined || isAbsent(l) ? undefined : l;
 }
 
 function checkLattice(key: string, value: Lattice): Lattice {
@@ -194,6 +200,7 @@ export class RedisStore implements Store {
     client.on("error", () => undefined); // surfaced per operation; reconnection is automatic
     client.defineCommand("stratusMerge", { numberOfKeys: 1, lua: MERGE_SCRIPT });
     client.defineCommand("stratusLww", { numberOfKeys: 1, lua: LWW_SCRIPT });
+    client.defineCommand("stratusDelete", { numberOfKeys: 1, lua: DELETE_SCRIPT });
     const store = new RedisStore(client, o, db);
     try {
       // Connecting has its own, longer deadline (a cluster discovers its slots first).
@@ -221,7 +228,7 @@ export class RedisStore implements Store {
         (e: unknown) => {
           if (e instanceof Error && e.message.startsWith("WRONGTYPE")) {
             return this.run(key, "get", this.client.hgetallBuffer(full)).then((h) =>
-              fromHash(key, h),
+              shown(fromHash(key, h)),
             );
           }
           throw mapRedisError(e, key);
@@ -258,8 +265,14 @@ export class RedisStore implements Store {
 
   async delete(key: string): Promise<void> {
     this.check(key);
-    this.counters.forget(key);
-    await this.run(key, "delete", this.client.del(this.o.keyPrefix + key));
+    const full = this.o.keyPrefix + key;
+    try {
+      await this.bound(`delete ${JSON.stringify(key)}`, this.scripts.stratusDelete(full));
+    } catch (e) {
+      // As in `write`: a server that lost its script cache gets the script itself.
+      if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw mapRedisError(e, key);
+      await this.run(key, "delete", this.client.eval(DELETE_SCRIPT, 1, full) as Promise<number>);
+    }
   }
 
   async expire(key: string, ttlMs: number): Promise<void> {

@@ -9,13 +9,18 @@
  *   or of the encoded `[score, element]` pair), so adding an element is one HSETNX however large
  *   the set grows;
  * - `counter`: a hash with `t` = `counter` and one field per writer (`:` + writer) holding its two
- *   running totals as big-endian doubles, so a merge reads and writes one 16-byte field;
+ *   running totals as big-endian doubles, so a merge reads and writes one 16-byte field; a writer
+ *   with a floor (left by a delete) holds 32 bytes, its totals then its floors;
  * - `map`: a hash with `t` = `map` and one field per map key (`:` + key) holding the nested
  *   lattice's canonical encoding, so a merge touches only the map keys it writes;
  * - every other kind: a string, `V` + the canonical msgpack encoding (see `lattice/codec.ts`).
  *
  * Redis's bundled `cmsgpack` predates msgpack's binary type, so the script carries its own small
- * decoder, and a schema-aware encoder that writes values back as `bin`. The merge rules mirror
+ * decoder, and a schema-aware encoder that writes values back as `bin`.
+ *
+ * A deleted counter is kept with its floors (see `CounterLattice.floored`), also inside a map, and
+ * reads as absent; a write of another kind replaces it. `DELETE_SCRIPT` turns a key into what
+ * `deletedState` gives. The merge rules mirror
  * the TypeScript lattices exactly; `test/storage/lua-merge.test.ts` checks the two against each
  * other on random inputs.
  */
@@ -104,6 +109,74 @@ local function decode(s)
   return v
 end
 
+-- Counters: a writer's totals, and its floor (zero when absent) --------------------------------
+local function ctr4(v) return v[1], v[2], v[3] or 0, v[4] or 0 end
+local function ctr_pack(up, down, fu, fd)
+  if fu ~= 0 or fd ~= 0 then return { up, down, fu, fd } end
+  return { up, down }
+end
+-- The same, as a hash field of a top-level counter: 16 bytes, or 32 with a floor.
+local function field4(s)
+  if #s == 32 then
+    local up, down, fu, fd = struct.unpack('>dddd', s)
+    return up, down, fu, fd
+  end
+  if #s ~= 16 then error('BAD_ENCODING a counter field of ' .. #s .. ' bytes') end
+  local up, down = struct.unpack('>dd', s)
+  return up, down, 0, 0
+end
+local function field_pack(up, down, fu, fd)
+  if fu ~= 0 or fd ~= 0 then return struct.pack('>dddd', up, down, fu, fd) end
+  return struct.pack('>dd', up, down)
+end
+
+-- True for a lattice that reads as absent: a deleted counter (every writer at a floor, one of
+-- them above zero), or a non-empty map of absent fields only (isAbsent in TypeScript).
+local is_absent
+is_absent = function(t)
+  if t[1] == 'counter' then
+    local floored = false
+    for _, v in pairs(t[2]) do
+      local up, down, fu, fd = ctr4(v)
+      if up ~= fu or down ~= fd then return false end
+      if fu ~= 0 or fd ~= 0 then floored = true end
+    end
+    return floored
+  elseif t[1] == 'map' then
+    local any = false
+    for _, v in pairs(t[2]) do
+      if not is_absent(v) then return false end
+      any = true
+    end
+    return any
+  end
+  return false
+end
+
+-- What a delete leaves (deletedState in TypeScript): counters floored at their totals, maps of
+-- what their fields leave, nil for everything else and for what would be empty.
+local tomb
+tomb = function(t)
+  if t[1] == 'counter' then
+    local out, any = {}, false
+    for w, v in pairs(t[2]) do
+      if v[1] ~= 0 or v[2] ~= 0 then any = true end
+      out[w] = ctr_pack(v[1], v[2], v[1], v[2])
+    end
+    if not any then return nil end
+    return { 'counter', out }
+  elseif t[1] == 'map' then
+    local out, any = {}, false
+    for k, v in pairs(t[2]) do
+      local d = tomb(v)
+      if d then out[k] = d any = true end
+    end
+    if not any then return nil end
+    return { 'map', out }
+  end
+  return nil
+end
+
 -- Encoding --------------------------------------------------------------------------------------
 local function hdr(small_base, small_max, b8, b16, b32, n)
   if small_max > 0 and n <= small_max then return string.char(small_base + n) end
@@ -134,7 +207,14 @@ encode = function(t)
   if tag == 'vc' then return e_arr(2) .. e_str('vc') .. e_clock(t[2]) end
   if tag == 'counter' then
     local out = { e_arr(2), e_str('counter'), e_map(count(t[2])) }
-    for w, v in pairs(t[2]) do out[#out + 1] = e_str(w) .. e_arr(2) .. e_num(v[1]) .. e_num(v[2]) end
+    for w, v in pairs(t[2]) do
+      local up, down, fu, fd = ctr4(v)
+      if fu ~= 0 or fd ~= 0 then
+        out[#out + 1] = e_str(w) .. e_arr(4) .. e_num(up) .. e_num(down) .. e_num(fu) .. e_num(fd)
+      else
+        out[#out + 1] = e_str(w) .. e_arr(2) .. e_num(up) .. e_num(down)
+      end
+    end
     return table.concat(out)
   end
   local out = { e_arr(2), e_str(tag) }
@@ -234,6 +314,10 @@ local merge
 merge = function(cur, inc, path)
   local tag = cur[1]
   if inc[1] ~= tag then
+    -- A deleted counter gives way to another kind, as an absent key would.
+    local ca, ia = is_absent(cur), is_absent(inc)
+    if ca and not ia then return inc, true end
+    if ia and not ca then return cur, false end
     error('LATTICE_TYPE_MISMATCH ' .. tag .. ' ' .. tostring(inc[1]) .. ' ' .. path)
   end
   if tag == 'lww' then
@@ -258,8 +342,14 @@ merge = function(cur, inc, path)
       local c = cur[2][w]
       if c == nil then cur[2][w] = v changed = true
       else
-        if v[1] > c[1] then c[1] = v[1] changed = true end
-        if v[2] > c[2] then c[2] = v[2] changed = true end
+        local a1, a2, a3, a4 = ctr4(c)
+        local b1, b2, b3, b4 = ctr4(v)
+        local f1, f2 = math.max(a3, b3), math.max(a4, b4)
+        local t1, t2 = math.max(a1, b1, f1), math.max(a2, b2, f2)
+        if t1 ~= a1 or t2 ~= a2 or f1 ~= a3 or f2 ~= a4 then
+          cur[2][w] = ctr_pack(t1, t2, f1, f2)
+          changed = true
+        end
       end
     end
     return cur, changed
@@ -344,33 +434,68 @@ local function mismatch(stored)
   return redis.error_reply('LATTICE_TYPE_MISMATCH ' .. stored .. ' ' .. kind .. ' ')
 end
 
+-- True when the hash holds a deleted counter, or a map of deleted counters only: it reads as
+-- absent, so putIfAbsent stores into it and another kind replaces it.
+local function hash_absent(stored)
+  if stored ~= 'counter' and stored ~= 'map' then return false end
+  local all = redis.call('HGETALL', key)
+  local any = false
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 1) == ':' then
+      if stored == 'counter' then
+        local up, down, fu, fd = field4(all[i + 1])
+        if up ~= fu or down ~= fd then return false end
+        if fu ~= 0 or fd ~= 0 then any = true end
+      else
+        if not is_absent(decode(all[i + 1])) then return false end
+        any = true
+      end
+    end
+  end
+  return any
+end
+
 local rtype = redis.call('TYPE', key)['ok']
 if rtype == 'none' then return fresh() end
-if mode == 'new' then return 0 end
 
 if rtype == 'hash' then
   local stored = redis.call('HGET', key, 't')
   if not stored then return redis.error_reply('BAD_ENCODING a hash without a lattice kind') end
-  if stored ~= kind then return mismatch(stored) end
-  if kind == 'counter' then
-    -- Each writer's totals only grow: keep the larger of each, field by field.
-    local writes = {}
-    for i = 4, #ARGV, 2 do
-      local field = ':' .. ARGV[i]
-      local up, down = struct.unpack('>dd', ARGV[i + 1])
-      local cur = redis.call('HGET', key, field)
-      if cur then
-        local cu, cd = struct.unpack('>dd', cur)
-        if cu > up then up = cu end
-        if cd > down then down = cd end
-        if up ~= cu or down ~= cd then
-          writes[#writes + 1] = field writes[#writes + 1] = struct.pack('>dd', up, down)
-        end
-      else
-        writes[#writes + 1] = field writes[#writes + 1] = ARGV[i + 1]
-      end
+  if mode == 'new' or stored ~= kind then
+    local ok, absent = pcall(hash_absent, stored)
+    if not ok then return redis.error_reply('BAD_ENCODING ' .. tostring(absent)) end
+    if not absent then
+      if mode == 'new' then return 0 end
+      return mismatch(stored)
     end
-    if #writes == 0 then return 0 end
+    if stored ~= kind then
+      redis.call('DEL', key)
+      return fresh()
+    end
+    -- The same kind into a deleted counter: merged below, so its floors stay.
+  end
+  if kind == 'counter' then
+    -- Each writer's totals and floor only grow: keep the larger of each, field by field.
+    local writes = {}
+    local ok, err = pcall(function()
+      for i = 4, #ARGV, 2 do
+        local field = ':' .. ARGV[i]
+        local up, down, fu, fd = field4(ARGV[i + 1])
+        local cur = redis.call('HGET', key, field)
+        if cur then
+          local cu, cd, cfu, cfd = field4(cur)
+          fu, fd = math.max(fu, cfu), math.max(fd, cfd)
+          up, down = math.max(up, cu, fu), math.max(down, cd, fd)
+          if up ~= cu or down ~= cd or fu ~= cfu or fd ~= cfd then
+            writes[#writes + 1] = field writes[#writes + 1] = field_pack(up, down, fu, fd)
+          end
+        else
+          writes[#writes + 1] = field writes[#writes + 1] = ARGV[i + 1]
+        end
+      end
+    end)
+    if not ok then return redis.error_reply('BAD_ENCODING ' .. tostring(err)) end
+    if #writes == 0 then return mode == 'new' and 1 or 0 end
     hset_all(writes)
     return 1
   end
@@ -381,6 +506,7 @@ if rtype == 'hash' then
   end
 elseif rtype == 'string' then
   local head = redis.call('GETRANGE', key, 0, 26)
+  if mode == 'new' then return 0 end
   local marker = string.sub(head, 1, 1)
   if marker == 'L' then
     if kind ~= 'lww' then return mismatch('lww') end
@@ -414,7 +540,7 @@ local ok, res = pcall(function()
         if changed then writes[#writes + 1] = field writes[#writes + 1] = encode(merged) end
       end
     end
-    if #writes == 0 then return 0 end
+    if #writes == 0 then return mode == 'new' and 1 or 0 end
     hset_all(writes)
     return 1
   end
@@ -428,6 +554,66 @@ end)
 if ok then return res end
 local msg = tostring(res)
 local at = string.find(msg, 'LATTICE_TYPE_MISMATCH', 1, true) or string.find(msg, 'BAD_ENCODING', 1, true)
+return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
+`;
+
+/**
+ * Deletes one key. KEYS[1] = key. A counter, or a map holding counters, becomes what
+ * `deletedState` gives (counters floored at their totals, every other field gone): the key is
+ * deleted and written again in one step, so subscribers hear a delete. Anything else is removed.
+ * Returns 1 when the key read as present before, 0 when it already read as absent.
+ */
+export const DELETE_SCRIPT =
+  LIB +
+  String.raw`
+local key = KEYS[1]
+local rtype = redis.call('TYPE', key)['ok']
+if rtype == 'none' then return 0 end
+local stored = rtype == 'hash' and redis.call('HGET', key, 't') or nil
+if stored ~= 'counter' and stored ~= 'map' then
+  redis.call('DEL', key)
+  return 1
+end
+local ok, res = pcall(function()
+  local all = redis.call('HGETALL', key)
+  -- absent: every field already at its floor (a counter, with some floor above zero) or absent
+  -- itself (a map with at least one field).
+  local kept, all_down, any_floor, fields, floored = { 't', stored }, true, false, 0, false
+  for i = 1, #all, 2 do
+    local f, v = all[i], all[i + 1]
+    if string.sub(f, 1, 1) == ':' then
+      fields = fields + 1
+      if stored == 'counter' then
+        local up, down, fu, fd = field4(v)
+        if up ~= fu or down ~= fd then all_down = false end
+        if fu ~= 0 or fd ~= 0 then any_floor = true end
+        if up ~= 0 or down ~= 0 then
+          kept[#kept + 1] = f kept[#kept + 1] = field_pack(up, down, up, down)
+          floored = true
+        else
+          kept[#kept + 1] = f kept[#kept + 1] = v
+        end
+      else
+        local cur = decode(v)
+        if not is_absent(cur) then all_down = false end
+        local d = tomb(cur)
+        if d then kept[#kept + 1] = f kept[#kept + 1] = encode(d) floored = true end
+      end
+    end
+  end
+  local absent = all_down and (stored == 'counter' and any_floor or stored == 'map' and fields > 0)
+  if absent then return 0 end
+  redis.call('DEL', key)
+  if floored then
+    for i = 1, #kept, 1000 do
+      redis.call('HSET', key, unpack(kept, i, math.min(i + 999, #kept)))
+    end
+  end
+  return 1
+end)
+if ok then return res end
+local msg = tostring(res)
+local at = string.find(msg, 'BAD_ENCODING', 1, true)
 return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
 `;
 

@@ -145,6 +145,12 @@ function warnIfPlain(o: Record<string, unknown>): void {
   }
 }
 
+/**
+ * How long a stopping process may take in all before it exits anyway: its storage goodbyes are
+ * bounded at 2 s (`closeTimeoutMs`), and the rest (workers, sockets) is local.
+ */
+const STOP_BACKSTOP_MS = 10_000;
+
 /** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
 async function stayUp(proc: StratusProcess, o: Record<string, unknown>): Promise<void> {
   if (typeof o.metricsPort === "number") {
@@ -153,9 +159,18 @@ async function stayUp(proc: StratusProcess, o: Record<string, unknown>): Promise
   }
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    // A second signal means now: the operator has seen the first one not finish.
+    if (stopping) {
+      log.warn({ signal }, "stopping at once");
+      process.exit(1);
+    }
     stopping = true;
     log.info({ signal }, "stopping");
+    // Close is bounded step by step; this is the backstop should a step still hang.
+    setTimeout(() => {
+      log.error({ afterMs: STOP_BACKSTOP_MS }, "did not stop in time; exiting");
+      process.exit(1);
+    }, STOP_BACKSTOP_MS).unref();
     proc.close().then(
       () => process.exit(0),
       (e: unknown) => {

@@ -202,6 +202,11 @@ export class StratusProcess {
       : `${this.parts.http.url}/dashboard`;
   }
 
+  /** Function and DAG definitions as this process sees them (a bounded local copy). */
+  get registry(): Registry {
+    return this.parts.registry;
+  }
+
   /** This process's transaction manager (read-atomic runs and client transactions). */
   get txn(): TxnManager {
     return this.parts.txn;

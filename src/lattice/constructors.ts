@@ -80,7 +80,17 @@ export function plainValue(l: Lattice): unknown {
       return l.toJSON();
     case "map": {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of l.entries) out[k] = plainValue(v);
+      // A key is the user's: `__proto__` must become an entry, not set the result's prototype.
+      for (const [k, v] of l.entries) {
+        if (k !== "__proto__") out[k] = plainValue(v);
+        else
+          Object.defineProperty(out, k, {
+            value: plainValue(v),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+      }
       return out;
     }
   }

@@ -280,8 +280,9 @@ function autoscale(c: Command): Command {
  */
 function monitorOptions(
   o: Record<string, unknown>,
-  join: () => string,
   token: string,
+  /** The process, once it started: its address and membership are known only then. */
+  self: () => StratusProcess | undefined,
 ): MonitorOptions | undefined {
   if (o.autoscale !== true) return undefined;
   const m: MonitorOptions = {
@@ -306,10 +307,12 @@ function monitorOptions(
     // The join address is known once the process listens; the provider asks for it then.
     provider = new LocalNodeProvider({
       command: [process.execPath, ...process.execArgv, script],
-      join,
+      join: () => self()?.url ?? "",
       args: ["--host", String(o.host), "--executors", String(executors)],
       env,
       log: (msg) => log.warn(msg),
+      // Nodes another scheduler's provider started count too (after the lease moves).
+      members: () => self()?.nodeIds ?? [],
     });
   } else if (o.nodeProvider === "kubernetes") {
     provider = new KubernetesNodeProvider({
@@ -369,8 +372,8 @@ listen(
 ).action(async (o: Record<string, unknown>) => {
   const given = processToken(o);
   const token = given?.token ?? randomBytes(16).toString("hex");
-  let url = "";
-  const monitor = monitorOptions(o, () => url, token);
+  const started: { proc?: StratusProcess } = {};
+  const monitor = monitorOptions(o, token, () => started.proc);
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token,
@@ -379,7 +382,7 @@ listen(
     placement: o.placement as "locality" | "spread",
     ...(monitor && { monitor }),
   });
-  url = proc.url;
+  started.proc = proc;
   saveCluster(proc.url, token);
   if (o.demo === true) {
     const cloud = await Stratus.connect(proc.url, { token });
@@ -479,8 +482,8 @@ listen(
       "a scheduler needs the cluster token: --token, --token-file <path> or STRATUS_TOKEN",
     );
   }
-  let url = "";
-  const monitor = monitorOptions(o, () => url, given.token);
+  const started: { proc?: StratusProcess } = {};
+  const monitor = monitorOptions(o, given.token, () => started.proc);
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token: given.token,
@@ -489,7 +492,7 @@ listen(
     placement: o.placement as "locality" | "spread",
     ...(monitor && { monitor }),
   });
-  url = proc.url;
+  started.proc = proc;
   process.stdout.write(`scheduler ${proc.id} at ${proc.url}\n`);
   if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
   if (proc.dashboardUrl !== undefined) {

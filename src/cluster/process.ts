@@ -202,6 +202,11 @@ export class StratusProcess {
       : `${this.parts.http.url}/dashboard`;
   }
 
+  /** Ids of the live nodes this process knows of (its membership). */
+  get nodeIds(): string[] {
+    return this.parts.membership.list().map((m) => m.id);
+  }
+
   /** Function and DAG definitions as this process sees them (a bounded local copy). */
   get registry(): Registry {
     return this.parts.registry;

@@ -2,6 +2,7 @@ import type { Lattice } from "../lattice/index.js";
 import { encodedSize } from "../lattice/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import type { ChangeEvent, Store, Subscription } from "../storage/index.js";
+import { SizeIndex } from "./size-index.js";
 
 /** Options of {@link NodeCache}. */
 export interface NodeCacheOptions {
@@ -43,6 +44,8 @@ interface Entry {
 export class NodeCache {
   /** Insertion order is recency order: a hit moves the key to the end. */
   private readonly entries = new Map<string, Entry>();
+  /** The same keys by size, for {@link top}. */
+  private readonly bySize = new SizeIndex();
   /** Bumped by every invalidation, so fetches started before it know not to fill. */
   private readonly generation = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<Lattice | undefined>>();
@@ -160,11 +163,8 @@ export class NodeCache {
    * so a scheduler can match the two without knowing the storage layout.
    */
   top(limit = 256): [string, number][] {
-    const all: [string, number][] = [];
     const cut = this.prefix.length;
-    for (const [k, e] of this.entries) all.push([k.slice(cut), e.bytes]);
-    all.sort((a, b) => b[1] - a[1]);
-    return all.slice(0, limit);
+    return this.bySize.largest(limit).map(([k, bytes]) => [k.slice(cut), bytes]);
   }
 
   get size(): { keys: number; bytes: number } {
@@ -180,6 +180,7 @@ export class NodeCache {
     if (size > this.maxBytes) return;
     this.drop(key);
     this.entries.set(key, { value, bytes: size });
+    this.bySize.add(key, size);
     this.bytes += size;
     for (const [k] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
@@ -191,6 +192,7 @@ export class NodeCache {
     const e = this.entries.get(key);
     if (e === undefined) return;
     this.entries.delete(key);
+    this.bySize.remove(key, e.bytes);
     this.bytes -= e.bytes;
   }
 
@@ -206,6 +208,7 @@ export class NodeCache {
 
   private clear(): void {
     this.entries.clear();
+    this.bySize.clear();
     this.bytes = 0;
     this.generation.clear();
     this.epoch++;

@@ -166,6 +166,12 @@ function warnIfPlain(o: Record<string, unknown>): void {
   }
 }
 
+/**
+ * How long a stopping process may take in all before it exits anyway: its storage goodbyes are
+ * bounded at 2 s (`closeTimeoutMs`), and the rest (workers, sockets) is local.
+ */
+const STOP_BACKSTOP_MS = 10_000;
+
 /** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
 async function stayUp(proc: StratusProcess, o: Record<string, unknown>): Promise<void> {
   if (typeof o.metricsPort === "number") {
@@ -174,9 +180,18 @@ async function stayUp(proc: StratusProcess, o: Record<string, unknown>): Promise
   }
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    // A second signal means now: the operator has seen the first one not finish.
+    if (stopping) {
+      log.warn({ signal }, "stopping at once");
+      process.exit(1);
+    }
     stopping = true;
     log.info({ signal }, "stopping");
+    // Close is bounded step by step; this is the backstop should a step still hang.
+    setTimeout(() => {
+      log.error({ afterMs: STOP_BACKSTOP_MS }, "did not stop in time; exiting");
+      process.exit(1);
+    }, STOP_BACKSTOP_MS).unref();
     proc.close().then(
       () => process.exit(0),
       (e: unknown) => {
@@ -290,8 +305,9 @@ function autoscale(c: Command): Command {
  */
 function monitorOptions(
   o: Record<string, unknown>,
-  join: () => string,
   token: string,
+  /** The process, once it started: its address and membership are known only then. */
+  self: () => StratusProcess | undefined,
 ): MonitorOptions | undefined {
   if (o.autoscale !== true) return undefined;
   const m: MonitorOptions = {
@@ -316,10 +332,12 @@ function monitorOptions(
     // The join address is known once the process listens; the provider asks for it then.
     provider = new LocalNodeProvider({
       command: [process.execPath, ...process.execArgv, script],
-      join,
+      join: () => self()?.url ?? "",
       args: ["--host", String(o.host), "--executors", String(executors), ...tlsArgs(o)],
       env,
       log: (msg) => log.warn(msg),
+      // Nodes another scheduler's provider started count too (after the lease moves).
+      members: () => self()?.nodeIds ?? [],
     });
   } else if (o.nodeProvider === "kubernetes") {
     provider = new KubernetesNodeProvider({
@@ -399,8 +417,8 @@ listen(
 ).action(async (o: Record<string, unknown>) => {
   const given = processToken(o);
   const token = given?.token ?? randomBytes(16).toString("hex");
-  let url = "";
-  const monitor = monitorOptions(o, () => url, token);
+  const started: { proc?: StratusProcess } = {};
+  const monitor = monitorOptions(o, token, () => started.proc);
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token,
@@ -409,7 +427,7 @@ listen(
     placement: o.placement as "locality" | "spread",
     ...(monitor && { monitor }),
   });
-  url = proc.url;
+  started.proc = proc;
   saveCluster(proc.url, token);
   if (o.demo === true) {
     const cloud = await Stratus.connect(proc.url, { token });
@@ -519,8 +537,8 @@ listen(
       "a scheduler needs the cluster token: --token, --token-file <path> or STRATUS_TOKEN",
     );
   }
-  let url = "";
-  const monitor = monitorOptions(o, () => url, given.token);
+  const started: { proc?: StratusProcess } = {};
+  const monitor = monitorOptions(o, given.token, () => started.proc);
   const proc = await StratusProcess.start({
     ...processOptions(o),
     token: given.token,
@@ -529,7 +547,7 @@ listen(
     placement: o.placement as "locality" | "spread",
     ...(monitor && { monitor }),
   });
-  url = proc.url;
+  started.proc = proc;
   process.stdout.write(`scheduler ${proc.id} at ${proc.url}\n`);
   if (proc.httpUrl !== undefined) process.stdout.write(`  http: ${proc.httpUrl}\n`);
   if (proc.dashboardUrl !== undefined) {

@@ -18,7 +18,7 @@ import {
 } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
-import { isFuturePush } from "../scheduler/index.js";
+import { isFuturePush, nameMap } from "../scheduler/index.js";
 import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
@@ -289,8 +289,8 @@ export class Stratus {
     inputs: Record<string, unknown[]> = {},
     options: CallOptions & { future?: boolean } = {},
   ): Promise<T | Future<T>> {
-    const enc: Record<string, Arg[]> = {};
-    const refs: Record<string, string[]> = {};
+    const enc = nameMap<Arg[]>();
+    const refs = nameMap<string[]>();
     for (const [fn, args] of Object.entries(inputs)) {
       if (!Array.isArray(args))
         throw new InvalidArgumentError(`inputs.${fn} must be an array of arguments`);
@@ -410,7 +410,7 @@ export class Stratus {
   async schedule(name: string, cron: string, target: ScheduleTarget): Promise<ScheduleInfo> {
     const t = target as Partial<Record<"fn" | "dag" | "args" | "inputs", unknown>>;
     if (typeof t.dag === "string") {
-      const inputs: Record<string, Arg[]> = {};
+      const inputs = nameMap<Arg[]>();
       for (const [fn, args] of Object.entries((t.inputs ?? {}) as Record<string, unknown>)) {
         if (!Array.isArray(args))
           throw new InvalidArgumentError(`inputs.${fn} must be an array of arguments`);

@@ -28,6 +28,7 @@ import { WireServer } from "../wire/index.js";
 import type { TlsClientOptions } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
+import { CloseBudget } from "./closing.js";
 import { withoutStorePassword } from "./store-address.js";
 import {
   FunctionTransactions,
@@ -136,6 +137,13 @@ export interface ProcessOptions {
    * with `httpPort`. @default true
    */
   dashboard?: boolean;
+  /**
+   * The longest `close` waits on storage, all goodbyes together (deleting this process's
+   * heartbeat and statistics records, releasing the autoscaler's lease, unsubscribing). With
+   * storage down each would otherwise wait out the store's operation timeout in turn. Past it an
+   * own store is closed, failing what is still pending at once. @default 2000
+   */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -198,6 +206,7 @@ export class StratusProcess {
       monitor: Monitor | undefined;
       dashboard: boolean;
       txn: TxnManager;
+      closeTimeoutMs: number;
     },
   ) {}
 
@@ -216,6 +225,16 @@ export class StratusProcess {
     return this.parts.http === undefined || !this.parts.dashboard
       ? undefined
       : `${this.parts.http.url}/dashboard`;
+  }
+
+  /** Ids of the live nodes this process knows of (its membership). */
+  get nodeIds(): string[] {
+    return this.parts.membership.list().map((m) => m.id);
+  }
+
+  /** Function and DAG definitions as this process sees them (a bounded local copy). */
+  get registry(): Registry {
+    return this.parts.registry;
   }
 
   /** This process's transaction manager (read-atomic runs and client transactions). */
@@ -261,6 +280,10 @@ export class StratusProcess {
       throw new InvalidArgumentError("a cluster token is required");
     }
     const id = o.id ?? `n-${randomBytes(4).toString("hex")}`;
+    const closeTimeoutMs = o.closeTimeoutMs ?? 2_000;
+    if (!Number.isFinite(closeTimeoutMs) || closeTimeoutMs < 0) {
+      throw InvalidArgumentError.field("closeTimeoutMs", "must be a finite number ≥ 0");
+    }
     const storeAddress =
       typeof o.store === "string" ? o.store : o.store === undefined ? "memory:" : undefined;
     const store =
@@ -504,24 +527,36 @@ export class StratusProcess {
       monitor,
       dashboard: o.dashboard !== false,
       txn,
+      closeTimeoutMs,
     });
   }
 
-  /** Stops accepting work, fails what is pending with `CLOSED`, and releases everything. */
+  /**
+   * Stops accepting work, fails what is pending with `CLOSED`, and releases everything. Bounded:
+   * what waits on storage waits at most `closeTimeoutMs` in all (see {@link ProcessOptions}).
+   */
   async close(): Promise<void> {
     const p = this.parts;
-    await p.monitor?.close();
-    await p.http?.close();
-    // The ticker stops its timers at once; closing the dispatcher then fails its runs in flight
-    // with CLOSED, so waiting for them does not wait for their functions.
-    const tickerClosed = p.ticker?.close();
-    p.dispatcher.close();
-    await tickerClosed;
-    await p.stats.close();
-    await p.node?.close();
-    await p.server.close();
-    await p.peers.close();
-    await Promise.all([p.membership.close(), p.registry.close(), p.txn.close()]);
-    if (p.ownStore) await p.store.close();
+    const budget = new CloseBudget(
+      p.closeTimeoutMs,
+      p.ownStore ? () => p.store.close() : undefined,
+    );
+    try {
+      await budget.step(p.monitor?.close());
+      await p.http?.close();
+      // The ticker stops its timers at once; closing the dispatcher then fails its runs in flight
+      // with CLOSED, so waiting for them does not wait for their functions.
+      const tickerClosed = p.ticker?.close();
+      p.dispatcher.close();
+      await budget.step(tickerClosed);
+      await budget.step(p.stats.close());
+      await budget.step(p.node?.close());
+      await p.server.close();
+      await p.peers.close();
+      await budget.step(Promise.all([p.membership.close(), p.registry.close(), p.txn.close()]));
+    } finally {
+      budget.done();
+      if (p.ownStore) await p.store.close();
+    }
   }
 }

@@ -1,10 +1,16 @@
 import { OverloadedError } from "../errors/index.js";
+import { encodedSize } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 
 /** Options of {@link PinTable}. */
 export interface PinTableOptions {
   /** Most versions pinned at once on this node, over all runs. @default 1000000 */
   maxPins?: number;
+  /**
+   * Most bytes pinned at once on this node, over all runs (each pin counted at its value's
+   * encoded size, though it may share the value with the cache). @default 268435456 (256 MiB)
+   */
+  maxPinBytes?: number;
   /** How often runs past their deadline are released. @default 1000 */
   sweepMs?: number;
   /** The time, for tests. @default Date.now */
@@ -14,6 +20,20 @@ export interface PinTableOptions {
 interface RunPins {
   deadline: number;
   keys: Map<string, Lattice>;
+  bytes: number;
+}
+
+/** Sizes of pinned lattices: they are immutable, so each is measured once. */
+const sizes = new WeakMap<Lattice, number>();
+
+/** What one pin holds: its value's encoded size, and its key. */
+function pinBytes(key: string, value: Lattice): number {
+  let n = sizes.get(value);
+  if (n === undefined) {
+    n = encodedSize(value);
+    sizes.set(value, n);
+  }
+  return n + key.length;
 }
 
 /**
@@ -34,7 +54,9 @@ interface RunPins {
 export class PinTable {
   private readonly runs = new Map<string, RunPins>();
   private pinned = 0;
+  private bytes = 0;
   private readonly maxPins: number;
+  private readonly maxBytes: number;
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout;
   /** Counters since start, for metrics and tests. */
@@ -42,6 +64,7 @@ export class PinTable {
 
   constructor(o: PinTableOptions = {}) {
     this.maxPins = o.maxPins ?? 1_000_000;
+    this.maxBytes = o.maxPinBytes ?? 256 * 1024 * 1024;
     this.now = o.now ?? Date.now;
     this.timer = setInterval(() => this.sweep(), o.sweepMs ?? 1000);
     this.timer.unref();
@@ -50,18 +73,27 @@ export class PinTable {
   /** Pins `value` as the version of `key` that run `run` sees; the first pin of a key stays. */
   pin(run: string, deadline: number, key: string, value: Lattice): Lattice {
     let r = this.runs.get(run);
-    if (r === undefined) {
-      r = { deadline, keys: new Map() };
-      this.runs.set(run, r);
-    }
-    const held = r.keys.get(key);
+    const held = r?.keys.get(key);
     if (held !== undefined) return held;
     if (this.pinned >= this.maxPins) {
       throw new OverloadedError(`${this.pinned} versions are pinned on this node; try later`, {
         retryable: true,
       });
     }
+    const size = pinBytes(key, value);
+    if (this.bytes + size > this.maxBytes) {
+      throw new OverloadedError(
+        `${this.bytes} bytes are pinned on this node; ${size} more would pass ${this.maxBytes}; try later`,
+        { retryable: true },
+      );
+    }
+    if (r === undefined) {
+      r = { deadline, keys: new Map(), bytes: 0 };
+      this.runs.set(run, r);
+    }
     r.keys.set(key, value);
+    r.bytes += size;
+    this.bytes += size;
     this.pinned++;
     this.counts.pinned++;
     return value;
@@ -70,7 +102,14 @@ export class PinTable {
   /** Replaces the run's version of `key` (after the run wrote it). */
   repin(run: string, deadline: number, key: string, value: Lattice): void {
     const r = this.runs.get(run);
-    if (r?.keys.delete(key) === true) this.pinned--;
+    const old = r?.keys.get(key);
+    if (r !== undefined && old !== undefined) {
+      r.keys.delete(key);
+      const size = pinBytes(key, old);
+      r.bytes -= size;
+      this.bytes -= size;
+      this.pinned--;
+    }
     this.pin(run, deadline, key, value);
   }
 
@@ -84,6 +123,7 @@ export class PinTable {
     if (r === undefined) return;
     this.runs.delete(run);
     this.pinned -= r.keys.size;
+    this.bytes -= r.bytes;
     this.counts.released++;
   }
 
@@ -94,18 +134,20 @@ export class PinTable {
       if (r.deadline >= now) continue;
       this.runs.delete(run);
       this.pinned -= r.keys.size;
+      this.bytes -= r.bytes;
       this.counts.expired++;
     }
   }
 
-  /** Runs with pins, and versions pinned. */
-  get size(): { runs: number; pins: number } {
-    return { runs: this.runs.size, pins: this.pinned };
+  /** Runs with pins, versions pinned, and their bytes. */
+  get size(): { runs: number; pins: number; bytes: number } {
+    return { runs: this.runs.size, pins: this.pinned, bytes: this.bytes };
   }
 
   close(): void {
     clearInterval(this.timer);
     this.runs.clear();
     this.pinned = 0;
+    this.bytes = 0;
   }
 }

@@ -2,7 +2,7 @@ import type { Cron } from "croner";
 import { InvalidArgumentError } from "../errors/index.js";
 import { LwwLattice, encodeValue } from "../lattice/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import { singleFunctionDag } from "../scheduler/index.js";
+import { nameMap, singleFunctionDag } from "../scheduler/index.js";
 import type { Dispatcher, Registry, RunRequest, RunStarter } from "../scheduler/index.js";
 import type { Store, Subscription } from "../storage/index.js";
 import { SCHEDULE_PREFIX, parseCron } from "./book.js";
@@ -195,7 +195,7 @@ export class Ticker {
       return { def: singleFunctionDag(def.fn), inputs: { [def.fn]: [...(def.args ?? []), extra] } };
     }
     const dag = await this.o.registry.dag(def.dag ?? "");
-    const inputs: Record<string, Uint8Array[]> = {};
+    const inputs = nameMap<Uint8Array[]>();
     for (const [f, args] of Object.entries(def.inputs ?? {})) inputs[f] = [...args, extra];
     return { def: dag, inputs };
   }

@@ -82,8 +82,19 @@ export function plainValue(l: Lattice): unknown {
       return l.toJSON();
     case "map": {
       const out: Record<string, unknown> = {};
-      // A deleted counter kept inside a map (see `deletedState`) is not a field.
-      for (const [k, v] of l.entries) if (!isAbsent(v)) out[k] = plainValue(v);
+      // A deleted counter kept inside a map (see `deletedState`) is not a field, and a key is
+      // the user's: `__proto__` must become an entry, not set the result's prototype.
+      for (const [k, v] of l.entries) {
+        if (isAbsent(v)) continue;
+        if (k !== "__proto__") out[k] = plainValue(v);
+        else
+          Object.defineProperty(out, k, {
+            value: plainValue(v),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+      }
       return out;
     }
   }

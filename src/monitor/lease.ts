@@ -1,5 +1,5 @@
 import { LwwLattice } from "../lattice/index.js";
-import type { HybridClock } from "../lattice/index.js";
+import type { HybridClock, Timestamp } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
 
 /** Where the monitor's lease lives. */
@@ -7,8 +7,6 @@ export const LEASE_KEY = "sys/monitor/lease";
 
 interface LeaseValue {
   holder: string;
-  /** Wall-clock ms until which the holder counts on it. */
-  until: number;
 }
 
 /**
@@ -18,8 +16,11 @@ interface LeaseValue {
  * A renewal reads the lease, then rewrites it: if the holder stalled long enough for the lease to
  * expire between the two (a pause of most of `ttlMs`), another holder's fresh lease could be
  * overwritten and both act for one round, until the next renewal shows each who holds it. A
- * holder that died between `putIfAbsent` and `expire` leaves a lease with no expiry: one whose
- * `until` is `ttlMs` in the past is deleted by whoever finds it.
+ * holder that died between `putIfAbsent` and `expire` leaves a lease with no expiry: one that
+ * stays exactly as it was for `2 × ttlMs` of the finder's own (monotonic) clock is deleted by it.
+ *
+ * Nothing here compares another host's wall clock with this one's: the store's expiry ends a
+ * lease that is not renewed, and a renewal rewrites the lease, which others see as a change.
  *
  * @example
  * ```ts
@@ -29,6 +30,8 @@ interface LeaseValue {
  */
 export class Lease {
   private heldUntil = 0;
+  /** Someone else's lease as last seen (its write's timestamp), and since when, locally. */
+  private seen: { ts: Timestamp; since: number } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -50,7 +53,7 @@ export class Lease {
       const cur = await this.store.get(this.key);
       const v = cur instanceof LwwLattice ? leaseValue(cur) : undefined;
       const fresh = (): LwwLattice => {
-        const value: LeaseValue = { holder: this.holder, until: Date.now() + this.ttlMs };
+        const value: LeaseValue = { holder: this.holder };
         return LwwLattice.of(value, this.clock.now());
       };
       if (cur === undefined) {
@@ -59,11 +62,13 @@ export class Lease {
         await this.store.put(this.key, fresh());
       } else {
         // Someone else's, or junk; a lease whose expiry was never set is cleared once stale.
-        if (v === undefined || v.until + this.ttlMs < Date.now()) {
+        if (v === undefined || this.stuck((cur as LwwLattice).ts, started)) {
+          this.seen = undefined;
           await this.store.delete(this.key);
         }
         return this.lost();
       }
+      this.seen = undefined;
       await this.store.expire(this.key, this.ttlMs);
       this.heldUntil = started + this.ttlMs;
       return true;
@@ -71,6 +76,18 @@ export class Lease {
       // Storage unavailable: keep what a past renewal still covers, but never more.
       return this.held;
     }
+  }
+
+  /**
+   * Whether another holder's lease, written at `ts`, has stayed unchanged for `2 × ttlMs` by
+   * this process's clock: its holder stopped renewing, and the store did not expire it.
+   */
+  private stuck(ts: Timestamp, now: number): boolean {
+    if (this.seen?.ts !== ts) {
+      this.seen = { ts, since: now };
+      return false;
+    }
+    return now - this.seen.since > 2 * this.ttlMs;
   }
 
   private lost(): false {
@@ -98,10 +115,10 @@ function leaseValue(l: LwwLattice): LeaseValue | undefined {
   try {
     const v = l.value<unknown>();
     if (typeof v !== "object" || v === null) return undefined;
+    // Leases written by earlier versions also carry the holder's wall-clock `until`: unread.
     const holder = Object.hasOwn(v, "holder") ? (v as LeaseValue).holder : undefined;
-    const until = Object.hasOwn(v, "until") ? (v as LeaseValue).until : undefined;
-    if (typeof holder !== "string" || typeof until !== "number") return undefined;
-    return { holder, until };
+    if (typeof holder !== "string") return undefined;
+    return { holder };
   } catch {
     return undefined;
   }

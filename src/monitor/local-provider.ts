@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import { InvalidArgumentError, StratusError } from "../errors/index.js";
 import type { NodeProvider } from "./provider.js";
@@ -26,12 +27,25 @@ export interface LocalNodeProviderOptions {
   readyTimeoutMs?: number;
   /** Receives nodes' unexpected exits. @default ignore */
   log?: (message: string) => void;
+  /**
+   * Ids of the cluster's live nodes (from membership). Nodes this provider starts get ids that
+   * begin with `idPrefix`, and every live node with such an id counts in {@link current}, not
+   * only this provider's own: a scheduler that takes the autoscaler's lease over from another
+   * counts the nodes the other started instead of starting `minNodes` more.
+   * @default only this provider's own nodes count
+   */
+  members?: () => Iterable<string> | Promise<Iterable<string>>;
+  /** How the ids of provider-started nodes begin. @default "auto-" */
+  idPrefix?: string;
 }
 
 interface Started {
   proc: ChildProcess;
   /** Resolves with the node's id once it printed that it joined. */
   ready: Promise<string>;
+  /** The id it was given. */
+  given: string;
+  /** Its id once it joined. */
   id?: string;
 }
 
@@ -56,6 +70,7 @@ export class LocalNodeProvider implements NodeProvider {
   readonly name = "local";
   private readonly nodes: Started[] = [];
   private readonly readyTimeoutMs: number;
+  private readonly idPrefix: string;
   private closed = false;
 
   constructor(private readonly o: LocalNodeProviderOptions) {
@@ -66,6 +81,10 @@ export class LocalNodeProvider implements NodeProvider {
       throw InvalidArgumentError.field("join", "must be a scheduler address");
     }
     this.readyTimeoutMs = o.readyTimeoutMs ?? 30_000;
+    this.idPrefix = o.idPrefix ?? "auto-";
+    if (!/^[A-Za-z0-9_.-]{1,32}$/.test(this.idPrefix)) {
+      throw InvalidArgumentError.field("idPrefix", "must be 1-32 letters, digits, _ . -");
+    }
   }
 
   /** Ids of the nodes that have joined (in start order). */
@@ -73,29 +92,41 @@ export class LocalNodeProvider implements NodeProvider {
     return this.nodes.flatMap((n) => (n.id === undefined ? [] : [n.id]));
   }
 
-  current(): Promise<number> {
-    return Promise.resolve(this.nodes.length);
+  /** Provider-started nodes: this provider's own (joined or starting) and any live in membership. */
+  async current(): Promise<number> {
+    const ids = new Set(this.nodes.map((n) => n.given));
+    if (this.o.members !== undefined) {
+      for (const id of await this.o.members()) if (id.startsWith(this.idPrefix)) ids.add(id);
+    }
+    return ids.size;
   }
 
+  /**
+   * Starts nodes until {@link current} is `n`, or stops its own newest until it is (nodes another
+   * provider started are left to it).
+   */
   async scale(n: number): Promise<void> {
     if (!Number.isInteger(n) || n < 0)
       throw InvalidArgumentError.field("n", "must be an integer ≥ 0");
     if (this.closed) return;
+    let count = await this.current();
     const fresh: Started[] = [];
-    while (this.nodes.length < n) {
+    for (; count < n; count++) {
       const s = this.start();
       this.nodes.push(s);
       fresh.push(s);
     }
     const stopping: Promise<void>[] = [];
-    while (this.nodes.length > n) stopping.push(stop(this.nodes.pop()!));
+    for (; count > n && this.nodes.length > 0; count--) stopping.push(stop(this.nodes.pop()!));
     await Promise.all([...fresh.map((s) => s.ready), ...stopping]);
   }
 
   private start(): Started {
     const [cmd, ...pre] = this.o.command as [string, ...string[]];
     const join = typeof this.o.join === "function" ? this.o.join() : this.o.join;
-    const proc = spawn(cmd, [...pre, "node", "--join", join, ...(this.o.args ?? [])], {
+    const given = this.idPrefix + randomBytes(4).toString("hex");
+    const argv = [...pre, "node", "--join", join, "--id", given, ...(this.o.args ?? [])];
+    const proc = spawn(cmd, argv, {
       env: { ...this.o.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -106,6 +137,7 @@ export class LocalNodeProvider implements NodeProvider {
     });
     const s: Started = {
       proc,
+      given,
       ready: new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => {
           proc.kill("SIGKILL");

@@ -35,7 +35,10 @@ export interface MonitorDeps {
   log?: (message: string) => void;
 }
 
-/** A record older than this (ms) says nothing about a node's present load. */
+/**
+ * A record that has not changed for this long (ms, by this process's clock) says nothing about a
+ * node's present load: its process stopped publishing.
+ */
 const STALE_MS = 3000;
 
 /**
@@ -55,6 +58,13 @@ export class Monitor {
   private readonly o: ResolvedMonitorOptions;
   private readonly lease: Lease;
   private readonly memory = new Map<string, NodeMemory>();
+  /**
+   * Each process's record as last seen (its own `at`, compared only with itself) and when it was
+   * seen to change, by this process's monotonic clock. Liveness is judged by that, never by
+   * comparing another host's wall clock with this one's: a node whose clock lags is still live,
+   * and one whose clock runs ahead still goes stale once it stops publishing.
+   */
+  private readonly changed = new Map<string, { at: number; seen: number }>();
   /** Nodes with a resize in flight: no second one until it settles. */
   private readonly resizing = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -120,7 +130,7 @@ export class Monitor {
       return;
     }
     const now = performance.now();
-    const nodes = records.filter((r) => r.rec.node !== undefined && r.ageMs <= STALE_MS);
+    const nodes = this.live(records, now);
     let saturated = nodes.length > 0;
     let busy = 0;
     let capacity = 0;
@@ -152,6 +162,23 @@ export class Monitor {
       if (!nodes.some((r) => r.rec.id === id)) this.memory.delete(id);
     }
     await this.scaleNodes(saturated, capacity > 0 ? busy / capacity : 0, now);
+  }
+
+  /** The node records that changed within {@link STALE_MS}; forgets processes gone from the store. */
+  private live(records: AgedRecord[], now: number): AgedRecord[] {
+    const present = new Set<string>();
+    const out: AgedRecord[] = [];
+    for (const r of records) {
+      present.add(r.rec.id);
+      const last = this.changed.get(r.rec.id);
+      if (last === undefined || last.at !== r.rec.at) {
+        this.changed.set(r.rec.id, { at: r.rec.at, seen: now });
+      }
+      const seen = this.changed.get(r.rec.id)?.seen ?? now;
+      if (r.rec.node !== undefined && now - seen <= STALE_MS) out.push(r);
+    }
+    for (const id of this.changed.keys()) if (!present.has(id)) this.changed.delete(id);
+    return out;
   }
 
   private resizeNode(id: string, addr: string, from: number, to: number, why: string): void {

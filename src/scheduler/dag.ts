@@ -1,14 +1,32 @@
 import { BadDagError } from "../errors/index.js";
 import { CONSISTENCY_LEVELS, isConsistency } from "./protocol.js";
 import type { Consistency, DagDef, ScheduledFn } from "./protocol.js";
+import { nameMap } from "./shape.js";
 
 const NAME = /^[A-Za-z_$][\w$.-]{0,127}$/;
+
+/**
+ * Names every JavaScript object answers to. A function called `__proto__` was registered, then
+ * lost on its way to a node (a record keyed by it sets a prototype instead of holding an entry;
+ * msgpack renames the key) and its calls waited for their deadline; `constructor` or `toString`
+ * read from a record that lacks them find a built-in. Refused as function and DAG names.
+ */
+const RESERVED: ReadonlySet<string> = new Set([
+  ...Object.getOwnPropertyNames(Object.prototype),
+  "prototype",
+]);
 
 /** Checks a function or DAG name; names are storage key suffixes and CLI arguments. */
 export function checkName(name: unknown, what: string): string {
   if (typeof name !== "string" || !NAME.test(name)) {
     throw new BadDagError(
       `${what} name ${JSON.stringify(name)} is invalid: use letters, digits, _ $ . - (at most 128, not starting with a digit)`,
+    );
+  }
+  if (RESERVED.has(name)) {
+    throw new BadDagError(
+      `${what} name ${JSON.stringify(name)} is reserved: every JavaScript object has a property of that name`,
+      { details: { name } },
     );
   }
   return name;
@@ -137,7 +155,7 @@ export function buildSchedule(
   def: DagDef,
   placed: Record<string, { node: string; addr: string }>,
 ): Record<string, ScheduledFn> {
-  const out: Record<string, ScheduledFn> = {};
+  const out = nameMap<ScheduledFn>();
   const anyOf = new Set(def.anyOf);
   for (const f of def.functions) {
     const p = placed[f];

@@ -21,6 +21,7 @@ import type {
   Trigger,
 } from "./protocol.js";
 import { RecentRuns } from "./recent.js";
+import { nameMap } from "./shape.js";
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -160,8 +161,8 @@ export class Dispatcher {
         resolve,
         reject,
         timer,
-        placed: {},
-        addrs: {},
+        placed: nameMap<string>(),
+        addrs: nameMap<string>(),
         startedAt: Date.now(),
         started: performance.now(),
       };
@@ -279,7 +280,7 @@ export class Dispatcher {
     });
     const placed = this.options.placer.place(reqs, exclude);
     this.release(p);
-    const where: Record<string, { node: string; addr: string }> = {};
+    const where = nameMap<{ node: string; addr: string }>();
     for (const [fn, m] of Object.entries(placed)) {
       where[fn] = { node: m.id, addr: m.addr };
       p.placed[fn] = m.id;

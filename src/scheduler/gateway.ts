@@ -19,6 +19,7 @@ import type { Membership } from "./membership.js";
 import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
 import type { FutureOutcome } from "./futures.js";
 import { checkPayload } from "./payloads.js";
+import { nameMap } from "./shape.js";
 import { CONSISTENCY_LEVELS, KEYS, isConsistency } from "./protocol.js";
 import type { CallOptions, FunctionDef } from "./protocol.js";
 import type { Registry } from "./registry.js";
@@ -131,7 +132,7 @@ export class Gateway {
         for (const [f, v] of Object.entries(raw)) inputs[f] = bytesList(v, `inputs.${f}`);
         const req: RunRequest = { def, inputs };
         if (typeof p.refs === "object" && p.refs !== null) {
-          req.refs = p.refs as Record<string, string[]>;
+          req.refs = Object.assign(nameMap<string[]>(), p.refs as Record<string, string[]>);
         }
         return this.start(req, p.options, conn);
       }

@@ -32,6 +32,7 @@ export { GATEWAY_METHODS, checkPayload } from "./payloads.js";
 export { Peers } from "./peers.js";
 export type { LocalSink, PeersOptions } from "./peers.js";
 export { Placer } from "./placement.js";
+export { nameMap } from "./shape.js";
 export type { PlacementPolicy, PlacementRequest } from "./placement.js";
 export {
   CONSISTENCY_LEVELS,
@@ -70,5 +71,6 @@ export type {
   Trigger,
 } from "./protocol.js";
 export { Registry } from "./registry.js";
+export type { LookupLimits } from "./lookups.js";
 export { RecentRuns } from "./recent.js";
 export type { FinishedRun, NameStats, RecentRunsOptions, SecondStats } from "./recent.js";

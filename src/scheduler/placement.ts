@@ -1,5 +1,6 @@
 import { NoResourcesError } from "../errors/index.js";
 import type { Member } from "./membership.js";
+import { nameMap } from "./shape.js";
 
 /** How functions are placed on nodes. */
 export type PlacementPolicy = "locality" | "spread";
@@ -62,7 +63,7 @@ export class Placer {
       nodes = nodes.filter((m) => !exclude.has(m.id));
     }
     if (nodes.length === 0) throw new NoResourcesError("no live node with executors to run on");
-    const out: Record<string, Member> = {};
+    const out = nameMap<Member>();
     if (this.policy === "spread") {
       for (const r of reqs)
         out[r.fn] = this.pinned(nodes, r.fn) ?? (nodes[this.rr++ % nodes.length] as Member);

@@ -1,15 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { NoSuchDagError, NoSuchFunctionError, StratusError } from "../errors/index.js";
+import {
+  InvalidArgumentError,
+  NoSuchDagError,
+  NoSuchFunctionError,
+  StratusError,
+} from "../errors/index.js";
 import { LwwLattice } from "../lattice/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import type { Store, Subscription } from "../storage/index.js";
+import { Lookups } from "./lookups.js";
+import type { LookupLimits } from "./lookups.js";
 import { KEYS } from "./protocol.js";
 import type { DagDef, FunctionDef } from "./protocol.js";
 
 /**
  * Function and DAG definitions, kept in storage so every scheduler and node sees the same ones.
  * Reads are served from a local copy that the store's change stream keeps fresh, so placing a
- * call costs no storage round trip.
+ * call costs no storage round trip. The copy is bounded (see {@link LookupLimits}): names that
+ * have no definition are remembered only briefly and only so many.
  *
  * @example
  * ```ts
@@ -19,40 +27,61 @@ import type { DagDef, FunctionDef } from "./protocol.js";
  * ```
  */
 export class Registry {
-  private readonly fns = new Map<string, Promise<FunctionDef | undefined>>();
-  private readonly dags = new Map<string, Promise<DagDef | undefined>>();
+  private readonly fns: Lookups<FunctionDef>;
+  private readonly dags: Lookups<DagDef>;
   private subs: Subscription[] = [];
 
   private constructor(
     private readonly store: Store,
     private readonly clock: HybridClock,
-  ) {}
+    limits: LookupLimits,
+  ) {
+    this.fns = new Lookups((name) => this.fetch<FunctionDef>(KEYS.fn + name), limits);
+    this.dags = new Lookups((name) => this.fetch<DagDef>(KEYS.dag + name), limits);
+  }
 
-  static async open(store: Store, clock: HybridClock): Promise<Registry> {
-    const r = new Registry(store, clock);
+  static async open(
+    store: Store,
+    clock: HybridClock,
+    limits: LookupLimits = {},
+  ): Promise<Registry> {
+    for (const [field, v] of Object.entries(limits)) {
+      if (v !== undefined && !(Number.isFinite(v) && (v as number) >= 0)) {
+        throw InvalidArgumentError.field(field, "must be a finite number ≥ 0");
+      }
+    }
+    const r = new Registry(store, clock, limits);
     r.subs = await Promise.all([
       store.subscribe(KEYS.fn, (e) => {
         if (e.kind === "reset") r.fns.clear();
-        else r.fns.delete(e.key.slice(KEYS.fn.length));
+        else r.fns.forget(e.key.slice(KEYS.fn.length));
       }),
       store.subscribe(KEYS.dag, (e) => {
         if (e.kind === "reset") r.dags.clear();
-        else r.dags.delete(e.key.slice(KEYS.dag.length));
+        else r.dags.forget(e.key.slice(KEYS.dag.length));
       }),
     ]);
     return r;
   }
 
+  /** What the local copy holds (definitions, and names remembered as missing). */
+  get held(): {
+    fns: { found: number; missing: number };
+    dags: { found: number; missing: number };
+  } {
+    return { fns: this.fns.size, dags: this.dags.size };
+  }
+
   async putFunction(def: Omit<FunctionDef, "version">): Promise<FunctionDef> {
     const full: FunctionDef = { ...def, version: randomUUID() };
     await this.replace(KEYS.fn + def.name, full);
-    this.fns.set(def.name, Promise.resolve(full));
+    this.fns.set(def.name, full);
     return full;
   }
 
   async putDag(def: DagDef): Promise<void> {
     await this.replace(KEYS.dag + def.name, def);
-    this.dags.set(def.name, Promise.resolve(def));
+    this.dags.set(def.name, def);
   }
 
   /**
@@ -78,7 +107,7 @@ export class Registry {
 
   /** The function's definition; `NO_SUCH_FUNCTION` when none is registered. */
   async fn(name: string): Promise<FunctionDef> {
-    const def = await this.lookup(this.fns, KEYS.fn, name);
+    const def = await this.fns.get(name);
     if (def === undefined)
       throw new NoSuchFunctionError(`no function named ${name}`, { details: { name } });
     return def;
@@ -86,7 +115,7 @@ export class Registry {
 
   /** The DAG's definition; `NO_SUCH_DAG` when none is registered. */
   async dag(name: string): Promise<DagDef> {
-    const def = await this.lookup(this.dags, KEYS.dag, name);
+    const def = await this.dags.get(name);
     if (def === undefined) throw new NoSuchDagError(`no DAG named ${name}`, { details: { name } });
     return def;
   }
@@ -103,23 +132,11 @@ export class Registry {
     return out.sort();
   }
 
-  private lookup<T>(
-    cache: Map<string, Promise<T | undefined>>,
-    prefix: string,
-    name: string,
-  ): Promise<T | undefined> {
-    let p = cache.get(name);
-    if (p === undefined) {
-      p = this.store.get(prefix + name).then((l) => {
-        if (l?.kind !== "lww") return undefined;
-        this.clock.observe(l.ts);
-        return l.value<T>();
-      });
-      cache.set(name, p);
-      // A failed read must not be cached: the next lookup retries.
-      p.catch(() => cache.get(name) === p && cache.delete(name));
-    }
-    return p;
+  private async fetch<T>(key: string): Promise<T | undefined> {
+    const l = await this.store.get(key);
+    if (l?.kind !== "lww") return undefined;
+    this.clock.observe(l.ts);
+    return l.value<T>();
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,14 @@ export const MAX_STRING = 1024;
 /** Most entries accepted in a list or record of a peer message (functions, args, keys…). */
 export const MAX_ENTRIES = 10_000;
 
+/**
+ * An empty record keyed by names a client or function chose: no prototype, so a name such as
+ * `__proto__` or `constructor` is an entry like any other, never a setter or an inherited method.
+ */
+export function nameMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 /** A plain object (not an array, not bytes). */
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);

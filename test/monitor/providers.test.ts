@@ -68,6 +68,42 @@ describe("monitor: the local node provider", () => {
     }
   });
 
+  it("counts the nodes another scheduler's provider started (from membership)", async () => {
+    // Two schedulers, as when the autoscaler's lease moves from one to the other.
+    const [s1, s2] = await Promise.all(
+      [1, 2].map(() => StratusProcess.start({ token: TOKEN, store, executors: 0 })),
+    );
+    const options = {
+      command: CLI,
+      args: ["--executors", "1"],
+      env: { ...process.env, STRATUS_TOKEN: TOKEN },
+    };
+    const first = new LocalNodeProvider({ ...options, join: s1!.url, members: () => s1!.nodeIds });
+    const next = new LocalNodeProvider({ ...options, join: s2!.url, members: () => s2!.nodeIds });
+    // Control: a provider that counts only its own nodes, as every provider did before.
+    const blind = new LocalNodeProvider({ ...options, join: s2!.url });
+    try {
+      await first.scale(1);
+      const [id] = first.ids;
+      assert.match(id ?? "", /^auto-/);
+      await until(async () => s2!.nodeIds.includes(id!), 10_000, "s2 to see the node");
+      assert.equal(await blind.current(), 0, "control: the node is not its own");
+      assert.equal(await next.current(), 1);
+      await next.scale(1); // minNodes 1: already met
+      assert.deepEqual(next.ids, [], "it started no second node");
+      await next.scale(2);
+      assert.equal(next.ids.length, 1);
+      assert.equal(await next.current(), 2);
+      // Scaling down stops its own node; the other's is left to its provider.
+      await next.scale(1);
+      assert.deepEqual(next.ids, []);
+      assert.deepEqual(first.ids, [id]);
+    } finally {
+      await Promise.all([first.close(), next.close(), blind.close()]);
+      await Promise.all([s1!.close(), s2!.close()]);
+    }
+  });
+
   it("the monitor adds a node when the only one is at maxExecutors, and removes it when idle", async () => {
     let url = "";
     const provider = new LocalNodeProvider({

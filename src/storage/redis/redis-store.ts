@@ -324,6 +324,11 @@ export class RedisStore implements Store {
     this.deadlines.cancelAll(new ClosedError("the Redis store was closed"));
     // QUIT waits for replies; a cluster node that is reconnecting may never give one, and a
     // close must not hang. Past a short grace period, drop the sockets.
+    // A client that is not connected has nobody to say goodbye to.
+    if (this.client.status !== "ready") {
+      this.client.disconnect();
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2_000)));
     try {

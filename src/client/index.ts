@@ -18,10 +18,17 @@ export type {
   CallOptions,
   ClusterStatus,
   ConnectOptions,
-  Context,
   LocalOptions,
   RegisterOptions,
   ScheduleInfo,
   ScheduleTarget,
-  StratusFunction,
 } from "./stratus.js";
+export type {
+  Context,
+  FunctionContext,
+  GetOptions,
+  NestedCallOptions,
+  StratusFunction,
+  TransactionHandle,
+  Transactions,
+} from "../function/index.js";

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from "../errors/index.js";
+import { REF_MARKER } from "../function/index.js";
 
 /** The field that marks an argument as a reference to a stored key (see the executor). */
-export const REF_FIELD = "$stratusRef";
+export const REF_FIELD = REF_MARKER;
 
 /** A reference to a stored key, resolved by the executor that runs the function. */
 export interface Ref {

@@ -17,7 +17,7 @@ import {
   valueHeader,
 } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
-import type { FunctionContext } from "../node/index.js";
+import type { Context, StratusFunction } from "../function/index.js";
 import { isFuturePush, nameMap } from "../scheduler/index.js";
 import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
@@ -26,16 +26,6 @@ import { Future } from "./future.js";
 import { ClientTransactions } from "../txn/index.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
-
-/**
- * What a function receives as its first argument: the executor's ctx (see `FunctionContext`),
- * with `state` typed as what the function's `init` returns.
- */
-export type Context<State = unknown> = Omit<FunctionContext, "state"> & { readonly state: State };
-
-/** A Stratus function: plain (a)sync code; its source is shipped, so it may not capture variables. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type StratusFunction<State = any> = (ctx: Context<State>, ...args: any[]) => unknown;
 
 /** Options of `register`. */
 export interface RegisterOptions<State = unknown> {

@@ -3,7 +3,7 @@
  * {@link Stage}; branches are built by calling several operators on one stage.
  */
 import { BadFlowError, UnknownColumnError } from "../errors/index.js";
-import type { Context } from "../client/index.js";
+import type { Context } from "../function/index.js";
 import type { Stratus } from "../client/index.js";
 import { deployFlow } from "./app.js";
 import type { DeployOptions, FlowApp } from "./app.js";

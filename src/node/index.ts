@@ -8,7 +8,9 @@
  * ```
  */
 export { validateFunctionSource } from "./executor/index.js";
-export type { FunctionContext, InvocationObserver } from "./executor/index.js";
+export type { InvocationObserver } from "./executor/index.js";
+/** @deprecated The ctx's types live in src/function; import them from there. */
+export type { FunctionContext } from "../function/index.js";
 export { Mailboxes } from "./mailbox.js";
 export { Node } from "./node.js";
 export type { NodeOptions } from "./node.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { REF_MARKER } from "../../src/node/executor/index.js";
+import { REF_MARKER } from "../../src/function/index.js";
 import type { ExecutorPool, FunctionCode } from "../../src/node/executor/index.js";
 import { FunctionError, StorageUnavailableError, isStratusError } from "../../src/errors/index.js";
 import { encodeValue } from "../../src/lattice/index.js";

@@ -17,16 +17,9 @@ import {
 import type { MessagePort } from "node:worker_threads";
 import { Inboxes, ValueCache } from "./inbox.js";
 import type { TypedArray } from "./inbox.js";
-import type {
-  CallOptions,
-  FunctionContext,
-  GetOptions,
-  HostCallMsg,
-  HostOp,
-  HostReplyMsg,
-  VersionedValue,
-} from "./types.js";
-import { REF_MARKER } from "./types.js";
+import type { HostCallMsg, HostOp, HostReplyMsg, VersionedValue } from "./types.js";
+import { REF_MARKER } from "../../function/index.js";
+import type { FunctionContext, GetOptions, NestedCallOptions } from "../../function/index.js";
 // The file, not the txn index: a worker loads no storage code.
 import { ClientTransactions } from "../../txn/handle.js";
 
@@ -283,7 +276,7 @@ export class Ctx implements FunctionContext {
    * `options.near`, go along, so placement sends the callee to the node caching them (the
    * dataflow locality pass relies on it).
    */
-  async call<T = unknown>(name: string, args: unknown[], options?: CallOptions): Promise<T> {
+  async call<T = unknown>(name: string, args: unknown[], options?: NestedCallOptions): Promise<T> {
     const near = options?.near;
     const refs: string[] = Array.isArray(near)
       ? near.filter((k): k is string => typeof k === "string")

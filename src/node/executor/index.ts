@@ -5,7 +5,7 @@
  * ## Values
  * Arguments and results are bytes of the value codec (`encodeValue` / `decodeValue`); only the
  * worker that runs a function decodes them. An argument that decodes to `{ $stratusRef: key }`
- * ({@link REF_MARKER}) is replaced by the value of `key` (fetched with the host `get`, several in
+ * (src/function's `REF_MARKER`) is replaced by the value of `key` (fetched with the host `get`, several in
  * parallel) before the function runs; a missing key gives `undefined`.
  *
  * ## Code
@@ -73,15 +73,11 @@
 export { ExecutorPool } from "./pool.js";
 export { EXECUTOR_GLOBALS, validateFunctionCode, validateFunctionSource } from "./validate.js";
 export type { ValidateOptions } from "./validate.js";
-export { REF_MARKER } from "./types.js";
 export type {
-  CallOptions,
   ChainOptions,
   ExecutorPoolOptions,
   ExecutorPoolStats,
   FunctionCode,
-  FunctionContext,
-  GetOptions,
   HostHandler,
   HostInvocation,
   HostOp,

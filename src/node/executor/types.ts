@@ -1,11 +1,10 @@
 /**
- * Shapes shared by the pool (main thread) and the worker entry: the public call types and the
- * private message protocol between them.
+ * Shapes shared by the pool (main thread) and the worker entry: the pool's options, the
+ * invocation model and the private message protocol between them. The ctx users program against
+ * is src/function's.
  */
-import type { ClientTransactions } from "../../txn/handle.js";
 import type { MessagePort } from "node:worker_threads";
 import type { WireError } from "../../errors/index.js";
-import type { Lattice, Lattices } from "../../lattice/index.js";
 
 /** The code of one function version, as registered. */
 export interface FunctionCode {
@@ -165,120 +164,6 @@ export interface ExecutorPoolStats {
   /** Calls settled (returned or failed) since the pool was created. */
   completed: number;
 }
-
-/** What user functions receive as their first argument. */
-export interface FunctionContext {
-  /** The invocation id. */
-  id(): string;
-  /**
-   * The id of the logical request this invocation belongs to, the same on every retry of it (in
-   * a `read-atomic` run, its transaction id, derived from the caller's request id): the
-   * idempotency key for effects outside Stratus.
-   */
-  runId(): Promise<string>;
-  /** The result of the function's `init`, or `undefined` when it has none. */
-  readonly state: unknown;
-  /**
-   * Aborted when the invocation is cancelled (a competing replica answered first, its caller
-   * gave up) or reaches its time limit; `signal.reason` is then a `StratusError` with code
-   * `CANCELLED` or `FUNCTION_TIMEOUT`. The caller has its answer at once; the function should
-   * stop soon after: a worker whose function has not settled `cancelGraceMs` (1 s) later is
-   * terminated and replaced. Host calls (`get`, `put`, `send`, `call`…) of a cancelled
-   * invocation fail, so its late writes never land, and `recv` rejects.
-   *
-   * @example
-   * ```ts
-   * async (ctx, url) => (await fetch(url, { signal: ctx.signal })).text();
-   * async (ctx) => {
-   *   for (const item of work) { ctx.signal.throwIfAborted(); step(item); }
-   * };
-   * ```
-   */
-  readonly signal: AbortSignal;
-  /**
-   * Reads a key's plain value (a counter's number, a set's array, a map's object of plain
-   * values); `undefined` when absent.
-   */
-  get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined>;
-  /** Reads the lattice a key holds (e.g. a counter's per-writer totals); `undefined` when absent. */
-  getLattice(key: string): Promise<Lattice | undefined>;
-  /**
-   * Every concurrent version of a key written under `causal` or `transactional-causal` (siblings,
-   * in clock order; `get` returns the first); for other values, their one plain value. `[]` when
-   * absent. Reads at the run's level, like `get`.
-   */
-  getVersions<T = unknown>(key: string): Promise<T[]>;
-  /** Writes a key as a last-writer-wins value. */
-  put(key: string, value: unknown): Promise<void>;
-  /**
-   * Merges a lattice into a key, e.g. `ctx.merge("visits", ctx.lattices.counter(1))`. Merging a
-   * different kind than the key holds fails with `LATTICE_TYPE_MISMATCH`.
-   */
-  merge(key: string, value: Lattice): Promise<void>;
-  /** The lattice constructors (`counter`, `set`, `max`, `min`, `lww`, `map`). */
-  readonly lattices: Lattices;
-  /** Deletes a key. */
-  delete(key: string): Promise<void>;
-  /** Sends a message to the invocation `to` (its `ctx.id()`); best effort, not acknowledged. */
-  send(to: string, msg: unknown): Promise<void>;
-  /** Takes the next message of this invocation's mailbox; `undefined` when `timeoutMs` elapsed. */
-  recv<T = unknown>(opts?: { timeoutMs?: number }): Promise<T | undefined>;
-  /**
-   * Calls another registered function and returns its result. In a `read-atomic` run the call
-   * joins the caller's transaction: it reads the caller's snapshot and buffered writes, and its
-   * writes commit with the caller's, or never.
-   */
-  call<T = unknown>(name: string, args: unknown[], options?: CallOptions): Promise<T>;
-  /**
-   * Read-atomic transactions, the same API as the client's `cloud.txn`, served by this node's
-   * transaction manager. Inside a `read-atomic` run a transaction joins the run's: `commit()`
-   * adds its writes to the run's (visible when the run commits), `abort()` drops them.
-   *
-   * @example
-   * ```ts
-   * const tx = await ctx.txn.begin();
-   * const n = (await tx.get<number>("stock/apples")) ?? 0;
-   * tx.put("stock/apples", n - 1);
-   * tx.merge("sold", ctx.lattices.counter(1));
-   * await tx.commit(); // TXN_ABORTED (retryable): nothing visible, begin again
-   * ```
-   */
-  readonly txn: ClientTransactions;
-}
-
-/** Options of `ctx.get`. */
-export interface GetOptions {
-  /**
-   * For a typed array (a tensor, a matrix): return this worker's cached instance of the key's
-   * current version instead of a copy of it, so a big value read on every call costs no copy.
-   * The caller must not change it. One that does only costs itself: before each hand-out the
-   * instance is compared with a private copy, and a changed one is left to its caller and
-   * replaced. Other values are decoded as usual. @default false
-   *
-   * @example
-   * ```ts
-   * const m = await ctx.get<Float32Array>("rec/cat/3", { shared: true }); // read it, never write
-   * ```
-   */
-  shared?: boolean;
-}
-
-/** Options of `ctx.call`. */
-export interface CallOptions {
-  /**
-   * Keys the callee will read: placement prefers the node caching them, as it does for
-   * `{ $stratusRef: key }` arguments, without the value being resolved into an argument.
-   *
-   * @example
-   * ```ts
-   * await ctx.call("score", [row, key], { near: [key] }); // score reads `key` with ctx.get
-   * ```
-   */
-  near?: readonly string[];
-}
-
-/** The marker of a reference argument: `{ [REF_MARKER]: key }` is replaced by the key's value. */
-export const REF_MARKER = "$stratusRef";
 
 /**
  * How many function versions a worker keeps compiled. The pool mirrors the worker's cache (same

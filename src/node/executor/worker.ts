@@ -13,7 +13,8 @@ import type { UserFunction } from "./compile.js";
 import { Cancellation, Ctx, HostLink } from "./ctx.js";
 import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
-import { BEFORE_EXIT, CODE_CACHE_LIMIT, REF_MARKER } from "./types.js";
+import { BEFORE_EXIT, CODE_CACHE_LIMIT } from "./types.js";
+import { REF_MARKER } from "../../function/index.js";
 import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
 
 // esbuild's keepNames helper, referenced by code that tsx or esbuild transformed.

@@ -12,7 +12,7 @@
  * `read-atomic` they are buffered until the sink's commit, which comes right after the gate.
  */
 import { InvalidArgumentError } from "../../errors/index.js";
-import type { FunctionContext } from "../../node/index.js";
+import type { FunctionContext } from "../../function/index.js";
 import type { Consistency } from "../../scheduler/index.js";
 import { lattices } from "../../lattice/index.js";
 import { TxnChecker } from "./checker.js";

@@ -19,9 +19,21 @@ import { Inboxes, ValueCache } from "./inbox.js";
 import type { TypedArray } from "./inbox.js";
 import type { HostCallMsg, HostOp, HostReplyMsg, VersionedValue } from "./types.js";
 import { REF_MARKER } from "../../function/index.js";
-import type { FunctionContext, GetOptions, NestedCallOptions } from "../../function/index.js";
-// The file, not the txn index: a worker loads no storage code.
-import { ClientTransactions } from "../../txn/handle.js";
+import type {
+  FunctionContext,
+  GetOptions,
+  NestedCallOptions,
+  Transactions,
+} from "../../function/index.js";
+
+/** Sends one `txn.*` request of the gateway's for a transaction begun in user code. */
+export type TxnRpc = <T>(method: string, payload: unknown) => Promise<T>;
+
+/**
+ * Builds `ctx.txn` over an invocation's `txn` host calls. Given by the worker's entry (the
+ * transaction client is src/txn's), so that the ctx itself names no transaction code.
+ */
+export type TransactionsFactory = (rpc: TxnRpc) => Transactions;
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -73,6 +85,8 @@ export class HostLink {
   constructor(
     private readonly post: (m: HostCallMsg, transfer?: readonly ArrayBuffer[]) => void,
     valueCacheBytes: number,
+    /** What `ctx.txn` is built with. */
+    readonly transactions: TransactionsFactory,
   ) {
     this.values = new ValueCache(valueCacheBytes);
   }
@@ -154,11 +168,11 @@ export class Ctx implements FunctionContext {
     return this.inv;
   }
 
-  private txns: ClientTransactions | undefined;
+  private txns: Transactions | undefined;
 
   /** Transactions over host calls: the node serves the same `txn.*` methods as a gateway. */
-  get txn(): ClientTransactions {
-    return (this.txns ??= new ClientTransactions(
+  get txn(): Transactions {
+    return (this.txns ??= this.link.transactions(
       <T>(method: string, payload: unknown) =>
         this.link.call(this.inv, "txn", [method, payload]) as Promise<T>,
     ));

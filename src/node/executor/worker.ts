@@ -3,6 +3,9 @@
  * order they arrive. The pool relies on that order: it infers which invocation is running from
  * the results it has received, so this file must never start an invocation before the previous
  * one's result (or error) has been posted.
+ *
+ * It is also the thread's composition root: the one file of src/node that names src/txn, to
+ * give `ctx.txn` its transaction client (eslint.config.js holds it to that file alone).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
@@ -15,6 +18,8 @@ import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
 import { BEFORE_EXIT, CODE_CACHE_LIMIT } from "./types.js";
 import { REF_MARKER } from "../../function/index.js";
+// The file, not the txn index: a worker loads no storage code.
+import { ClientTransactions } from "../../txn/handle.js";
 import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
 
 // esbuild's keepNames helper, referenced by code that tsx or esbuild transformed.
@@ -38,7 +43,7 @@ const post = (m: UpMsg, transfer?: readonly ArrayBuffer[]): void => {
 };
 /** Answers an invocation whose result stays here for the next call of its chain. */
 const EMPTY = new Uint8Array(0);
-const link = new HostLink(post, cacheBytes);
+const link = new HostLink(post, cacheBytes, (rpc) => new ClientTransactions(rpc));
 const guard = new MemoryGuard(
   typeof data.externalBytes === "number" ? data.externalBytes : 512 << 20,
   () => link.values.bytes,

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { BadFunctionError } from "../errors/index.js";
 import type { Stratus } from "../client/index.js";
-import type { DagSpec } from "../scheduler/index.js";
+import type { DagSpec } from "../protocol/index.js";
 
 /** What `deploy` registered. */
 export interface DeployReport {

@@ -22,6 +22,7 @@ import { KubernetesNodeProvider, LocalNodeProvider } from "../monitor/index.js";
 import type { MonitorOptions, NodeProvider } from "../monitor/index.js";
 import type { ClusterStats } from "../stats/index.js";
 import { connect } from "../wire/index.js";
+import { request } from "../protocol/index.js";
 import type { TlsClientOptions } from "../wire/index.js";
 import { parseJson, resolveTarget, saveCluster } from "./config.js";
 import { CONFIG_COMMANDS, applyConfigFile } from "./config-file.js";
@@ -484,10 +485,7 @@ listen(
     }).catch((e: unknown) => {
       throw joinError(String(o.join), e);
     });
-    const info = await conn.request<{ store: string | null; storeNeedsPassword?: boolean }>(
-      "cluster.info",
-      {},
-    );
+    const info = await request(conn, "cluster.info", {});
     await conn.close();
     store = info.store ?? undefined;
     if (store === undefined || store.startsWith("memory:")) {
@@ -700,7 +698,7 @@ client(
   });
   let stats: ClusterStats;
   try {
-    stats = await conn.request<ClusterStats>("cluster.stats", {});
+    stats = await request(conn, "cluster.stats", {});
   } finally {
     await conn.close();
   }

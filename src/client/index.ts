@@ -12,7 +12,7 @@ export { Future } from "./future.js";
 export { REF_FIELD, isRef, ref } from "./ref.js";
 export type { Ref } from "./ref.js";
 export { Stratus } from "./stratus.js";
-export { ClientTransaction, ClientTransactions } from "../txn/index.js";
+export { ClientTransaction, ClientTransactions } from "../txn/handle.js";
 export type { TickInfo } from "../cron/index.js";
 export type {
   CallOptions,

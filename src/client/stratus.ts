@@ -3,6 +3,7 @@ import {
   BadFunctionError,
   ClosedError,
   InvalidArgumentError,
+  StratusError,
   isStratusError,
   toWireError,
 } from "../errors/index.js";
@@ -18,12 +19,22 @@ import {
 } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { Context, StratusFunction } from "../function/index.js";
-import { isFuturePush, nameMap } from "../scheduler/index.js";
-import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
+import { isFuturePush, nameMap } from "../protocol/index.js";
+import type {
+  ClusterStatus,
+  Consistency,
+  DagSpec,
+  GatewayMethod,
+  GatewayRequest,
+  GatewayResponse,
+  ScheduleInfo,
+  WireRunOptions,
+} from "../protocol/index.js";
 import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
-import { ClientTransactions } from "../txn/index.js";
+// The file, not the txn index: the client loads no storage or server code.
+import { ClientTransactions } from "../txn/handle.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
 
@@ -188,20 +199,21 @@ export class Stratus {
     return opening;
   }
 
-  private async rpc<T>(
-    method: string,
-    payload: unknown,
+  /** Sends gateway request `method`, typed by `GatewayApi`. */
+  private async rpc<M extends GatewayMethod>(
+    method: M,
+    payload: GatewayRequest<M> | Outgoing<GatewayRequest<M>>,
     options?: { timeoutMs?: number },
-  ): Promise<T> {
+  ): Promise<GatewayResponse<M>> {
     const c = await this.connection();
     try {
-      return await c.request<T>(method, payload, options);
+      return await c.request<GatewayResponse<M>>(method, payload, options);
     } catch (e) {
       // The listener closed the connection for idleness as this request left: it was not handled
       // (a closing listener answers nothing), so it is safe to send once more on a new connection.
       if (!(e instanceof ClosedError) || !c.closedForIdleness) throw e;
       if (this.current !== undefined && (await this.current) === c) this.current = undefined;
-      return (await this.connection()).request<T>(method, payload, options);
+      return (await this.connection()).request<GatewayResponse<M>>(method, payload, options);
     }
   }
 
@@ -218,7 +230,7 @@ export class Stratus {
   ): Promise<void> {
     if (typeof fn !== "function") throw new BadFunctionError(`${name}: not a function`);
     checkTimeout(name, options.timeoutMs);
-    const req: Record<string, unknown> = { name, source: fn.toString() };
+    const req: GatewayRequest<"fn.register"> = { name, source: fn.toString() };
     if (options.init !== undefined) req.init = options.init.toString();
     if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
     await this.rpc("fn.register", req);
@@ -254,13 +266,13 @@ export class Stratus {
   ): Promise<T> {
     const { encoded, refs } = encodeArgs(args);
     const out = await this.withRetries(options, (wire) =>
-      this.rpc<Uint8Array>(
+      this.rpc(
         "call",
         { fn: name, args: encoded, refs, options: wire },
         { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
       ),
     );
-    return decodeValue<T>(out, IN_PLACE);
+    return decodeValue<T>(result(out), IN_PLACE);
   }
 
   /** Runs a DAG: `inputs` gives each source function its arguments. */
@@ -289,17 +301,17 @@ export class Stratus {
       if (e.refs.length > 0) refs[fn] = e.refs;
     }
     const out = await this.withRetries(options, (wire) =>
-      this.rpc<Uint8Array | { future: string }>(
+      this.rpc(
         "dag.call",
         { dag: name, inputs: enc, refs, options: wire },
         { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
       ),
     );
     if (options.future === true) {
-      const id = (out as { future: string }).future;
+      const id = futureId(out);
       return new Future<T>(id, this.awaitFuture(id), this.deleteFuture);
     }
-    return decodeValue<T>(out as Uint8Array, IN_PLACE);
+    return decodeValue<T>(result(out), IN_PLACE);
   }
 
   /**
@@ -309,7 +321,7 @@ export class Stratus {
    */
   private async withRetries<T>(
     options: CallOptions & { future?: boolean },
-    send: (wire: Record<string, unknown>) => Promise<T>,
+    send: (wire: WireRunOptions) => Promise<T>,
   ): Promise<T> {
     const { retries, ...wire } = options;
     if (options.consistency !== "read-atomic") return send(wire);
@@ -331,7 +343,7 @@ export class Stratus {
   /** A future by id, e.g. one another client started. */
   future<T = unknown>(id: string, options: { timeoutMs?: number } = {}): Future<T> {
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const o = this.rpc<Outcome>("future.get", { id, timeoutMs }, { timeoutMs: timeoutMs + 5_000 });
+    const o = this.rpc("future.get", { id, timeoutMs }, { timeoutMs: timeoutMs + 5_000 });
     return new Future<T>(id, o, this.deleteFuture);
   }
 
@@ -369,13 +381,13 @@ export class Stratus {
    * a last-writer-wins value itself; `undefined` when the key holds nothing.
    */
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const b = await this.rpc<Uint8Array | null>("kv.get", { key });
+    const b = await this.rpc("kv.get", { key });
     return b === null ? undefined : decodeValue<T>(b, IN_PLACE);
   }
 
   /** The lattice `key` holds (e.g. a counter's totals per writer), or `undefined`. */
   async getLattice(key: string): Promise<Lattice | undefined> {
-    const b = await this.rpc<Uint8Array | null>("kv.getLattice", { key });
+    const b = await this.rpc("kv.getLattice", { key });
     return b === null ? undefined : decodeLattice(b);
   }
 
@@ -406,25 +418,26 @@ export class Stratus {
           throw new InvalidArgumentError(`inputs.${fn} must be an array of arguments`);
         inputs[fn] = scheduledArgs(args);
       }
-      return this.rpc<ScheduleInfo>("schedule", { name, cron, dag: t.dag, inputs });
+      return this.rpc("schedule", { name, cron, dag: t.dag, inputs });
     }
     const args = scheduledArgs((t.args ?? []) as unknown[]);
-    return this.rpc<ScheduleInfo>("schedule", { name, cron, fn: t.fn, args });
+    // A JavaScript caller's fn of another type goes as it is: the gateway refuses it by shape.
+    return this.rpc("schedule", { name, cron, fn: t.fn as string, args });
   }
 
   /** Removes a schedule; false when there was none. Ticks already claimed still run. */
   async unschedule(name: string): Promise<boolean> {
-    return (await this.rpc<{ removed: boolean }>("unschedule", { name })).removed;
+    return (await this.rpc("unschedule", { name })).removed;
   }
 
   /** Every schedule, by name, with its next tick. */
   schedules(): Promise<ScheduleInfo[]> {
-    return this.rpc<ScheduleInfo[]>("schedules", {});
+    return this.rpc("schedules", {});
   }
 
   /** Nodes, their executors and load, registered functions and DAGs. */
   status(): Promise<ClusterStatus> {
-    return this.rpc<ClusterStatus>("status", {});
+    return this.rpc("status", {});
   }
 
   /** Closes the connection (and the embedded cluster, if this client started one). */
@@ -464,7 +477,7 @@ export class Stratus {
     if (this.closing) return this.failFutures();
     for (const [id, resolve] of this.futures) {
       this.futures.delete(id);
-      this.rpc<Outcome>("future.get", { id, timeoutMs: 120_000 }, { timeoutMs: 125_000 }).then(
+      this.rpc("future.get", { id, timeoutMs: 120_000 }, { timeoutMs: 125_000 }).then(
         (o) => resolve(o),
         (err: unknown) => resolve({ ok: false, e: toWireError(err) }),
       );
@@ -492,22 +505,28 @@ const IN_PLACE = { inPlace: true } as const;
 export type ScheduleTarget =
   { fn: string; args?: unknown[] } | { dag: string; inputs?: Record<string, unknown[]> };
 
-export type { ScheduleInfo };
+export type { ClusterStatus, ScheduleInfo };
 
-/** What `status()` returns. */
-export interface ClusterStatus {
-  backend: string;
-  nodes: {
-    id: string;
-    addr: string;
-    executors: number;
-    busy: number;
-    queued: number;
-    cachedKeys: number;
-  }[];
-  functions: string[];
-  dags: string[];
-  inFlight: number;
+/** A request as this client sends it: big bytes may go as parts spliced into the frame. */
+type Outgoing<T> = T extends Uint8Array
+  ? Arg
+  : T extends object
+    ? { [K in keyof T]: Outgoing<T[K]> }
+    : T;
+
+/** The result of a call sent without `future`. */
+function result(out: Uint8Array | { future: string }): Uint8Array {
+  if (out instanceof Uint8Array) return out;
+  throw new StratusError(
+    "INTERNAL",
+    "the gateway answered a call with a future it did not ask for",
+  );
+}
+
+/** The future's id, from a call sent with `future: true`. */
+function futureId(out: Uint8Array | { future: string }): string {
+  if (!(out instanceof Uint8Array)) return out.future;
+  throw new StratusError("INTERNAL", "the gateway answered a future call with a result");
 }
 
 function isRetryable(e: unknown): boolean {

@@ -1,7 +1,7 @@
 import { UnauthorizedError, ensureError } from "../errors/index.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import {
-  GATEWAY_METHODS,
+  CLIENT_REQUESTS,
   HOME_METHODS,
   PIN_METHODS,
   isCancel,
@@ -12,8 +12,8 @@ import {
   isPinRelease,
   isRunResult,
   isTrigger,
-} from "../scheduler/index.js";
-import type { Cancel, FnMessage, RunResult, Trigger } from "../scheduler/index.js";
+} from "../protocol/index.js";
+import type { Cancel, FnMessage, RunResult, Trigger } from "../protocol/index.js";
 import type { Connection, Handlers } from "../wire/index.js";
 
 /**
@@ -43,13 +43,6 @@ export interface DispatchTargets {
   /** Answers a request a connection's role is allowed to make. */
   request: (method: string, payload: unknown, conn: Connection) => unknown;
 }
-
-/** Requests a client may make; everything else needs a peer's role. */
-export const CLIENT_REQUESTS: ReadonlySet<string> = new Set([
-  ...GATEWAY_METHODS,
-  "cluster.info",
-  "cluster.stats",
-]);
 
 /**
  * A connection speaks for a peer (node or scheduler) when the peer said so in its hello, or when

@@ -418,7 +418,7 @@ export class StratusProcess {
         throw InvalidArgumentError.field("httpPort", "needs a scheduler (scheduler: true)");
       }
       http = await HttpIngress.listen({
-        gateway: { handle: (method, payload) => gw.handle(method, payload) },
+        gateway: gw,
         token: o.token,
         host: o.host ?? "127.0.0.1",
         port: o.httpPort,

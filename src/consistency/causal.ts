@@ -1,7 +1,7 @@
 import { InvalidArgumentError, StorageUnavailableError } from "../errors/index.js";
 import { decodeLattice, encodeLattice, encodeValue, plainValue } from "../lattice/index.js";
 import type { Lattice, MultiCausalLattice, VectorClock } from "../lattice/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import type { RunMeta } from "../protocol/index.js";
 import { userKey } from "../state/index.js";
 import type { ReadValue } from "../state/index.js";
 import type { RunSession, SessionEnv, SessionPolicy } from "./session.js";

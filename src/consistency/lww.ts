@@ -1,4 +1,4 @@
-import type { RunMeta } from "../scheduler/index.js";
+import type { RunMeta } from "../protocol/index.js";
 import type { ReadValue, UserState } from "../state/index.js";
 import type { RunSession, SessionEnv, SessionPolicy } from "./session.js";
 

@@ -6,8 +6,8 @@ import {
 } from "../errors/index.js";
 import { decodeLattice, encodeLattice } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
-import { PIN_METHODS, isPinFetch, isPinRelease } from "../scheduler/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import { PIN_METHODS, isPinFetch, isPinRelease } from "../protocol/index.js";
+import type { RunMeta } from "../protocol/index.js";
 import { PinTable } from "./pins.js";
 import type { PinTableOptions } from "./pins.js";
 import type { SessionEnv } from "./session.js";

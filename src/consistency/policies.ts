@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../errors/index.js";
-import type { Consistency } from "../scheduler/index.js";
+import type { Consistency } from "../protocol/index.js";
 import { LwwPolicy } from "./lww.js";
 import type { SessionEnv, SessionPolicy, SessionPolicyFactory } from "./session.js";
 

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, SnapshotConflictError } from "../errors/index.js";
 import type { Lattice } from "../lattice/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import type { RunMeta } from "../protocol/index.js";
 import { UserState, userKey } from "../state/index.js";
 import type { ReadValue } from "../state/index.js";
 import { ABSENT, PinnedVersions, pinKey } from "./pinned.js";

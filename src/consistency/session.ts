@@ -1,6 +1,7 @@
 import type { NodeCache } from "../cache/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import type { Consistency, Membership, Peers, RunMeta } from "../scheduler/index.js";
+import type { Consistency, RunMeta } from "../protocol/index.js";
+import type { Membership, Peers } from "../scheduler/index.js";
 import type { ReadValue, UserState } from "../state/index.js";
 import type { Store } from "../storage/index.js";
 
@@ -60,7 +61,7 @@ export interface SessionPolicy {
   /** Fan-in: one meta from the metas of several upstream results of one function (same run). */
   join(metas: RunMeta[]): RunMeta;
   /**
-   * Serves a message from the same policy on another node (src/scheduler/protocol.ts,
+   * Serves a message from the same policy on another node (src/protocol,
    * `PIN_METHODS`), with its answer or a promise of it; undefined when it is not this policy's.
    */
   handle?(method: string, payload: unknown): unknown;

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, SnapshotConflictError } from "../errors/index.js";
 import { encodeLattice } from "../lattice/index.js";
 import type { Lattice, VectorClock } from "../lattice/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import type { RunMeta } from "../protocol/index.js";
 import { userKey } from "../state/index.js";
 import type { ReadValue } from "../state/index.js";
 import { CausalValues, readValue } from "./causal.js";

@@ -3,7 +3,7 @@
  * and one DAG. Each pass can be switched off; see {@link OptimizeOptions}.
  */
 import { BadFlowError } from "../errors/index.js";
-import type { DagSpec } from "../scheduler/index.js";
+import type { DagSpec } from "../protocol/index.js";
 import type { GroupSpec, OpSpec } from "./ops.js";
 
 /** Optimizer passes. `true` (the default) turns on every pass; `false` turns every one off. */

@@ -10,14 +10,17 @@ import {
   UnauthorizedError,
   ValueTooLargeError,
 } from "../errors/index.js";
-import type { FutureOutcome } from "../scheduler/index.js";
+import type { GatewayMethod, GatewayResponse } from "../protocol/index.js";
 import { errorAnswer } from "./errors.js";
 import { argsFromJson, stringify, valueToJson } from "./json.js";
 import { openApiDocument } from "./openapi.js";
 
-/** What ingress needs of a scheduler: the gateway's `handle`, without a connection. */
+/**
+ * What ingress needs of a scheduler: the gateway's requests, without a connection. The payload
+ * is checked there, against the method's request shape.
+ */
 export interface IngressGateway {
-  handle(method: string, payload: unknown): Promise<unknown>;
+  request<M extends GatewayMethod>(method: M, payload: unknown): Promise<GatewayResponse<M>>;
 }
 
 /**
@@ -171,7 +174,7 @@ export class HttpIngress {
     if (req.method === "POST" && kind === "call") {
       const b = await this.jsonBody(req, res, ["args"]);
       const args = argsFromJson(b.args, "args");
-      return this.run(await this.o.gateway.handle("call", { fn: name, args, options }));
+      return this.run(await this.o.gateway.request("call", { fn: name, args, options }));
     }
     if (req.method === "POST" && kind === "dag") {
       const b = await this.jsonBody(req, res, ["inputs"]);
@@ -187,7 +190,7 @@ export class HttpIngress {
       const inputs = Object.fromEntries(
         Object.entries(raw).map(([f, a]) => [f, argsFromJson(a, `inputs.${f}`)]),
       );
-      return this.run(await this.o.gateway.handle("dag.call", { dag: name, inputs, options }));
+      return this.run(await this.o.gateway.request("dag.call", { dag: name, inputs, options }));
     }
     if (req.method === "GET" && kind === "futures") {
       const t = url.searchParams.get("timeoutMs");
@@ -195,10 +198,10 @@ export class HttpIngress {
       if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
         throw InvalidArgumentError.field("timeoutMs", "must be a non-negative number");
       }
-      const outcome = (await this.o.gateway.handle("future.get", {
+      const outcome = await this.o.gateway.request("future.get", {
         id: name,
         timeoutMs: Math.min(timeoutMs, this.maxWait),
-      })) as FutureOutcome;
+      });
       if (!outcome.ok) {
         throw outcome.e === undefined
           ? new StratusError("INTERNAL", "future failed")
@@ -207,24 +210,22 @@ export class HttpIngress {
       return { result: valueToJson(outcome.v) };
     }
     if (kind === "kv" && req.method === "GET") {
-      const v = (await this.o.gateway.handle("kv.get", { key: name })) as Uint8Array | null;
+      const v = await this.o.gateway.request("kv.get", { key: name });
       return { value: valueToJson(v) };
     }
     if (kind === "kv" && req.method === "PUT") {
       const b = await this.jsonBody(req, res, ["value"]);
       const [value] = argsFromJson([b.value], "value");
-      await this.o.gateway.handle("kv.put", { key: name, value });
+      await this.o.gateway.request("kv.put", { key: name, value });
       return { ok: true };
     }
     throw new RouteNotFound(url.pathname);
   }
 
   /** A call's answer: the future's id, or the result decoded to JSON. */
-  private run(out: unknown): unknown {
-    if (typeof out === "object" && out !== null && "future" in out) {
-      return { future: (out as { future: string }).future };
-    }
-    return { result: valueToJson(out as Uint8Array | null) };
+  private run(out: GatewayResponse<"call">): unknown {
+    if (out instanceof Uint8Array) return { result: valueToJson(out) };
+    return { future: out.future };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { RunMeta, ScheduledFn } from "../scheduler/index.js";
+import type { RunMeta, ScheduledFn } from "../protocol/index.js";
 
 interface Join {
   values: Map<string, Uint8Array>;

@@ -14,24 +14,22 @@ import type { Store } from "../storage/index.js";
 import {
   DEFAULT_FUTURE_RETENTION_MS,
   Heartbeat,
-  KEYS,
   singleFunctionDag,
   storeFuture,
 } from "../scheduler/index.js";
-import { UserState } from "../state/index.js";
+import type { Dispatcher, Membership, Peers, Registry, RunRequest } from "../scheduler/index.js";
+import { KEYS, isTxnMethod } from "../protocol/index.js";
 import type {
   Cancel,
-  Dispatcher,
   FnMessage,
-  Membership,
+  GatewayResponse,
   NodeInfo,
-  Peers,
-  Registry,
-  RunRequest,
   RunResult,
   ScheduledFn,
   Trigger,
-} from "../scheduler/index.js";
+  TxnMethod,
+} from "../protocol/index.js";
+import { UserState } from "../state/index.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/index.js";
 import { NodeCache } from "../cache/index.js";
 import { ExecutorPool } from "./executor/index.js";
@@ -95,7 +93,11 @@ export interface NodeOptions {
 
 /** What the node needs to serve `ctx.txn`: the `txn.*` methods, for a function in run `run`. */
 export interface FunctionTxnHost {
-  handle(method: string, payload: unknown, run: RunSession): Promise<unknown>;
+  handle<M extends TxnMethod>(
+    method: M,
+    payload: unknown,
+    run: RunSession,
+  ): Promise<GatewayResponse<M>>;
 }
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -516,11 +518,16 @@ export class Node {
         const out = await this.o.dispatcher.run(run);
         return session.returned?.(out) ?? out;
       }
-      case "txn":
+      case "txn": {
         if (this.o.txn === undefined) {
           throw new InvalidArgumentError("this node does not run transactions (ctx.txn)");
         }
-        return this.o.txn.handle(String(args[0]), args[1], session);
+        const method = String(args[0]);
+        if (!isTxnMethod(method)) {
+          throw new InvalidArgumentError(`unknown transaction method ${method.slice(0, 64)}`);
+        }
+        return this.o.txn.handle(method, args[1], session);
+      }
       default:
         throw new InvalidArgumentError(`unknown host operation ${String(op)}`);
     }

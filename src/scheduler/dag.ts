@@ -1,7 +1,8 @@
 import { BadDagError } from "../errors/index.js";
-import { CONSISTENCY_LEVELS, isConsistency } from "./protocol.js";
-import type { Consistency, DagDef, ScheduledFn } from "./protocol.js";
-import { nameMap } from "./shape.js";
+import { CONSISTENCY_LEVELS, isConsistency, nameMap } from "../protocol/index.js";
+import type { DagDef, DagSpec, ScheduledFn, WireDagSpec } from "../protocol/index.js";
+
+export type { DagSpec };
 
 const NAME = /^[A-Za-z_$][\w$.-]{0,127}$/;
 
@@ -32,21 +33,11 @@ export function checkName(name: unknown, what: string): string {
   return name;
 }
 
-/** Input of `registerDag`. */
-export interface DagSpec {
-  functions: string[];
-  edges?: [string, string][];
-  /** Functions that fire on their first upstream result instead of waiting for all. */
-  anyOf?: string[];
-  /** The consistency level of runs that name none. @default "lww" */
-  consistency?: Consistency;
-}
-
 /**
  * Validates a DAG: known function names, no duplicates, edges between its functions, acyclic,
  * connected enough to have at least one source and one sink. Returns the stored form.
  */
-export function validateDag(name: string, spec: DagSpec): DagDef {
+export function validateDag(name: string, spec: WireDagSpec): DagDef {
   checkName(name, "DAG");
   if (typeof spec !== "object" || spec === null || !Array.isArray(spec.functions)) {
     throw new BadDagError(`DAG ${name}: "functions" must be an array of function names`);
@@ -58,11 +49,13 @@ export function validateDag(name: string, spec: DagSpec): DagDef {
   const edges = spec.edges ?? [];
   if (!Array.isArray(edges)) throw new BadDagError(`DAG ${name}: "edges" must be an array`);
   const seen = new Set<string>();
+  const pairs: [string, string][] = [];
   for (const e of edges) {
-    if (!Array.isArray(e) || e.length !== 2) {
+    const [a, b] = Array.isArray(e) && e.length === 2 ? e : [];
+    if (a === undefined || b === undefined) {
       throw new BadDagError(`DAG ${name}: each edge is a [from, to] pair`);
     }
-    const [a, b] = e;
+    pairs.push([a, b]);
     if (!set.has(a) || !set.has(b)) {
       throw new BadDagError(`DAG ${name}: edge ${a} -> ${b} names a function not in the DAG`);
     }
@@ -75,7 +68,7 @@ export function validateDag(name: string, spec: DagSpec): DagDef {
   for (const f of anyOf) {
     if (!set.has(f)) throw new BadDagError(`DAG ${name}: anyOf names ${f}, not in the DAG`);
   }
-  const def: DagDef = { name, functions: fns, edges: edges.map(([a, b]) => [a, b]), anyOf };
+  const def: DagDef = { name, functions: fns, edges: pairs, anyOf };
   if (spec.consistency !== undefined) {
     if (!isConsistency(spec.consistency)) {
       throw new BadDagError(

@@ -12,16 +12,16 @@ import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
 import type {
-  CallOptions,
+  RunOptions,
   Cancel,
   Consistency,
   DagDef,
   RunMeta,
   RunResult,
   Trigger,
-} from "./protocol.js";
+} from "../protocol/index.js";
 import { RecentRuns } from "./recent.js";
-import { nameMap } from "./shape.js";
+import { nameMap } from "../protocol/index.js";
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -55,7 +55,7 @@ export interface RunRequest {
   inputs: Record<string, Uint8Array[]>;
   /** Stored keys referenced by each function's arguments, for locality. */
   refs?: Record<string, string[]>;
-  options?: CallOptions;
+  options?: RunOptions;
   /** Future id: the sink also stores the result under it. */
   future?: string;
   session?: Record<string, unknown>;

@@ -1,18 +1,13 @@
 import type { HybridClock } from "../lattice/index.js";
 import { LwwLattice } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
-import type { WireError } from "../errors/index.js";
-import { KEYS } from "./protocol.js";
+import { KEYS } from "../protocol/index.js";
+import type { FutureOutcome } from "../protocol/index.js";
+
+export type { FutureOutcome };
 
 /** How long a future's result is kept in storage by default: one hour. */
 export const DEFAULT_FUTURE_RETENTION_MS = 3_600_000;
-
-/** A future's outcome as stored under `sys/fut/<id>`. */
-export interface FutureOutcome {
-  ok: boolean;
-  v?: Uint8Array;
-  e?: WireError;
-}
 
 /**
  * Stores a future's outcome so that any client can read it by id, for `retentionMs`: then the

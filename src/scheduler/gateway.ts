@@ -12,34 +12,47 @@ import { UserState } from "../state/index.js";
 import type { Store } from "../storage/index.js";
 import type { Connection } from "../wire/index.js";
 import { checkName, validateDag } from "./dag.js";
-import type { DagSpec } from "./dag.js";
 import { singleFunctionDag } from "./dispatcher.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
 import type { Membership } from "./membership.js";
 import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
-import type { FutureOutcome } from "./futures.js";
-import { checkPayload } from "./payloads.js";
-import { nameMap } from "./shape.js";
-import { CONSISTENCY_LEVELS, KEYS, isConsistency } from "./protocol.js";
-import type { CallOptions, FunctionDef } from "./protocol.js";
+import {
+  CONSISTENCY_LEVELS,
+  KEYS,
+  checkPayload,
+  isConsistency,
+  isGatewayMethod,
+  nameMap,
+} from "../protocol/index.js";
+import type {
+  ClusterStatus,
+  FunctionDef,
+  FutureOutcome,
+  FutureStarted,
+  GatewayHandler,
+  GatewayHandlers,
+  GatewayMethod,
+  GatewayRequest,
+  GatewayResponse,
+  RunOptions,
+  ScheduleInfo,
+  WireRunOptions,
+} from "../protocol/index.js";
 import type { Registry } from "./registry.js";
 import { RunStarter } from "./runs.js";
 import type { RunTransactions } from "./runs.js";
 
+export type { ScheduleInfo };
+
 /** Checks a function's source before it is stored; throws `BAD_FUNCTION`. */
 export type SourceValidator = (name: string, source: string, kind: "function" | "init") => void;
-
-/** A schedule as `schedules` lists it: `next` is its next tick (epoch ms), null if none. */
-export type ScheduleInfo = { name: string; cron: string; next: number | null } & (
-  { fn: string } | { dag: string }
-);
 
 /**
  * Scheduled invocations' definitions (implemented by src/cron, passed in so that scheduler/
  * does not import it). `put` gets the checked `schedule` payload.
  */
 export interface ScheduleAdmin {
-  put(p: Record<string, unknown>): Promise<ScheduleInfo>;
+  put(p: GatewayRequest<"schedule">): Promise<ScheduleInfo>;
   remove(name: unknown): Promise<boolean>;
   list(): Promise<ScheduleInfo[]>;
 }
@@ -101,81 +114,81 @@ export class Gateway {
    * such as the HTTP ingress), futures' outcomes are not pushed: they are read with `future.get`.
    */
   async handle(method: string, a: unknown, conn?: Connection): Promise<unknown> {
+    if (!isGatewayMethod(method)) {
+      throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
+    }
+    return this.request(method, a, conn);
+  }
+
+  /** Answers one request to gateway method `method`, typed by `GatewayApi`. */
+  request<M extends GatewayMethod>(
+    method: M,
+    a: unknown,
+    conn?: Connection,
+  ): Promise<GatewayResponse<M>> {
     // Exact shape first: below, every field read is an own property of the right type.
     const p = checkPayload(method, a);
-    switch (method) {
-      case "fn.register":
-        return this.registerFunction(p);
-      case "dag.register": {
-        const name = checkName(p.name, "DAG");
-        const def = validateDag(name, p.spec as DagSpec);
-        await Promise.all(def.functions.map((f) => this.o.registry.fn(f)));
-        await this.o.registry.putDag(def);
-        return { name };
-      }
-      case "call": {
-        const fn = checkName(p.fn, "function");
-        await this.o.registry.fn(fn);
-        const req: RunRequest = {
-          def: singleFunctionDag(fn),
-          inputs: { [fn]: bytesList(p.args, "args") },
-        };
-        const refs = stringList(p.refs);
-        if (refs.length > 0) req.refs = { [fn]: refs };
-        return this.start(req, p.options, conn);
-      }
-      case "dag.call": {
-        const def = await this.o.registry.dag(checkName(p.dag, "DAG"));
-        // No prototype: an input named "__proto__" must be an input (and be refused), not a setter.
-        const inputs = Object.create(null) as Record<string, Uint8Array[]>;
-        const raw = (p.inputs ?? {}) as Record<string, unknown>;
-        for (const [f, v] of Object.entries(raw)) inputs[f] = bytesList(v, `inputs.${f}`);
-        const req: RunRequest = { def, inputs };
-        if (typeof p.refs === "object" && p.refs !== null) {
-          req.refs = Object.assign(nameMap<string[]>(), p.refs as Record<string, string[]>);
-        }
-        return this.start(req, p.options, conn);
-      }
-      case "future.delete":
-        await this.o.store.delete(KEYS.future + futureId(p.id));
-        return null;
-      case "future.get":
-        return this.futureGet(
-          futureId(p.id),
-          typeof p.timeoutMs === "number"
-            ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000)
-            : 120_000,
-        );
-      case "kv.get":
-        return (await this.state.read(p.key))?.bytes ?? null;
-      case "kv.getLattice":
-        return (await this.state.readLattice(p.key)) ?? null;
-      case "kv.put":
-        await this.state.put(p.key, bytes(p.value, "value"));
-        return null;
-      case "kv.merge":
-        await this.state.merge(p.key, bytes(p.lattice, "lattice"));
-        return null;
-      case "kv.delete":
-        await this.state.delete(p.key);
-        return null;
-      case "status":
-        return this.status();
-      case "schedule":
-        return this.schedules().put(p);
-      case "unschedule":
-        return { removed: await this.schedules().remove(p.name) };
-      case "schedules":
-        return this.schedules().list();
-      case "txn.begin":
-      case "txn.read":
-      case "txn.abort":
-      case "txn.commit":
-        return this.runs.transactions().handle(method, p);
-      default:
-        throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
-    }
+    const handler: GatewayHandler<M, Connection | undefined> = this.handlers[method];
+    return handler(p, conn);
   }
+
+  /** One handler per gateway method, each given its method's checked request. */
+  private readonly handlers: GatewayHandlers<Connection | undefined> = {
+    "fn.register": (p) => this.registerFunction(p),
+    "dag.register": async (p) => {
+      const name = checkName(p.name, "DAG");
+      const def = validateDag(name, p.spec);
+      await Promise.all(def.functions.map((f) => this.o.registry.fn(f)));
+      await this.o.registry.putDag(def);
+      return { name };
+    },
+    call: async (p, conn) => {
+      const fn = checkName(p.fn, "function");
+      await this.o.registry.fn(fn);
+      const req: RunRequest = { def: singleFunctionDag(fn), inputs: { [fn]: p.args ?? [] } };
+      if (p.refs !== undefined && p.refs.length > 0) req.refs = { [fn]: p.refs };
+      return this.start(req, p.options, conn);
+    },
+    "dag.call": async (p, conn) => {
+      const def = await this.o.registry.dag(checkName(p.dag, "DAG"));
+      // No prototype: an input named "__proto__" must be an input (and be refused), not a setter.
+      const inputs = Object.assign(nameMap<Uint8Array[]>(), p.inputs);
+      const req: RunRequest = { def, inputs };
+      if (p.refs !== undefined) req.refs = Object.assign(nameMap<string[]>(), p.refs);
+      return this.start(req, p.options, conn);
+    },
+    "future.delete": async (p) => {
+      await this.o.store.delete(KEYS.future + futureId(p.id));
+      return null;
+    },
+    "future.get": (p) =>
+      this.futureGet(
+        futureId(p.id),
+        p.timeoutMs !== undefined ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000) : 120_000,
+      ),
+    "kv.get": async (p) => (await this.state.read(p.key))?.bytes ?? null,
+    "kv.getLattice": async (p) => (await this.state.readLattice(p.key)) ?? null,
+    "kv.put": async (p) => {
+      await this.state.put(p.key, p.value);
+      return null;
+    },
+    "kv.merge": async (p) => {
+      await this.state.merge(p.key, p.lattice);
+      return null;
+    },
+    "kv.delete": async (p) => {
+      await this.state.delete(p.key);
+      return null;
+    },
+    status: () => this.status(),
+    schedule: (p) => this.schedules().put(p),
+    unschedule: async (p) => ({ removed: await this.schedules().remove(p.name) }),
+    schedules: () => this.schedules().list(),
+    "txn.begin": (p) => this.runs.transactions().handle("txn.begin", p),
+    "txn.read": (p) => this.runs.transactions().handle("txn.read", p),
+    "txn.abort": (p) => this.runs.transactions().handle("txn.abort", p),
+    "txn.commit": (p) => this.runs.transactions().handle("txn.commit", p),
+  };
 
   private schedules(): ScheduleAdmin {
     if (this.o.schedules === undefined) {
@@ -185,24 +198,24 @@ export class Gateway {
   }
 
   private async registerFunction(
-    p: Record<string, unknown>,
-  ): Promise<{ name: string; version: string }> {
+    p: GatewayRequest<"fn.register">,
+  ): Promise<GatewayResponse<"fn.register">> {
     const name = checkName(p.name, "function");
     const kind = p.kind === "module" ? "module" : "source";
-    if (typeof p.source !== "string" || p.source.length === 0) {
+    if (p.source.length === 0) {
       throw new BadFunctionError(`function ${name}: source must be a non-empty string`);
     }
     const def: Omit<FunctionDef, "version"> = { name, kind, source: p.source };
     if (kind === "source") this.o.validate(name, p.source, "function");
-    else if (typeof p.exportName === "string") def.exportName = p.exportName;
+    else if (p.exportName !== undefined) def.exportName = p.exportName;
     else throw new BadFunctionError(`function ${name}: a module function needs its export name`);
-    if (typeof p.init === "string") {
+    if (p.init !== undefined) {
       if (kind === "source") this.o.validate(name, p.init, "init");
       def.init = p.init;
     }
     if (p.timeoutMs !== undefined) {
       // Infinity or NaN would turn into a limit no node can enforce; nodes also clamp to their cap.
-      if (typeof p.timeoutMs !== "number" || !Number.isFinite(p.timeoutMs) || !(p.timeoutMs > 0)) {
+      if (!Number.isFinite(p.timeoutMs) || !(p.timeoutMs > 0)) {
         throw new InvalidArgumentError(
           `function ${name}: timeoutMs must be a finite positive number of milliseconds`,
         );
@@ -213,8 +226,12 @@ export class Gateway {
     return { name, version: full.version };
   }
 
-  private async start(req: RunRequest, raw: unknown, conn?: Connection): Promise<unknown> {
-    const options = callOptions(raw);
+  private async start(
+    req: RunRequest,
+    raw: WireRunOptions | undefined,
+    conn?: Connection,
+  ): Promise<Uint8Array | FutureStarted> {
+    const options = runOptions(raw);
     // A read-atomic run is one transaction named after the request: a retry of the request finds
     // the result its first attempt committed instead of running again.
     const done = await this.runs.prepare(req, options);
@@ -296,7 +313,7 @@ export class Gateway {
     return l === undefined ? undefined : (l as LwwLattice).value<FutureOutcome>();
   }
 
-  private async status(): Promise<unknown> {
+  private async status(): Promise<ClusterStatus> {
     const [functions, dags] = await Promise.all([
       this.o.registry.listFunctions(),
       this.o.registry.listDags(),
@@ -332,14 +349,12 @@ function push(conn: Connection | undefined, outcome: FutureOutcome & { id: strin
   }
 }
 
-/** Call options from the wire, checked: a bad deadline is refused, not turned into NaN timers. */
-function callOptions(raw: unknown): CallOptions {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== "object") throw new InvalidArgumentError("options must be an object");
-  const o = raw as Record<string, unknown>;
-  const out: CallOptions = {};
+/** Run options from the wire, checked: a bad deadline is refused, not turned into NaN timers. */
+function runOptions(o: WireRunOptions | undefined): RunOptions {
+  if (o === undefined) return {};
+  const out: RunOptions = {};
   if (o.timeoutMs !== undefined) {
-    if (typeof o.timeoutMs !== "number" || !(o.timeoutMs > 0) || o.timeoutMs > 86_400_000) {
+    if (!(o.timeoutMs > 0) || o.timeoutMs > 86_400_000) {
       throw new InvalidArgumentError("timeoutMs must be a number of milliseconds, at most a day");
     }
     out.timeoutMs = o.timeoutMs;
@@ -353,29 +368,14 @@ function callOptions(raw: unknown): CallOptions {
     }
     out.consistency = o.consistency;
   }
-  if (typeof o.requestId === "string") out.requestId = o.requestId;
+  if (o.requestId !== undefined) out.requestId = o.requestId;
   if (o.retry === true) out.retry = true;
   return out;
 }
 
-function futureId(v: unknown): string {
-  if (typeof v !== "string" || v.length === 0 || v.length > 64) {
+function futureId(v: string): string {
+  if (v.length === 0 || v.length > 64) {
     throw InvalidArgumentError.field("id", "must be a future id");
   }
   return v;
-}
-
-function bytes(v: unknown, what: string): Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be encoded bytes`);
-  return v;
-}
-
-function bytesList(v: unknown, what: string): Uint8Array[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v)) throw new InvalidArgumentError(`${what} must be an array`);
-  return v.map((x, i) => bytes(x, `${what}[${i}]`));
-}
-
-function stringList(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }

@@ -1,8 +1,8 @@
 import type { HybridClock } from "../lattice/index.js";
 import { LwwLattice } from "../lattice/index.js";
 import type { Store, Subscription } from "../storage/index.js";
-import { KEYS } from "./protocol.js";
-import type { NodeInfo } from "./protocol.js";
+import { KEYS } from "../protocol/index.js";
+import type { NodeInfo } from "../protocol/index.js";
 
 /** Options of {@link Membership}. */
 export interface MembershipOptions {

@@ -1,6 +1,6 @@
 import { NoResourcesError } from "../errors/index.js";
 import type { Member } from "./membership.js";
-import { nameMap } from "./shape.js";
+import { nameMap } from "../protocol/index.js";
 
 /** How functions are placed on nodes. */
 export type PlacementPolicy = "locality" | "spread";

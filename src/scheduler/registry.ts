@@ -10,8 +10,8 @@ import type { HybridClock } from "../lattice/index.js";
 import type { Store, Subscription } from "../storage/index.js";
 import { Lookups } from "./lookups.js";
 import type { LookupLimits } from "./lookups.js";
-import { KEYS } from "./protocol.js";
-import type { DagDef, FunctionDef } from "./protocol.js";
+import { KEYS } from "../protocol/index.js";
+import type { DagDef, FunctionDef } from "../protocol/index.js";
 
 /**
  * Function and DAG definitions, kept in storage so every scheduler and node sees the same ones.

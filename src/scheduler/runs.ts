@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { InvalidArgumentError } from "../errors/index.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
-import type { CallOptions } from "./protocol.js";
+import type { GatewayRequest, GatewayResponse, RunOptions, TxnMethod } from "../protocol/index.js";
 
 /** What a read-atomic run starts with: the session to carry, or an earlier attempt's result. */
 export type RunTxnStart = { session: Record<string, unknown> } | { result: Uint8Array };
@@ -19,7 +19,7 @@ export interface RunTransactions {
    */
   begin(requestId: string, dag: string, retry: boolean): Promise<RunTxnStart>;
   /** Answers `txn.begin`, `txn.read`, `txn.abort` and `txn.commit` (payloads already checked). */
-  handle(method: string, p: Record<string, unknown>): Promise<unknown>;
+  handle<M extends TxnMethod>(method: M, p: GatewayRequest<M>): Promise<GatewayResponse<M>>;
 }
 
 /**
@@ -40,7 +40,7 @@ export class RunStarter {
   ) {}
 
   /** The level a request runs at. */
-  level(req: RunRequest, options: CallOptions): string {
+  level(req: RunRequest, options: RunOptions): string {
     return options.consistency ?? req.def.consistency ?? "lww";
   }
 
@@ -50,10 +50,7 @@ export class RunStarter {
    * defaults to `maxTxnMs`, and a longer one is refused: a transaction older than that can no
    * longer commit.
    */
-  async prepare(
-    req: RunRequest,
-    options: CallOptions,
-  ): Promise<{ result: Uint8Array } | undefined> {
+  async prepare(req: RunRequest, options: RunOptions): Promise<{ result: Uint8Array } | undefined> {
     req.options = options;
     if (this.level(req, options) !== "read-atomic") return undefined;
     const txn = this.transactions();
@@ -76,7 +73,7 @@ export class RunStarter {
   }
 
   /** Prepares and runs `req` to completion. */
-  async run(req: RunRequest, options: CallOptions): Promise<Uint8Array> {
+  async run(req: RunRequest, options: RunOptions): Promise<Uint8Array> {
     const done = await this.prepare(req, options);
     return done?.result ?? this.dispatcher.run(req);
   }

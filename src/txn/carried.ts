@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from "../errors/index.js";
 import { isTimestamp } from "../lattice/index.js";
 import type { Timestamp } from "../lattice/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import type { RunMeta } from "../protocol/index.js";
 import type { WireWrite } from "./transaction.js";
 
 /**

@@ -1,10 +1,8 @@
 import type { RunSession } from "../consistency/index.js";
-import { InvalidArgumentError } from "../errors/index.js";
-import { checkPayload } from "../scheduler/index.js";
+import { checkPayload } from "../protocol/index.js";
+import type { GatewayResponse, TxnMethod } from "../protocol/index.js";
 import type { RunTransactionService } from "./service.js";
 import { ReadAtomicSession } from "./session.js";
-
-const METHODS: ReadonlySet<string> = new Set(["txn.begin", "txn.read", "txn.abort", "txn.commit"]);
 
 /**
  * `ctx.txn` on a node: the same `txn.*` methods (and payload checks) as the gateway's, served by
@@ -24,10 +22,11 @@ export class FunctionTransactions {
   constructor(private readonly service: RunTransactionService) {}
 
   /** One `txn.*` request of a function running in session `run`. */
-  handle(method: string, payload: unknown, run: RunSession): Promise<unknown> {
-    if (!METHODS.has(method)) {
-      throw new InvalidArgumentError(`unknown transaction method ${method.slice(0, 64)}`);
-    }
+  handle<M extends TxnMethod>(
+    method: M,
+    payload: unknown,
+    run: RunSession,
+  ): Promise<GatewayResponse<M>> {
     const p = checkPayload(method, payload);
     if (run instanceof ReadAtomicSession) return run.joined(method, p);
     return this.service.handle(method, p);

@@ -1,18 +1,21 @@
 /**
  * Transaction handles as users hold them: `cloud.txn` on a client, `ctx.txn` inside a function.
- * Both speak the gateway's `txn.*` methods (src/scheduler/payloads.ts): a client sends them to a
- * gateway, a function to its node, which serves them from the node's own manager.
- * Executor workers import this file directly (not the index), so they load no storage code.
+ * Both speak the gateway's `txn.*` methods (src/protocol, `GatewayApi`): a client sends them to
+ * a gateway, a function to its node, which serves them from the node's own manager. They
+ * implement src/function's `Transactions`. Executor workers and the client import this file
+ * directly (not the index), so they load no storage code.
  */
 import { decodeLattice, decodeValue, encodeLattice, encodeValue } from "../lattice/index.js";
-import type { Lattice, Timestamp } from "../lattice/index.js";
+import type { Lattice } from "../lattice/index.js";
+import type { TransactionHandle, Transactions } from "../function/index.js";
+import type { TxnRpc } from "../protocol/index.js";
 // Registers TXN_ABORTED and TXN_FENCED, so they arrive over any wire as their own classes.
 import "./errors.js";
 import { Transaction } from "./transaction.js";
-import type { TxnBackend, WireCommitted } from "./transaction.js";
+import type { TxnBackend } from "./transaction.js";
 
 /** Sends one `txn.*` request (a client's rpc to its gateway, a function's host call). */
-export type Rpc = <T>(method: string, payload: unknown) => Promise<T>;
+export type Rpc = TxnRpc;
 
 /**
  * A transaction backend over the `txn.*` methods.
@@ -24,9 +27,9 @@ export type Rpc = <T>(method: string, payload: unknown) => Promise<T>;
  */
 export function rpcBackend(rpc: Rpc): TxnBackend {
   return {
-    begin: async (tid) => (await rpc<{ start: Timestamp }>("txn.begin", { tid })).start,
+    begin: async (tid) => (await rpc("txn.begin", { tid })).start,
     read: (r) =>
-      rpc<Uint8Array | null>("txn.read", {
+      rpc("txn.read", {
         tid: r.tid,
         epoch: r.epoch,
         key: r.key,
@@ -34,7 +37,7 @@ export function rpcBackend(rpc: Rpc): TxnBackend {
         n: r.n,
       }),
     commit: (c) =>
-      rpc<WireCommitted>("txn.commit", {
+      rpc("txn.commit", {
         tid: c.tid,
         epoch: c.epoch,
         start: c.start,
@@ -61,7 +64,7 @@ export function rpcBackend(rpc: Rpc): TxnBackend {
  * await tx.commit(); // TXN_ABORTED (retryable) leaves nothing visible
  * ```
  */
-export class ClientTransaction {
+export class ClientTransaction implements TransactionHandle {
   constructor(private readonly tx: Transaction) {}
 
   /** The transaction id. */
@@ -123,7 +126,7 @@ export class ClientTransaction {
  * await tx.commit();
  * ```
  */
-export class ClientTransactions {
+export class ClientTransactions implements Transactions {
   constructor(private readonly rpc: Rpc) {}
 
   /** Starts a read-atomic transaction. */

@@ -1,8 +1,9 @@
 import { InvalidArgumentError, NodeLostError, isStratusError } from "../errors/index.js";
 import { decodeLattice, encodeLattice, isTimestamp } from "../lattice/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import { HOME_METHODS } from "../scheduler/index.js";
-import type { HomeRead, HomeRelease, Peers } from "../scheduler/index.js";
+import { HOME_METHODS } from "../protocol/index.js";
+import type { HomeRead, HomeRelease } from "../protocol/index.js";
+import type { Peers } from "../scheduler/index.js";
 import { localBackend, snapshotId } from "./local.js";
 import type { TxnManager } from "./manager.js";
 import type { TxnBackend, WireReadRequest } from "./transaction.js";

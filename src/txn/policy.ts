@@ -1,6 +1,6 @@
 import type { RunSession, SessionPolicy, SessionPolicyFactory } from "../consistency/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import type { RunMeta } from "../protocol/index.js";
 import { TXN_SESSION_KEY, carried } from "./carried.js";
 import type { CarriedTxn } from "./carried.js";
 import { runBackend, serveHome } from "./home.js";

@@ -1,7 +1,13 @@
 import { InvalidArgumentError } from "../errors/index.js";
 import { encodeValue, isTimestamp } from "../lattice/index.js";
 import type { HybridClock, Timestamp } from "../lattice/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import type {
+  GatewayRequest,
+  GatewayResponse,
+  RunMeta,
+  TxnHandlers,
+  TxnMethod,
+} from "../protocol/index.js";
 import { localBackend } from "./local.js";
 import type { TxnManager } from "./manager.js";
 import { TXN_SESSION_KEY, startedTxn } from "./carried.js";
@@ -93,35 +99,36 @@ export class RunTransactionService {
    * home of a client's transaction, keeping its snapshot from its first read to its commit or
    * abort (or `maxTxnMs`).
    */
-  async handle(method: string, p: Record<string, unknown>): Promise<unknown> {
-    switch (method) {
-      case "txn.begin":
-        return { start: await this.backend.begin(typeof p.tid === "string" ? p.tid : "") };
-      case "txn.read":
-        return this.backend.read({
-          tid: tidOf(p.tid),
-          epoch: epochOf(p.epoch),
-          start: ts(p.start),
-          key: p.key as string,
-          n: typeof p.n === "number" ? p.n : 0,
-        });
-      case "txn.abort":
-        await this.backend.release?.(tidOf(p.tid), epochOf(p.epoch));
-        return null;
-      case "txn.commit": {
-        const c: WireCommit = {
-          tid: tidOf(p.tid),
-          epoch: epochOf(p.epoch),
-          start: ts(p.start),
-          writes: p.writes as WireCommit["writes"],
-        };
-        const out = await this.backend.commit(c);
-        return { ts: out.ts };
-      }
-      default:
-        throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
-    }
+  handle<M extends TxnMethod>(method: M, p: GatewayRequest<M>): Promise<GatewayResponse<M>> {
+    const h: TxnHandlers[M] = this.methods[method];
+    return h(p);
   }
+
+  private readonly methods: TxnHandlers = {
+    "txn.begin": async (p) => ({ start: await this.backend.begin(p.tid ?? "") }),
+    "txn.read": (p) =>
+      this.backend.read({
+        tid: tidOf(p.tid),
+        epoch: epochOf(p.epoch),
+        start: ts(p.start),
+        key: p.key,
+        n: p.n ?? 0,
+      }),
+    "txn.abort": async (p) => {
+      await this.backend.release?.(tidOf(p.tid), epochOf(p.epoch));
+      return null;
+    },
+    "txn.commit": async (p) => {
+      const c: WireCommit = {
+        tid: tidOf(p.tid),
+        epoch: epochOf(p.epoch),
+        start: ts(p.start),
+        writes: p.writes,
+      };
+      const out = await this.backend.commit(c);
+      return { ts: out.ts };
+    },
+  };
 }
 
 function tidOf(v: unknown): string {

@@ -8,7 +8,13 @@ import {
   encodeLattice,
   encodeValue,
 } from "../lattice/index.js";
-import type { RunMeta } from "../scheduler/index.js";
+import type {
+  GatewayRequest,
+  GatewayResponse,
+  RunMeta,
+  TxnHandlers,
+  TxnMethod,
+} from "../protocol/index.js";
 import type { ReadValue } from "../state/index.js";
 import { userKey } from "../state/index.js";
 import type { CarriedTxn } from "./carried.js";
@@ -103,16 +109,20 @@ export class ReadAtomicSession implements RunSession {
    * `commit()` adds its writes (with their modes: a merge stays a merge) to the run's, to be
    * committed with the run.
    */
-  async joined(method: string, p: Record<string, unknown>): Promise<unknown> {
-    switch (method) {
-      case "txn.begin":
-        return { start: this.c.s };
-      case "txn.read":
-        return (await this.getLattice(p.key)) ?? null;
-      case "txn.abort":
-        return null;
-      case "txn.commit":
-        for (const [k, mode, v] of p.writes as [string, 0 | 1, Uint8Array | null][]) {
+  joined<M extends TxnMethod>(method: M, p: GatewayRequest<M>): Promise<GatewayResponse<M>> {
+    const h: TxnHandlers[M] = (this.joinedMethods ??= this.joinedTable())[method];
+    return h(p);
+  }
+
+  private joinedMethods: TxnHandlers | undefined;
+
+  private joinedTable(): TxnHandlers {
+    return {
+      "txn.begin": async () => ({ start: this.c.s }),
+      "txn.read": async (p) => (await this.getLattice(p.key)) ?? null,
+      "txn.abort": async () => null,
+      "txn.commit": async (p) => {
+        for (const [k, mode, v] of p.writes) {
           const key = checked(k);
           if (v === null) this.tx.delete(key);
           else if (mode === 1) this.tx.mergeLattice(key, decodeLattice(v));
@@ -124,9 +134,8 @@ export class ReadAtomicSession implements RunSession {
           this.own?.push([key, mode, v]);
         }
         return { ts: null };
-      default:
-        throw new InvalidArgumentError(`unknown method ${method.slice(0, 64)}`);
-    }
+      },
+    };
   }
 
   /**

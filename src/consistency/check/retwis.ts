@@ -12,7 +12,7 @@
  * replies seen (as a client renders threads). Both log what they read; the checker judges the log.
  */
 import type { FunctionContext } from "../../function/index.js";
-import type { Consistency } from "../../scheduler/index.js";
+import type { Consistency } from "../../protocol/index.js";
 import { AnomalyTally } from "./checker.js";
 import type { Anomaly, ReadRecord } from "./checker.js";
 

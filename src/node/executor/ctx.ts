@@ -19,15 +19,13 @@ import { Inboxes, ValueCache } from "./inbox.js";
 import type { TypedArray } from "./inbox.js";
 import type { HostCallMsg, HostOp, HostReplyMsg, VersionedValue } from "./types.js";
 import { REF_MARKER } from "../../function/index.js";
+import type { GatewayRequest, GatewayResponse, TxnMethod, TxnRpc } from "../../protocol/index.js";
 import type {
   FunctionContext,
   GetOptions,
   NestedCallOptions,
   Transactions,
 } from "../../function/index.js";
-
-/** Sends one `txn.*` request of the gateway's for a transaction begun in user code. */
-export type TxnRpc = <T>(method: string, payload: unknown) => Promise<T>;
 
 /**
  * Builds `ctx.txn` over an invocation's `txn` host calls. Given by the worker's entry (the
@@ -173,8 +171,8 @@ export class Ctx implements FunctionContext {
   /** Transactions over host calls: the node serves the same `txn.*` methods as a gateway. */
   get txn(): Transactions {
     return (this.txns ??= this.link.transactions(
-      <T>(method: string, payload: unknown) =>
-        this.link.call(this.inv, "txn", [method, payload]) as Promise<T>,
+      <M extends TxnMethod>(method: M, payload: GatewayRequest<M>) =>
+        this.link.call(this.inv, "txn", [method, payload]) as Promise<GatewayResponse<M>>,
     ));
   }
 

@@ -6,7 +6,7 @@
 import { isStratusError } from "../../errors/index.js";
 import { lattices } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
-import type { Consistency } from "../../scheduler/index.js";
+import type { Consistency } from "../../protocol/index.js";
 
 /** What a client writer needs of a client (a `Stratus`). */
 export interface ClientWriterCloud {

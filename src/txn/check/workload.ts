@@ -13,7 +13,7 @@
  */
 import { InvalidArgumentError } from "../../errors/index.js";
 import type { FunctionContext } from "../../function/index.js";
-import type { Consistency } from "../../scheduler/index.js";
+import type { Consistency } from "../../protocol/index.js";
 import { lattices } from "../../lattice/index.js";
 import { TxnChecker } from "./checker.js";
 import { SharedTally } from "./shared.js";

@@ -1,6 +1,12 @@
+/**
+ * The messages processes exchange, by method name. Requests answer; notifications (`trigger`,
+ * `result`, `fnmsg`) do not, so a DAG's hops cost one frame each. User values are `Uint8Array`s
+ * holding the value codec's bytes: only the executor that runs a function decodes them.
+ */
 import type { WireError } from "../errors/index.js";
 import { USER_PREFIX } from "../state/index.js";
 import {
+  anything,
   bool,
   bytes,
   exact,
@@ -12,12 +18,7 @@ import {
   own,
   recordOf,
 } from "./shape.js";
-
-/**
- * The messages processes exchange, by method name. Requests answer; notifications (`trigger`,
- * `result`, `fnmsg`) do not, so a DAG's hops cost one frame each. User values are `Uint8Array`s
- * holding the value codec's bytes: only the executor that runs a function decodes them.
- */
+import type { Check } from "./shape.js";
 
 /** Where the sink of a run sends its result: the gateway's address and its pending-call id. */
 export interface ReplyTo {
@@ -158,8 +159,8 @@ export interface DagDef {
   consistency?: Consistency;
 }
 
-/** Options of one call or DAG run. */
-export interface CallOptions {
+/** Options of one call or DAG run, as they travel from the gateway to the dispatcher. */
+export interface RunOptions {
   timeoutMs?: number;
   future?: boolean;
   consistency?: Consistency;
@@ -207,20 +208,23 @@ const id = nonEmptyStr();
 const isReply = exact({ addr: nonEmptyStr(), req: int(0, Number.MAX_SAFE_INTEGER) });
 
 /**
- * The session is the extension point of later consistency levels, so its keys are not fixed;
- * it must still be a plain, bounded object, and the keys nodes read are checked.
+ * The session is the extension point of the consistency levels, so its keys are not fixed; it
+ * must still be a plain, bounded object, and the keys nodes read are checked.
  */
-function isSession(s: unknown): boolean {
-  if (!recordOf(() => true, 64)(s)) return false;
-  const future = own(s as Record<string, unknown>, "future");
+function isSession(s: unknown): s is RunMeta["session"] {
+  if (!recordOf(anything, 64)(s)) return false;
+  const future = own(s, "future");
   return future === undefined || id(future);
 }
 
-const isMeta = exact(
+const isConsistencyOnWire: Check<Consistency> = (c): c is Consistency =>
+  typeof c === "string" && ALL_LEVELS.has(c);
+
+const isMeta: Check<RunMeta> = exact(
   {
     run: id,
     attempt: int(0, 1_000_000),
-    consistency: (c) => typeof c === "string" && ALL_LEVELS.has(c),
+    consistency: isConsistencyOnWire,
     deadline: finite,
     reply: isReply,
     session: isSession,
@@ -228,21 +232,19 @@ const isMeta = exact(
   { dag: name, home: exact({ node: id, addr: nonEmptyStr() }) },
 );
 
-const isScheduledFn = exact(
+const isScheduledFn: Check<ScheduledFn> = exact(
   { node: id, addr: nonEmptyStr(), next: listOf(name, 4096), prev: listOf(name, 4096) },
   { anyOf: bool },
 );
 
 function isSchedule(s: unknown): s is Record<string, ScheduledFn> {
   if (!recordOf(isScheduledFn, 4096)(s)) return false;
-  const sched = s as Record<string, ScheduledFn>;
-  return Object.values(sched).every(
-    (f) =>
-      f.next.every((n) => Object.hasOwn(sched, n)) && f.prev.every((n) => Object.hasOwn(sched, n)),
+  return Object.values(s).every(
+    (f) => f.next.every((n) => Object.hasOwn(s, n)) && f.prev.every((n) => Object.hasOwn(s, n)),
   );
 }
 
-const isTriggerShape = exact(
+const isTriggerShape: Check<Trigger> = exact(
   { meta: isMeta, schedule: isSchedule, fn: name },
   { args: listOf(bytes), from: name, value: bytes },
 );
@@ -250,32 +252,30 @@ const isTriggerShape = exact(
 /** True when `t` is a well-formed trigger: exact shape, and `fn` (and `from`) in its schedule. */
 export function isTrigger(t: unknown): t is Trigger {
   if (!isTriggerShape(t)) return false;
-  const { schedule, fn, from } = t as Trigger;
+  const { schedule, fn, from } = t;
   return Object.hasOwn(schedule, fn) && (from === undefined || Object.hasOwn(schedule, from));
 }
 
-const isRunResultShape = exact(
+const isRunResultShape: Check<RunResult> = exact(
   { run: id, attempt: int(0, 1_000_000), req: int(0, Number.MAX_SAFE_INTEGER), ok: bool },
   { v: bytes, e: isWireErrorShape, placed: recordOf(id, 4096) },
 );
 
 /** True when `r` is a well-formed run result (an error result carries its error). */
 export function isRunResult(r: unknown): r is RunResult {
-  return isRunResultShape(r) && ((r as RunResult).ok || (r as RunResult).e !== undefined);
+  return isRunResultShape(r) && (r.ok || r.e !== undefined);
 }
 
 /** True when `c` is a well-formed cancel message. */
-export const isCancel = exact({
+export const isCancel: Check<Cancel> = exact({
   run: id,
   attempt: int(0, 1_000_000),
   fn: name,
   deadline: finite,
-}) as (c: unknown) => c is Cancel;
+});
 
 /** True when `m` is a well-formed function message. */
-export const isFnMessage = exact({ to: id, from: id, payload: bytes }) as (
-  m: unknown,
-) => m is FnMessage;
+export const isFnMessage: Check<FnMessage> = exact({ to: id, from: id, payload: bytes });
 
 /** The gateway's push of a future's outcome to the client that started the run. */
 export interface FuturePush {
@@ -285,11 +285,14 @@ export interface FuturePush {
   e?: WireError;
 }
 
-const isFuturePushShape = exact({ id, ok: bool }, { v: bytes, e: isWireErrorShape });
+const isFuturePushShape: Check<FuturePush> = exact(
+  { id, ok: bool },
+  { v: bytes, e: isWireErrorShape },
+);
 
 /** True when `f` is a well-formed future push (what clients accept as the `future` message). */
 export function isFuturePush(f: unknown): f is FuturePush {
-  return isFuturePushShape(f) && ((f as FuturePush).ok || (f as FuturePush).e !== undefined);
+  return isFuturePushShape(f) && (f.ok || f.e !== undefined);
 }
 
 /**
@@ -310,11 +313,9 @@ export interface PinRelease {
 /** The methods of {@link PinFetch} and {@link PinRelease}. */
 export const PIN_METHODS = { fetch: "consistency.fetch", release: "consistency.release" } as const;
 
-export const isPinFetch = exact({ pin: id, key: nonEmptyStr(2048) }) as (
-  m: unknown,
-) => m is PinFetch;
+export const isPinFetch: Check<PinFetch> = exact({ pin: id, key: nonEmptyStr(2048) });
 
-export const isPinRelease = exact({ pin: id }) as (m: unknown) => m is PinRelease;
+export const isPinRelease: Check<PinRelease> = exact({ pin: id });
 
 /**
  * Between nodes, for read-atomic runs: every read of a run goes to its home node, which keeps the
@@ -338,12 +339,12 @@ export interface HomeRelease {
 /** The methods of {@link HomeRead} and {@link HomeRelease}. */
 export const HOME_METHODS = { read: "txn.home.read", release: "txn.home.release" } as const;
 
-export const isHomeRead = exact({
+export const isHomeRead: Check<HomeRead> = exact({
   s: nonEmptyStr(200),
   k: nonEmptyStr(2048),
   st: nonEmptyStr(32),
   d: finite,
   n: int(0, 1_000_000),
-}) as (m: unknown) => m is HomeRead;
+});
 
-export const isHomeRelease = exact({ s: nonEmptyStr(200) }) as (m: unknown) => m is HomeRelease;
+export const isHomeRelease: Check<HomeRelease> = exact({ s: nonEmptyStr(200) });

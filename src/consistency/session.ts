@@ -33,6 +33,11 @@ export interface RunSession {
    */
   finish(ok: boolean, result?: Uint8Array): Promise<Uint8Array | void>;
   /**
+   * The id `ctx.runId()` returns when it is not the run's (read-atomic: the transaction's, the
+   * same on every attempt of the request). @default `forward().run`
+   */
+  runId?(): string;
+  /**
    * The session a nested `ctx.call` carries, when it differs from `forward().session`
    * (read-atomic: the call joins the caller's transaction).
    */

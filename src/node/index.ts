@@ -13,4 +13,5 @@ export type { InvocationObserver } from "./executor/index.js";
 export type { FunctionContext } from "../function/index.js";
 export { Mailboxes } from "./mailbox.js";
 export { Node } from "./node.js";
-export type { NodeOptions } from "./node.js";
+export type { FunctionTxnHost, NodeOptions } from "./node.js";
+export type { CancelCounts } from "./cancels.js";

@@ -104,6 +104,11 @@ export class ReadAtomicSession implements RunSession {
     return back.v;
   }
 
+  /** The transaction's id: what `ctx.runId()` returns in a read-atomic run. */
+  runId(): string {
+    return this.c.id;
+  }
+
   /**
    * A `ctx.txn` transaction inside this run joins it: it reads what the run sees, and its
    * `commit()` adds its writes (with their modes: a merge stays a merge) to the run's, to be

@@ -35,18 +35,18 @@ export class MemoryHost {
       case "get":
         return this.store.get(key);
       case "put":
-        this.store.set(key, args[1] as Uint8Array);
+        this.store.set(key, args[1]);
         return undefined;
       case "delete":
         this.store.delete(key);
         return undefined;
       case "send":
-        this.deliver(key, args[1] as Uint8Array);
+        this.deliver(key, args[1]);
         return undefined;
       case "call": {
         const fn = this.functions.get(key);
         if (fn === undefined) throw new Error(`no function ${key}`);
-        const decoded = (args[1] as Uint8Array[]).map((a) => decodeValue(a));
+        const decoded = args[1].map((a) => decodeValue(a));
         return encodeValue(await fn(decoded));
       }
     }

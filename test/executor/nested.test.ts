@@ -33,10 +33,10 @@ function nestedPool(opts: { size: number; maxExtraWorkers?: number; pipelineDept
   const host: HostHandler = async (op, args, inv) => {
     if (op !== "call") throw new Error(`unexpected host op ${op}`);
     deadlines.push({ fn: inv.fn, deadline: inv.deadline });
-    const callee = FUNCTIONS.get(args[0] as string);
+    const callee = FUNCTIONS.get(args[0]);
     if (callee === undefined) throw new Error(`no function ${String(args[0])}`);
     const id = `${inv.id}/${n++}`;
-    return pool.invoke({ id, code: callee, args: args[1] as Uint8Array[], deadline: inv.deadline });
+    return pool.invoke({ id, code: callee, args: args[1], deadline: inv.deadline });
   };
   const pool = new ExecutorPool({ ...opts, defaultTimeoutMs: 20_000, host });
   return { pool, deadlines };

@@ -26,7 +26,7 @@ describe("executor: pushed messages and the worker value cache", () => {
       return same ? { version: v.version } : v;
     }
     if (op === "put") {
-      values.set(key, { version: String(++version), bytes: args[1] as Uint8Array });
+      values.set(key, { version: String(++version), bytes: args[1] });
       return undefined;
     }
     if (op === "send") {
@@ -144,11 +144,11 @@ describe("executor: direct messages between workers", () => {
   const ids = new Map<string, (id: string) => void>();
   let viaNode = 0;
   const host: HostHandler = async (op, args, inv) => {
-    if (op === "put") ids.get(args[0] as string)?.(decodeValue(args[1] as Uint8Array));
+    if (op === "put") ids.get(args[0])?.(decodeValue(args[1]));
     // As the node does: numbered messages into the pool, which hints the route back.
     if (op === "send") {
       viaNode++;
-      pool.deliver(args[0] as string, args[1] as Uint8Array, inv.id, args[2] as number);
+      pool.deliver(args[0], args[1], inv.id, args[2]);
     }
     return undefined;
   };

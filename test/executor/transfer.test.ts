@@ -23,9 +23,9 @@ const flushed = (): Promise<void> => new Promise((r) => setImmediate(() => setIm
 describe("executor: bytes move by transfer", () => {
   const stored = encodeValue(new Float64Array(1 << 17).fill(2.5));
   const puts: Uint8Array[] = [];
-  const host: HostHandler = async (op, args) => {
+  const host: HostHandler = async (op, args, _inv) => {
     if (op === "get") return { version: "v1", bytes: stored };
-    if (op === "put") puts.push(args[1] as Uint8Array);
+    if (op === "put") puts.push(args[1]);
     return undefined;
   };
   let pool: ExecutorPool;

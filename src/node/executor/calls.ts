@@ -17,13 +17,51 @@ import { EXTERNAL_OOM_EXIT } from "./memory.js";
 import type { Job, Slot } from "./slot.js";
 import { ownValueBytes } from "../../lattice/index.js";
 import { ownBytes } from "./types.js";
-import type { HostCallMsg, HostHandler, Invocation, VersionedValue } from "./types.js";
+import type { HostCallMsg, Invocation } from "./types.js";
+import { decodeHostCall } from "./host-calls.js";
+import type { HostCall, HostHandler, HostOp, HostResult, VersionedValue } from "./host-calls.js";
 
 function isVersioned(v: unknown): v is VersionedValue {
   if (typeof v !== "object" || v === null || v instanceof Uint8Array) return false;
   const o = v as Record<string, unknown>;
   return typeof o.version === "string" && (o.bytes === undefined || o.bytes instanceof Uint8Array);
 }
+
+/**
+ * The bytes a host answered, as one copy moved to the worker: the originals (the node's cache,
+ * say) stay untouched, and the worker decodes its copy in place. Anything else could fail to
+ * clone and lose the batch: INTERNAL.
+ */
+function bytesFor(op: HostOp, v: unknown, moved: ArrayBuffer[]): Uint8Array {
+  if (!(v instanceof Uint8Array)) {
+    throw new StratusError("INTERNAL", `host ${op} returned a non-bytes value`);
+  }
+  return toWorker(v, moved);
+}
+
+/**
+ * What the worker gets for each op's answer: checked against the op's result type (a host is
+ * user-supplied in tests and embeddings) and with its bytes made movable.
+ */
+const REPLIES: { [Op in HostOp]: (v: unknown, moved: ArrayBuffer[]) => HostResult<Op> } = {
+  get: (v, moved) => {
+    if (v === undefined) return undefined;
+    if (!isVersioned(v)) return bytesFor("get", v, moved);
+    const out: VersionedValue = { version: v.version };
+    if (v.bytes !== undefined) out.bytes = toWorker(v.bytes, moved);
+    return out;
+  },
+  getLattice: (v, moved) => (v === undefined ? undefined : bytesFor("getLattice", v, moved)),
+  call: (v, moved) => bytesFor("call", v, moved),
+  put: () => undefined,
+  merge: () => undefined,
+  delete: () => undefined,
+  send: () => undefined,
+  runId: (v) => (typeof v === "string" ? v : ""),
+  // Plain objects of strings, numbers, null and bytes, built by src/txn (never user values), so
+  // they clone.
+  txn: (v) => (v ?? null) as HostResult<"txn">,
+};
 
 /** Below this, bytes for a worker are cloned: a transfer costs more than copying a few bytes. */
 const TRANSFER_MIN_BYTES = 4096;
@@ -108,7 +146,8 @@ export function answerHostCall(
   if (m.op === "call") info.signal ??= (job.stop ??= new AbortController()).signal;
   let p: Promise<unknown>;
   try {
-    p = host(m.op, m.a, info);
+    const hostCall: HostCall = decodeHostCall(m.op, m.a, info);
+    p = host(...hostCall);
   } catch (e) {
     p = Promise.reject(ensureError(e));
   }
@@ -117,37 +156,18 @@ export function answerHostCall(
     p.catch(() => undefined);
     return p;
   }
+  const reply = REPLIES[m.op];
   p.then(
     (v) => {
-      // Bytes go over as one copy moved to the worker: the originals (the node's cache, say)
-      // stay untouched, and the worker decodes its copy in place.
-      if (m.op === "get" && isVersioned(v)) {
-        const out: VersionedValue = { version: v.version };
-        const moved: ArrayBuffer[] = [];
-        if (v.bytes !== undefined) out.bytes = toWorker(v.bytes, moved);
-        slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
+      const moved: ArrayBuffer[] = [];
+      let out: unknown;
+      try {
+        out = reply(v, moved);
+      } catch (e) {
+        slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(e) });
         return;
       }
-      if (m.op === "txn") {
-        // Plain objects of strings, numbers, null and bytes, built by src/txn (never user
-        // values), so they clone.
-        slot.post({ t: "res", seq: m.seq, ok: true, v: v ?? null });
-        return;
-      }
-      if (m.op === "runId") {
-        slot.post({ t: "res", seq: m.seq, ok: true, v: typeof v === "string" ? v : "" });
-        return;
-      }
-      // Only bytes (or nothing) go back: anything else could fail to clone and lose the batch.
-      const bytes = m.op === "get" || m.op === "call" || m.op === "getLattice";
-      if (bytes && v !== undefined && !(v instanceof Uint8Array)) {
-        const bad = new StratusError("INTERNAL", `host ${m.op} returned a non-bytes value`);
-        slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(bad) });
-      } else {
-        const moved: ArrayBuffer[] = [];
-        const out = bytes && v !== undefined ? toWorker(v as Uint8Array, moved) : undefined;
-        slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
-      }
+      slot.post({ t: "res", seq: m.seq, ok: true, v: out }, moved);
     },
     (e) => slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(e) }),
   );

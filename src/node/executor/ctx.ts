@@ -17,9 +17,10 @@ import {
 import type { MessagePort } from "node:worker_threads";
 import { Inboxes, ValueCache } from "./inbox.js";
 import type { TypedArray } from "./inbox.js";
-import type { HostCallMsg, HostOp, HostReplyMsg, VersionedValue } from "./types.js";
+import type { HostCallMsg, HostReplyMsg } from "./types.js";
+import type { HostArgs, HostOp, HostResult } from "./host-calls.js";
 import { REF_MARKER } from "../../function/index.js";
-import type { GatewayRequest, GatewayResponse, TxnMethod, TxnRpc } from "../../protocol/index.js";
+import type { GatewayRequest, TxnMethod, TxnRpc } from "../../protocol/index.js";
 import type {
   FunctionContext,
   GetOptions,
@@ -93,11 +94,18 @@ export class HostLink {
    * Sends one host call for invocation `inv`; settles with the host's answer. The buffers in
    * `transfer` move to the main thread: each must belong to `a` alone.
    */
-  call(inv: string, op: HostOp, a: unknown[], transfer?: readonly ArrayBuffer[]): Promise<unknown> {
+  call<Op extends HostOp>(
+    inv: string,
+    op: Op,
+    a: HostArgs<Op>,
+    transfer?: readonly ArrayBuffer[],
+  ): Promise<HostResult<Op>> {
     const seq = ++this.seq;
-    return new Promise((resolve, reject) => {
-      this.pending.set(seq, { resolve, reject });
-      this.post({ t: "host", inv, seq, op, a }, transfer);
+    const m: HostCallMsg<Op> = { t: "host", inv, seq, op, a };
+    return new Promise<HostResult<Op>>((resolve, reject) => {
+      // The pool shapes every answer by its op (calls.ts, answerHostCall): this is `op`'s result.
+      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
+      this.post(m, transfer);
     });
   }
 
@@ -171,13 +179,14 @@ export class Ctx implements FunctionContext {
   /** Transactions over host calls: the node serves the same `txn.*` methods as a gateway. */
   get txn(): Transactions {
     return (this.txns ??= this.link.transactions(
+      // The node answers method M with M's response (FunctionTxnHost.handle).
       <M extends TxnMethod>(method: M, payload: GatewayRequest<M>) =>
-        this.link.call(this.inv, "txn", [method, payload]) as Promise<GatewayResponse<M>>,
+        this.link.call(this.inv, "txn", [method, payload]),
     ));
   }
 
   async runId(): Promise<string> {
-    return (await this.link.call(this.inv, "runId", [])) as string;
+    return this.link.call(this.inv, "runId", []);
   }
 
   /**
@@ -196,7 +205,7 @@ export class Ctx implements FunctionContext {
       return undefined;
     }
     if (r instanceof Uint8Array) return decodeValue<T>(r);
-    const { version, bytes } = r as VersionedValue;
+    const { version, bytes } = r;
     if (bytes !== undefined) {
       // These bytes were moved here for this read alone: a typed array is decoded in place and
       // kept as it is, and the caller gets a copy, so later gets copy it instead of decoding.
@@ -241,7 +250,7 @@ export class Ctx implements FunctionContext {
 
   async getLattice(key: string): Promise<Lattice | undefined> {
     const r = await this.link.call(this.inv, "getLattice", [key]);
-    return r instanceof Uint8Array ? decodeLattice(r) : undefined;
+    return r === undefined ? undefined : decodeLattice(r);
   }
 
   async getVersions<T = unknown>(key: string): Promise<T[]> {

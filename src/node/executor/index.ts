@@ -17,18 +17,13 @@
  *
  * ## Host contract
  * User code reaches the node through its ctx. `ctx.id()` and `ctx.state` are local; every other
- * method is a host call: the worker posts it, the pool calls the {@link HostHandler} given to the
- * pool as `host(op, args, { id, run, fn })` (invocation id, the invocation's opaque `run`, function
- * name) and sends back what it resolves to. User values are encoded in the worker, so `args` and
- * results carry bytes, never user objects:
- *
- * | ctx method               | `op`     | `args`                              | host resolves to           |
- * | ------------------------ | -------- | ----------------------------------- | -------------------------- |
- * | `ctx.get(key)`           | `get`    | `[key: string, knownVersion?: string]` | `undefined`, `Uint8Array`, or `{ version, bytes? }` (no `bytes`: the worker's copy of `version` is current) |
- * | `ctx.put(key, value)`    | `put`    | `[key: string, value: Uint8Array]`  | ignored                    |
- * | `ctx.delete(key)`        | `delete` | `[key: string]`                     | ignored                    |
- * | `ctx.send(to, msg)`      | `send`   | `[to: string, msg: Uint8Array]`     | ignored                    |
- * | `ctx.call(name, args)`   | `call`   | `[name: string, args: Uint8Array[]]`| `Uint8Array` (the result)  |
+ * method is a host call: the worker posts it, the pool checks its arguments and calls the
+ * {@link HostHandler} given to the pool as `host(op, args, { id, run, fn, deadline, signal })`
+ * (invocation id, the invocation's opaque `run`, function name, when its answer stops mattering,
+ * and for `call` a signal aborted when it is cancelled), and sends back what it resolves to. Each
+ * op's arguments and result are typed by {@link HostCalls} (host-calls.ts), which ctx.ts,
+ * calls.ts and the node all use. User values are encoded in the worker, so arguments and results
+ * carry bytes, never user objects.
  *
  * `ctx.recv({ timeoutMs })` is no host call: the node pushes messages with
  * {@link ExecutorPool.deliver} into the worker running the invocation, and `recv` reads them
@@ -58,9 +53,9 @@
  * const store = new Map<string, Uint8Array>();
  * const pool = new ExecutorPool({
  *   size: 2,
- *   host: async (op, args) => {
- *     if (op === "put") store.set(args[0] as string, args[1] as Uint8Array);
- *     if (op === "get") return store.get(args[0] as string);
+ *   host: async (op, args, _inv) => {
+ *     if (op === "put") store.set(args[0], args[1]);
+ *     if (op === "get") return store.get(args[0]);
  *     return undefined;
  *   },
  * });
@@ -78,9 +73,20 @@ export type {
   ExecutorPoolOptions,
   ExecutorPoolStats,
   FunctionCode,
-  HostHandler,
-  HostInvocation,
-  HostOp,
   Invocation,
   InvocationObserver,
 } from "./types.js";
+export { decodeHostCall, hostHandler, isHostOp } from "./host-calls.js";
+export type {
+  HostArgs,
+  HostCall,
+  HostCallOf,
+  HostCalls,
+  HostHandler,
+  HostHandlers,
+  HostInvocation,
+  HostOp,
+  HostOpHandler,
+  HostResult,
+  VersionedValue,
+} from "./host-calls.js";

@@ -39,11 +39,11 @@ import type { ResolvedPoolOptions } from "./options.js";
 import { Slot, link } from "./slot.js";
 import type { Job } from "./slot.js";
 import { codeKey, ownBytes } from "./types.js";
+import type { HostHandler } from "./host-calls.js";
 import type {
   ChainOptions,
   ExecutorPoolOptions,
   ExecutorPoolStats,
-  HostHandler,
   Invocation,
   InvocationObserver,
   MailMsg,

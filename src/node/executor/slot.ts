@@ -7,7 +7,8 @@ import type { MessagePort, ResourceLimits } from "node:worker_threads";
 import { Deque } from "./deque.js";
 import { workerEntry } from "./entry.js";
 import { CODE_CACHE_LIMIT } from "./types.js";
-import type { DownMsg, HostInvocation, Invocation, MailMsg, PeerMsg, UpMsg } from "./types.js";
+import type { DownMsg, Invocation, MailMsg, PeerMsg, UpMsg } from "./types.js";
+import type { HostInvocation } from "./host-calls.js";
 
 /**
  * Connects two workers with a channel of their own, so their messages skip the main thread.

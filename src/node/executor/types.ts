@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import type { WireError } from "../../errors/index.js";
+import type { HostArgs, HostHandler, HostOp } from "./host-calls.js";
 
 /** The code of one function version, as registered. */
 export interface FunctionCode {
@@ -45,34 +46,6 @@ export interface Invocation {
    */
   deadline?: number;
 }
-
-/** Operations user code asks of the node through its ctx. */
-export type HostOp =
-  "get" | "getLattice" | "put" | "merge" | "delete" | "send" | "call" | "runId" | "txn";
-
-/** The invocation a host call comes from. */
-export interface HostInvocation {
-  id: string;
-  run?: unknown;
-  /** Function name. */
-  fn: string;
-  /**
-   * When the invocation's result stops mattering (`Date.now()` milliseconds): the sooner of its
-   * deadline and the end of its time limit. Nested calls must finish by then.
-   */
-  deadline: number;
-  /**
-   * Given with `call` ops: aborted when the invocation is cancelled or times out, so the node
-   * cancels the nested runs it started for it (their own `ctx.signal`s abort in turn).
-   */
-  signal?: AbortSignal;
-}
-
-/**
- * The node's side of the ctx: performs one host call for user code. See the index module for the
- * argument and result shapes of each op. A thrown StratusError reaches user code with its code.
- */
-export type HostHandler = (op: HostOp, args: unknown[], inv: HostInvocation) => Promise<unknown>;
 
 /** Options of the executor pool (`new ExecutorPool(options)`). */
 export interface ExecutorPoolOptions {
@@ -256,12 +229,6 @@ export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg | Abo
  */
 export const BEFORE_EXIT = Symbol.for("stratus.worker.beforeExit");
 
-/** What the host answers to `get`: the value's version, and its bytes unless the worker has them. */
-export interface VersionedValue {
-  version: string;
-  bytes?: Uint8Array;
-}
-
 // ---- worker → main thread. A result is a bare Uint8Array: the commonest message stays cheapest ----
 
 export interface ReadyMsg {
@@ -271,12 +238,16 @@ export interface ErrMsg {
   t: "err";
   e: WireError;
 }
-export interface HostCallMsg {
+/**
+ * A host call (see host-calls.ts). `seq` 0: nobody waits for the answer (`send`). The pool checks
+ * `a` before the host sees it: the worker runs user code.
+ */
+export interface HostCallMsg<Op extends HostOp = HostOp> {
   t: "host";
   inv: string;
   seq: number;
-  op: HostOp;
-  a: unknown[];
+  op: Op;
+  a: HostArgs<Op>;
 }
 
 export type UpMsg = Uint8Array | ReadyMsg | ErrMsg | HostCallMsg;

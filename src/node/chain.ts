@@ -1,0 +1,198 @@
+/**
+ * Running what a trigger names: the function, and the linear stretch of the DAG after it that is
+ * placed on this node too (a fused chain, run back to back in one worker), then passing the last
+ * result on: to the downstream nodes, or to the gateway when it is the run's sink (making a
+ * future durable first).
+ */
+import { CancelledError, ValueTooLargeError, toWireError } from "../errors/index.js";
+import type { WireError } from "../errors/index.js";
+import type { RunSession, SessionPolicies } from "../consistency/index.js";
+import type { HybridClock } from "../lattice/index.js";
+import type { RunResult, ScheduledFn, Trigger } from "../protocol/index.js";
+import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "../scheduler/index.js";
+import type { Peers, Registry } from "../scheduler/index.js";
+import type { Store } from "../storage/index.js";
+import type { Cancels } from "./cancels.js";
+import type { ExecutorPool, FunctionCode, Invocation } from "./executor/index.js";
+import type { Mailboxes } from "./mailbox.js";
+
+/** What a {@link ChainRunner} runs chains with. */
+export interface ChainParts {
+  /** This node's id: the prefix of its invocation ids. */
+  id: string;
+  pool: ExecutorPool;
+  policies: SessionPolicies;
+  registry: Registry;
+  /** Messages that arrived for invocations before they started. */
+  boxes: Mailboxes;
+  cancels: Cancels;
+  peers: Peers;
+  /** Where futures are made durable. */
+  store: Store;
+  clock: HybridClock;
+  /** Largest result that is sent on; larger ones fail the run with `VALUE_TOO_LARGE`. */
+  maxValueBytes: number;
+  /** Run a stretch of the DAG back to back in one worker. */
+  fuse: boolean;
+}
+
+/** Longest chain run in one worker. */
+const MAX_CHAIN = 64;
+
+/**
+ * Runs triggered functions, chains them, and sends their results on.
+ *
+ * @example
+ * ```ts
+ * const chains = new ChainRunner({ id, pool, policies, registry, boxes, cancels, peers, store, clock, maxValueBytes, fuse: true });
+ * chains.execute(trigger, args).catch((e) => chains.reply(trigger, undefined, toWireError(e)));
+ * ```
+ */
+export class ChainRunner {
+  private seq = 0;
+  /** Invocations handed to the pool and not yet settled. */
+  queued = 0;
+
+  constructor(private readonly o: ChainParts) {}
+
+  /**
+   * Runs `t.fn` and, in the same worker right after it, the linear stretch of the DAG that
+   * follows it on this node (each next function with this one as its only upstream): results
+   * inside the stretch never leave the worker. The last function's result goes on to the
+   * downstream nodes, or to the gateway when it is the sink.
+   */
+  async execute(t: Trigger, args: Uint8Array[]): Promise<void> {
+    const chain = this.stretch(t);
+    const ids = chain.map(() => `${this.o.id}.${(this.seq++).toString(36)}`);
+    const { cancels } = this.o;
+    const keys = cancels.track(t.meta, chain, ids);
+    this.queued += chain.length;
+    let out: Uint8Array | undefined;
+    let session: RunSession | undefined;
+    try {
+      session = this.o.policies.for(t.meta.consistency).open(t.meta);
+      const codes = await Promise.all(chain.map((fn) => this.code(fn)));
+      // A cancel that came while the code was being fetched found nothing in the pool to stop:
+      // honour it here, before the invocation occupies an executor.
+      if (cancels.any(keys)) {
+        cancels.counts.interrupted++;
+        throw new CancelledError(`${t.fn} was cancelled before it started`);
+      }
+      const calls = codes.map((code, i) => ({
+        id: ids[i] as string,
+        code,
+        args: i === 0 ? args : [],
+        run: session,
+        deadline: t.meta.deadline,
+      }));
+      const { pool } = this.o;
+      const running =
+        calls.length === 1
+          ? [pool.invoke(calls[0] as Invocation)]
+          : pool.invokeChain(calls, { intermediate: false }); // only the last one travels on
+      // The first failure answers the run; the calls after it fail too and have nobody to tell.
+      for (const p of running) p.catch(() => undefined);
+      for (const id of ids)
+        for (const l of this.o.boxes.drain(id)) pool.deliver(id, l.m, l.from, l.seq);
+      for (const p of running) out = await p;
+    } catch (e) {
+      const last = chain[chain.length - 1] as string;
+      if (session !== undefined && (t.schedule[last] as ScheduledFn).next.length === 0) {
+        await session.finish(false).catch(() => undefined);
+      }
+      // A cancelled invocation has nobody to tell: the run goes on with the winner's result.
+      if (!cancels.any(keys)) this.reply(t, undefined, toWireError(e, true));
+      return;
+    } finally {
+      this.queued -= chain.length;
+      cancels.untrack(keys, ids);
+    }
+    if (cancels.any(keys)) return;
+    if (out !== undefined && out.byteLength > this.o.maxValueBytes) {
+      // It could not travel in a frame to the next node or the caller: say so instead.
+      const fn = chain[chain.length - 1] as string;
+      const limit = this.o.maxValueBytes;
+      const err = new ValueTooLargeError(
+        `the result of ${fn} is ${out.byteLength} bytes; the limit is ${limit}`,
+        { details: { fn, bytes: out.byteLength, limit } },
+      );
+      this.reply(t, undefined, toWireError(err));
+      return;
+    }
+    const last = chain[chain.length - 1] as string;
+    const next = (t.schedule[last] as ScheduledFn).next;
+    if (next.length === 0) {
+      // The level's last word (a commit) comes before the caller hears of the result.
+      let recorded: Uint8Array | void;
+      try {
+        recorded = await session.finish(true, out);
+      } catch (e) {
+        this.reply(t, undefined, toWireError(e));
+        return;
+      }
+      this.reply(t, recorded ?? out);
+      return;
+    }
+    const meta = session.forward();
+    for (const g of next) {
+      const trigger: Trigger = { meta, schedule: t.schedule, fn: g, from: last, value: out };
+      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger);
+    }
+  }
+
+  /** `t.fn` and the functions that follow it alone, on this node, one upstream each. */
+  private stretch(t: Trigger): string[] {
+    const chain = [t.fn];
+    if (!this.o.fuse) return chain;
+    for (;;) {
+      const cur = t.schedule[chain[chain.length - 1] as string];
+      if (cur === undefined || cur.next.length !== 1) return chain;
+      const g = cur.next[0] as string;
+      const sg = t.schedule[g];
+      if (sg === undefined || sg.node !== this.o.id || sg.prev.length !== 1 || sg.anyOf === true)
+        return chain;
+      if (chain.includes(g) || chain.length >= MAX_CHAIN) return chain;
+      chain.push(g);
+    }
+  }
+
+  private async code(fn: string): Promise<FunctionCode> {
+    const def = await this.o.registry.fn(fn);
+    const code: FunctionCode = {
+      name: def.name,
+      version: def.version,
+      kind: def.kind,
+      source: def.source,
+    };
+    if (def.exportName !== undefined) code.exportName = def.exportName;
+    if (def.init !== undefined) code.init = def.init;
+    if (def.timeoutMs !== undefined) code.timeoutMs = def.timeoutMs;
+    return code;
+  }
+
+  /** Answers the gateway that started `t`'s run: with its result `v`, or its error `e`. */
+  reply(t: Trigger, v: Uint8Array | undefined, e?: WireError): void {
+    const r: RunResult = {
+      run: t.meta.run,
+      attempt: t.meta.attempt,
+      req: t.meta.reply.req,
+      ok: e === undefined,
+    };
+    if (v !== undefined) r.v = v;
+    if (e !== undefined) r.e = e;
+    const { future, futureTtlMs } = t.meta.session;
+    if (typeof future === "string" && v !== undefined) {
+      // The sink makes the future durable before answering, so it resolves even if the
+      // gateway that started the run is gone.
+      const ttl =
+        typeof futureTtlMs === "number" && futureTtlMs > 0
+          ? futureTtlMs
+          : DEFAULT_FUTURE_RETENTION_MS;
+      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl)
+        .catch(() => undefined)
+        .finally(() => this.o.peers.notify(t.meta.reply.addr, "result", r));
+      return;
+    }
+    this.o.peers.notify(t.meta.reply.addr, "result", r);
+  }
+}

@@ -88,7 +88,7 @@ export function readValue(l: Lattice): ReadValue {
 }
 
 function ccFrom(meta: RunMeta): Map<string, VectorClock> {
-  return depsFrom(meta.session["cc"], "session.cc");
+  return depsFrom(meta.session.cc, "session.cc");
 }
 
 /**

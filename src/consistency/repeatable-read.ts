@@ -1,6 +1,6 @@
 import { InvalidArgumentError, SnapshotConflictError } from "../errors/index.js";
 import type { Lattice } from "../lattice/index.js";
-import type { RunMeta } from "../protocol/index.js";
+import type { RrSlot, RunMeta } from "../protocol/index.js";
 import { UserState, userKey } from "../state/index.js";
 import type { ReadValue } from "../state/index.js";
 import { ABSENT, PinnedVersions, pinKey } from "./pinned.js";
@@ -9,18 +9,14 @@ import type { RunSession, SessionEnv, SessionPolicy } from "./session.js";
 import { MAX_SESSION_KEYS, tooLarge, versionTag } from "./versions.js";
 
 /** A read set entry: the version's tag (`-` for a key read as absent) and the pinning node. */
-type ReadEntry = [tag: string, node: string];
+type ReadEntry = RrSlot["r"][string];
 
 /** What a repeatable-read run carries (`session.rr`). */
-interface RrMeta {
-  /** Pin key of the run that pinned (a nested call keeps its caller's). */
-  p: string;
-  /** Storage key → version read. */
-  r: Record<string, ReadEntry>;
-}
+type RrMeta = RrSlot;
 
 function rrFrom(meta: RunMeta): RrMeta {
-  const v = meta.session["rr"];
+  // Untrusted until checked here: it came from a peer.
+  const v: unknown = meta.session.rr;
   if (v === undefined) return { p: pinKey(meta), r: {} };
   const bad = (why: string): InvalidArgumentError => InvalidArgumentError.field("session.rr", why);
   if (typeof v !== "object" || v === null) throw bad("must be an object");

@@ -1,6 +1,6 @@
 import type { NodeCache } from "../cache/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import type { Consistency, RunMeta } from "../protocol/index.js";
+import type { Consistency, RunMeta, SessionSlots } from "../protocol/index.js";
 import type { Membership, Peers } from "../scheduler/index.js";
 import type { ReadValue, UserState } from "../state/index.js";
 import type { Store } from "../storage/index.js";
@@ -41,7 +41,7 @@ export interface RunSession {
    * The session a nested `ctx.call` carries, when it differs from `forward().session`
    * (read-atomic: the call joins the caller's transaction).
    */
-  nested?(): Record<string, unknown>;
+  nested?(): SessionSlots;
   /**
    * Takes back the result of a nested call started with {@link nested} and returns the result
    * the caller sees (read-atomic: the call's writes come back with it and join the caller's).

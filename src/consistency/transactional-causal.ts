@@ -1,7 +1,7 @@
 import { InvalidArgumentError, SnapshotConflictError } from "../errors/index.js";
 import { encodeLattice } from "../lattice/index.js";
 import type { Lattice, VectorClock } from "../lattice/index.js";
-import type { RunMeta } from "../protocol/index.js";
+import type { RunMeta, TcSlot } from "../protocol/index.js";
 import { userKey } from "../state/index.js";
 import type { ReadValue } from "../state/index.js";
 import { CausalValues, readValue } from "./causal.js";
@@ -22,20 +22,14 @@ import {
 import type { DepRecord } from "./versions.js";
 
 /** A read set entry: version tag (`-`: read as absent), pinning node, and a causal version's clock. */
-type ReadEntry = [tag: string, node: string, clock?: Record<string, number>];
+type ReadEntry = TcSlot["r"][string];
 
 /** What a transactional-causal run carries (`session.tc`). */
-interface TcMeta {
-  /** Pin key of the run that pinned. */
-  p: string;
-  /** R: storage key → exact version read. */
-  r: Record<string, ReadEntry>;
-  /** S: the snapshot, the join of the read versions and their dependencies. */
-  s: DepRecord;
-}
+type TcMeta = TcSlot;
 
 function tcFrom(meta: RunMeta): TcMeta {
-  const v = meta.session["tc"];
+  // Untrusted until checked here: it came from a peer.
+  const v: unknown = meta.session.tc;
   if (v === undefined) return { p: pinKey(meta), r: {}, s: {} };
   const bad = (why: string): InvalidArgumentError => InvalidArgumentError.field("session.tc", why);
   if (typeof v !== "object" || v === null) throw bad("must be an object");

@@ -2,6 +2,11 @@ import { createHash } from "node:crypto";
 import { InvalidArgumentError, ValueTooLargeError } from "../errors/index.js";
 import { MultiCausalLattice, VectorClock, encodeLattice } from "../lattice/index.js";
 import type { Lattice, MultiCausalVersion } from "../lattice/index.js";
+import { MAX_SESSION_KEYS } from "../protocol/index.js";
+import type { DepRecord } from "../protocol/index.js";
+
+export { MAX_SESSION_KEYS };
+export type { DepRecord };
 
 /**
  * Versions as the session levels see them: a tag that names one version of a key (equal tags,
@@ -9,8 +14,6 @@ import type { Lattice, MultiCausalVersion } from "../lattice/index.js";
  * `mcausal` lattices whose versions carry a vector clock and the run's dependencies.
  */
 
-/** Most keys a session's read set or dependency map may name; past it the run fails. */
-export const MAX_SESSION_KEYS = 1024;
 /** Most entries of one vector clock in a session. */
 export const MAX_CLOCK_ENTRIES = 64;
 
@@ -29,9 +32,6 @@ export function versionTag(l: Lattice): string {
   tags.set(l, t);
   return t;
 }
-
-/** A dependency map in a session: user key → vector clock (as a plain record). */
-export type DepRecord = Record<string, Record<string, number>>;
 
 /** Dependencies as clocks, from their plain session form; throws INVALID_ARGUMENT on bad input. */
 export function depsFrom(v: unknown, field: string): Map<string, VectorClock> {

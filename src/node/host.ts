@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, TimeoutError } from "../errors/index.js";
 import type { RunSession } from "../consistency/index.js";
+import { nestedSession } from "../protocol/index.js";
 import type { FnMessage, GatewayResponse, TxnMethod } from "../protocol/index.js";
 import { singleFunctionDag } from "../scheduler/index.js";
 import type { Dispatcher, Membership, Peers, Registry, RunRequest } from "../scheduler/index.js";
@@ -139,12 +140,11 @@ export class NodeHost implements HostHandlers {
     // A level may hand the call a session of its own (read-atomic: the caller's transaction,
     // joined) and take something back with its result (the call's writes).
     const meta = s.forward();
-    const { future: _f, futureTtlMs: _t, ...carried } = s.nested?.() ?? meta.session;
     const run: RunRequest = {
       def: singleFunctionDag(name),
       inputs: { [name]: list },
       options: { consistency: meta.consistency },
-      session: carried,
+      session: nestedSession(s.nested?.() ?? meta.session),
       nested: true,
     };
     // Keys the arguments reference: placement prefers the node caching them.

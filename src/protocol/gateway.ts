@@ -13,6 +13,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
 import type { Consistency } from "./messages.js";
+import { MAX_SESSION_KEYS } from "./session.js";
 import {
   bool,
   bytes,
@@ -249,7 +250,7 @@ const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
     tid,
     epoch,
     start: txnStart,
-    writes: listOf(writeEntry, 100_000),
+    writes: listOf(writeEntry, MAX_SESSION_KEYS),
   }),
 };
 

@@ -79,5 +79,15 @@ export type {
   ScheduledFn,
   Trigger,
 } from "./messages.js";
+export { MAX_SESSION_KEYS, SESSION_SLOTS, nestedSession } from "./session.js";
+export type {
+  CarriedTxn,
+  CarriedWrite,
+  DepRecord,
+  RrSlot,
+  SessionSlot,
+  SessionSlots,
+  TcSlot,
+} from "./session.js";
 export { isRecord, nameMap } from "./shape.js";
 export type { Check } from "./shape.js";

@@ -19,6 +19,7 @@ import {
   recordOf,
 } from "./shape.js";
 import type { Check } from "./shape.js";
+import type { SessionSlots } from "./session.js";
 
 /** Where the sink of a run sends its result: the gateway's address and its pending-call id. */
 export interface ReplyTo {
@@ -57,8 +58,9 @@ export function isConsistency(c: unknown): c is Consistency {
 }
 
 /**
- * Per-run metadata carried by every trigger. `session` is opaque to today's nodes and passed
- * along untouched: repeatable-read snapshots, causal dependencies and transaction ids go there.
+ * Per-run metadata carried by every trigger. `session` holds what the run's level carries from
+ * node to node (repeatable-read snapshots, causal dependencies, the transaction), slot by slot:
+ * see session.ts.
  */
 export interface RunMeta {
   run: string;
@@ -68,7 +70,7 @@ export interface RunMeta {
   /** Epoch ms after which nodes drop the run instead of executing it. */
   deadline: number;
   reply: ReplyTo;
-  session: Record<string, unknown>;
+  session: SessionSlots;
   /**
    * The run's home: the node of its first source, set by the dispatcher when it places the run.
    * Levels that keep one snapshot per run (read-atomic) serve every read of the run there.

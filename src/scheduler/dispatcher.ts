@@ -18,6 +18,7 @@ import type {
   DagDef,
   RunMeta,
   RunResult,
+  SessionSlots,
   Trigger,
 } from "../protocol/index.js";
 import { RecentRuns } from "./recent.js";
@@ -58,7 +59,7 @@ export interface RunRequest {
   options?: RunOptions;
   /** Future id: the sink also stores the result under it. */
   future?: string;
-  session?: Record<string, unknown>;
+  session?: SessionSlots;
   /**
    * A nested call (`ctx.call`): it reads its caller's snapshot, so a snapshot conflict is the
    * caller's to resolve (its whole run starts again), not retried here.

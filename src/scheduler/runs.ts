@@ -1,10 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { InvalidArgumentError } from "../errors/index.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
-import type { GatewayRequest, GatewayResponse, RunOptions, TxnMethod } from "../protocol/index.js";
+import type {
+  GatewayRequest,
+  GatewayResponse,
+  RunOptions,
+  SessionSlots,
+  TxnMethod,
+} from "../protocol/index.js";
 
 /** What a read-atomic run starts with: the session to carry, or an earlier attempt's result. */
-export type RunTxnStart = { session: Record<string, unknown> } | { result: Uint8Array };
+export type RunTxnStart = { session: SessionSlots } | { result: Uint8Array };
 
 /**
  * Transactions, as the scheduler needs them (implemented by src/txn, passed in so that

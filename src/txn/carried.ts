@@ -1,35 +1,15 @@
 import { InvalidArgumentError } from "../errors/index.js";
 import { isTimestamp } from "../lattice/index.js";
 import type { Timestamp } from "../lattice/index.js";
-import type { RunMeta } from "../protocol/index.js";
+import { MAX_SESSION_KEYS, SESSION_SLOTS } from "../protocol/index.js";
+import type { CarriedTxn, RunMeta } from "../protocol/index.js";
 import type { WireWrite } from "./transaction.js";
 
-/**
- * What a read-atomic run carries in `RunMeta.session.txn` from node to node: the transaction id
- * and attempt (epoch), its start, its home (the node that keeps its snapshot, where every read
- * of the run goes), how many reads the home answered on the way here, and the buffered writes.
- * The writes travel with the run, so nothing reaches storage before the sink commits.
- */
-export interface CarriedTxn {
-  id: string;
-  e: number;
-  s: Timestamp;
-  /** The DAG the run started with (for status and debugging). */
-  d?: string;
-  /** The home: node id and address. Set by the run's first node, from `RunMeta.home`. */
-  h?: [node: string, addr: string];
-  /** Reads the home answered before this point (on the path to here). */
-  n: number;
-  w: WireWrite[];
-  /**
-   * Present in a nested call that joined its caller's transaction: the writes the call made
-   * itself, which go back to the caller with its result instead of being committed.
-   */
-  j?: WireWrite[];
-}
+/** What a read-atomic run carries in `RunMeta.session.txn` (see src/protocol). */
+export type { CarriedTxn };
 
-/** The session key of a read-atomic run's transaction. */
-export const TXN_SESSION_KEY = "txn";
+/** The session slot of a read-atomic run's transaction. */
+export const TXN_SESSION_KEY = SESSION_SLOTS.txn;
 
 /** Builds what the gateway puts in a read-atomic run's session when it starts it. */
 export function startedTxn(tid: string, epoch: number, start: Timestamp, dag: string): CarriedTxn {
@@ -38,9 +18,8 @@ export function startedTxn(tid: string, epoch: number, start: Timestamp, dag: st
 
 /** The transaction a run carries; INVALID_ARGUMENT when it is malformed. */
 export function carried(meta: RunMeta): CarriedTxn | undefined {
-  const raw: unknown = Object.hasOwn(meta.session, TXN_SESSION_KEY)
-    ? meta.session[TXN_SESSION_KEY]
-    : undefined;
+  // Untrusted until checked here: it came from a peer.
+  const raw: unknown = Object.hasOwn(meta.session, TXN_SESSION_KEY) ? meta.session.txn : undefined;
   if (raw === undefined) return undefined;
   if (!isCarried(raw)) throw new InvalidArgumentError("malformed read-atomic session");
   return raw;
@@ -50,7 +29,7 @@ export function carried(meta: RunMeta): CarriedTxn | undefined {
 export function isWireWrites(w: unknown): w is WireWrite[] {
   return (
     Array.isArray(w) &&
-    w.length <= 100_000 &&
+    w.length <= MAX_SESSION_KEYS &&
     w.every(
       (x) =>
         Array.isArray(x) &&

@@ -5,6 +5,7 @@ import type {
   GatewayRequest,
   GatewayResponse,
   RunMeta,
+  SessionSlots,
   TxnHandlers,
   TxnMethod,
 } from "../protocol/index.js";
@@ -16,7 +17,7 @@ import { checkTid, tidForRequest } from "./record.js";
 import type { TxnRecord } from "./record.js";
 import type { WireCommit } from "./transaction.js";
 
-type Started = { session: Record<string, unknown> } | { result: Uint8Array };
+type Started = { session: SessionSlots } | { result: Uint8Array };
 
 /**
  * The scheduler's side of transactions: starting read-atomic runs (a fence of every earlier
@@ -81,7 +82,7 @@ export class RunTransactionService {
   /** Before a read-atomic run is launched again: fence the attempt it replaces. */
   relaunch(meta: RunMeta): Promise<{ meta: RunMeta } | { result: Uint8Array }> | undefined {
     if (meta.consistency !== "read-atomic") return undefined;
-    const c = meta.session[TXN_SESSION_KEY] as CarriedTxn | undefined;
+    const c = meta.session.txn;
     // A nested call inside its caller's transaction commits nothing, so it has nothing to
     // fence: it runs again, and whichever attempt answers first is the one its caller takes in.
     if (c === undefined || typeof c.id !== "string" || c.j !== undefined) return undefined;

@@ -12,6 +12,7 @@ import type {
   GatewayRequest,
   GatewayResponse,
   RunMeta,
+  SessionSlots,
   TxnHandlers,
   TxnMethod,
 } from "../protocol/index.js";
@@ -82,7 +83,7 @@ export class ReadAtomicSession implements RunSession {
   }
 
   /** A nested call joins this transaction, with a list of its own writes of its own. */
-  nested(): Record<string, unknown> {
+  nested(): SessionSlots {
     return { ...this.meta.session, [TXN_SESSION_KEY]: { ...this.carry(), j: [] } };
   }
 

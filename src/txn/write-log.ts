@@ -1,12 +1,10 @@
 import { decodeLattice, encodeLattice } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
+import type { CarriedWrite } from "../protocol/index.js";
 import { idMaker } from "./ids.js";
 
-/**
- * A buffered write as a run carries it: key, 0 (a whole value) or 1 (a merge), the lattice,
- * and an id that is the same wherever the write travels.
- */
-export type WireWrite = [key: string, mode: 0 | 1, value: Uint8Array | null, id?: string];
+/** A buffered write as a run carries it (src/protocol's `CarriedWrite`). */
+export type WireWrite = CarriedWrite;
 
 /** One write in the log; `enc` caches its encoding (a carried write keeps the bytes it came as). */
 interface Op {

@@ -21,8 +21,9 @@
  *   bench/bytes.ts's `measureBytes`.
  */
 import { randomUUID } from "node:crypto";
-import { Flow, Stratus, StratusProcess } from "../src/index.js";
-import type { ProcessOptions } from "../src/index.js";
+import { Flow, Stratus } from "../src/index.js";
+import { StratusProcess } from "../src/local/index.js";
+import type { ProcessOptions } from "../src/local/index.js";
 import { RedisServer } from "../test/support/redis.js";
 import { recommenderFlow, seedRecommender } from "../examples/dataflow/recommender.js";
 import type { Benchmark, BenchContext, Metrics } from "./lib/harness.js";

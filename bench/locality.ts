@@ -8,7 +8,8 @@
  * both schedulers, which know where the data is only from the nodes' heartbeats.
  */
 import { randomUUID } from "node:crypto";
-import { Stratus, StratusProcess, ref } from "../src/index.js";
+import { Stratus, ref } from "../src/index.js";
+import { StratusProcess } from "../src/local/index.js";
 import type { PlacementPolicy } from "../src/scheduler/index.js";
 import { RedisStore } from "../src/storage/index.js";
 import type { Store } from "../src/storage/index.js";

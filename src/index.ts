@@ -13,5 +13,5 @@ export * from "./lattice/index.js";
 export * from "./storage/index.js";
 export * from "./client/index.js";
 export * from "./dataflow/index.js";
-export { StratusProcess } from "./cluster/index.js";
-export type { ProcessOptions } from "./cluster/index.js";
+// The server (`StratusProcess`, an embedded cluster) is the `stratus/local` entry's: importing the
+// client loads none of it, and `Stratus.local()` loads it when called.

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   BadFunctionError,
   ClosedError,
@@ -7,8 +7,7 @@ import {
   isStratusError,
   toWireError,
 } from "../errors/index.js";
-import type { ProcessOptions } from "../cluster/index.js";
-import { StratusProcess } from "../cluster/index.js";
+import type { LocalOptions } from "../local/index.js";
 import {
   HybridClock,
   decodeLattice,
@@ -90,10 +89,13 @@ interface Target {
   tls?: TlsClientOptions;
 }
 
-/** Options of {@link Stratus.local}: an embedded cluster in this process. */
-export type LocalOptions = Partial<Omit<ProcessOptions, "token" | "scheduler">> & {
-  token?: string;
-};
+export type { LocalOptions };
+
+/** A cluster this client started and stops when it closes (see `stratus/local`). */
+interface Embedded {
+  readonly url: string;
+  close(): Promise<void>;
+}
 
 /**
  * The Stratus client: register functions and DAGs, call them, and read and write state.
@@ -131,19 +133,24 @@ export class Stratus {
 
   private constructor(
     private readonly target: Target,
-    private readonly embedded: StratusProcess | undefined,
+    private readonly embedded: Embedded | undefined,
   ) {}
 
-  /** Starts an embedded cluster (memory store, scheduler, node) and connects to it. */
+  /**
+   * Starts an embedded cluster (memory store, scheduler, node) and connects to it. The server is
+   * loaded now, not when the client is imported: this is `local()` of `stratus/local`.
+   */
   static async local(options: LocalOptions = {}): Promise<Stratus> {
-    const token = options.token ?? randomBytes(16).toString("hex");
-    const proc = await StratusProcess.start({ ...options, token });
-    try {
-      return await Stratus.attach({ url: proc.url, token }, proc);
-    } catch (e) {
-      await proc.close();
-      throw e;
-    }
+    const { local } = await import("../local/index.js");
+    return local(options);
+  }
+
+  /**
+   * Connects to a cluster this process started, and stops it on {@link close}.
+   * @internal For `stratus/local`.
+   */
+  static embedded(url: string, token: string, cluster: Embedded): Promise<Stratus> {
+    return Stratus.attach({ url, token }, cluster);
   }
 
   /**
@@ -158,10 +165,7 @@ export class Stratus {
     return Stratus.attach(target, undefined);
   }
 
-  private static async attach(
-    target: Target,
-    embedded: StratusProcess | undefined,
-  ): Promise<Stratus> {
+  private static async attach(target: Target, embedded: Embedded | undefined): Promise<Stratus> {
     const self = new Stratus(target, embedded);
     await self.connection(); // a wrong token or address fails here, not at the first call
     return self;

@@ -4,7 +4,8 @@
  * with a lagging cache (`--lag-invalidations-ms`), so weak levels' anomalies actually happen.
  */
 import { randomUUID } from "node:crypto";
-import { MemoryStore, Stratus, StratusProcess } from "../../src/index.js";
+import { MemoryStore, Stratus } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { registerRetwis } from "../../src/consistency/check/index.js";
 import { RedisServer } from "../support/redis.js";
 import { startStratus, until } from "../support/processes.js";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { StratusProcess } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { connect } from "../../src/wire/index.js";
 import { until } from "../support/processes.js";
 

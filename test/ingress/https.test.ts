@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { Stratus, StratusProcess } from "../../src/index.js";
+import { Stratus } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { selfSignedCert } from "../support/certs.js";
 
 const run = promisify(execFile);

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, it } from "node:test";
-import { HybridClock, LwwLattice, Stratus, StratusProcess } from "../../src/index.js";
+import { HybridClock, LwwLattice, Stratus } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { RedisServer } from "../support/redis.js";
 import { until } from "../support/processes.js";
 

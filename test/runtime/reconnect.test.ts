@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MemoryStore, Stratus, StratusProcess, isStratusError } from "../../src/index.js";
+import { MemoryStore, Stratus, isStratusError } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { freePort } from "../support/redis.js";
 
 describe("runtime: client reconnection", () => {

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { RedisStore, Stratus, StratusProcess, isStratusError } from "../../src/index.js";
+import { RedisStore, Stratus, isStratusError } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { startStratus, until } from "../support/processes.js";
 import { RedisCluster, RedisServer } from "../support/redis.js";
 

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { StratusProcess, UnauthorizedError, encodeValue } from "../../src/index.js";
+import { UnauthorizedError, encodeValue } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { connect } from "../../src/wire/index.js";
 import { until } from "../support/processes.js";
 

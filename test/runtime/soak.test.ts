@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Stratus, StratusProcess } from "../../src/index.js";
+import { Stratus } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import type { Store } from "../../src/index.js";
 import { until } from "../support/processes.js";
 

@@ -9,7 +9,8 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { Flow, Stratus, StratusProcess } from "../../src/index.js";
+import { Flow, Stratus } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
 import { until } from "../support/processes.js";
 

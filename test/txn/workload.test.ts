@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { MemoryStore, Stratus, StratusProcess } from "../../src/index.js";
+import { MemoryStore, Stratus } from "../../src/index.js";
+import { StratusProcess } from "../../src/local/index.js";
 import { TxnWorkload, registerTxnCheck } from "../../src/txn/check/index.js";
 import { readFinal } from "./fault-cluster.js";
 

@@ -1,8 +1,9 @@
 /**
  * The client carries no server: `import { Stratus } from "stratus"`, from the built package in a
- * fresh process, loads neither the scheduler, the node, the process that composes them nor
- * prom-client. The `stratus/local` entry, which does load them, is the control that shows the
- * probe sees them when they load.
+ * fresh process, loads neither the scheduler, the node, the process that composes them,
+ * prom-client nor ioredis (a client opens no store). The `stratus/local` entry, which loads the
+ * server, with ioredis imported beside it, is the control that shows the probe sees each of them
+ * when it loads.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -24,6 +25,7 @@ function serverParts(urls: string[]): string[] {
     node: "/pkg/dist/node/",
     cluster: "/pkg/dist/cluster/",
     "prom-client": "/node_modules/prom-client/",
+    ioredis: "/node_modules/ioredis/",
   };
   return Object.entries(parts)
     .filter(([, marker]) => urls.some((u) => u.includes(marker)))
@@ -56,8 +58,11 @@ describe("package: importing the client loads no server", () => {
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("stratus/local loads the scheduler, the node and prom-client (control)", async () => {
-    const urls = await modulesOf("local.mjs", 'import { local } from "stratus/local";');
-    assert.deepEqual(serverParts(urls), ["scheduler", "node", "cluster", "prom-client"]);
+    const urls = await modulesOf(
+      "local.mjs",
+      'import { local } from "stratus/local";\nimport "ioredis";',
+    );
+    assert.deepEqual(serverParts(urls), ["scheduler", "node", "cluster", "prom-client", "ioredis"]);
   });
 
   it('import { Stratus } from "stratus" loads none of them', async () => {

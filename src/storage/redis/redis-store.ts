@@ -1,5 +1,5 @@
-import { Cluster, Redis } from "ioredis";
-import type { ClusterNode, RedisOptions } from "ioredis";
+import type { Cluster, ClusterNode, Redis, RedisOptions } from "ioredis";
+import type * as IoRedis from "ioredis";
 import type { ConnectionOptions } from "node:tls";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
 import { asBuffer, isAbsent } from "../../lattice/index.js";
@@ -110,6 +110,12 @@ function checkLattice(key: string, value: Lattice): Lattice {
   return value;
 }
 
+/**
+ * ioredis, loaded by the first connect: a process that never opens a Redis store (a client that
+ * imports the package, say) never pays for loading it.
+ */
+let ioredis: Promise<typeof IoRedis> | undefined;
+
 /** Reconnect quickly after a restart, but never hammer a dead server more than every 500 ms. */
 const retryStrategy = (times: number): number => Math.min(times * 50, 500);
 
@@ -136,7 +142,10 @@ export class RedisStore implements Store {
     private readonly client: Client,
     private readonly o: Resolved,
     db: number,
+    /** ioredis's `Cluster` class, to tell a cluster client from a single server's. */
+    private readonly ClusterClient: typeof IoRedis.Cluster,
   ) {
+    const Cluster = ClusterClient;
     this.backend = client instanceof Cluster ? "redis-cluster" : "redis";
     this.deadlines = new Deadlines(o.opTimeoutMs);
     const masters = (): Redis[] => (client instanceof Cluster ? client.nodes("master") : [client]);
@@ -157,6 +166,7 @@ export class RedisStore implements Store {
   /** Connects and waits until the server (or every slot of the cluster) answers. */
   static async connect(options: RedisStoreOptions): Promise<RedisStore> {
     const o = resolve(options);
+    const { Cluster, Redis } = await (ioredis ??= import("ioredis"));
     const common: RedisOptions = {
       enableAutoPipelining: true,
       // Commands wait for a reconnect, but never past the operation deadline.
@@ -201,7 +211,7 @@ export class RedisStore implements Store {
     client.defineCommand("stratusMerge", { numberOfKeys: 1, lua: MERGE_SCRIPT });
     client.defineCommand("stratusLww", { numberOfKeys: 1, lua: LWW_SCRIPT });
     client.defineCommand("stratusDelete", { numberOfKeys: 1, lua: DELETE_SCRIPT });
-    const store = new RedisStore(client, o, db);
+    const store = new RedisStore(client, o, db, Cluster);
     try {
       // Connecting has its own, longer deadline (a cluster discovers its slots first).
       const connecting = new Deadlines(o.connectTimeoutMs);
@@ -286,7 +296,8 @@ export class RedisStore implements Store {
     if (typeof prefix !== "string") throw InvalidArgumentError.field("prefix", "must be a string");
     const full = this.o.keyPrefix + prefix;
     const match = full.replace(/[*?[\]\\]/g, (c) => "\\" + c) + "*";
-    const nodes = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    const nodes =
+      this.client instanceof this.ClusterClient ? this.client.nodes("master") : [this.client];
     const cut = this.o.keyPrefix.length;
     for (const node of nodes) {
       let cursor = "0";
@@ -386,6 +397,6 @@ export class RedisStore implements Store {
    * also raced against the deadline.
    */
   private bound<T>(what: string, op: Promise<T>): Promise<T> {
-    return this.client instanceof Cluster ? this.deadlines.run(what, op) : op;
+    return this.client instanceof this.ClusterClient ? this.deadlines.run(what, op) : op;
   }
 }

@@ -34,6 +34,7 @@ export type { ConnectOptions, StratusAddress, TlsClientOptions } from "./connect
 export { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from "./frame.js";
 export { ByteParts, SPLICE_MIN_BYTES, encodeFrameParts } from "./splice.js";
 export type { Frame } from "./splice.js";
+export type { OnDropped } from "./writer.js";
 export type { RawMessage } from "./frame.js";
 export { PEER_ROLES, PROTOCOL_VERSION } from "./protocol.js";
 export type {

@@ -112,6 +112,8 @@ export class WireServer {
       closeTimeoutMs: options.closeTimeoutMs,
       maxWriteBufferBytes: options.maxWriteBufferBytes,
       maxWriteBufferHardBytes: options.maxWriteBufferHardBytes,
+      maxSendWaitMs: options.maxSendWaitMs,
+      maxPendingBytes: options.maxPendingBytes,
       gate: listenerGate(options.token, options.id, options.info),
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       handshakeMaxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES,

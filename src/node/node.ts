@@ -387,7 +387,10 @@ export class Node {
         from: last,
         value: out,
       };
-      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger);
+      // A trigger the link could not take (OVERLOADED) fails the run now, not at its deadline.
+      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger, (err) =>
+        this.reply(t, undefined, toWireError(err)),
+      );
     }
   }
 
@@ -440,10 +443,19 @@ export class Node {
           : DEFAULT_FUTURE_RETENTION_MS;
       storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl)
         .catch(() => undefined)
-        .finally(() => this.o.peers.notify(t.meta.reply.addr, "result", r));
+        .finally(() => this.sendResult(t.meta.reply.addr, r));
       return;
     }
-    this.o.peers.notify(t.meta.reply.addr, "result", r);
+    this.sendResult(t.meta.reply.addr, r);
+  }
+
+  /** A result the link could not take (OVERLOADED) is replaced by that error, which is small. */
+  private sendResult(addr: string, r: RunResult): void {
+    this.o.peers.notify(addr, "result", r, (err) => {
+      const failed: RunResult = { run: r.run, attempt: r.attempt, req: r.req, ok: false };
+      failed.e = toWireError(err);
+      this.o.peers.notify(addr, "result", failed);
+    });
   }
 
   /** Host calls from running functions (`ctx.get`, `ctx.send`, …). */

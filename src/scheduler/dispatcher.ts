@@ -284,9 +284,16 @@ export class Dispatcher {
       }
     }
     const schedule = buildSchedule(def, where);
+    const { attempt } = p.meta;
+    // A trigger the link could not take (a burst past its send queue) fails this run alone, at
+    // once and retryable, instead of leaving it to its deadline; the node is not lost for it.
+    const dropped = (err: Error): void => {
+      const now = this.pending.get(p.meta.reply.req);
+      if (now === p && p.meta.attempt === attempt) this.finish(p.meta.reply.req, undefined, err);
+    };
     for (const fn of shape.sources) {
       const t: Trigger = { meta: p.meta, schedule, fn, args: p.req.inputs[fn] ?? [] };
-      this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t);
+      this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t, dropped);
     }
   }
 

@@ -343,7 +343,13 @@ export class Gateway {
  */
 function push(conn: Connection | undefined, outcome: FutureOutcome & { id: string }): void {
   try {
-    conn?.notify("future", outcome);
+    // Dropped (it waited too long, or did not fit, behind a burst): the client must not wait for
+    // it forever, so it learns so in a small push instead and can read the stored outcome by id.
+    conn?.notify("future", outcome, (err) => {
+      const message = `${err.message}; the outcome is stored: read it with cloud.future(${JSON.stringify(outcome.id)})`;
+      const e = { code: err.code, message, retryable: true };
+      conn.notify("future", { id: outcome.id, ok: false, e }, () => undefined);
+    });
   } catch {
     // VALUE_TOO_LARGE: the client's future.get reads the stored outcome instead.
   }

@@ -15,6 +15,7 @@ import {
   DEFAULT_FUTURE_RETENTION_MS,
   Heartbeat,
   KEYS,
+  futureNotStored,
   singleFunctionDag,
   storeFuture,
 } from "../scheduler/index.js";
@@ -441,9 +442,11 @@ export class Node {
         typeof futureTtlMs === "number" && futureTtlMs > 0
           ? futureTtlMs
           : DEFAULT_FUTURE_RETENTION_MS;
-      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl)
-        .catch(() => undefined)
-        .finally(() => this.sendResult(t.meta.reply.addr, r));
+      // A result that cannot be stored fails the run: readers by id would wait for it forever.
+      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl).then(
+        () => this.sendResult(t.meta.reply.addr, r),
+        (err: unknown) => this.reply(t, undefined, futureNotStored(err, v.byteLength)),
+      );
       return;
     }
     this.sendResult(t.meta.reply.addr, r);

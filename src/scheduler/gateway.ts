@@ -289,7 +289,13 @@ export class Gateway {
     let done!: (o: FutureOutcome) => void;
     const arrived = new Promise<FutureOutcome>((r) => (done = r));
     const sub = await this.o.store.subscribe(key, (e) => {
-      if (e.kind !== "delete") void this.readFuture(key).then((o) => o && done(o));
+      // A failed read is no answer; the next change or the deadline decides.
+      if (e.kind !== "delete") {
+        this.readFuture(key).then(
+          (o) => o && done(o),
+          () => undefined,
+        );
+      }
     });
     let timer: NodeJS.Timeout | undefined;
     try {

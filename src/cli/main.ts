@@ -97,7 +97,21 @@ function listen(c: Command): Command {
       "address others reach this process at (default: stratus://host:port)",
     )
     .option("--id <id>", "process id (default: random)")
-    .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int)
+    .option(
+      "--metrics-port <port>",
+      "serve Prometheus metrics at http(s)://host:port/metrics (the token as a bearer token)",
+      int,
+    )
+    .option(
+      "--max-connections <n>",
+      "most connections the wire listener keeps open (default: from the descriptor limit)",
+      int,
+    )
+    .option(
+      "--max-connections-per-address <n>",
+      "most connections one remote address may hold on each listener (default: a quarter of its cap)",
+      int,
+    )
     .option(
       "--future-retention-ms <ms>",
       "how long futures' results stay readable in storage",
@@ -128,6 +142,11 @@ function httpPort(c: Command): Command {
     .option(
       "--http-port <port>",
       "serve the HTTP ingress (JSON; token as bearer) and the dashboard (/dashboard) on this port of --host (0 = any free port)",
+      int,
+    )
+    .option(
+      "--max-http-connections <n>",
+      "most connections the HTTP ingress keeps open (default: from the descriptor limit)",
       int,
     )
     .option("--no-dashboard", "do not serve the web dashboard on the HTTP port");
@@ -185,6 +204,11 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.lagInvalidationsMs === "number") out.lagInvalidationsMs = o.lagInvalidationsMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
   if (typeof o.httpPort === "number") out.httpPort = o.httpPort;
+  if (typeof o.maxConnections === "number") out.maxConnections = o.maxConnections;
+  if (typeof o.maxHttpConnections === "number") out.maxHttpConnections = o.maxHttpConnections;
+  if (typeof o.maxConnectionsPerAddress === "number") {
+    out.maxConnectionsPerAddress = o.maxConnectionsPerAddress;
+  }
   if (o.dashboard === false) out.dashboard = false;
   if (o.fuse === false) out.fuse = false;
   if (Array.isArray(o.pin)) out.pin = pins(o.pin as string[]);

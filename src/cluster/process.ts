@@ -16,7 +16,7 @@ import { Dispatcher, Gateway, Membership, Peers, Placer, Registry } from "../sch
 import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
-import { WireServer } from "../wire/index.js";
+import { WireServer, connectionCaps, descriptorLimit } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
 import { withoutStorePassword } from "./store-address.js";
@@ -96,8 +96,20 @@ export interface ProcessOptions {
   lagInvalidationsMs?: number;
   /** How long futures' results stay readable in storage. @default 3600000 (1 hour) */
   futureRetentionMs?: number;
-  /** Most connections the listener keeps open at once. @default 10000 */
+  /**
+   * Most connections the wire listener keeps open at once. Default: derived from the process's
+   * descriptor limit (`ulimit -n`), keeping a reserve for peers, Redis and files, and shared with
+   * the HTTP ingress when there is one (`connectionCaps`): 128 under a limit of 256, 512 under
+   * 1,024 with HTTP, at most 10,000.
+   */
   maxConnections?: number;
+  /** Most connections the HTTP ingress keeps open at once. Default: derived, as above. */
+  maxHttpConnections?: number;
+  /**
+   * Most connections one remote address (IPv6: one /64) may hold on each listener. Default: a
+   * quarter of that listener's cap. Raise it when clients arrive through one proxy.
+   */
+  maxConnectionsPerAddress?: number;
   /**
    * Serve TLS (`stratuss://`) with this PEM certificate and key, read from files; peers of this
    * process then connect over TLS too, trusting `caFile` (default: the certificate itself, as for
@@ -294,6 +306,9 @@ export class StratusProcess {
             key: readFileSync(o.tls.keyFile),
             ca: readFileSync(o.tls.caFile ?? o.tls.certFile),
           };
+    // Every listener's share of the descriptor limit, decided once, knowing which listeners exist.
+    const caps = connectionCaps(descriptorLimit(), { http: o.httpPort !== undefined });
+    const wireMax = o.maxConnections ?? caps.wire.max;
     const server = await WireServer.listen({
       ...(tls && { tls }),
       host: o.host ?? "127.0.0.1",
@@ -302,7 +317,8 @@ export class StratusProcess {
       id,
       handlers,
       clock,
-      maxConnections: o.maxConnections,
+      maxConnections: wireMax,
+      maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? Math.ceil(wireMax / 4),
       idleTimeoutMs: o.idleTimeoutMs,
     });
     const url = o.advertise ?? server.url;
@@ -367,9 +383,14 @@ export class StratusProcess {
       if (gw === undefined) {
         throw InvalidArgumentError.field("httpPort", "needs a scheduler (scheduler: true)");
       }
+      const httpMax = o.maxHttpConnections ?? caps.http.max;
       http = await HttpIngress.listen({
         gateway: { handle: (method, payload) => gw.handle(method, payload) },
         token: o.token,
+        connections: {
+          max: httpMax,
+          perAddress: o.maxConnectionsPerAddress ?? Math.ceil(httpMax / 4),
+        },
         host: o.host ?? "127.0.0.1",
         port: o.httpPort,
         ...(tls && { tls: { cert: tls.cert, key: tls.key } }),

@@ -27,6 +27,14 @@ export type {
   WireClock,
 } from "./options.js";
 export { WireServer } from "./server.js";
+export {
+  ConnectionGate,
+  FALLBACK_DESCRIPTOR_LIMIT,
+  addressKey,
+  connectionCaps,
+  descriptorLimit,
+} from "./admission.js";
+export type { ListenerCaps } from "./admission.js";
 export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from "./server.js";
 export type { WireServerOptions } from "./server.js";
 export { connect, formatStratusUrl, parseStratusUrl } from "./connect.js";

@@ -5,6 +5,7 @@
  */
 import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { Stratus } from "../client/index.js";
 import type { CallOptions } from "../client/index.js";
@@ -164,11 +165,27 @@ function warnIfPlain(o: Record<string, unknown>): void {
   }
 }
 
-/** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
-async function stayUp(proc: StratusProcess, o: Record<string, unknown>): Promise<void> {
+/**
+ * Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked, to
+ * holders of the token, over HTTPS when the process has a certificate.
+ */
+async function stayUp(
+  proc: StratusProcess,
+  o: Record<string, unknown>,
+  token: string,
+): Promise<void> {
   if (typeof o.metricsPort === "number") {
-    await serveMetrics(proc, o.metricsPort, o.host as string);
-    log.info({ port: o.metricsPort }, "metrics at /metrics");
+    const tls =
+      typeof o.tlsCert === "string" && typeof o.tlsKey === "string"
+        ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) }
+        : undefined;
+    await serveMetrics(proc, {
+      port: o.metricsPort,
+      host: o.host as string,
+      token,
+      ...(tls && { tls }),
+    });
+    log.info({ port: o.metricsPort }, "metrics at /metrics (bearer token), liveness at /healthz");
   }
   let stopping = false;
   const stop = (signal: string): void => {
@@ -411,7 +428,7 @@ listen(
     `Try (another terminal):  ${cmd} call inc '[1]'  |  ${cmd} dag pipeline '{"inc":[1]}'  |  ${cmd} status\n`,
   );
   log.info({ url: proc.url, id: proc.id, executors: o.executors }, "up");
-  await stayUp(proc, o);
+  await stayUp(proc, o, token);
 });
 
 listen(
@@ -462,7 +479,7 @@ listen(
   });
   process.stdout.write(`node ${proc.id} joined at ${proc.url}\n`);
   log.info({ url: proc.url, id: proc.id }, "node up");
-  await stayUp(proc, o);
+  await stayUp(proc, o, token);
 });
 
 listen(
@@ -505,7 +522,7 @@ listen(
     process.stdout.write(`  dashboard: ${proc.dashboardUrl}\n`);
   }
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
-  await stayUp(proc, o);
+  await stayUp(proc, o, given.token);
 });
 
 /** An option these commands need, given by flag or config file (commander cannot see the file). */

@@ -79,6 +79,11 @@ export interface ProcessOptions {
   /** Node cache size. @default 256 MiB */
   cacheBytes?: number;
   /**
+   * Bytes of arguments of the calls queued or running on this node beyond which further calls
+   * are refused with `OVERLOADED` (retryable). @default 512 MiB
+   */
+  maxQueuedBytes?: number;
+  /**
    * Executor limits: `defaultTimeoutMs` (60 000), `maxTimeoutMs` (900 000: the cap on any
    * function's own timeoutMs), `resourceLimits` (heap, 512 MB), … as in ExecutorPoolOptions.
    */
@@ -421,6 +426,7 @@ export class StratusProcess {
         peers,
         dispatcher,
         executors: o.executors ?? 4,
+        maxQueuedBytes: o.maxQueuedBytes,
         cacheBytes: o.cacheBytes,
         lagInvalidationsMs: o.lagInvalidationsMs,
         heartbeatMs: o.heartbeatMs,

@@ -76,6 +76,11 @@ export interface ProcessOptions {
   expiryMs?: number;
   /** Retries of a run after its node is lost. @default 2 */
   maxRetries?: number;
+  /**
+   * Bytes of caller arguments held by the runs this process has in flight (until answered), in
+   * all; past it calls are refused with `OVERLOADED` (retryable). @default 1 GiB
+   */
+  maxInFlightBytes?: number;
   /** Node cache size. @default 256 MiB */
   cacheBytes?: number;
   /**
@@ -353,6 +358,7 @@ export class StratusProcess {
       peers,
       placer,
       maxRetries: o.maxRetries,
+      maxInFlightBytes: o.maxInFlightBytes,
       observe: (name, ms, ok) => callerStats.record(name, 0, ms, ok),
       relaunch: (meta) => txnService.relaunch(meta),
     });

@@ -22,7 +22,12 @@ export interface PeersOptions {
   clock?: WireClock;
   /** Certificate checks for `stratuss://` peers (the cluster's CA). */
   tls?: TlsClientOptions;
-  /** Called when a connection to `addr` fails or closes. */
+  /**
+   * Called when the peer at `addr` looks gone: its connection closed (not for idleness), or a
+   * TCP connect to it was refused or found no route. Not when its listener accepted and then
+   * closed us (over its connection caps: a busy peer, alive) or the handshake timed out (a
+   * paused peer): heartbeats and membership decide those.
+   */
   onLost?: (addr: string, err: Error | undefined) => void;
 }
 
@@ -122,7 +127,7 @@ export class Peers {
         },
         (err: Error) => {
           if (this.conns.get(addr) === p) this.conns.delete(addr);
-          if (!this.closed) this.options.onLost?.(addr, err);
+          if (!this.closed && nobodyThere(err)) this.options.onLost?.(addr, err);
         },
       );
       return p;
@@ -135,4 +140,12 @@ export class Peers {
     this.conns.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));
   }
+}
+
+/** Connect errors that say no process listens there, or no host answers: the peer is gone. */
+const GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN"]);
+
+function nobodyThere(err: Error): boolean {
+  const code = (err as { details?: Record<string, unknown> }).details?.["code"];
+  return typeof code === "string" && GONE.has(code);
 }

@@ -67,6 +67,30 @@ describe("listener limits", () => {
     await server.close();
   });
 
+  it("Peers counts no loss when a listener over its caps closes us, only a refused connect", async () => {
+    const server = await listen({ request: () => "pong" }, { maxConnections: 1 });
+    const occupant = await dial(server);
+    const lost: string[] = [];
+    const peers = new Peers({
+      id: "n1",
+      role: "node",
+      token: TOKEN,
+      handlers: {},
+      onLost: (addr) => lost.push(addr),
+    });
+    // Accepted and closed at once: the peer is alive, only busy. Membership decides, not this.
+    await assert.rejects(peers.get(server.url), ClosedError);
+    assert.equal(server.refusedConnections, 1);
+    assert.deepEqual(lost, []);
+    // Nothing listens there any more: that is a peer gone.
+    const url = server.url;
+    await occupant.close();
+    await server.close();
+    await assert.rejects(peers.get(url), ClosedError);
+    assert.deepEqual(lost, [url]);
+    await peers.close();
+  });
+
   it("derives caps from the descriptor limit, read from a process under ulimit -n 300", () => {
     const script = `import("./src/wire/admission.ts").then((m) => console.log(m.descriptorLimit()))`;
     const out = execFileSync(

@@ -118,7 +118,21 @@ function listen(c: Command): Command {
       "address others reach this process at (default: stratus://host:port)",
     )
     .option("--id <id>", "process id (default: random)")
-    .option("--metrics-port <port>", "serve Prometheus metrics at http://host:port/metrics", int)
+    .option(
+      "--metrics-port <port>",
+      "serve Prometheus metrics at http(s)://host:port/metrics (the token as a bearer token)",
+      int,
+    )
+    .option(
+      "--max-connections <n>",
+      "most connections the wire listener keeps open (default: from the descriptor limit)",
+      int,
+    )
+    .option(
+      "--max-connections-per-address <n>",
+      "most connections one remote address may hold on each listener (default: a quarter of its cap)",
+      int,
+    )
     .option(
       "--future-retention-ms <ms>",
       "how long futures' results stay readable in storage",
@@ -151,6 +165,11 @@ function httpPort(c: Command): Command {
       "serve the HTTP ingress (JSON; token as bearer) and the dashboard (/dashboard) on this port of --host (0 = any free port)",
       int,
     )
+    .option(
+      "--max-http-connections <n>",
+      "most connections the HTTP ingress keeps open (default: from the descriptor limit)",
+      int,
+    )
     .option("--no-dashboard", "do not serve the web dashboard on the HTTP port");
 }
 
@@ -167,16 +186,33 @@ function warnIfPlain(o: Record<string, unknown>): void {
 }
 
 /**
+/**
  * How long a stopping process may take in all before it exits anyway: its storage goodbyes are
  * bounded at 2 s (`closeTimeoutMs`), and the rest (workers, sockets) is local.
  */
 const STOP_BACKSTOP_MS = 10_000;
 
-/** Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked. */
-async function stayUp(proc: StratusProcess, o: Record<string, unknown>): Promise<void> {
+/**
+ * Keeps a process up until Ctrl-C or SIGTERM, then closes it; serves metrics if asked, to
+ * holders of the token, over HTTPS when the process has a certificate.
+ */
+async function stayUp(
+  proc: StratusProcess,
+  o: Record<string, unknown>,
+  token: string,
+): Promise<void> {
   if (typeof o.metricsPort === "number") {
-    await serveMetrics(proc, o.metricsPort, o.host as string);
-    log.info({ port: o.metricsPort }, "metrics at /metrics");
+    const tls =
+      typeof o.tlsCert === "string" && typeof o.tlsKey === "string"
+        ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) }
+        : undefined;
+    await serveMetrics(proc, {
+      port: o.metricsPort,
+      host: o.host as string,
+      token,
+      ...(tls && { tls }),
+    });
+    log.info({ port: o.metricsPort }, "metrics at /metrics (bearer token), liveness at /healthz");
   }
   let stopping = false;
   const stop = (signal: string): void => {
@@ -225,6 +261,11 @@ function processOptions(o: Record<string, unknown>): Omit<ProcessOptions, "token
   if (typeof o.lagInvalidationsMs === "number") out.lagInvalidationsMs = o.lagInvalidationsMs;
   if (typeof o.futureRetentionMs === "number") out.futureRetentionMs = o.futureRetentionMs;
   if (typeof o.httpPort === "number") out.httpPort = o.httpPort;
+  if (typeof o.maxConnections === "number") out.maxConnections = o.maxConnections;
+  if (typeof o.maxHttpConnections === "number") out.maxHttpConnections = o.maxHttpConnections;
+  if (typeof o.maxConnectionsPerAddress === "number") {
+    out.maxConnectionsPerAddress = o.maxConnectionsPerAddress;
+  }
   if (o.dashboard === false) out.dashboard = false;
   if (o.fuse === false) out.fuse = false;
   if (Array.isArray(o.pin)) out.pin = pins(o.pin as string[]);
@@ -450,7 +491,7 @@ listen(
     `Try (another terminal):  ${cmd} call inc '[1]'  |  ${cmd} dag pipeline '{"inc":[1]}'  |  ${cmd} status\n`,
   );
   log.info({ url: proc.url, id: proc.id, executors: o.executors }, "up");
-  await stayUp(proc, o);
+  await stayUp(proc, o, token);
 });
 
 listen(
@@ -511,7 +552,7 @@ listen(
   });
   process.stdout.write(`node ${proc.id} joined at ${proc.url}\n`);
   log.info({ url: proc.url, id: proc.id }, "node up");
-  await stayUp(proc, o);
+  await stayUp(proc, o, token);
 });
 
 listen(
@@ -554,7 +595,7 @@ listen(
     process.stdout.write(`  dashboard: ${proc.dashboardUrl}\n`);
   }
   log.info({ url: proc.url, id: proc.id }, "scheduler up");
-  await stayUp(proc, o);
+  await stayUp(proc, o, given.token);
 });
 
 /** Why a join failed, with what to do about a certificate that did not verify. */

@@ -8,6 +8,7 @@
  * ```
  */
 export { metricsRegistry, serveMetrics } from "./metrics.js";
+export type { MetricsServerOptions } from "./metrics.js";
 export { StratusProcess, peerTlsOptions } from "./process.js";
 export type { ProcessOptions } from "./process.js";
 export { withStorePassword, withoutStorePassword } from "./store-address.js";

@@ -24,7 +24,7 @@ import {
 import type { PlacementPolicy } from "../scheduler/index.js";
 import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
-import { WireServer } from "../wire/index.js";
+import { WireServer, connectionCaps, descriptorLimit } from "../wire/index.js";
 import type { TlsClientOptions } from "../wire/index.js";
 import { dispatcher as makeDispatch } from "./dispatch.js";
 import type { DispatchTargets, DropCounts } from "./dispatch.js";
@@ -86,8 +86,18 @@ export interface ProcessOptions {
   expiryMs?: number;
   /** Retries of a run after its node is lost. @default 2 */
   maxRetries?: number;
+  /**
+   * Bytes of caller arguments held by the runs this process has in flight (until answered), in
+   * all; past it calls are refused with `OVERLOADED` (retryable). @default 1 GiB
+   */
+  maxInFlightBytes?: number;
   /** Node cache size. @default 256 MiB */
   cacheBytes?: number;
+  /**
+   * Bytes of arguments of the calls queued or running on this node beyond which further calls
+   * are refused with `OVERLOADED` (retryable). @default 512 MiB
+   */
+  maxQueuedBytes?: number;
   /**
    * Executor limits: `defaultTimeoutMs` (60 000), `maxTimeoutMs` (900 000: the cap on any
    * function's own timeoutMs), `resourceLimits` (heap, 512 MB), … as in ExecutorPoolOptions.
@@ -106,8 +116,20 @@ export interface ProcessOptions {
   lagInvalidationsMs?: number;
   /** How long futures' results stay readable in storage. @default 3600000 (1 hour) */
   futureRetentionMs?: number;
-  /** Most connections the listener keeps open at once. @default 10000 */
+  /**
+   * Most connections the wire listener keeps open at once. Default: derived from the process's
+   * descriptor limit (`ulimit -n`), keeping a reserve for peers, Redis and files, and shared with
+   * the HTTP ingress when there is one (`connectionCaps`): 128 under a limit of 256, 512 under
+   * 1,024 with HTTP, at most 10,000.
+   */
   maxConnections?: number;
+  /** Most connections the HTTP ingress keeps open at once. Default: derived, as above. */
+  maxHttpConnections?: number;
+  /**
+   * Most connections one remote address (IPv6: one /64) may hold on each listener. Default: a
+   * quarter of that listener's cap. Raise it when clients arrive through one proxy.
+   */
+  maxConnectionsPerAddress?: number;
   /**
    * Serve TLS (`stratuss://`) with this PEM certificate and key, read from files; peers of this
    * process then connect over TLS too, trusting `caFile` (default: the certificate itself, as for
@@ -343,6 +365,9 @@ export class StratusProcess {
             key: readFileSync(o.tls.keyFile),
             ca: peerTls?.ca,
           };
+    // Every listener's share of the descriptor limit, decided once, knowing which listeners exist.
+    const caps = connectionCaps(descriptorLimit(), { http: o.httpPort !== undefined });
+    const wireMax = o.maxConnections ?? caps.wire.max;
     const server = await WireServer.listen({
       ...(tls && { tls }),
       host: o.host ?? "127.0.0.1",
@@ -351,7 +376,8 @@ export class StratusProcess {
       id,
       handlers,
       clock,
-      maxConnections: o.maxConnections,
+      maxConnections: wireMax,
+      maxConnectionsPerAddress: o.maxConnectionsPerAddress ?? Math.ceil(wireMax / 4),
       idleTimeoutMs: o.idleTimeoutMs,
     });
     const url = o.advertise ?? server.url;
@@ -381,6 +407,7 @@ export class StratusProcess {
       peers,
       placer,
       maxRetries: o.maxRetries,
+      maxInFlightBytes: o.maxInFlightBytes,
       observe: (name, ms, ok) => callerStats.record(name, 0, ms, ok),
       relaunch: (meta) => txnService.relaunch(meta),
     });
@@ -417,9 +444,14 @@ export class StratusProcess {
       if (gw === undefined) {
         throw InvalidArgumentError.field("httpPort", "needs a scheduler (scheduler: true)");
       }
+      const httpMax = o.maxHttpConnections ?? caps.http.max;
       http = await HttpIngress.listen({
         gateway: { handle: (method, payload) => gw.handle(method, payload) },
         token: o.token,
+        connections: {
+          max: httpMax,
+          perAddress: o.maxConnectionsPerAddress ?? Math.ceil(httpMax / 4),
+        },
         host: o.host ?? "127.0.0.1",
         port: o.httpPort,
         ...(tls && { tls: { cert: tls.cert, key: tls.key } }),
@@ -450,6 +482,7 @@ export class StratusProcess {
         peers,
         dispatcher,
         executors: o.executors ?? 4,
+        maxQueuedBytes: o.maxQueuedBytes,
         cacheBytes: o.cacheBytes,
         lagInvalidationsMs: o.lagInvalidationsMs,
         heartbeatMs: o.heartbeatMs,

@@ -15,6 +15,7 @@ import {
   DEFAULT_FUTURE_RETENTION_MS,
   Heartbeat,
   KEYS,
+  futureNotStored,
   singleFunctionDag,
   storeFuture,
 } from "../scheduler/index.js";
@@ -70,6 +71,11 @@ export interface NodeOptions {
   /** Triggers queued beyond this are refused with `OVERLOADED`. @default 100000 */
   maxQueued?: number;
   /**
+   * Bytes of arguments of the invocations queued or running here beyond which triggers are
+   * refused with `OVERLOADED` (one is always taken when none waits). @default 512 MiB
+   */
+  maxQueuedBytes?: number;
+  /**
    * Largest result that is sent on; larger ones fail the run with `VALUE_TOO_LARGE`.
    * @default the frame limit less 1 MiB for the rest of the frame
    */
@@ -123,6 +129,7 @@ export class Node {
   private readonly startedAt = Date.now();
   private seq = 0;
   private queued = 0;
+  private queuedBytes = 0;
   /** Invocation ids by `run/attempt/fn`, while they are queued or running here. */
   private readonly running = new Map<string, string[]>();
   /** Cancelled `run/attempt/fn`s, until their run's deadline: their triggers are ignored. */
@@ -130,6 +137,7 @@ export class Node {
   /** Invocations cancelled (running or queued) and triggers ignored as cancelled. */
   readonly cancels = { received: 0, interrupted: 0, ignored: 0 };
   private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
   private readonly maxValueBytes: number;
 
   private constructor(
@@ -157,6 +165,7 @@ export class Node {
       o.sessionPolicies,
     );
     this.maxQueued = o.maxQueued ?? 100_000;
+    this.maxQueuedBytes = o.maxQueuedBytes ?? 512 * 1024 * 1024;
     this.maxValueBytes = o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024;
     this.pool = new ExecutorPool({
       ...o.pool,
@@ -234,12 +243,13 @@ export class Node {
       }
     }
     if (args === undefined) return;
-    if (this.queued >= this.maxQueued) {
-      this.reply(
-        t,
-        undefined,
-        toWireError(new OverloadedError(`node ${this.id} has ${this.queued} calls queued`)),
-      );
+    const bytes = argBytes(args);
+    if (
+      this.queued >= this.maxQueued ||
+      (this.queuedBytes > 0 && this.queuedBytes + bytes > this.maxQueuedBytes)
+    ) {
+      const why = `node ${this.id} has ${this.queued} calls queued, with ${this.queuedBytes} bytes of arguments`;
+      this.reply(t, undefined, toWireError(new OverloadedError(why)));
       return;
     }
     // execute() answers its own failures; this catches what escapes it (a reply that could not
@@ -310,6 +320,8 @@ export class Node {
     const keys = chain.map((fn) => runKey(t.meta, fn));
     keys.forEach((k, i) => this.running.set(k, [...(this.running.get(k) ?? []), ids[i] as string]));
     this.queued += chain.length;
+    const bytes = argBytes(args);
+    this.queuedBytes += bytes;
     let out: Uint8Array | undefined;
     let session: RunSession | undefined;
     try {
@@ -347,6 +359,7 @@ export class Node {
       return;
     } finally {
       this.queued -= chain.length;
+      this.queuedBytes -= bytes;
       keys.forEach((k, i) => {
         const left = (this.running.get(k) ?? []).filter((id) => id !== ids[i]);
         if (left.length === 0) this.running.delete(k);
@@ -387,7 +400,10 @@ export class Node {
         from: last,
         value: out,
       };
-      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger);
+      // A trigger the link could not take (OVERLOADED) fails the run now, not at its deadline.
+      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger, (err) =>
+        this.reply(t, undefined, toWireError(err)),
+      );
     }
   }
 
@@ -438,12 +454,23 @@ export class Node {
         typeof futureTtlMs === "number" && futureTtlMs > 0
           ? futureTtlMs
           : DEFAULT_FUTURE_RETENTION_MS;
-      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl)
-        .catch(() => undefined)
-        .finally(() => this.o.peers.notify(t.meta.reply.addr, "result", r));
+      // A result that cannot be stored fails the run: readers by id would wait for it forever.
+      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl).then(
+        () => this.sendResult(t.meta.reply.addr, r),
+        (err: unknown) => this.reply(t, undefined, futureNotStored(err, v.byteLength)),
+      );
       return;
     }
-    this.o.peers.notify(t.meta.reply.addr, "result", r);
+    this.sendResult(t.meta.reply.addr, r);
+  }
+
+  /** A result the link could not take (OVERLOADED) is replaced by that error, which is small. */
+  private sendResult(addr: string, r: RunResult): void {
+    this.o.peers.notify(addr, "result", r, (err) => {
+      const failed: RunResult = { run: r.run, attempt: r.attempt, req: r.req, ok: false };
+      failed.e = toWireError(err);
+      this.o.peers.notify(addr, "result", failed);
+    });
   }
 
   /** Host calls from running functions (`ctx.get`, `ctx.send`, …). */
@@ -564,4 +591,10 @@ function bytes(v: unknown): Uint8Array {
 /** Identifies one function of one attempt of a run. */
 function runKey(meta: { run: string; attempt: number }, fn: string): string {
   return `${meta.run}/${meta.attempt}/${fn}`;
+}
+
+function argBytes(args: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const a of args) n += a.byteLength;
+  return n;
 }

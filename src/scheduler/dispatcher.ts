@@ -3,6 +3,7 @@ import {
   BadDagError,
   ClosedError,
   NodeLostError,
+  OverloadedError,
   TimeoutError,
   ensureError,
   fromWireError,
@@ -33,6 +34,12 @@ export interface DispatcherOptions {
   maxRetries?: number;
   /** Deadline of a call when the caller gives none. @default 120000 */
   defaultTimeoutMs?: number;
+  /**
+   * Bytes of caller arguments the runs in flight may hold in all (each run keeps its arguments
+   * until answered, to relaunch after a node loss); past it a run is refused with `OVERLOADED`,
+   * retryable. One run is always taken when none is in flight. @default 1 GiB
+   */
+  maxInFlightBytes?: number;
   /**
    * Told of every finished run (latency as callers see it, for statistics): the DAG's name (a
    * single call's is its function's), ms from start to answer, and whether it returned.
@@ -85,6 +92,8 @@ interface Pending {
   unlisten?: () => void;
   startedAt: number;
   started: number;
+  /** Bytes of `req.inputs`. */
+  bytes: number;
 }
 
 /**
@@ -104,6 +113,8 @@ export class Dispatcher {
   private nextReq = 1;
   private readonly maxRetries: number;
   private readonly defaultTimeoutMs: number;
+  private readonly maxInFlightBytes: number;
+  private inFlightBytes = 0;
   private closed = false;
   /** Counters since start: runs started, answered with a result, failed, and retries. */
   readonly counts = { started: 0, ok: 0, failed: 0, retries: 0 };
@@ -113,6 +124,7 @@ export class Dispatcher {
   constructor(private readonly options: DispatcherOptions) {
     this.maxRetries = options.maxRetries ?? 2;
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+    this.maxInFlightBytes = options.maxInFlightBytes ?? 1024 * 1024 * 1024;
     this.recent = options.recent ?? new RecentRuns();
   }
 
@@ -131,6 +143,12 @@ export class Dispatcher {
     }
     const signal = req.signal;
     if (signal?.aborted === true) return Promise.reject(ensureError(signal.reason));
+    let bytes = 0;
+    for (const args of Object.values(req.inputs)) for (const a of args) bytes += a.byteLength;
+    if (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.maxInFlightBytes) {
+      const why = `${this.pending.size} runs in flight hold ${this.inFlightBytes} bytes of arguments; ${req.def.name}'s ${bytes} more would pass the limit of ${this.maxInFlightBytes}`;
+      return Promise.reject(new OverloadedError(why));
+    }
     const timeoutMs = req.options?.timeoutMs ?? this.defaultTimeoutMs;
     const id = this.nextReq++;
     this.counts.started++;
@@ -165,8 +183,10 @@ export class Dispatcher {
         addrs: nameMap<string>(),
         startedAt: Date.now(),
         started: performance.now(),
+        bytes,
       };
       this.pending.set(id, p);
+      this.inFlightBytes += bytes;
       if (signal !== undefined) {
         const onAbort = (): void => this.cancelRun(id, ensureError(signal.reason));
         signal.addEventListener("abort", onAbort, { once: true });
@@ -295,9 +315,16 @@ export class Dispatcher {
     // (read-atomic) read there from every node, whichever branch or source reads.
     const first = where[shape.sources[0] as string] as { node: string; addr: string };
     const meta: RunMeta = { ...p.meta, home: { node: first.node, addr: first.addr } };
+    const { attempt } = p.meta;
+    // A trigger the link could not take (a burst past its send queue) fails this run alone, at
+    // once and retryable, instead of leaving it to its deadline; the node is not lost for it.
+    const dropped = (err: Error): void => {
+      const now = this.pending.get(p.meta.reply.req);
+      if (now === p && p.meta.attempt === attempt) this.finish(p.meta.reply.req, undefined, err);
+    };
     for (const fn of shape.sources) {
       const t: Trigger = { meta, schedule, fn, args: p.req.inputs[fn] ?? [] };
-      this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t);
+      this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t, dropped);
     }
   }
 
@@ -327,6 +354,7 @@ export class Dispatcher {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
+    this.inFlightBytes -= p.bytes;
     p.unlisten?.();
     clearTimeout(p.timer);
     this.release(p);

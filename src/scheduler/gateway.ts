@@ -272,7 +272,13 @@ export class Gateway {
     let done!: (o: FutureOutcome) => void;
     const arrived = new Promise<FutureOutcome>((r) => (done = r));
     const sub = await this.o.store.subscribe(key, (e) => {
-      if (e.kind !== "delete") void this.readFuture(key).then((o) => o && done(o));
+      // A failed read is no answer; the next change or the deadline decides.
+      if (e.kind !== "delete") {
+        this.readFuture(key).then(
+          (o) => o && done(o),
+          () => undefined,
+        );
+      }
     });
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -326,7 +332,13 @@ export class Gateway {
  */
 function push(conn: Connection | undefined, outcome: FutureOutcome & { id: string }): void {
   try {
-    conn?.notify("future", outcome);
+    // Dropped (it waited too long, or did not fit, behind a burst): the client must not wait for
+    // it forever, so it learns so in a small push instead and can read the stored outcome by id.
+    conn?.notify("future", outcome, (err) => {
+      const message = `${err.message}; the outcome is stored: read it with cloud.future(${JSON.stringify(outcome.id)})`;
+      const e = { code: err.code, message, retryable: true };
+      conn.notify("future", { id: outcome.id, ok: false, e }, () => undefined);
+    });
   } catch {
     // VALUE_TOO_LARGE: the client's future.get reads the stored outcome instead.
   }

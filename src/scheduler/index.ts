@@ -20,7 +20,7 @@ export {
 export type { DagSpec } from "./dag.js";
 export { Dispatcher, singleFunctionDag } from "./dispatcher.js";
 export type { DispatcherOptions, RunRequest } from "./dispatcher.js";
-export { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
+export { DEFAULT_FUTURE_RETENTION_MS, futureNotStored, storeFuture } from "./futures.js";
 export type { FutureOutcome } from "./futures.js";
 export { Gateway } from "./gateway.js";
 export type { GatewayOptions, ScheduleAdmin, ScheduleInfo, SourceValidator } from "./gateway.js";

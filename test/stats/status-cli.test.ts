@@ -107,7 +107,9 @@ describe("stats: stratus status --json over a scheduler and two node processes",
   });
 
   it("a node's /metrics has per-function series", async () => {
-    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     const text = await res.text();
     assert.match(text, /stratus_function_calls_total\{fn="half",process="sa"\} \d+/);
     assert.match(

@@ -562,7 +562,11 @@ export class Node {
       if (!this.pool.deliver(to, payload, from, seq)) {
         const letter: Letter = { m: payload, from };
         if (seq !== undefined) letter.seq = seq;
-        this.boxes.deliver(to, letter);
+        if (!this.boxes.deliver(to, letter)) {
+          throw new OverloadedError(
+            `message to ${to} refused: messages waiting for recipients not running on ${this.id} are over their bound`,
+          );
+        }
       }
       return;
     }

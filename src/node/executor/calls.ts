@@ -162,6 +162,14 @@ export function timeoutError(job: Job): Error {
   });
 }
 
+/** The error of a call stopped because its caller's run reached its deadline first. */
+export function runEndedError(job: Job): Error {
+  const fn = job.call.code.name;
+  return new TimeoutError(`function ${fn} was stopped: its run's deadline passed while it ran`, {
+    details: { function: fn },
+  });
+}
+
 /** The error of the call that was running when its worker exited on its own: OOM or a crash. */
 export function lostWorkerError(slot: Slot, heapMb: number | undefined, externalMb: number): Error {
   const fn = slot.inflight.peek()?.call.code.name ?? "(none)";

@@ -12,6 +12,7 @@ import {
   CancelledError,
   FunctionTimeoutError,
   InvalidArgumentError,
+  TimeoutError,
   fromWireError,
 } from "../../errors/index.js";
 import type { MessagePort } from "node:worker_threads";
@@ -129,9 +130,14 @@ export class Cancellation {
   }
 
   /** Aborts the signal (once); `code` says why. */
-  abort(code: "CANCELLED" | "FUNCTION_TIMEOUT", why: string): void {
+  abort(code: "CANCELLED" | "FUNCTION_TIMEOUT" | "TIMEOUT", why: string): void {
     if (this.reason !== undefined) return;
-    this.reason = code === "CANCELLED" ? new CancelledError(why) : new FunctionTimeoutError(why);
+    this.reason =
+      code === "CANCELLED"
+        ? new CancelledError(why)
+        : code === "TIMEOUT"
+          ? new TimeoutError(why)
+          : new FunctionTimeoutError(why);
     (this.controller ??= new AbortController()).abort(this.reason);
   }
 }

@@ -30,6 +30,7 @@ import {
   checkInvocation,
   lateError,
   lostWorkerError,
+  runEndedError,
   timeoutError,
   toWorker,
 } from "./calls.js";
@@ -522,7 +523,14 @@ export class ExecutorPool {
     const head = slot.inflight.peek()!;
     head.startedAt = now;
     // One abandoned while posted answers at once, without running: it gets the grace only.
-    slot.arm(now + (head.abandoned === undefined ? head.timeoutMs : this.o.cancelGraceMs), now);
+    if (head.abandoned !== undefined) return slot.arm(now + this.o.cancelGraceMs, now);
+    // Its own time limit, or its caller's run's deadline when that comes first: nobody waits
+    // for the result past it, so the executor is not held for it.
+    const limit = now + head.timeoutMs;
+    const runEnd =
+      head.call.deadline === undefined ? Infinity : now + (head.call.deadline - Date.now());
+    head.runEndsFirst = runEnd < limit;
+    slot.arm(Math.min(limit, runEnd), now);
   }
 
   /** The head of `slot` settled: account for it, time the next one, refill the worker. */
@@ -570,7 +578,9 @@ export class ExecutorPool {
       }
       // Past its time limit it is answered and told to stop; past the grace after that (or
       // after a cancel) its worker goes.
-      if (job.abandoned === undefined)
+      if (job.abandoned === undefined && job.runEndsFirst === true)
+        this.abandon(slot, job, "TIMEOUT", runEndedError(job));
+      else if (job.abandoned === undefined)
         this.abandon(slot, job, "FUNCTION_TIMEOUT", timeoutError(job));
       else this.lose(slot, job.abandoned);
     },

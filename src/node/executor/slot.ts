@@ -53,6 +53,8 @@ export interface Job {
   stop?: AbortController;
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
   nested?: number;
+  /** Its caller's run ends before its own time limit: stopping it then is a `TIMEOUT`. */
+  runEndsFirst?: boolean;
   /** `performance.now()` when it was queued, and when it became its worker's running call. */
   queuedAt: number;
   startedAt?: number;

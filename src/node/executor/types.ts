@@ -348,7 +348,7 @@ export interface AbortMsg {
   t: "abort";
   inv: string;
   /** The error's code and message: `signal.reason`, and the answer of an item never started. */
-  code: "CANCELLED" | "FUNCTION_TIMEOUT";
+  code: "CANCELLED" | "FUNCTION_TIMEOUT" | "TIMEOUT";
   why: string;
 }
 

@@ -123,7 +123,7 @@ port.on("message", (batch: DownMsg[]) => {
  * the running one sees its signal aborted and its `recv` woken; one still queued here is answered
  * without running when its turn comes. The pool counts on an answer for each, in order.
  */
-function abort(id: string, code: "CANCELLED" | "FUNCTION_TIMEOUT", why: string): void {
+function abort(id: string, code: "CANCELLED" | "FUNCTION_TIMEOUT" | "TIMEOUT", why: string): void {
   if (current?.id === id) {
     current.cancel.abort(code, why);
     link.inboxes.drop(id);

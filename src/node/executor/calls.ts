@@ -102,7 +102,8 @@ export function answerHostCall(
   }
   const { call } = job;
   // The end of the time limit, moved from performance.now() to Date.now() time for the host.
-  const limit = Date.now() + (slot.deadline - performance.now());
+  // Whole ms: a limit converted from the run's own deadline must come back as that deadline.
+  const limit = Math.ceil(Date.now() + (slot.deadline - performance.now()));
   const deadline = Math.min(call.deadline ?? Infinity, limit);
   const info = (job.info ??= { id: call.id, run: call.run, fn: call.code.name, deadline });
   if (m.op === "call") info.signal ??= (job.stop ??= new AbortController()).signal;

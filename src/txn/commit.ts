@@ -43,7 +43,8 @@ export interface CommitResult {
 /** What the committer needs of its manager. */
 export interface CommitHost {
   readonly committing: Set<string>;
-  adopt(r: TxnRecord): boolean;
+  /** `decoded`: the record's versions as lattices, when the caller has them (no decode). */
+  adopt(r: TxnRecord, decoded?: Map<string, Lattice | null>): boolean;
   ownRecord(rid: string, result: boolean): void;
 }
 
@@ -87,14 +88,19 @@ export class Committer {
     const ts = this.clock.now();
     const at = (): Timestamp => ts;
     const stamped: Stamped["held"] = [];
+    const decoded = new Map<string, Lattice | null>();
     const writes: [string, VersionValue][] = c.writes.map(([k, mode, l]) => {
-      if (l === null) return [k, null];
+      if (l === null) {
+        decoded.set(k, null);
+        return [k, null];
+      }
       let v = stampTime(l, at);
       if (mode === 1) {
         const s = this.stamps.stamp(k, v);
         stamped.push(...s.held);
         v = s.lattice;
       }
+      decoded.set(k, v);
       return [k, encodeLattice(v)];
     });
     const record: TxnRecord = { tid: c.tid, epoch: c.epoch, ts, writes };
@@ -119,15 +125,19 @@ export class Committer {
       return this.existing(key, c);
     }
     this.stamps.settle(stamped, "committed");
-    return this.landed(record, false);
+    return this.landed(record, false, decoded);
   }
 
   /** A record that landed (this commit's, or one found): known here, then written back. */
-  private async landed(r: TxnRecord, duplicate: boolean): Promise<CommitResult> {
+  private async landed(
+    r: TxnRecord,
+    duplicate: boolean,
+    decoded?: Map<string, Lattice | null>,
+  ): Promise<CommitResult> {
     const rid = `${r.tid}.${r.epoch}`;
-    if (this.host.adopt(r) && !duplicate) this.host.ownRecord(rid, r.result !== undefined);
+    if (this.host.adopt(r, decoded) && !duplicate) this.host.ownRecord(rid, r.result !== undefined);
     try {
-      const skipped = await writeBack(this.store, r);
+      const skipped = await writeBack(this.store, r, decoded);
       for (const k of skipped) this.kinds.delete(k);
     } catch (e) {
       throw new StorageUnavailableError(

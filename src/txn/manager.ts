@@ -134,8 +134,14 @@ export class TxnManager implements SnapshotSource {
       }
       const rid = ridOf(ev.key);
       if (rid === undefined) return;
-      if (ev.kind === "put") m.track(m.learn(rid));
-      else m.forget(rid);
+      if (ev.kind !== "put") return m.forget(rid);
+      // A known commit's record changes only when it is compacted, a grace period after it:
+      // its own write (seen by its committer, or learned) needs no fetch.
+      const known = m.index.meta(rid);
+      if (known !== undefined && parseTimestamp(known.ts).wallMs > Date.now() - m.o.graceMs / 2) {
+        return;
+      }
+      m.track(m.learn(rid));
     });
     await m.recover();
     if (m.o.gcIntervalMs > 0) m.every(m.o.gcIntervalMs, () => m.gc());
@@ -367,7 +373,7 @@ export class TxnManager implements SnapshotSource {
   }
 
   /** Adds a record to the index and caches its values. */
-  adopt(r: TxnRecord): boolean {
+  adopt(r: TxnRecord, decoded?: Map<string, Lattice | null>): boolean {
     if (r.compacted === true) return false;
     const rid = `${r.tid}.${r.epoch}`;
     this.clock.observe(r.ts);
@@ -379,7 +385,7 @@ export class TxnManager implements SnapshotSource {
     );
     if (added) {
       this.order.set(rid, ++this.learnSeq);
-      this.cache(rid, decodedWrites(r));
+      this.cache(rid, decoded ?? decodedWrites(r));
       const w = this.waiters.get(rid);
       this.waiters.delete(rid);
       for (const f of w ?? []) f();

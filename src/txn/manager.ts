@@ -176,9 +176,7 @@ export class TxnManager implements SnapshotSource {
     const seen = snap?.maxTs();
     if (seen !== undefined) this.clock.observe(seen);
     try {
-      const out = await this.committer.commit(c);
-      if (out.rid !== undefined && !out.duplicate) this.stats.commits++;
-      return out;
+      return await this.committer.commit(c);
     } finally {
       if (c.snapshot !== undefined) this.snapshots.release(c.snapshot);
     }
@@ -393,8 +391,12 @@ export class TxnManager implements SnapshotSource {
     this.values.delete(rid);
   }
 
-  /** Notes a record this manager committed: it collects it once the grace period is over. */
+  /**
+   * Notes a record this manager committed, at its commit point (so a commit whose write-back
+   * failed counts once): it collects it once the grace period is over.
+   */
   ownRecord(rid: string, result: boolean): void {
+    this.stats.commits++;
     this.own.set(rid, { at: Date.now(), result });
   }
 

@@ -1,10 +1,10 @@
-import { StorageUnavailableError, isStratusError } from "../errors/index.js";
+import { StorageUnavailableError, backoffMs, isStratusError } from "../errors/index.js";
 import { encodeLattice, stampTime } from "../lattice/index.js";
 import type { HybridClock, Lattice, LatticeKind, Timestamp } from "../lattice/index.js";
 import { LatticeTypeMismatchError } from "../errors/index.js";
 import { userKey } from "../state/index.js";
 import type { Store } from "../storage/index.js";
-import { TxnAbortedError, TxnFencedError } from "./errors.js";
+import { TxnAbortedError, TxnFencedError } from "../errors/index.js";
 import type { ResolvedTxnOptions } from "./options.js";
 import { checkTid, decodeSlot, encodeFence, encodeRecord, recordKey } from "./record.js";
 import type { TxnRecord, VersionValue } from "./record.js";
@@ -73,7 +73,7 @@ export class Committer {
      * unknown outcome pass one that does not wait.
      */
     private readonly pause: (attempt: number) => Promise<void> = (attempt) =>
-      new Promise((r) => setTimeout(r, 100 * 2 ** attempt)),
+      new Promise((r) => setTimeout(r, backoffMs(attempt))),
   ) {}
 
   /**

@@ -5,7 +5,7 @@ import { userKey } from "../state/index.js";
 import type { Store, Subscription } from "../storage/index.js";
 import { Committer } from "./commit.js";
 import type { CommitRequest, CommitResult } from "./commit.js";
-import { TxnAbortedError } from "./errors.js";
+import { TxnAbortedError } from "../errors/index.js";
 import { resolveTxnOptions } from "./options.js";
 import type { ResolvedTxnOptions, TxnManagerOptions } from "./options.js";
 import { TXN_PREFIX, decodeSlot, encodeRecord, recordKey, ridOf, splitRid } from "./record.js";

@@ -15,7 +15,7 @@ import { Stratus, StratusProcess, ref } from "../src/index.js";
 import type { PlacementPolicy } from "../src/scheduler/index.js";
 import { RedisStore } from "../src/storage/index.js";
 import type { Store } from "../src/storage/index.js";
-import { RedisServer } from "../test/support/redis.js";
+import { RedisServer } from "../testing/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { interleaved, percentiles } from "./lib/measure.js";
 

@@ -3,7 +3,7 @@ import {
   BadFunctionError,
   ClosedError,
   InvalidArgumentError,
-  isStratusError,
+  reaction,
   toWireError,
 } from "../errors/index.js";
 import type { ProcessOptions } from "../cluster/index.js";
@@ -168,7 +168,8 @@ export class Stratus {
 
   /** The open connection, opening one if there is none (first use, or after a drop). */
   private connection(): Promise<Connection> {
-    if (this.closing) return Promise.reject(new ClosedError("this client is closed"));
+    if (this.closing)
+      return Promise.reject(new ClosedError("this client is closed", { retryable: false }));
     if (this.current !== undefined) return this.current;
     const { url, token, timeoutMs, tls } = this.target;
     const opening = connect(url, {
@@ -333,7 +334,8 @@ export class Stratus {
         // Marked retries fence the attempts before them; the first send needs no fence.
         return await send(attempt === 0 ? withId : { ...withId, retry: true });
       } catch (e) {
-        if (attempt >= limit || !isRetryable(e)) throw e;
+        // Resent with the same request id: a relaunch fences the attempt before it.
+        if (attempt >= limit || reaction(e) === "fail") throw e;
       }
     }
   }
@@ -518,10 +520,6 @@ export interface ClusterStatus {
   functions: string[];
   dags: string[];
   inFlight: number;
-}
-
-function isRetryable(e: unknown): boolean {
-  return isStratusError(e) && (e.retryable || e.code === "NODE_LOST" || e.code === "CLOSED");
 }
 
 /** An encoded argument: its bytes, or for a big tensor its header and the caller's memory. */

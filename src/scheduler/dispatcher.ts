@@ -8,6 +8,7 @@ import {
   ensureError,
   fromWireError,
   isStratusError,
+  reaction,
 } from "../errors/index.js";
 import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
@@ -219,9 +220,10 @@ export class Dispatcher {
   private retryOnResult(id: number, p: Pending, r: RunResult): boolean {
     const code = r.e?.code;
     const limit = code === "SNAPSHOT_CONFLICT" ? this.maxRetries + 8 : this.maxRetries;
-    const conflict = code === "SNAPSHOT_CONFLICT" && p.req.nested !== true;
-    const retried = conflict || code === "NODE_LOST" || code === "TXN_FENCED";
-    if (!retried || p.meta.attempt >= limit) return false;
+    // A nested run reads through its caller's snapshot: a conflict there is the caller's to
+    // relaunch, with a fresh snapshot, not this run's.
+    const nestedConflict = code === "SNAPSHOT_CONFLICT" && p.req.nested === true;
+    if (reaction(r.e) !== "relaunch" || nestedConflict || p.meta.attempt >= limit) return false;
     const node = r.e?.details?.["node"];
     p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
     this.counts.retries++;

@@ -6,8 +6,6 @@
  */
 import { decodeLattice, decodeValue, encodeLattice, encodeValue } from "../lattice/index.js";
 import type { Lattice, Timestamp } from "../lattice/index.js";
-// Registers TXN_ABORTED and TXN_FENCED, so they arrive over any wire as their own classes.
-import "./errors.js";
 import { Transaction } from "./transaction.js";
 import type { TxnBackend, WireCommitted } from "./transaction.js";
 

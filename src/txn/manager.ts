@@ -5,7 +5,7 @@ import { userKey } from "../state/index.js";
 import type { Store, Subscription } from "../storage/index.js";
 import { Committer } from "./commit.js";
 import type { CommitRequest, CommitResult } from "./commit.js";
-import { TxnAbortedError } from "./errors.js";
+import { TxnAbortedError } from "../errors/index.js";
 import { resolveTxnOptions } from "./options.js";
 import type { ResolvedTxnOptions, TxnManagerOptions } from "./options.js";
 import { TXN_PREFIX, decodeSlot, encodeRecord, recordKey, ridOf, splitRid } from "./record.js";
@@ -182,9 +182,7 @@ export class TxnManager implements SnapshotSource {
     const seen = snap?.maxTs();
     if (seen !== undefined) this.clock.observe(seen);
     try {
-      const out = await this.committer.commit(c);
-      if (out.rid !== undefined && !out.duplicate) this.stats.commits++;
-      return out;
+      return await this.committer.commit(c);
     } finally {
       if (c.snapshot !== undefined) this.snapshots.release(c.snapshot);
     }
@@ -399,8 +397,12 @@ export class TxnManager implements SnapshotSource {
     this.values.delete(rid);
   }
 
-  /** Notes a record this manager committed: it collects it once the grace period is over. */
+  /**
+   * Notes a record this manager committed, at its commit point (so a commit whose write-back
+   * failed counts once): it collects it once the grace period is over.
+   */
   ownRecord(rid: string, result: boolean): void {
+    this.stats.commits++;
     this.own.set(rid, { at: Date.now(), result });
   }
 

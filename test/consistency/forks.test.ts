@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { Stratus, StratusProcess } from "../../src/index.js";
 import type { Consistency } from "../../src/scheduler/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 const TOKEN = "forks";
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Stratus, StratusProcess } from "../../src/index.js";
-import { selfSignedCert } from "../support/certs.js";
+import { selfSignedCert } from "../../testing/certs.js";
 
 const run = promisify(execFile);
 

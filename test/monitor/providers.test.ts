@@ -14,8 +14,8 @@ import { StratusProcess } from "../../src/cluster/index.js";
 import { Stratus, isStratusError } from "../../src/index.js";
 import { KubernetesNodeProvider, LocalNodeProvider } from "../../src/monitor/index.js";
 import type { MonitorDecision } from "../../src/monitor/index.js";
-import { until } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import { until } from "../../testing/processes.js";
+import { RedisServer } from "../../testing/redis.js";
 
 const TOKEN = "provider-token";
 const CLI = [process.execPath, "--import", "tsx", "src/cli/main.ts"];

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { startStratus } from "../support/processes.js";
-import { freePort } from "../support/redis.js";
-import type { Child } from "../support/processes.js";
+import { startStratus } from "../../testing/processes.js";
+import { freePort } from "../../testing/redis.js";
+import type { Child } from "../../testing/processes.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

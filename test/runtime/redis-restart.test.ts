@@ -8,8 +8,8 @@ import { once } from "node:events";
 import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { RedisStore, Stratus, StratusProcess, isStratusError } from "../../src/index.js";
-import { startStratus, until } from "../support/processes.js";
-import { RedisCluster, RedisServer } from "../support/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import { RedisCluster, RedisServer } from "../../testing/redis.js";
 
 const token = "redis-restart-token";
 

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { StratusProcess, UnauthorizedError, encodeValue } from "../../src/index.js";
 import { connect } from "../../src/wire/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 describe("runtime: roles", () => {
   const token = "roles-token";

@@ -10,7 +10,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Stratus, StratusProcess } from "../../src/index.js";
 import type { Store } from "../../src/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ClosedError, Stratus, StratusProcess, isStratusError } from "../../src/index.js";
 import { connect } from "../../src/wire/index.js";
-import { BackendFixture } from "../support/backends.js";
-import { until } from "../support/processes.js";
-import { selfSignedCert } from "../support/certs.js";
+import { BackendFixture } from "../../testing/backends.js";
+import { until } from "../../testing/processes.js";
+import { selfSignedCert } from "../../testing/certs.js";
 
 describe("runtime: TLS", () => {
   const token = "tls-token";

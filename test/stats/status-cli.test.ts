@@ -12,9 +12,9 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Stratus, isStratusError } from "../../src/index.js";
 import type { ClusterStats } from "../../src/stats/index.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
-import { RedisServer, freePort } from "../support/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
+import { RedisServer, freePort } from "../../testing/redis.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Flow, Stratus, StratusProcess } from "../../src/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 const TOKEN = "exactly-once";
 

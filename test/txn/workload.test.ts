@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { MemoryStore, Stratus, StratusProcess } from "../../src/index.js";
-import { TxnWorkload, registerTxnCheck } from "../../src/txn/check/index.js";
-import { readFinal } from "./fault-cluster.js";
+import { TxnWorkload, registerTxnCheck } from "../../testing/txn/index.js";
+import { readFinal } from "../../testing/txn/fault-cluster.js";
 
 describe("txn fault workload", () => {
   let store: MemoryStore;

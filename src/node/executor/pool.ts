@@ -23,6 +23,7 @@ import {
   ClosedError,
   InvalidArgumentError,
   StratusError,
+  backoffMs,
   fromWireError,
 } from "../../errors/index.js";
 import {
@@ -636,7 +637,7 @@ export class ExecutorPool {
       }
     }
     if (this.respawnTimer !== undefined) return;
-    const delay = Math.min(100 * 2 ** this.bootFailures, 5_000);
+    const delay = backoffMs(this.bootFailures);
     this.respawnTimer = setTimeout(() => {
       this.respawnTimer = undefined;
       this.fill(true);

@@ -15,8 +15,8 @@ import {
   transactionalCausal,
 } from "../../src/consistency/index.js";
 import type { RunSession } from "../../src/consistency/index.js";
-import { RETWIS_CODE, TIMELINE } from "../../src/consistency/check/index.js";
-import type { RetwisCloud } from "../../src/consistency/check/index.js";
+import { RETWIS_CODE, TIMELINE } from "./index.js";
+import type { RetwisCloud } from "./index.js";
 import { isStratusError } from "../../src/errors/index.js";
 import {
   HybridClock,

@@ -11,10 +11,10 @@
  * kill there leaves half a group written and a re-run increments the counter again; under
  * `read-atomic` they are buffered until the sink's commit, which comes right after the gate.
  */
-import { InvalidArgumentError } from "../../errors/index.js";
-import type { FunctionContext } from "../../node/index.js";
-import type { Consistency } from "../../scheduler/index.js";
-import { lattices } from "../../lattice/index.js";
+import { InvalidArgumentError } from "../../src/errors/index.js";
+import type { FunctionContext } from "../../src/node/index.js";
+import type { Consistency } from "../../src/scheduler/index.js";
+import { lattices } from "../../src/lattice/index.js";
 import { TxnChecker } from "./checker.js";
 import { SharedTally } from "./shared.js";
 import { clientWrite } from "./client-writer.js";

@@ -1,5 +1,7 @@
-import { StratusError, registerErrorClass } from "../errors/index.js";
-import type { ErrorOptions } from "../errors/index.js";
+import { StratusError } from "./base.js";
+import type { ErrorOptions } from "./base.js";
+
+// Errors of read-atomic transactions (src/txn), one class per code.
 
 /**
  * A transaction could not commit (storage unavailable at the commit point, or it outlived its
@@ -8,10 +10,9 @@ import type { ErrorOptions } from "../errors/index.js";
 export class TxnAbortedError extends StratusError {
   override name = "TxnAbortedError";
   constructor(message: string, options?: ErrorOptions) {
-    super("TXN_ABORTED", message, { retryable: true, ...options });
+    super("TXN_ABORTED", message, options);
   }
 }
-registerErrorClass("TXN_ABORTED", TxnAbortedError);
 
 /**
  * This attempt of a run was superseded by a newer attempt (a retry after a crash or timeout), so
@@ -20,7 +21,6 @@ registerErrorClass("TXN_ABORTED", TxnAbortedError);
 export class TxnFencedError extends StratusError {
   override name = "TxnFencedError";
   constructor(message: string, options?: ErrorOptions) {
-    super("TXN_FENCED", message, { retryable: true, ...options });
+    super("TXN_FENCED", message, options);
   }
 }
-registerErrorClass("TXN_FENCED", TxnFencedError);

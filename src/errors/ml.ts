@@ -1,9 +1,8 @@
-/**
- * Errors of the ML operators. Codes, not classes, cross the wire: a caller that never loaded this
- * folder still sees `e.code === "BAD_TENSOR"` with the same details.
- */
-import { StratusError, registerErrorClass } from "../errors/index.js";
-import type { ErrorOptions } from "../errors/index.js";
+import { StratusError } from "./base.js";
+import type { ErrorOptions } from "./base.js";
+
+// Errors of the ML operators (src/ml), one class per code. They live here, not in src/ml, so a
+// process that never loads ml/ still rebuilds them as their classes from the wire.
 
 /**
  * A tensor given to a model has the wrong element type, rank, dimensions or length, or names no
@@ -15,7 +14,6 @@ export class BadTensorError extends StratusError {
     super("BAD_TENSOR", message, options);
   }
 }
-registerErrorClass("BAD_TENSOR", BadTensorError);
 
 /** No model is saved under that name, or its bytes are missing or not what its manifest says. */
 export class NoSuchModelError extends StratusError {
@@ -24,4 +22,3 @@ export class NoSuchModelError extends StratusError {
     super("NO_SUCH_MODEL", message, options);
   }
 }
-registerErrorClass("NO_SUCH_MODEL", NoSuchModelError);

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { TxnWorkload, registerTxnCheck } from "./txn/check/index.js";
+ * import { TxnWorkload, registerTxnCheck } from "../../testing/txn/index.js";
  * await registerTxnCheck(cloud);
  * const w = new TxnWorkload(cloud, { ns: "ra-1", consistency: "read-atomic" });
  * await w.run();

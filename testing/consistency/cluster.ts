@@ -5,10 +5,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { MemoryStore, Stratus, StratusProcess } from "../../src/index.js";
-import { registerRetwis } from "../../src/consistency/check/index.js";
-import { RedisServer } from "../support/redis.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { registerRetwis } from "./index.js";
+import { RedisServer } from "../redis.js";
+import { startStratus, until } from "../processes.js";
+import type { Child } from "../processes.js";
 
 export const TOKEN = "consistency-token";
 

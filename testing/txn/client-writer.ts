@@ -3,10 +3,10 @@
  * (`cloud.txn`) at `read-atomic`, or as direct client writes at `lww`, with the retries an
  * application would make.
  */
-import { isStratusError } from "../../errors/index.js";
-import { lattices } from "../../lattice/index.js";
-import type { Lattice } from "../../lattice/index.js";
-import type { Consistency } from "../../scheduler/index.js";
+import { isStratusError } from "../../src/errors/index.js";
+import { lattices } from "../../src/lattice/index.js";
+import type { Lattice } from "../../src/lattice/index.js";
+import type { Consistency } from "../../src/scheduler/index.js";
 
 /** What a client writer needs of a client (a `Stratus`). */
 export interface ClientWriterCloud {

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { registerRetwis, runRetwis } from "./consistency/check/index.js";
+ * import { registerRetwis, runRetwis } from "../../testing/consistency/index.js";
  * await registerRetwis(cloud);
  * const r = await runRetwis(cloud, { ns: "rr-1", consistency: "repeatable-read", runs: 1000 });
  * r.tally.violations("repeatable-read"); // 0

@@ -8,8 +8,8 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryStore, RedisStore } from "../../src/storage/index.js";
-import type { Store, StoreLimits } from "../../src/storage/index.js";
+import { MemoryStore, RedisStore } from "../src/storage/index.js";
+import type { Store, StoreLimits } from "../src/storage/index.js";
 import { RedisCluster, RedisServer } from "./redis.js";
 
 export type BackendName = "memory" | "memory-log" | "redis" | "redis-cluster";

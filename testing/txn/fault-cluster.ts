@@ -18,12 +18,12 @@ import {
   localBackend,
   tidForRequest,
 } from "../../src/txn/index.js";
-import type { SharedFinal } from "../../src/txn/check/index.js";
-import type { FinalState, TagValue, TxnWorkload } from "../../src/txn/check/index.js";
-import { registerTxnCheck } from "../../src/txn/check/index.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import type { SharedFinal } from "./index.js";
+import type { FinalState, TagValue, TxnWorkload } from "./index.js";
+import { registerTxnCheck } from "./index.js";
+import { startStratus, until } from "../processes.js";
+import type { Child } from "../processes.js";
+import { RedisServer } from "../redis.js";
 
 const TOKEN = "txn-fault-token";
 

@@ -11,8 +11,8 @@
  * lists of u and of whom u follows; `rtw_tl2` reads them again and then the parents of the
  * replies seen (as a client renders threads). Both log what they read; the checker judges the log.
  */
-import type { FunctionContext } from "../../node/index.js";
-import type { Consistency } from "../../scheduler/index.js";
+import type { FunctionContext } from "../../src/node/index.js";
+import type { Consistency } from "../../src/scheduler/index.js";
 import { AnomalyTally } from "./checker.js";
 import type { Anomaly, ReadRecord } from "./checker.js";
 

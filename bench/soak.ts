@@ -22,9 +22,9 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { Stratus, lattices } from "../src/index.js";
 import { isStratusError } from "../src/errors/index.js";
-import { startStratus, until } from "../test/support/processes.js";
-import type { Child } from "../test/support/processes.js";
-import { RedisServer } from "../test/support/redis.js";
+import { startStratus, until } from "../testing/processes.js";
+import type { Child } from "../testing/processes.js";
+import { RedisServer } from "../testing/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { percentiles } from "./lib/measure.js";
 

@@ -16,8 +16,8 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { describe, it } from "node:test";
 import { Stratus } from "../../src/index.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 const TOKEN = "limits-token";
 const SILENT = 300;

@@ -13,7 +13,7 @@ import { MemoryStore, Stratus, isStratusError } from "../../src/index.js";
 import type { Store } from "../../src/index.js";
 import { HybridClock, encodeValue } from "../../src/lattice/index.js";
 import { KEYS, storeFuture } from "../../src/scheduler/index.js";
-import { BackendFixture } from "../support/backends.js";
+import { BackendFixture } from "../../testing/backends.js";
 
 const MiB = 1024 * 1024;
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Stratus, isStratusError } from "../../src/index.js";
 import type { LocalOptions } from "../../src/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 const MiB = 1024 * 1024;
 

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { StratusProcess, serveMetrics } from "../../src/cluster/index.js";
-import { selfSignedCert } from "../support/certs.js";
+import { selfSignedCert } from "../../testing/certs.js";
 
 const TOKEN = "metrics-token";
 

@@ -26,8 +26,8 @@ import { openStore } from "../storage/index.js";
 import type { Store } from "../storage/index.js";
 import { WireServer } from "../wire/index.js";
 import type { TlsClientOptions } from "../wire/index.js";
-import { dispatcher as makeDispatch } from "./dispatch.js";
-import type { DispatchTargets, DropCounts } from "./dispatch.js";
+import { routeMessages } from "./router.js";
+import type { DropCounts, RouteTargets } from "./router.js";
 import { CloseBudget } from "./closing.js";
 import { withoutStorePassword } from "./store-address.js";
 import {
@@ -314,7 +314,7 @@ export class StratusProcess {
       store: shared?.address ?? null,
       storeNeedsPassword: shared?.password !== undefined,
     };
-    const targets: DispatchTargets = {
+    const targets: RouteTargets = {
       request: (method, a, conn) => {
         if (method === "cluster.info") return info;
         if (method === "cluster.stats") return readClusterStats(store);
@@ -331,7 +331,7 @@ export class StratusProcess {
         return gateway.handle(method, a, conn);
       },
     };
-    const { handlers, local, dropped } = makeDispatch(targets, (msg) =>
+    const { handlers, local, dropped } = routeMessages(targets, (msg) =>
       process.emitWarning(`stratus ${id}: ${msg}`),
     );
     const peerTls = peerTlsOptions(o.tls);

@@ -12,11 +12,11 @@ import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
 import type {
-  CallOptions,
   Cancel,
   Consistency,
   DagDef,
   RunMeta,
+  RunRequestOptions,
   RunResult,
   Trigger,
 } from "./protocol.js";
@@ -55,7 +55,7 @@ export interface RunRequest {
   inputs: Record<string, Uint8Array[]>;
   /** Stored keys referenced by each function's arguments, for locality. */
   refs?: Record<string, string[]>;
-  options?: CallOptions;
+  options?: RunRequestOptions;
   /** Future id: the sink also stores the result under it. */
   future?: string;
   session?: Record<string, unknown>;

@@ -51,7 +51,6 @@ export {
   isTrigger,
 } from "./protocol.js";
 export type {
-  CallOptions,
   Consistency,
   DagDef,
   Cancel,
@@ -66,6 +65,7 @@ export type {
   ReplyTo,
   RunHome,
   RunMeta,
+  RunRequestOptions,
   RunResult,
   ScheduledFn,
   Trigger,

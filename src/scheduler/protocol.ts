@@ -159,7 +159,7 @@ export interface DagDef {
 }
 
 /** Options of one call or DAG run. */
-export interface CallOptions {
+export interface RunRequestOptions {
   timeoutMs?: number;
   future?: boolean;
   consistency?: Consistency;

@@ -75,7 +75,6 @@ export { EXECUTOR_GLOBALS, validateFunctionCode, validateFunctionSource } from "
 export type { ValidateOptions } from "./validate.js";
 export { REF_MARKER } from "./types.js";
 export type {
-  CallOptions,
   ChainOptions,
   ExecutorPoolOptions,
   ExecutorPoolStats,
@@ -87,4 +86,5 @@ export type {
   HostOp,
   Invocation,
   InvocationObserver,
+  NestedCallOptions,
 } from "./types.js";

@@ -228,7 +228,7 @@ export interface FunctionContext {
    * joins the caller's transaction: it reads the caller's snapshot and buffered writes, and its
    * writes commit with the caller's, or never.
    */
-  call<T = unknown>(name: string, args: unknown[], options?: CallOptions): Promise<T>;
+  call<T = unknown>(name: string, args: unknown[], options?: NestedCallOptions): Promise<T>;
   /**
    * Read-atomic transactions, the same API as the client's `cloud.txn`, served by this node's
    * transaction manager. Inside a `read-atomic` run a transaction joins the run's: `commit()`
@@ -264,7 +264,7 @@ export interface GetOptions {
 }
 
 /** Options of `ctx.call`. */
-export interface CallOptions {
+export interface NestedCallOptions {
   /**
    * Keys the callee will read: placement prefers the node caching them, as it does for
    * `{ $stratusRef: key }` arguments, without the value being resolved into an argument.

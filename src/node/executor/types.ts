@@ -280,12 +280,6 @@ export interface NestedCallOptions {
 /** The marker of a reference argument: `{ [REF_MARKER]: key }` is replaced by the key's value. */
 export const REF_MARKER = "$stratusRef";
 
-/**
- * How many function versions a worker keeps compiled. The pool mirrors the worker's cache (same
- * operations in the same order) so it knows when it must send the source again.
- */
-export const CODE_CACHE_LIMIT = 256;
-
 /** Cache key of one function version. NUL cannot appear in either part's meaning. */
 export function codeKey(code: FunctionCode): string {
   return `${code.name}\u0000${code.version}`;

@@ -10,6 +10,7 @@ import {
   UnauthorizedError,
   ValueTooLargeError,
 } from "../errors/index.js";
+import { DEFAULT_FUTURE_WAIT_MS } from "../scheduler/index.js";
 import type { FutureOutcome } from "../scheduler/index.js";
 import { errorAnswer } from "./errors.js";
 import { argsFromJson, stringify, valueToJson } from "./json.js";
@@ -57,7 +58,6 @@ class RouteNotFound extends StratusError {
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
-const DEFAULT_FUTURE_WAIT = 120_000;
 
 /**
  * The HTTP door of a scheduler, so that any language can call Stratus: JSON in, JSON out, the
@@ -191,7 +191,7 @@ export class HttpIngress {
     }
     if (req.method === "GET" && kind === "futures") {
       const t = url.searchParams.get("timeoutMs");
-      const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT, this.maxWait) : Number(t);
+      const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT_MS, this.maxWait) : Number(t);
       if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
         throw InvalidArgumentError.field("timeoutMs", "must be a non-negative number");
       }

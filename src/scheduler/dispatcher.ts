@@ -11,6 +11,7 @@ import {
 import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
+import { DEFAULT_RUN_TIMEOUT_MS } from "./protocol.js";
 import type {
   Cancel,
   Consistency,
@@ -23,15 +24,18 @@ import type {
 import { RecentRuns } from "./recent.js";
 import { nameMap } from "./shape.js";
 
+/** Retries of a run whose node was lost, when the options give none. */
+export const DEFAULT_MAX_RETRIES = 2;
+
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
   /** This process's address: sinks send results here. */
   addr: string;
   peers: Peers;
   placer: Placer;
-  /** Retries of a run whose node was lost. @default 2 */
+  /** Retries of a run whose node was lost. @default {@link DEFAULT_MAX_RETRIES} (2) */
   maxRetries?: number;
-  /** Deadline of a call when the caller gives none. @default 120000 */
+  /** Deadline of a call when the caller gives none. @default {@link DEFAULT_RUN_TIMEOUT_MS} */
   defaultTimeoutMs?: number;
   /**
    * Told of every finished run (latency as callers see it, for statistics): the DAG's name (a
@@ -111,8 +115,8 @@ export class Dispatcher {
   readonly recent: RecentRuns;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.maxRetries = options.maxRetries ?? 2;
-    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
     this.recent = options.recent ?? new RecentRuns();
   }
 

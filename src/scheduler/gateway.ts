@@ -21,6 +21,7 @@ import type { FutureOutcome } from "./futures.js";
 import { checkPayload } from "./payloads.js";
 import { nameMap } from "./shape.js";
 import { CONSISTENCY_LEVELS, KEYS, isConsistency } from "./protocol.js";
+import { DEFAULT_FUTURE_WAIT_MS } from "./protocol.js";
 import type { FunctionDef, RunRequestOptions } from "./protocol.js";
 import type { Registry } from "./registry.js";
 import { RunStarter } from "./runs.js";
@@ -144,7 +145,7 @@ export class Gateway {
           futureId(p.id),
           typeof p.timeoutMs === "number"
             ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000)
-            : 120_000,
+            : DEFAULT_FUTURE_WAIT_MS,
         );
       case "kv.get":
         return (await this.state.read(p.key))?.bytes ?? null;

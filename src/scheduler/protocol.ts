@@ -26,9 +26,9 @@ export interface ReplyTo {
 }
 
 /**
- * Consistency levels of a run (design.md, "Consistency levels"). Each is a session policy on the
- * nodes (`src/consistency`, `src/txn`); a level is accepted from callers only once it is in
- * {@link CONSISTENCY_LEVELS}.
+ * Consistency levels of a run (docs/architecture.md, "Consistency levels"). Each is a session
+ * policy on the nodes (`src/consistency`, `src/txn`); a level is accepted from callers only once
+ * it is in {@link CONSISTENCY_LEVELS}.
  */
 export type Consistency =
   "lww" | "repeatable-read" | "causal" | "transactional-causal" | "read-atomic";

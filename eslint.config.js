@@ -5,14 +5,7 @@ import importX from "eslint-plugin-import-x";
 
 export default tseslint.config(
   {
-    ignores: [
-      "dist/**",
-      "node_modules/**",
-      "bench/results/**",
-      "bench/.scratch/**",
-      ".tmp/**",
-      "src/node/executor/worker.bundle.*",
-    ],
+    ignores: ["dist/**", "node_modules/**", "bench/results/**", "bench/.scratch/**", ".tmp/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -18,7 +18,13 @@ import {
 } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { FunctionContext } from "../node/index.js";
-import { isFuturePush, nameMap } from "../scheduler/index.js";
+import {
+  DEFAULT_FUTURE_WAIT_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
+  REPLY_SLACK_MS,
+  isFuturePush,
+  nameMap,
+} from "../scheduler/index.js";
 import type { Consistency, DagSpec, ScheduleInfo } from "../scheduler/index.js";
 import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
@@ -268,7 +274,7 @@ export class Stratus {
       this.rpc<Uint8Array>(
         "call",
         { fn: name, args: encoded, refs, options: wire },
-        { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+        { timeoutMs: (options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS) + REPLY_SLACK_MS },
       ),
     );
     return decodeValue<T>(out, IN_PLACE);
@@ -303,7 +309,7 @@ export class Stratus {
       this.rpc<Uint8Array | { future: string }>(
         "dag.call",
         { dag: name, inputs: enc, refs, options: wire },
-        { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+        { timeoutMs: (options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS) + REPLY_SLACK_MS },
       ),
     );
     if (options.future === true) {
@@ -342,8 +348,12 @@ export class Stratus {
 
   /** A future by id, e.g. one another client started. */
   future<T = unknown>(id: string, options: { timeoutMs?: number } = {}): Future<T> {
-    const timeoutMs = options.timeoutMs ?? 120_000;
-    const o = this.rpc<Outcome>("future.get", { id, timeoutMs }, { timeoutMs: timeoutMs + 5_000 });
+    const timeoutMs = options.timeoutMs ?? DEFAULT_FUTURE_WAIT_MS;
+    const o = this.rpc<Outcome>(
+      "future.get",
+      { id, timeoutMs },
+      { timeoutMs: timeoutMs + REPLY_SLACK_MS },
+    );
     return new Future<T>(id, o, this.deleteFuture);
   }
 
@@ -476,7 +486,11 @@ export class Stratus {
     if (this.closing) return this.failFutures();
     for (const [id, resolve] of this.futures) {
       this.futures.delete(id);
-      this.rpc<Outcome>("future.get", { id, timeoutMs: 120_000 }, { timeoutMs: 125_000 }).then(
+      this.rpc<Outcome>(
+        "future.get",
+        { id, timeoutMs: DEFAULT_FUTURE_WAIT_MS },
+        { timeoutMs: DEFAULT_FUTURE_WAIT_MS + REPLY_SLACK_MS },
+      ).then(
         (o) => resolve(o),
         (err: unknown) => resolve({ ok: false, e: toWireError(err) }),
       );

@@ -9,6 +9,7 @@ import {
   UnauthorizedError,
   ValueTooLargeError,
 } from "../errors/index.js";
+import { DEFAULT_FUTURE_WAIT_MS } from "../scheduler/index.js";
 import type { FutureOutcome } from "../scheduler/index.js";
 import { ConnectionGate, connectionCaps, descriptorLimit } from "../wire/index.js";
 import type { ListenerCaps } from "../wire/index.js";
@@ -72,7 +73,6 @@ class RouteNotFound extends StratusError {
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
-const DEFAULT_FUTURE_WAIT = 120_000;
 const DEFAULT_HEADERS_TIMEOUT = 10_000;
 
 /**
@@ -228,7 +228,7 @@ export class HttpIngress {
     }
     if (req.method === "GET" && kind === "futures") {
       const t = url.searchParams.get("timeoutMs");
-      const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT, this.maxWait) : Number(t);
+      const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT_MS, this.maxWait) : Number(t);
       if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
         throw InvalidArgumentError.field("timeoutMs", "must be a non-negative number");
       }

@@ -7,8 +7,14 @@
  * const node = await Node.start({ id: "n1", addr, store, clock, registry, membership, peers, dispatcher });
  * ```
  */
-export { validateFunctionSource } from "./executor/index.js";
-export type { FunctionContext, InvocationObserver } from "./executor/index.js";
+export { NODE_DEFAULTS, isNodeId } from "./defaults.js";
+export { POOL_DEFAULTS, validateFunctionSource } from "./executor/index.js";
+export type {
+  FunctionContext,
+  GetOptions,
+  InvocationObserver,
+  NestedCallOptions,
+} from "./executor/index.js";
 export { Mailboxes } from "./mailbox.js";
 export { Node } from "./node.js";
 export type { NodeOptions } from "./node.js";

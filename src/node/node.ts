@@ -43,6 +43,7 @@ import type {
   HostOp,
   Invocation,
 } from "./executor/index.js";
+import { NODE_DEFAULTS, isNodeId } from "./defaults.js";
 import { Mailboxes } from "./mailbox.js";
 import type { Letter } from "./mailbox.js";
 import { Joins } from "./joins.js";
@@ -104,8 +105,6 @@ export interface FunctionTxnHost {
   handle(method: string, payload: unknown, run: RunSession): Promise<unknown>;
 }
 
-const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 /**
  * A node: executors and the cache they share. It runs the functions triggers name, feeds their
  * results straight to the nodes of downstream functions (as the schedule that came with the
@@ -144,7 +143,7 @@ export class Node {
     private readonly o: NodeOptions,
     cache: NodeCache,
   ) {
-    if (!NODE_ID.test(o.id)) {
+    if (!isNodeId(o.id)) {
       throw new InvalidArgumentError(
         `node id ${JSON.stringify(o.id)}: use letters, digits, - and _`,
       );
@@ -164,15 +163,15 @@ export class Node {
       },
       o.sessionPolicies,
     );
-    this.maxQueued = o.maxQueued ?? 100_000;
-    this.maxQueuedBytes = o.maxQueuedBytes ?? 512 * 1024 * 1024;
+    this.maxQueued = o.maxQueued ?? NODE_DEFAULTS.maxQueued;
+    this.maxQueuedBytes = o.maxQueuedBytes ?? NODE_DEFAULTS.maxQueuedBytes;
     this.maxValueBytes = o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024;
     this.pool = new ExecutorPool({
       ...o.pool,
-      size: o.executors ?? 4,
+      size: o.executors ?? NODE_DEFAULTS.executors,
       host: (op, args, inv) => this.host(op, args, inv),
     });
-    this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs ?? 500);
+    this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs);
   }
 
   static async start(o: NodeOptions): Promise<Node> {
@@ -181,9 +180,21 @@ export class Node {
       maxBytes: o.cacheBytes,
       lagInvalidationsMs: o.lagInvalidationsMs,
     });
-    const node = new Node(o, cache);
-    await node.pool.start();
-    await node.heartbeat.start();
+    let node: Node;
+    try {
+      node = new Node(o, cache);
+    } catch (e) {
+      await cache.close();
+      throw e;
+    }
+    // A node that fails to start (its workers, its first heartbeat) leaves nothing running.
+    try {
+      await node.pool.start();
+      await node.heartbeat.start();
+    } catch (e) {
+      await node.close().catch(() => undefined);
+      throw e;
+    }
     return node;
   }
 

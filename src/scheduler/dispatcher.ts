@@ -13,17 +13,21 @@ import {
 import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
+import { DEFAULT_RUN_TIMEOUT_MS } from "./protocol.js";
 import type {
-  CallOptions,
   Cancel,
   Consistency,
   DagDef,
   RunMeta,
+  RunRequestOptions,
   RunResult,
   Trigger,
 } from "./protocol.js";
 import { RecentRuns } from "./recent.js";
 import { nameMap } from "./shape.js";
+
+/** Retries of a run whose node was lost, when the options give none. */
+export const DEFAULT_MAX_RETRIES = 2;
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -31,9 +35,9 @@ export interface DispatcherOptions {
   addr: string;
   peers: Peers;
   placer: Placer;
-  /** Retries of a run whose node was lost. @default 2 */
+  /** Retries of a run whose node was lost. @default {@link DEFAULT_MAX_RETRIES} (2) */
   maxRetries?: number;
-  /** Deadline of a call when the caller gives none. @default 120000 */
+  /** Deadline of a call when the caller gives none. @default {@link DEFAULT_RUN_TIMEOUT_MS} */
   defaultTimeoutMs?: number;
   /**
    * Bytes of caller arguments the runs in flight may hold in all (each run keeps its arguments
@@ -63,7 +67,7 @@ export interface RunRequest {
   inputs: Record<string, Uint8Array[]>;
   /** Stored keys referenced by each function's arguments, for locality. */
   refs?: Record<string, string[]>;
-  options?: CallOptions;
+  options?: RunRequestOptions;
   /** Future id: the sink also stores the result under it. */
   future?: string;
   session?: Record<string, unknown>;
@@ -123,8 +127,8 @@ export class Dispatcher {
   readonly recent: RecentRuns;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.maxRetries = options.maxRetries ?? 2;
-    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
     this.maxInFlightBytes = options.maxInFlightBytes ?? 1024 * 1024 * 1024;
     this.recent = options.recent ?? new RecentRuns();
   }

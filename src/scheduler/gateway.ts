@@ -21,7 +21,8 @@ import type { FutureOutcome } from "./futures.js";
 import { checkPayload } from "./payloads.js";
 import { nameMap } from "./shape.js";
 import { CONSISTENCY_LEVELS, KEYS, isConsistency } from "./protocol.js";
-import type { CallOptions, FunctionDef } from "./protocol.js";
+import { DEFAULT_FUTURE_WAIT_MS } from "./protocol.js";
+import type { FunctionDef, RunRequestOptions } from "./protocol.js";
 import type { Registry } from "./registry.js";
 import { RunStarter } from "./runs.js";
 import type { RunTransactions } from "./runs.js";
@@ -144,7 +145,7 @@ export class Gateway {
           futureId(p.id),
           typeof p.timeoutMs === "number"
             ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000)
-            : 120_000,
+            : DEFAULT_FUTURE_WAIT_MS,
         );
       case "kv.get":
         return (await this.state.read(p.key))?.bytes ?? null;
@@ -345,11 +346,11 @@ function push(conn: Connection | undefined, outcome: FutureOutcome & { id: strin
 }
 
 /** Call options from the wire, checked: a bad deadline is refused, not turned into NaN timers. */
-function callOptions(raw: unknown): CallOptions {
+function callOptions(raw: unknown): RunRequestOptions {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== "object") throw new InvalidArgumentError("options must be an object");
   const o = raw as Record<string, unknown>;
-  const out: CallOptions = {};
+  const out: RunRequestOptions = {};
   if (o.timeoutMs !== undefined) {
     if (typeof o.timeoutMs !== "number" || !(o.timeoutMs > 0) || o.timeoutMs > 86_400_000) {
       throw new InvalidArgumentError("timeoutMs must be a number of milliseconds, at most a day");

@@ -18,7 +18,7 @@ export {
   validateDag,
 } from "./dag.js";
 export type { DagSpec } from "./dag.js";
-export { Dispatcher, singleFunctionDag } from "./dispatcher.js";
+export { DEFAULT_MAX_RETRIES, Dispatcher, singleFunctionDag } from "./dispatcher.js";
 export type { DispatcherOptions, RunRequest } from "./dispatcher.js";
 export { DEFAULT_FUTURE_RETENTION_MS, futureNotStored, storeFuture } from "./futures.js";
 export type { FutureOutcome } from "./futures.js";
@@ -31,12 +31,15 @@ export type { Member, MembershipOptions } from "./membership.js";
 export { GATEWAY_METHODS, checkPayload } from "./payloads.js";
 export { Peers } from "./peers.js";
 export type { LocalSink, PeersOptions } from "./peers.js";
-export { Placer } from "./placement.js";
+export { PLACEMENT_POLICIES, Placer } from "./placement.js";
 export { nameMap } from "./shape.js";
 export type { PlacementPolicy, PlacementRequest } from "./placement.js";
 export {
   CONSISTENCY_LEVELS,
+  DEFAULT_FUTURE_WAIT_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
   KEYS,
+  REPLY_SLACK_MS,
   isCancel,
   HOME_METHODS,
   PIN_METHODS,
@@ -51,7 +54,6 @@ export {
   isTrigger,
 } from "./protocol.js";
 export type {
-  CallOptions,
   Consistency,
   DagDef,
   Cancel,
@@ -66,6 +68,7 @@ export type {
   ReplyTo,
   RunHome,
   RunMeta,
+  RunRequestOptions,
   RunResult,
   ScheduledFn,
   Trigger,

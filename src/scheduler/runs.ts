@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { InvalidArgumentError } from "../errors/index.js";
 import type { Dispatcher, RunRequest } from "./dispatcher.js";
-import type { CallOptions } from "./protocol.js";
+import type { RunRequestOptions } from "./protocol.js";
 
 /** What a read-atomic run starts with: the session to carry, or an earlier attempt's result. */
 export type RunTxnStart = { session: Record<string, unknown> } | { result: Uint8Array };
@@ -40,7 +40,7 @@ export class RunStarter {
   ) {}
 
   /** The level a request runs at. */
-  level(req: RunRequest, options: CallOptions): string {
+  level(req: RunRequest, options: RunRequestOptions): string {
     return options.consistency ?? req.def.consistency ?? "lww";
   }
 
@@ -52,7 +52,7 @@ export class RunStarter {
    */
   async prepare(
     req: RunRequest,
-    options: CallOptions,
+    options: RunRequestOptions,
   ): Promise<{ result: Uint8Array } | undefined> {
     req.options = options;
     if (this.level(req, options) !== "read-atomic") return undefined;
@@ -76,7 +76,7 @@ export class RunStarter {
   }
 
   /** Prepares and runs `req` to completion. */
-  async run(req: RunRequest, options: CallOptions): Promise<Uint8Array> {
+  async run(req: RunRequest, options: RunRequestOptions): Promise<Uint8Array> {
     const done = await this.prepare(req, options);
     return done?.result ?? this.dispatcher.run(req);
   }

@@ -14,7 +14,8 @@ import {
 } from "../../errors/index.js";
 import { performance } from "node:perf_hooks";
 import { EXTERNAL_OOM_EXIT } from "./memory.js";
-import type { Job, Slot } from "./slot.js";
+import type { Job } from "./job.js";
+import type { Slot } from "./slot.js";
 import { ownValueBytes } from "../../lattice/index.js";
 import { ownBytes } from "./types.js";
 import type { HostCallMsg, HostHandler, Invocation, VersionedValue } from "./types.js";
@@ -190,4 +191,13 @@ export function lostWorkerError(slot: Slot, heapMb: number | undefined, external
   return new StratusError("INTERNAL", `executor worker crashed while running ${fn}: ${why}`, {
     details: { function: fn },
   });
+}
+
+/** The error of a chained call whose upstream call was lost with its worker. */
+export function chainBroken(job: Job, cause: Error): Error {
+  return new StratusError(
+    "INTERNAL",
+    `function ${job.call.code.name} did not run: the call before it in its chain was lost (${cause.message})`,
+    { retryable: true },
+  );
 }

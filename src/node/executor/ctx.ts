@@ -16,15 +16,16 @@ import {
   fromWireError,
 } from "../../errors/index.js";
 import type { MessagePort } from "node:worker_threads";
-import { Inboxes, ValueCache } from "./inbox.js";
-import type { TypedArray } from "./inbox.js";
+import { Inboxes } from "./inboxes.js";
+import { ValueCache } from "./value-cache.js";
+import type { TypedArray } from "./value-cache.js";
 import type {
-  CallOptions,
   FunctionContext,
   GetOptions,
   HostCallMsg,
   HostOp,
   HostReplyMsg,
+  NestedCallOptions,
   VersionedValue,
 } from "./types.js";
 import { REF_MARKER } from "./types.js";
@@ -289,7 +290,7 @@ export class Ctx implements FunctionContext {
    * `options.near`, go along, so placement sends the callee to the node caching them (the
    * dataflow locality pass relies on it).
    */
-  async call<T = unknown>(name: string, args: unknown[], options?: CallOptions): Promise<T> {
+  async call<T = unknown>(name: string, args: unknown[], options?: NestedCallOptions): Promise<T> {
     const near = options?.near;
     const refs: string[] = Array.isArray(near)
       ? near.filter((k): k is string => typeof k === "string")

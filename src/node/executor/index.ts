@@ -70,12 +70,12 @@
  * await pool.close();
  * ```
  */
+export { POOL_DEFAULTS } from "./options.js";
 export { ExecutorPool } from "./pool.js";
 export { EXECUTOR_GLOBALS, validateFunctionCode, validateFunctionSource } from "./validate.js";
 export type { ValidateOptions } from "./validate.js";
 export { REF_MARKER } from "./types.js";
 export type {
-  CallOptions,
   ChainOptions,
   ExecutorPoolOptions,
   ExecutorPoolStats,
@@ -87,4 +87,5 @@ export type {
   HostOp,
   Invocation,
   InvocationObserver,
+  NestedCallOptions,
 } from "./types.js";

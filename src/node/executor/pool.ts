@@ -28,6 +28,7 @@ import {
 } from "../../errors/index.js";
 import {
   answerHostCall,
+  chainBroken,
   checkInvocation,
   lateError,
   lostWorkerError,
@@ -38,9 +39,10 @@ import {
 import { Deque } from "./deque.js";
 import { positiveInt, resolvePoolOptions } from "./options.js";
 import type { ResolvedPoolOptions } from "./options.js";
+import { newJob } from "./job.js";
+import type { Job } from "./job.js";
 import { Slot, link } from "./slot.js";
-import type { Job } from "./slot.js";
-import { codeKey, ownBytes } from "./types.js";
+import { ownBytes } from "./types.js";
 import type {
   ChainOptions,
   ExecutorPoolOptions,
@@ -171,38 +173,14 @@ export class ExecutorPool {
   }
 
   private job(call: Invocation, resolve: (b: Uint8Array) => void, reject: (e: Error) => void): Job {
-    {
-      // The operator's cap wins over what the function asked for.
-      const timeoutMs = Math.min(
-        call.code.timeoutMs ?? this.o.defaultTimeoutMs,
-        this.o.maxTimeoutMs,
-      );
-      // Settled once: a cancelled call is answered before its worker answers it.
-      let settled = false;
-      const job: Job = {
-        call,
-        key: codeKey(call.code),
-        timeoutMs,
-        resolve: (b) => {
-          if (settled) return;
-          settled = true;
-          this.jobs.delete(call.id);
-          this.observed(job, true);
-          resolve(b);
-        },
-        reject: (e) => {
-          if (settled) return;
-          settled = true;
-          this.jobs.delete(call.id);
-          this.observed(job, false);
-          reject(e);
-        },
-        info: undefined,
-        queuedAt: performance.now(),
-      };
-      this.jobs.set(call.id, job);
-      return job;
-    }
+    // The operator's cap wins over what the function asked for.
+    const timeoutMs = Math.min(call.code.timeoutMs ?? this.o.defaultTimeoutMs, this.o.maxTimeoutMs);
+    const job = newJob(call, timeoutMs, resolve, reject, (settled, ok) => {
+      this.jobs.delete(call.id);
+      this.observed(settled, ok);
+    });
+    this.jobs.set(call.id, job);
+    return job;
   }
 
   /** Tells the observer how long `job` waited for its worker and how long it took in all. */
@@ -644,13 +622,4 @@ export class ExecutorPool {
     }, delay);
     this.respawnTimer.unref();
   }
-}
-
-/** The error of a chained call whose upstream call was lost with its worker. */
-function chainBroken(job: Job, cause: Error): Error {
-  return new StratusError(
-    "INTERNAL",
-    `function ${job.call.code.name} did not run: the call before it in its chain was lost (${cause.message})`,
-    { retryable: true },
-  );
 }

@@ -228,7 +228,7 @@ export interface FunctionContext {
    * joins the caller's transaction: it reads the caller's snapshot and buffered writes, and its
    * writes commit with the caller's, or never.
    */
-  call<T = unknown>(name: string, args: unknown[], options?: CallOptions): Promise<T>;
+  call<T = unknown>(name: string, args: unknown[], options?: NestedCallOptions): Promise<T>;
   /**
    * Read-atomic transactions, the same API as the client's `cloud.txn`, served by this node's
    * transaction manager. Inside a `read-atomic` run a transaction joins the run's: `commit()`
@@ -264,7 +264,7 @@ export interface GetOptions {
 }
 
 /** Options of `ctx.call`. */
-export interface CallOptions {
+export interface NestedCallOptions {
   /**
    * Keys the callee will read: placement prefers the node caching them, as it does for
    * `{ $stratusRef: key }` arguments, without the value being resolved into an argument.
@@ -279,12 +279,6 @@ export interface CallOptions {
 
 /** The marker of a reference argument: `{ [REF_MARKER]: key }` is replaced by the key's value. */
 export const REF_MARKER = "$stratusRef";
-
-/**
- * How many function versions a worker keeps compiled. The pool mirrors the worker's cache (same
- * operations in the same order) so it knows when it must send the source again.
- */
-export const CODE_CACHE_LIMIT = 256;
 
 /** Cache key of one function version. NUL cannot appear in either part's meaning. */
 export function codeKey(code: FunctionCode): string {

@@ -32,7 +32,7 @@ export interface DropCounts {
 }
 
 /** Where accepted messages go; set once the parts exist. */
-export interface DispatchTargets {
+export interface RouteTargets {
   onTrigger?: (t: Trigger) => void;
   onResult?: (r: RunResult) => void;
   onMessage?: (m: FnMessage) => void;
@@ -58,8 +58,8 @@ export const CLIENT_REQUESTS: ReadonlySet<string> = new Set([
 const isPeer = (conn: Connection | undefined): boolean => conn?.role !== "client";
 
 /** Builds the handlers of a process's connections. @internal */
-export function dispatcher(
-  targets: DispatchTargets,
+export function routeMessages(
+  targets: RouteTargets,
   warn: (msg: string) => void,
 ): { handlers: Handlers; local: (method: string, a: unknown) => void; dropped: DropCounts } {
   const dropped: DropCounts = { unauthorized: 0, malformed: 0, failed: 0 };

@@ -16,14 +16,7 @@ const WORKER_FILES = [
 
 export default tseslint.config(
   {
-    ignores: [
-      "dist/**",
-      "node_modules/**",
-      "bench/results/**",
-      "bench/.scratch/**",
-      ".tmp/**",
-      "src/node/executor/worker.bundle.*",
-    ],
+    ignores: ["dist/**", "node_modules/**", "bench/results/**", "bench/.scratch/**", ".tmp/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -13,9 +13,9 @@ import { Stratus } from "../src/index.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { httpCall } from "./lib/http-call.js";
 import { alternatingThroughput, interleaved } from "./lib/measure.js";
-import { RedisServer } from "../test/support/redis.js";
-import { startStratus, startTs, stratusUp } from "../test/support/processes.js";
-import type { Child } from "../test/support/processes.js";
+import { RedisServer } from "../testing/redis.js";
+import { startStratus, startTs, stratusUp } from "../testing/processes.js";
+import type { Child } from "../testing/processes.js";
 
 const TOKEN = "bench-token";
 

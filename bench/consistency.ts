@@ -1,5 +1,5 @@
 /**
- * consistency: the Retwis-style workload (src/consistency/check) at lww, repeatable-read, causal
+ * consistency: the Retwis-style workload (testing/consistency) at lww, repeatable-read, causal
  * and transactional-causal on one cluster in one run: a scheduler and three node processes over
  * Redis, the timeline's two functions on two nodes, the second node's cache applying
  * invalidations 50 ms late (so lww's anomalies happen). Levels alternate in rounds so machine
@@ -7,10 +7,10 @@
  * runs showing one the level promises to prevent (for lww: any).
  */
 import { randomUUID } from "node:crypto";
-import { runRetwis } from "../src/consistency/check/index.js";
-import type { RetwisResult } from "../src/consistency/check/index.js";
-import type { Consistency } from "../src/scheduler/index.js";
-import { startRetwisCluster } from "../test/consistency/cluster.js";
+import { runRetwis } from "../testing/consistency/index.js";
+import type { RetwisResult } from "../testing/consistency/index.js";
+import type { Consistency } from "../src/protocol/index.js";
+import { startRetwisCluster } from "../testing/consistency/cluster.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { percentiles } from "./lib/measure.js";
 

@@ -24,7 +24,7 @@ import { randomUUID } from "node:crypto";
 import { Flow, Stratus } from "../src/index.js";
 import { StratusProcess } from "../src/local/index.js";
 import type { ProcessOptions } from "../src/local/index.js";
-import { RedisServer } from "../test/support/redis.js";
+import { RedisServer } from "../testing/redis.js";
 import { recommenderFlow, seedRecommender } from "../examples/dataflow/recommender.js";
 import type { Benchmark, BenchContext, Metrics } from "./lib/harness.js";
 import { alternatingThroughput, interleaved, throughput } from "./lib/measure.js";

@@ -6,7 +6,7 @@
  * functions found each other.
  */
 import { Stratus } from "../src/index.js";
-import { RedisServer } from "../test/support/redis.js";
+import { RedisServer } from "../testing/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { percentiles } from "./lib/measure.js";
 

@@ -14,7 +14,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { local } from "../src/local/index.js";
-import { buildPackage } from "../test/support/built-package.js";
+import { buildPackage } from "../testing/built-package.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { percentiles } from "./lib/measure.js";
 

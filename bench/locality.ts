@@ -5,17 +5,20 @@
  * dataset each, placement that ignores locality (round robin), datasets asked in random order.
  * Two schedulers: two schedulers and two nodes, each its own StratusProcess; a function's
  * `ctx.get`s (through the first scheduler) fill one node's cache, then the calls alternate between
- * both schedulers, which know where the data is only from the nodes' heartbeats.
+ * both schedulers, which know where the data is only from the nodes' heartbeats. Cold fetch vs
+ * raw: one 8 MiB reference read through a function on a node without a cache, against ioredis's
+ * `getBuffer` of the same key, in alternating blocks.
  */
 import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
 import { Stratus, ref } from "../src/index.js";
 import { StratusProcess } from "../src/local/index.js";
 import type { PlacementPolicy } from "../src/scheduler/index.js";
 import { RedisStore } from "../src/storage/index.js";
 import type { Store } from "../src/storage/index.js";
-import { RedisServer } from "../test/support/redis.js";
+import { RedisServer } from "../testing/redis.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
-import { percentiles } from "./lib/measure.js";
+import { interleaved, percentiles } from "./lib/measure.js";
 
 const p50 = (xs: number[]): number => percentiles(xs).p50;
 
@@ -42,6 +45,8 @@ async function storeFor(url: string, prefix: string): Promise<Store> {
 
 interface Setup {
   cloud: Stratus;
+  /** The key prefix of this cluster's store. */
+  prefix: string;
   close(): Promise<void>;
 }
 
@@ -79,8 +84,10 @@ async function cluster(
     for (const a of arrays) for (let i = 0; i < a.length; i++) s += a[i] as number;
     return s;
   });
+  await cloud.register("len", (_ctx, a: Float64Array) => a.length);
   return {
     cloud,
+    prefix,
     async close() {
       await cloud.close();
       await second.close();
@@ -127,6 +134,7 @@ async function twoSchedulers(redisUrl: string): Promise<Setup & { other: Stratus
   return {
     cloud,
     other,
+    prefix,
     async close() {
       await Promise.all(clients.map((c) => c.close()));
       for (const p of procs.reverse()) await p.close();
@@ -201,6 +209,35 @@ const locality: Benchmark = {
         );
       } finally {
         await cold.close();
+      }
+      ctx.log("cold fetch vs raw: one 8 MiB reference through a function vs ioredis getBuffer");
+      const one = await cluster(redis.url, 0, "locality");
+      const raw = new Redis(redis.url);
+      try {
+        const a = new Float64Array(LENGTH);
+        for (let i = 0; i < LENGTH; i++) a[i] = i;
+        await one.cloud.put("one", a);
+        const key = `${one.prefix}u/one`;
+        const raw8 = await raw.getBuffer(key);
+        if (raw8 === null || raw8.length < 8 * MB) throw new Error("the raw read found no value");
+        const sides = (await interleaved(
+          {
+            fn: async () => {
+              const n = await one.cloud.call<number>("len", [ref("one")]);
+              if (n !== LENGTH) throw new Error(`len ${n}`);
+            },
+            raw: async () => void (await raw.getBuffer(key)),
+          },
+          ctx.quick ? 30 : 100,
+          5,
+          2,
+        )) as Record<"fn" | "raw", { p50: number }>;
+        m.cold_fetch_p50_ms = sides.fn.p50;
+        m.raw_get_8mib_p50_ms = sides.raw.p50;
+        m.cold_fetch_vs_raw = sides.fn.p50 / sides.raw.p50;
+      } finally {
+        raw.disconnect();
+        await one.close();
       }
       ctx.log("blind: round-robin placement, caches that hold one dataset, two datasets");
       const blind = await cluster(redis.url, 100 * MB, "spread");

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { HybridClock, LwwLattice } from "../src/lattice/index.js";
 import { MemoryStore, RedisStore } from "../src/storage/index.js";
 import type { Store } from "../src/storage/index.js";
-import { RedisCluster, RedisServer } from "../test/support/redis.js";
+import { RedisCluster, RedisServer } from "../testing/redis.js";
 import type { BenchContext, Benchmark, Metrics } from "./lib/harness.js";
 import { sequentialLatency, throughput } from "./lib/measure.js";
 

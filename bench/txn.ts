@@ -18,7 +18,7 @@ import { StratusProcess } from "../src/cluster/index.js";
 import { HybridClock, LwwLattice, decodeValue, encodeValue } from "../src/lattice/index.js";
 import { RedisStore } from "../src/storage/index.js";
 import { Transaction, TxnManager, localBackend } from "../src/txn/index.js";
-import { RedisServer } from "../test/support/redis.js";
+import { RedisServer } from "../testing/redis.js";
 import type { BenchContext, Benchmark, Metrics } from "./lib/harness.js";
 import { interleaved, percentiles, throughput } from "./lib/measure.js";
 import { runInNetns } from "./peers/netns-run.js";

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { RedisCluster, RedisServer, redisInstalled } from "../test/support/redis.js";
+import { RedisCluster, RedisServer, redisInstalled } from "../testing/redis.js";
 
 const has = (cmd: string): boolean =>
   spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -41,7 +41,7 @@ function testFiles(paths: string[]): string[] {
   const out: string[] = [];
   const walk = (p: string): void => {
     if (statSync(p).isDirectory()) {
-      for (const e of readdirSync(p)) if (e !== "fixtures" && e !== "support") walk(join(p, e));
+      for (const e of readdirSync(p)) if (e !== "fixtures") walk(join(p, e));
     } else if (p.endsWith(".test.ts")) {
       out.push(p);
     }

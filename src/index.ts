@@ -1,6 +1,11 @@
 /**
  * Stratus: stateful serverless infrastructure for TypeScript.
  *
+ * This is the package's public surface, listed name by name: what applications program against
+ * (the client, functions' types, lattices, dataflow, errors), the stores a process runs over, and
+ * the process itself for embedding. Everything else stays behind the folders' own doors; a change
+ * to this list shows in `api/stratus.api.txt` (see test/package/api.test.ts).
+ *
  * @example
  * ```ts
  * import { openStore, HybridClock, LwwLattice } from "stratus";
@@ -8,10 +13,150 @@
  * await store.put("k", LwwLattice.of(1, new HybridClock().now()));
  * ```
  */
-export * from "./errors/index.js";
-export * from "./lattice/index.js";
-export * from "./storage/index.js";
-export * from "./client/index.js";
-export * from "./dataflow/index.js";
+
+// ---- the client and what functions see ----
+export { Future, ref, Stratus, ClientTransaction, ClientTransactions } from "./client/index.js";
+export type {
+  CallOptions,
+  ClusterStatus,
+  ConnectOptions,
+  Context,
+  LocalOptions,
+  Ref,
+  RegisterOptions,
+  ScheduleInfo,
+  ScheduleTarget,
+  StratusFunction,
+  TickInfo,
+} from "./client/index.js";
+export type {
+  FunctionContext,
+  GetOptions,
+  NestedCallOptions,
+  TransactionHandle,
+  Transactions,
+} from "./function/index.js";
+export type { Consistency, DagSpec } from "./protocol/index.js";
+
+// ---- errors: every class a caller may catch, and how to tell one ----
+export {
+  ERROR_CODES,
+  BadDagError,
+  BadEncodingError,
+  BadFlowError,
+  BadFrameError,
+  BadFunctionError,
+  CancelledError,
+  ClosedError,
+  FunctionError,
+  FunctionOomError,
+  FunctionTimeoutError,
+  InvalidArgumentError,
+  InvalidKeyError,
+  LatticeTypeMismatchError,
+  NoResourcesError,
+  NoSuchDagError,
+  NoSuchFunctionError,
+  NodeLostError,
+  OverloadedError,
+  SchemaMismatchError,
+  SnapshotConflictError,
+  StorageUnavailableError,
+  StratusError,
+  TimeoutError,
+  UnauthorizedError,
+  UnknownColumnError,
+  ValueTooLargeError,
+  isStratusError,
+} from "./errors/index.js";
+export type { ErrorCode, ErrorOptions } from "./errors/index.js";
+
+// ---- state: lattices, clocks and the value codec ----
+export {
+  CausalLattice,
+  CounterLattice,
+  HybridClock,
+  LATTICE_KINDS,
+  LwwLattice,
+  MapLattice,
+  MaxLattice,
+  MinLattice,
+  MultiCausalLattice,
+  OrderedSetLattice,
+  PriorityLattice,
+  SetLattice,
+  VectorClock,
+  decodeLattice,
+  decodeValue,
+  encodeLattice,
+  encodeValue,
+  lattices,
+  mergeLattices,
+  plainValue,
+} from "./lattice/index.js";
+export type {
+  CausalVersion,
+  ClockOrder,
+  CounterTotals,
+  DecodeValueOptions,
+  HybridClockOptions,
+  Lattice,
+  LatticeKind,
+  Lattices,
+  MultiCausalVersion,
+  OrderedEntry,
+  Timestamp,
+} from "./lattice/index.js";
+
+// ---- storage ----
+export {
+  MemoryStore,
+  RedisStore,
+  openStore,
+  parseStoreAddress,
+  redactStoreAddress,
+} from "./storage/index.js";
+export type {
+  ChangeEvent,
+  ChangeListener,
+  FsyncPolicy,
+  MemoryStoreOptions,
+  RecoveryReport,
+  RedisStoreOptions,
+  Store,
+  StoreLimits,
+  StoreOptions,
+  Subscription,
+} from "./storage/index.js";
+
+// ---- dataflow ----
+export { Flow, FlowApp, Grouped, Stage, passes, plan } from "./dataflow/index.js";
+export type {
+  AggFn,
+  BatchOptions,
+  CodeOptions,
+  ColumnType,
+  ColumnTypes,
+  DeployOptions,
+  DeployedFunction,
+  FlowFuture,
+  FlowMetadata,
+  JoinKind,
+  JoinOptions,
+  MapOptions,
+  Merge,
+  NumericColumn,
+  OpSpec,
+  OptimizeOptions,
+  Plan,
+  PlannedFunction,
+  Row,
+  RunOptions,
+  ScalingHints,
+  Schema,
+  Table,
+  Tensor,
+} from "./dataflow/index.js";
+
 // The server (`StratusProcess`, an embedded cluster) is the `stratus/local` entry's: importing the
 // client loads none of it, and `Stratus.local()` loads it when called.

@@ -17,7 +17,7 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join, resolve as resolvePath } from "node:path";
 import { Stratus } from "../../src/index.js";
-import { stratusUp } from "../../test/support/processes.js";
+import { stratusUp } from "../../testing/processes.js";
 import { alternatingThroughput, interleaved } from "../lib/measure.js";
 
 /** Fixed ports: the namespace is private, so they cannot collide with anything else. */

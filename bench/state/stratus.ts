@@ -9,8 +9,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Stratus } from "../../src/index.js";
 import type { Context } from "../../src/index.js";
-import { stratusUp } from "../../test/support/processes.js";
-import { freePort } from "../../test/support/redis.js";
+import { stratusUp } from "../../testing/processes.js";
+import { freePort } from "../../testing/redis.js";
 import { stopChild } from "../peers/restate.js";
 
 /** The number stored under `key` (a counter's value, or the LWW number of the RMW side). */

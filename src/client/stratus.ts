@@ -4,7 +4,7 @@ import {
   ClosedError,
   InvalidArgumentError,
   StratusError,
-  isStratusError,
+  reaction,
   toWireError,
 } from "../errors/index.js";
 import type { LocalOptions } from "../local/index.js";
@@ -18,7 +18,13 @@ import {
 } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
 import type { Context, StratusFunction } from "../function/index.js";
-import { isFuturePush, nameMap } from "../protocol/index.js";
+import {
+  DEFAULT_FUTURE_WAIT_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
+  REPLY_SLACK_MS,
+  isFuturePush,
+  nameMap,
+} from "../protocol/index.js";
 import type {
   ClusterStatus,
   Consistency,
@@ -173,7 +179,8 @@ export class Stratus {
 
   /** The open connection, opening one if there is none (first use, or after a drop). */
   private connection(): Promise<Connection> {
-    if (this.closing) return Promise.reject(new ClosedError("this client is closed"));
+    if (this.closing)
+      return Promise.reject(new ClosedError("this client is closed", { retryable: false }));
     if (this.current !== undefined) return this.current;
     const { url, token, timeoutMs, tls } = this.target;
     const opening = connect(url, {
@@ -273,7 +280,7 @@ export class Stratus {
       this.rpc(
         "call",
         { fn: name, args: encoded, refs, options: wire },
-        { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+        { timeoutMs: (options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS) + REPLY_SLACK_MS },
       ),
     );
     return decodeValue<T>(result(out), IN_PLACE);
@@ -308,7 +315,7 @@ export class Stratus {
       this.rpc(
         "dag.call",
         { dag: name, inputs: enc, refs, options: wire },
-        { timeoutMs: (options.timeoutMs ?? 120_000) + 5_000 },
+        { timeoutMs: (options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS) + REPLY_SLACK_MS },
       ),
     );
     if (options.future === true) {
@@ -339,15 +346,16 @@ export class Stratus {
         // Marked retries fence the attempts before them; the first send needs no fence.
         return await send(attempt === 0 ? withId : { ...withId, retry: true });
       } catch (e) {
-        if (attempt >= limit || !isRetryable(e)) throw e;
+        // Resent with the same request id: a relaunch fences the attempt before it.
+        if (attempt >= limit || reaction(e) === "fail") throw e;
       }
     }
   }
 
   /** A future by id, e.g. one another client started. */
   future<T = unknown>(id: string, options: { timeoutMs?: number } = {}): Future<T> {
-    const timeoutMs = options.timeoutMs ?? 120_000;
-    const o = this.rpc("future.get", { id, timeoutMs }, { timeoutMs: timeoutMs + 5_000 });
+    const timeoutMs = options.timeoutMs ?? DEFAULT_FUTURE_WAIT_MS;
+    const o = this.rpc("future.get", { id, timeoutMs }, { timeoutMs: timeoutMs + REPLY_SLACK_MS });
     return new Future<T>(id, o, this.deleteFuture);
   }
 
@@ -481,7 +489,11 @@ export class Stratus {
     if (this.closing) return this.failFutures();
     for (const [id, resolve] of this.futures) {
       this.futures.delete(id);
-      this.rpc("future.get", { id, timeoutMs: 120_000 }, { timeoutMs: 125_000 }).then(
+      this.rpc(
+        "future.get",
+        { id, timeoutMs: DEFAULT_FUTURE_WAIT_MS },
+        { timeoutMs: DEFAULT_FUTURE_WAIT_MS + REPLY_SLACK_MS },
+      ).then(
         (o) => resolve(o),
         (err: unknown) => resolve({ ok: false, e: toWireError(err) }),
       );
@@ -531,10 +543,6 @@ function result(out: Uint8Array | { future: string }): Uint8Array {
 function futureId(out: Uint8Array | { future: string }): string {
   if (!(out instanceof Uint8Array)) return out.future;
   throw new StratusError("INTERNAL", "the gateway answered a future call with a result");
-}
-
-function isRetryable(e: unknown): boolean {
-  return isStratusError(e) && (e.retryable || e.code === "NODE_LOST" || e.code === "CLOSED");
 }
 
 /** An encoded argument: its bytes, or for a big tensor its header and the caller's memory. */

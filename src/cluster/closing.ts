@@ -64,3 +64,61 @@ export class CloseBudget {
     this.timer = undefined;
   }
 }
+
+/**
+ * What a start has started so far, to be closed again, last first, should a later step fail:
+ * a start that fails leaves nothing listening, running or subscribed behind it.
+ *
+ * @example
+ * ```ts
+ * const started = new StartedParts();
+ * const server = await WireServer.listen(options);
+ * started.add(() => server.close());
+ * try {
+ *   await Node.start(nodeOptions); // fails
+ * } catch (e) {
+ *   await started.undo(2_000); // the server is closed
+ *   throw e;
+ * }
+ * ```
+ */
+export class StartedParts {
+  private readonly closers: (() => unknown)[] = [];
+  /** Parts still starting: an undo waits for them, to close those that do start. */
+  private readonly pending: Promise<unknown>[] = [];
+
+  /** Notes how to close a part that has started. */
+  add(close: () => unknown): void {
+    this.closers.push(close);
+  }
+
+  /**
+   * Notes a part that is still starting (parts that start side by side): once it has started,
+   * it is closed like any other. Returns `part`.
+   */
+  starting<T>(part: Promise<T>, close: (started: T) => unknown): Promise<T> {
+    const noted = part.then((p) => {
+      this.add(() => close(p));
+      return p;
+    });
+    this.pending.push(noted.catch(() => undefined));
+    return noted;
+  }
+
+  /**
+   * Closes every part noted, last first. A part that fails to close does not stop the others
+   * (the caller has the start's own error to report). Parts that wait on storage wait at most
+   * `budgetMs` in all, as in a process's close; past it `expire` runs (see {@link CloseBudget}).
+   */
+  async undo(budgetMs: number, expire?: () => unknown): Promise<void> {
+    await Promise.all(this.pending);
+    const budget = new CloseBudget(budgetMs, expire);
+    try {
+      for (const close of this.closers.splice(0).reverse()) {
+        await budget.step(Promise.resolve().then(close)).catch(() => undefined);
+      }
+    } finally {
+      budget.done();
+    }
+  }
+}

@@ -8,6 +8,8 @@
  * ```
  */
 export { metricsRegistry, serveMetrics } from "./metrics.js";
-export { StratusProcess, peerTlsOptions } from "./process.js";
-export type { ProcessOptions } from "./process.js";
+export type { MetricsServerOptions } from "./metrics.js";
+export { PROCESS_DEFAULTS, peerTlsOptions, resolveProcessOptions } from "./options.js";
+export type { ProcessOptions, ProcessTls, ResolvedProcessOptions } from "./options.js";
+export { StratusProcess } from "./process.js";
 export { withStorePassword, withoutStorePassword } from "./store-address.js";

@@ -1,8 +1,14 @@
 import { createServer } from "node:http";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import type { Socket } from "node:net";
 import { Registry, Gauge } from "prom-client";
 import { addEncoded, latencyHistogram, percentileMs } from "../stats/index.js";
 import type { FnWindow } from "../stats/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
+import { bearerCheck } from "../ingress/index.js";
+import { ConnectionGate } from "../wire/index.js";
+import type { ListenerCaps } from "../wire/index.js";
 import type { StratusProcess } from "./process.js";
 
 /**
@@ -12,7 +18,7 @@ import type { StratusProcess } from "./process.js";
  *
  * @example
  * ```ts
- * const metrics = await serveMetrics(proc, 9464); // GET http://127.0.0.1:9464/metrics
+ * const text = await metricsRegistry(proc).metrics(); // what GET /metrics serves
  * ```
  */
 export function metricsRegistry(proc: StratusProcess): Registry {
@@ -168,23 +174,76 @@ function perFunction(registry: Registry, proc: StratusProcess): void {
   });
 }
 
-/** Serves `/metrics` on `host:port`; resolves with the listening server. */
+/** Options of {@link serveMetrics}. */
+export interface MetricsServerOptions {
+  /** Port to listen on (0: any free port). */
+  port: number;
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** The cluster token: `/metrics` answers only `Authorization: Bearer <token>`. */
+  token: string;
+  /** Serve HTTPS with this PEM certificate and key (the cluster's), so the token never goes plain. */
+  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Most connections open at once, and from one address: scrapers and probes need few, and the
+   * descriptors come out of the process's reserve. @default { max: 32, perAddress: 16 }
+   */
+  connections?: ListenerCaps;
+}
+
+/**
+ * Serves `GET /metrics` (Prometheus text format) to holders of the cluster token, as a bearer
+ * token like the HTTP ingress (in Prometheus: `authorization: { credentials_file: … }`), and
+ * `GET /healthz` (200, no data) to anyone, for liveness probes. Over HTTPS with `tls`. Silent
+ * sockets are answered 408 and closed after 10 s. Resolves with the listening server.
+ *
+ * @example
+ * ```ts
+ * const server = await serveMetrics(proc, { port: 9464, token });
+ * // curl -H "Authorization: Bearer $STRATUS_TOKEN" http://127.0.0.1:9464/metrics
+ * ```
+ */
 export async function serveMetrics(
   proc: StratusProcess,
-  port: number,
-  host = "127.0.0.1",
+  options: MetricsServerOptions,
 ): Promise<Server> {
+  if (typeof options.token !== "string" || options.token === "") {
+    throw InvalidArgumentError.field("token", "the metrics server needs the cluster token");
+  }
   const registry = metricsRegistry(proc);
-  const server = createServer((req, res) => {
-    if (req.url !== "/metrics") {
+  const authorized = bearerCheck(options.token);
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" || (path !== "/metrics" && path !== "/healthz")) {
       res.writeHead(404).end();
+      return;
+    }
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      return;
+    }
+    if (!authorized(req.headers.authorization)) {
+      res.writeHead(401, { "www-authenticate": 'Bearer realm="stratus"' }).end();
       return;
     }
     registry.metrics().then(
       (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
       (e: unknown) => res.writeHead(500).end(String(e)),
     );
+  };
+  const timeouts = { headersTimeout: 10_000, connectionsCheckingInterval: 1000 };
+  const server =
+    options.tls === undefined
+      ? createServer(timeouts, handle)
+      : createTlsServer({ ...options.tls, ...timeouts, handshakeTimeout: 10_000 }, handle);
+  const gate = new ConnectionGate(options.connections ?? { max: 32, perAddress: 16 });
+  server.prependListener("connection", (socket: Socket) => gate.admit(socket));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return server;
 }

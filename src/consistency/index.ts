@@ -1,7 +1,7 @@
 /**
  * Consistency levels as session policies: what a run's reads return and where its writes go,
- * decided per run by its level (design.md, "Consistency levels"). The node's host operations
- * call a {@link RunSession}; the levels live here (and `read-atomic` in `src/txn`).
+ * decided per run by its level (docs/architecture.md, "Consistency levels"). The node's host
+ * operations call a {@link RunSession}; the levels live here (and `read-atomic` in `src/txn`).
  *
  * @example
  * ```ts

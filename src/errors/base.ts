@@ -1,10 +1,10 @@
 /**
  * Typed errors shared by every subsystem.
  *
- * Codes, not classes, cross process and thread boundaries: {@link toWireError} flattens an error to
- * a plain object and {@link fromWireError} rebuilds the matching subclass on the other side, so a
- * caller can `catch (e) { if (e instanceof LatticeTypeMismatchError) … }` or test `e.code` no
- * matter where the error was raised.
+ * Codes, not classes, cross process and thread boundaries: `toWireError` (wire.ts) flattens an
+ * error to a plain object and `fromWireError` rebuilds the matching subclass on the other side,
+ * so a caller can `catch (e) { if (e instanceof LatticeTypeMismatchError) … }` or test `e.code`
+ * no matter where the error was raised.
  *
  * @example
  * ```ts
@@ -15,61 +15,20 @@
  * }
  * ```
  */
-
-/** Every stable error code Stratus emits. New codes are appended, never renamed. */
-export const ERROR_CODES = [
-  "INTERNAL",
-  "INVALID_ARGUMENT",
-  "INVALID_KEY",
-  "VALUE_TOO_LARGE",
-  "LATTICE_TYPE_MISMATCH",
-  "BAD_ENCODING",
-  "STORAGE_UNAVAILABLE",
-  "CLOSED",
-  "TIMEOUT",
-  "UNAUTHORIZED",
-  "BAD_FRAME",
-  "BAD_FUNCTION",
-  "FUNCTION_ERROR",
-  "FUNCTION_TIMEOUT",
-  "FUNCTION_OOM",
-  "NO_SUCH_FUNCTION",
-  "NO_SUCH_DAG",
-  "BAD_DAG",
-  "NO_RESOURCES",
-  "NODE_LOST",
-  "OVERLOADED",
-  "BAD_FLOW",
-  "SCHEMA_MISMATCH",
-  "UNKNOWN_COLUMN",
-  "BAD_TENSOR",
-  "NO_SUCH_MODEL",
-  "TXN_ABORTED",
-  "TXN_FENCED",
-  "CANCELLED",
-  "SNAPSHOT_CONFLICT",
-] as const;
-
-/** A stable error code; see {@link ERROR_CODES}. */
-export type ErrorCode = (typeof ERROR_CODES)[number];
+import { REACTIONS } from "./codes.js";
+import type { ErrorCode } from "./codes.js";
 
 const BRAND = Symbol.for("stratus.error");
-
-/** Plain-object form of an error, safe for msgpack, JSON and `postMessage`. */
-export interface WireError {
-  code: ErrorCode;
-  message: string;
-  retryable: boolean;
-  details?: Record<string, unknown>;
-  stack?: string;
-}
 
 /** Base class of every error Stratus raises on purpose. */
 export class StratusError extends Error {
   override name = "StratusError";
   /** Stable, documented code; safe to branch on. */
   readonly code: ErrorCode;
-  /** True when the same request may succeed if retried (e.g. storage briefly unavailable). */
+  /**
+   * True when the same request may succeed if retried (e.g. storage briefly unavailable). By
+   * default, whether the code's reaction is anything but `fail` (see `REACTIONS`).
+   */
   readonly retryable: boolean;
   /** Structured identifiers (key, function name, …) for logs and callers. */
   readonly details: Record<string, unknown> | undefined;
@@ -77,7 +36,7 @@ export class StratusError extends Error {
   constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.retryable = options?.retryable ?? false;
+    this.retryable = options?.retryable ?? REACTIONS[code] !== "fail";
     this.details = options?.details;
     Object.defineProperty(this, BRAND, { value: true });
   }
@@ -147,15 +106,22 @@ export class BadEncodingError extends StratusError {
   }
 }
 
-/** The storage backend cannot be reached or did not answer within the deadline. Retryable. */
+/**
+ * The storage backend cannot be reached or did not answer within the deadline: the outcome of a
+ * write is unknown. Retryable.
+ */
 export class StorageUnavailableError extends StratusError {
   override name = "StorageUnavailableError";
   constructor(message: string, options?: ErrorOptions) {
-    super("STORAGE_UNAVAILABLE", message, { retryable: true, ...options });
+    super("STORAGE_UNAVAILABLE", message, options);
   }
 }
 
-/** The object was closed; no further operations are accepted. */
+/**
+ * The object was closed; no further operations are accepted. Retryable (a dropped connection, a
+ * component shutting down: another connection or node takes the request), unless the caller's
+ * own object was closed.
+ */
 export class ClosedError extends StratusError {
   override name = "ClosedError";
   constructor(message: string, options?: ErrorOptions) {
@@ -167,29 +133,9 @@ export class ClosedError extends StratusError {
 export class TimeoutError extends StratusError {
   override name = "TimeoutError";
   constructor(message: string, options?: ErrorOptions) {
-    super("TIMEOUT", message, { retryable: true, ...options });
+    super("TIMEOUT", message, options);
   }
 }
-
-type Ctor = new (message: string, options?: ErrorOptions) => StratusError;
-const byCode = new Map<ErrorCode, Ctor>();
-
-/**
- * Associates a subclass with its code so {@link fromWireError} rebuilds it. Subsystems that define
- * their own subclasses call this once at module load.
- */
-export function registerErrorClass(code: ErrorCode, ctor: Ctor): void {
-  byCode.set(code, ctor);
-}
-
-registerErrorClass("INVALID_ARGUMENT", InvalidArgumentError);
-registerErrorClass("INVALID_KEY", InvalidKeyError);
-registerErrorClass("VALUE_TOO_LARGE", ValueTooLargeError);
-registerErrorClass("LATTICE_TYPE_MISMATCH", LatticeTypeMismatchError);
-registerErrorClass("BAD_ENCODING", BadEncodingError);
-registerErrorClass("STORAGE_UNAVAILABLE", StorageUnavailableError);
-registerErrorClass("CLOSED", ClosedError);
-registerErrorClass("TIMEOUT", TimeoutError);
 
 /** True for any StratusError, including ones created in another realm or worker. */
 export function isStratusError(e: unknown): e is StratusError {
@@ -200,32 +146,4 @@ export function isStratusError(e: unknown): e is StratusError {
 export function ensureError(e: unknown): Error {
   if (e instanceof Error) return e;
   return new Error(typeof e === "string" ? e : JSON.stringify(e));
-}
-
-/** Flattens an error for the wire. Non-Stratus errors become `INTERNAL`. */
-export function toWireError(e: unknown, withStack = false): WireError {
-  const err = ensureError(e);
-  const base: WireError = isStratusError(err)
-    ? { code: err.code, message: err.message, retryable: err.retryable }
-    : { code: "INTERNAL", message: err.message, retryable: false };
-  if (isStratusError(err) && err.details !== undefined) base.details = err.details;
-  if (withStack && err.stack !== undefined) base.stack = err.stack;
-  return base;
-}
-
-const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
-
-/** Rebuilds an error received from the wire, as the subclass registered for its code. */
-export function fromWireError(w: unknown): StratusError {
-  const o = (typeof w === "object" && w !== null ? w : {}) as Partial<WireError>;
-  const code: ErrorCode =
-    typeof o.code === "string" && KNOWN_CODES.has(o.code) ? o.code : "INTERNAL";
-  const message = typeof o.message === "string" ? o.message : "unknown error";
-  const options: ErrorOptions = { retryable: o.retryable === true };
-  if (typeof o.details === "object" && o.details !== null) options.details = o.details;
-  const ctor = byCode.get(code);
-  const err =
-    ctor !== undefined ? new ctor(message, options) : new StratusError(code, message, options);
-  if (typeof o.stack === "string") err.stack = o.stack;
-  return err;
 }

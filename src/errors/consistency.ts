@@ -1,4 +1,4 @@
-import { StratusError, registerErrorClass } from "./base.js";
+import { StratusError } from "./base.js";
 import type { ErrorOptions } from "./base.js";
 
 /**
@@ -9,7 +9,6 @@ import type { ErrorOptions } from "./base.js";
 export class SnapshotConflictError extends StratusError {
   override name = "SnapshotConflictError";
   constructor(message: string, options?: ErrorOptions) {
-    super("SNAPSHOT_CONFLICT", message, { retryable: true, ...options });
+    super("SNAPSHOT_CONFLICT", message, options);
   }
 }
-registerErrorClass("SNAPSHOT_CONFLICT", SnapshotConflictError);

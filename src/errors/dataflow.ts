@@ -1,4 +1,4 @@
-import { StratusError, registerErrorClass } from "./base.js";
+import { StratusError } from "./base.js";
 import type { ErrorOptions } from "./base.js";
 
 // Errors of the dataflow layer (src/dataflow), one class per code.
@@ -10,7 +10,6 @@ export class BadFlowError extends StratusError {
     super("BAD_FLOW", message, options);
   }
 }
-registerErrorClass("BAD_FLOW", BadFlowError);
 
 /**
  * A row does not match its declared schema: an input row, or what a `map` returned. The message
@@ -22,7 +21,6 @@ export class SchemaMismatchError extends StratusError {
     super("SCHEMA_MISMATCH", message, options);
   }
 }
-registerErrorClass("SCHEMA_MISMATCH", SchemaMismatchError);
 
 /** An operator names a column its input does not have (a join, groupby or agg column). */
 export class UnknownColumnError extends StratusError {
@@ -31,4 +29,3 @@ export class UnknownColumnError extends StratusError {
     super("UNKNOWN_COLUMN", message, options);
   }
 }
-registerErrorClass("UNKNOWN_COLUMN", UnknownColumnError);

@@ -1,4 +1,4 @@
-import { StratusError, registerErrorClass } from "./base.js";
+import { StratusError } from "./base.js";
 import type { ErrorOptions } from "./base.js";
 
 // Errors of the function runtime (transport, scheduling, executors), one class per code.
@@ -10,7 +10,6 @@ export class UnauthorizedError extends StratusError {
     super("UNAUTHORIZED", message, options);
   }
 }
-registerErrorClass("UNAUTHORIZED", UnauthorizedError);
 
 /** A frame was oversized or not a valid message; the connection that sent it is closed. */
 export class BadFrameError extends StratusError {
@@ -19,7 +18,6 @@ export class BadFrameError extends StratusError {
     super("BAD_FRAME", message, options);
   }
 }
-registerErrorClass("BAD_FRAME", BadFrameError);
 
 /** A function cannot be registered: syntax error, free variable, not a function. */
 export class BadFunctionError extends StratusError {
@@ -28,7 +26,6 @@ export class BadFunctionError extends StratusError {
     super("BAD_FUNCTION", message, options);
   }
 }
-registerErrorClass("BAD_FUNCTION", BadFunctionError);
 
 /** User code threw; `details.stack` holds its stack. */
 export class FunctionError extends StratusError {
@@ -37,7 +34,6 @@ export class FunctionError extends StratusError {
     super("FUNCTION_ERROR", message, options);
   }
 }
-registerErrorClass("FUNCTION_ERROR", FunctionError);
 
 /** A function ran past its time limit; its worker was replaced. */
 export class FunctionTimeoutError extends StratusError {
@@ -46,7 +42,6 @@ export class FunctionTimeoutError extends StratusError {
     super("FUNCTION_TIMEOUT", message, options);
   }
 }
-registerErrorClass("FUNCTION_TIMEOUT", FunctionTimeoutError);
 
 /** A function ran past its memory limit; its worker was replaced. */
 export class FunctionOomError extends StratusError {
@@ -55,7 +50,6 @@ export class FunctionOomError extends StratusError {
     super("FUNCTION_OOM", message, options);
   }
 }
-registerErrorClass("FUNCTION_OOM", FunctionOomError);
 
 /** No function is registered under that name. */
 export class NoSuchFunctionError extends StratusError {
@@ -64,7 +58,6 @@ export class NoSuchFunctionError extends StratusError {
     super("NO_SUCH_FUNCTION", message, options);
   }
 }
-registerErrorClass("NO_SUCH_FUNCTION", NoSuchFunctionError);
 
 /** No DAG is registered under that name. */
 export class NoSuchDagError extends StratusError {
@@ -73,7 +66,6 @@ export class NoSuchDagError extends StratusError {
     super("NO_SUCH_DAG", message, options);
   }
 }
-registerErrorClass("NO_SUCH_DAG", NoSuchDagError);
 
 /** A DAG definition is invalid (cycle, unknown function, bad inputs). */
 export class BadDagError extends StratusError {
@@ -82,34 +74,30 @@ export class BadDagError extends StratusError {
     super("BAD_DAG", message, options);
   }
 }
-registerErrorClass("BAD_DAG", BadDagError);
 
 /** No node with executors is available to run a call. */
 export class NoResourcesError extends StratusError {
   override name = "NoResourcesError";
   constructor(message: string, options?: ErrorOptions) {
-    super("NO_RESOURCES", message, { retryable: true, ...options });
+    super("NO_RESOURCES", message, options);
   }
 }
-registerErrorClass("NO_RESOURCES", NoResourcesError);
 
 /** The node running a call was lost and retries ran out. */
 export class NodeLostError extends StratusError {
   override name = "NodeLostError";
   constructor(message: string, options?: ErrorOptions) {
-    super("NODE_LOST", message, { retryable: true, ...options });
+    super("NODE_LOST", message, options);
   }
 }
-registerErrorClass("NODE_LOST", NodeLostError);
 
 /** The receiver is over its queue limit; retry later. */
 export class OverloadedError extends StratusError {
   override name = "OverloadedError";
   constructor(message: string, options?: ErrorOptions) {
-    super("OVERLOADED", message, { retryable: true, ...options });
+    super("OVERLOADED", message, options);
   }
 }
-registerErrorClass("OVERLOADED", OverloadedError);
 
 /**
  * An invocation was cancelled: another upstream of an `anyOf` function answered first (competitive
@@ -121,4 +109,3 @@ export class CancelledError extends StratusError {
     super("CANCELLED", message, options);
   }
 }
-registerErrorClass("CANCELLED", CancelledError);

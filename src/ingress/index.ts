@@ -8,6 +8,7 @@
  * const http = await HttpIngress.listen({ gateway, token, port: 8080 });
  * ```
  */
+export { bearerCheck } from "./bearer.js";
 export { HTTP_STATUS, errorAnswer } from "./errors.js";
 export type { ErrorBody } from "./errors.js";
 export { HttpIngress } from "./server.js";

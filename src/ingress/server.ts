@@ -1,8 +1,7 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import {
   fromWireError,
   InvalidArgumentError,
@@ -10,7 +9,11 @@ import {
   UnauthorizedError,
   ValueTooLargeError,
 } from "../errors/index.js";
+import { DEFAULT_FUTURE_WAIT_MS } from "../protocol/index.js";
 import type { GatewayMethod, GatewayResponse } from "../protocol/index.js";
+import { ConnectionGate, connectionCaps, descriptorLimit } from "../wire/index.js";
+import type { ListenerCaps } from "../wire/index.js";
+import { bearerCheck } from "./bearer.js";
 import { errorAnswer } from "./errors.js";
 import { argsFromJson, stringify, valueToJson } from "./json.js";
 import { openApiDocument } from "./openapi.js";
@@ -50,6 +53,19 @@ export interface HttpIngressOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Routes served beside the API, e.g. the dashboard. @default none */
   routes?: IngressRoutes;
+  /**
+   * Most connections open at once, and from one remote address (IPv6: one /64); sockets over
+   * either are closed as soon as they are accepted. Default: derived from the process's
+   * descriptor limit (`connectionCaps(descriptorLimit(), { http: true }).http`: 64 and 16 under
+   * `ulimit -n 256`). Raise `perAddress` when every client arrives through one proxy.
+   */
+  connections?: ListenerCaps;
+  /**
+   * A connection that has not sent a complete request head this long after it opened (or after
+   * its previous request) is answered 408 and closed, so silent sockets do not hold descriptors.
+   * @default 10000
+   */
+  headersTimeoutMs?: number;
 }
 
 /** An unknown route: 404, with the code INVALID_ARGUMENT (no code names a missing route). */
@@ -60,7 +76,7 @@ class RouteNotFound extends StratusError {
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
-const DEFAULT_FUTURE_WAIT = 120_000;
+const DEFAULT_HEADERS_TIMEOUT = 10_000;
 
 /**
  * The HTTP door of a scheduler, so that any language can call Stratus: JSON in, JSON out, the
@@ -74,17 +90,34 @@ const DEFAULT_FUTURE_WAIT = 120_000;
  * ```
  */
 export class HttpIngress {
-  private readonly wantToken: Buffer;
+  private readonly authorized: (header: string | undefined) => boolean;
   private readonly maxBody: number;
   private readonly maxWait: number;
+  private readonly gate: ConnectionGate;
 
   private constructor(
     private readonly o: HttpIngressOptions,
     private readonly server: Server,
   ) {
-    this.wantToken = digest(o.token);
+    this.authorized = bearerCheck(o.token);
     this.maxBody = o.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.maxWait = o.maxFutureWaitMs ?? 300_000;
+    this.gate = new ConnectionGate(
+      o.connections ?? connectionCaps(descriptorLimit(), { http: true }).http,
+    );
+    // First among the listeners, from the TCP accept (before TLS): a refused socket reaches no
+    // one else, and holds its descriptor no longer.
+    server.prependListener("connection", (socket: Socket) => this.gate.admit(socket));
+  }
+
+  /** Sockets closed on arrival because a connection cap was reached. */
+  get refusedConnections(): number {
+    return this.gate.refused;
+  }
+
+  /** The connection caps in force (given, or derived from the descriptor limit). */
+  get caps(): ListenerCaps {
+    return this.gate.caps;
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -92,7 +125,17 @@ export class HttpIngress {
     if (typeof o.token !== "string" || o.token.length === 0) {
       throw new InvalidArgumentError("the HTTP ingress needs the cluster token");
     }
-    const server = o.tls === undefined ? createServer() : createTlsServer(o.tls);
+    const headersTimeout = o.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT;
+    const http = {
+      headersTimeout,
+      // How often the timeouts above are checked: Node's default (30 s) would let a silent
+      // socket live up to 40 s instead of 10.
+      connectionsCheckingInterval: Math.min(1000, headersTimeout),
+    };
+    const server =
+      o.tls === undefined
+        ? createServer(http)
+        : createTlsServer({ ...o.tls, ...http, handshakeTimeout: headersTimeout });
     const ingress = new HttpIngress(o, server);
     server.on("request", (req, res) => void ingress.serve(req, res));
     // Answer `Expect: 100-continue` ourselves: an oversized or unauthorised body is refused
@@ -157,12 +200,6 @@ export class HttpIngress {
     }
   }
 
-  private authorized(header: string | undefined): boolean {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-    // Digests of equal length, so the comparison's time says nothing about the token.
-    return m?.[1] !== undefined && timingSafeEqual(this.wantToken, digest(m[1]));
-  }
-
   private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<unknown> {
     const parts = url.pathname.split("/").filter((s) => s.length > 0);
     const [v, kind, rawName, extra] = parts;
@@ -194,7 +231,7 @@ export class HttpIngress {
     }
     if (req.method === "GET" && kind === "futures") {
       const t = url.searchParams.get("timeoutMs");
-      const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT, this.maxWait) : Number(t);
+      const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT_MS, this.maxWait) : Number(t);
       if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
         throw InvalidArgumentError.field("timeoutMs", "must be a non-negative number");
       }
@@ -283,10 +320,6 @@ function pathName(raw: string): string {
 
 function tooLarge(max: number): ValueTooLargeError {
   return new ValueTooLargeError(`request body is larger than ${max} bytes`);
-}
-
-function digest(s: string): Buffer {
-  return createHash("sha256").update(s, "utf8").digest();
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

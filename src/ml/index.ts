@@ -14,7 +14,7 @@
  * }
  * ```
  */
-export { BadTensorError, NoSuchModelError } from "./errors.js";
+export { BadTensorError, NoSuchModelError } from "../errors/index.js";
 export { GraphBuilder } from "./graph.js";
 export { LanguageId, lid176 } from "./lid.js";
 export type { LanguageGuess } from "./lid.js";

@@ -1,7 +1,7 @@
 /** A loaded ONNX model: typed, checked runs over one onnxruntime session. */
 import type * as OrtModule from "onnxruntime-node";
 import type { InferenceSession } from "onnxruntime-node";
-import { BadTensorError, NoSuchModelError } from "./errors.js";
+import { BadTensorError, NoSuchModelError } from "../errors/index.js";
 import { loadPackage } from "./load.js";
 import { checkTensor, stack, unstack } from "./tensor.js";
 import type { ModelManifest, Tensor } from "./types.js";

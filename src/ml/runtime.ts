@@ -6,7 +6,7 @@
  * unless it changed) and reads the bytes only when its worker has not loaded that version yet.
  */
 import { createHash } from "node:crypto";
-import { NoSuchModelError } from "./errors.js";
+import { NoSuchModelError } from "../errors/index.js";
 import { LanguageId } from "./lid.js";
 import { Model, runsInFlight } from "./model.js";
 import type { BuiltModel, ModelManifest, StateReader, StateWriter } from "./types.js";

@@ -1,5 +1,5 @@
 /** Checks of tensors against a model's declared inputs, and stacking rows into batches. */
-import { BadTensorError } from "./errors.js";
+import { BadTensorError } from "../errors/index.js";
 import type { Tensor, TensorSpec } from "./types.js";
 
 function typeOf(data: unknown): string {

@@ -17,7 +17,7 @@ export { LocalNodeProvider } from "./local-provider.js";
 export type { LocalNodeProviderOptions } from "./local-provider.js";
 export { Monitor } from "./monitor.js";
 export type { MonitorDecision, MonitorDeps, ResizeNode } from "./monitor.js";
-export { resolveMonitorOptions } from "./options.js";
+export { MONITOR_DEFAULTS, resolveMonitorOptions } from "./options.js";
 export type { MonitorOptions, NodeScalingOptions, ResolvedMonitorOptions } from "./options.js";
 export { executorTarget } from "./policy.js";
 export type { NodeLoad, NodeMemory } from "./policy.js";

@@ -58,6 +58,23 @@ export interface MonitorOptions {
   nodes?: NodeScalingOptions;
 }
 
+/**
+ * Defaults of the {@link MonitorOptions} that `stratus up --autoscale` exposes as flags (each
+ * field is documented there), read by the CLI rather than restated.
+ */
+export const MONITOR_DEFAULTS = {
+  minExecutors: 1,
+  /** Or `minExecutors`, when that is larger. */
+  maxExecutors: 32,
+  scaleUpUtilisation: 0.8,
+  scaleUpQueueMs: 20,
+  idleGraceMs: 10_000,
+  /** `nodes.minNodes` */
+  minNodes: 0,
+  /** `nodes.maxNodes`, or `nodes.minNodes` when that is larger. */
+  maxNodes: 4,
+} as const;
+
 /** {@link MonitorOptions} with every default filled in. */
 export interface ResolvedMonitorOptions {
   intervalMs: number;
@@ -100,8 +117,13 @@ function int(field: string, v: number | undefined, d: number, min: number): numb
 /** Fills in defaults and checks every field; throws `INVALID_ARGUMENT` naming the bad one. */
 export function resolveMonitorOptions(o: MonitorOptions = {}): ResolvedMonitorOptions {
   const intervalMs = num("intervalMs", o.intervalMs, 500, 10);
-  const minExecutors = int("minExecutors", o.minExecutors, 1, 1);
-  const maxExecutors = int("maxExecutors", o.maxExecutors, Math.max(32, minExecutors), 1);
+  const minExecutors = int("minExecutors", o.minExecutors, MONITOR_DEFAULTS.minExecutors, 1);
+  const maxExecutors = int(
+    "maxExecutors",
+    o.maxExecutors,
+    Math.max(MONITOR_DEFAULTS.maxExecutors, minExecutors),
+    1,
+  );
   if (maxExecutors < minExecutors) {
     throw InvalidArgumentError.field("monitor.maxExecutors", "must be ≥ minExecutors");
   }
@@ -110,14 +132,20 @@ export function resolveMonitorOptions(o: MonitorOptions = {}): ResolvedMonitorOp
     leaseMs: num("leaseMs", o.leaseMs, Math.max(3000, 3 * intervalMs), 2 * intervalMs),
     minExecutors,
     maxExecutors,
-    scaleUpUtilisation: num("scaleUpUtilisation", o.scaleUpUtilisation, 0.8, 0.01, 1),
-    scaleUpQueueMs: num("scaleUpQueueMs", o.scaleUpQueueMs, 20, 0),
+    scaleUpUtilisation: num(
+      "scaleUpUtilisation",
+      o.scaleUpUtilisation,
+      MONITOR_DEFAULTS.scaleUpUtilisation,
+      0.01,
+      1,
+    ),
+    scaleUpQueueMs: num("scaleUpQueueMs", o.scaleUpQueueMs, MONITOR_DEFAULTS.scaleUpQueueMs, 0),
     targetUtilisation: num("targetUtilisation", o.targetUtilisation, 0.75, 0.01, 1),
     scaleUpFactor:
       o.scaleUpFactor === Infinity
         ? Infinity
         : num("scaleUpFactor", o.scaleUpFactor, Infinity, 1.01),
-    idleGraceMs: num("idleGraceMs", o.idleGraceMs, 10_000, 0),
+    idleGraceMs: num("idleGraceMs", o.idleGraceMs, MONITOR_DEFAULTS.idleGraceMs, 0),
     scaleDownUtilisation: num("scaleDownUtilisation", o.scaleDownUtilisation, 0.2, 0, 1),
     nodes: undefined,
   };
@@ -126,8 +154,13 @@ export function resolveMonitorOptions(o: MonitorOptions = {}): ResolvedMonitorOp
     if (typeof n.provider?.scale !== "function") {
       throw InvalidArgumentError.field("monitor.nodes.provider", "must be a NodeProvider");
     }
-    const minNodes = int("nodes.minNodes", n.minNodes, 0, 0);
-    const maxNodes = int("nodes.maxNodes", n.maxNodes, Math.max(4, minNodes), 0);
+    const minNodes = int("nodes.minNodes", n.minNodes, MONITOR_DEFAULTS.minNodes, 0);
+    const maxNodes = int(
+      "nodes.maxNodes",
+      n.maxNodes,
+      Math.max(MONITOR_DEFAULTS.maxNodes, minNodes),
+      0,
+    );
     if (maxNodes < minNodes)
       throw InvalidArgumentError.field("monitor.nodes.maxNodes", "must be ≥ minNodes");
     r.nodes = {

@@ -9,7 +9,7 @@ import type { WireError } from "../errors/index.js";
 import type { RunSession, SessionPolicies } from "../consistency/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import type { RunResult, ScheduledFn, Trigger } from "../protocol/index.js";
-import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "../scheduler/index.js";
+import { DEFAULT_FUTURE_RETENTION_MS, futureNotStored, storeFuture } from "../scheduler/index.js";
 import type { Peers, Registry } from "../scheduler/index.js";
 import type { Store } from "../storage/index.js";
 import type { Cancels } from "./cancels.js";
@@ -52,6 +52,8 @@ export class ChainRunner {
   private seq = 0;
   /** Invocations handed to the pool and not yet settled. */
   queued = 0;
+  /** Bytes of the arguments of those invocations. */
+  queuedBytes = 0;
 
   constructor(private readonly o: ChainParts) {}
 
@@ -67,6 +69,8 @@ export class ChainRunner {
     const { cancels } = this.o;
     const keys = cancels.track(t.meta, chain, ids);
     this.queued += chain.length;
+    const bytes = argBytes(args);
+    this.queuedBytes += bytes;
     let out: Uint8Array | undefined;
     let session: RunSession | undefined;
     try {
@@ -105,6 +109,7 @@ export class ChainRunner {
       return;
     } finally {
       this.queued -= chain.length;
+      this.queuedBytes -= bytes;
       cancels.untrack(keys, ids);
     }
     if (cancels.any(keys)) return;
@@ -136,7 +141,10 @@ export class ChainRunner {
     const meta = session.forward();
     for (const g of next) {
       const trigger: Trigger = { meta, schedule: t.schedule, fn: g, from: last, value: out };
-      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger);
+      // A trigger the link could not take (OVERLOADED) fails the run now, not at its deadline.
+      this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger, (err) =>
+        this.reply(t, undefined, toWireError(err)),
+      );
     }
   }
 
@@ -188,11 +196,29 @@ export class ChainRunner {
         typeof futureTtlMs === "number" && futureTtlMs > 0
           ? futureTtlMs
           : DEFAULT_FUTURE_RETENTION_MS;
-      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl)
-        .catch(() => undefined)
-        .finally(() => this.o.peers.notify(t.meta.reply.addr, "result", r));
+      // A result that cannot be stored fails the run: readers by id would wait for it forever.
+      storeFuture(this.o.store, this.o.clock, future, { ok: true, v }, ttl).then(
+        () => this.sendResult(t.meta.reply.addr, r),
+        (err: unknown) => this.reply(t, undefined, futureNotStored(err, v.byteLength)),
+      );
       return;
     }
-    this.o.peers.notify(t.meta.reply.addr, "result", r);
+    this.sendResult(t.meta.reply.addr, r);
   }
+
+  /** A result the link could not take (OVERLOADED) is replaced by that error, which is small. */
+  private sendResult(addr: string, r: RunResult): void {
+    this.o.peers.notify(addr, "result", r, (err) => {
+      const failed: RunResult = { run: r.run, attempt: r.attempt, req: r.req, ok: false };
+      failed.e = toWireError(err);
+      this.o.peers.notify(addr, "result", failed);
+    });
+  }
+}
+
+/** Bytes of a list of encoded arguments. */
+export function argBytes(args: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const a of args) n += a.byteLength;
+  return n;
 }

@@ -3,7 +3,7 @@
  * `ctx.call`…), served op by op as src/node/executor's `HostCalls` types them. Reads and writes
  * go through the run's session, so its consistency level decides what they see.
  */
-import { InvalidArgumentError, TimeoutError } from "../errors/index.js";
+import { InvalidArgumentError, OverloadedError, TimeoutError } from "../errors/index.js";
 import type { RunSession } from "../consistency/index.js";
 import { nestedSession } from "../protocol/index.js";
 import type { FnMessage, GatewayResponse, TxnMethod } from "../protocol/index.js";
@@ -112,7 +112,11 @@ export class NodeHost implements HostHandlers {
       if (!this.o.deliver(to, payload, from, seq)) {
         const letter: Letter = { m: payload, from };
         if (seq !== undefined) letter.seq = seq;
-        this.o.boxes.deliver(to, letter);
+        if (!this.o.boxes.deliver(to, letter)) {
+          throw new OverloadedError(
+            `message to ${to} refused: messages waiting for recipients not running on ${this.o.id} are over their bound`,
+          );
+        }
       }
       return undefined;
     }

@@ -21,9 +21,10 @@ import { ExecutorPool, hostHandler } from "./executor/index.js";
 import type { ExecutorPoolOptions } from "./executor/index.js";
 import { Cancels } from "./cancels.js";
 import type { CancelCounts } from "./cancels.js";
-import { ChainRunner } from "./chain.js";
+import { ChainRunner, argBytes } from "./chain.js";
 import { NodeHost } from "./host.js";
 import type { FunctionTxnHost } from "./host.js";
+import { NODE_DEFAULTS, isNodeId } from "./defaults.js";
 import { Mailboxes } from "./mailbox.js";
 import { Joins } from "./joins.js";
 
@@ -53,6 +54,11 @@ export interface NodeOptions {
   /** Triggers queued beyond this are refused with `OVERLOADED`. @default 100000 */
   maxQueued?: number;
   /**
+   * Bytes of arguments of the invocations queued or running here beyond which triggers are
+   * refused with `OVERLOADED` (one is always taken when none waits). @default 512 MiB
+   */
+  maxQueuedBytes?: number;
+  /**
    * Largest result that is sent on; larger ones fail the run with `VALUE_TOO_LARGE`.
    * @default the frame limit less 1 MiB for the rest of the frame
    */
@@ -75,8 +81,6 @@ export interface NodeOptions {
    */
   txn?: FunctionTxnHost;
 }
-
-const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * A node: executors and the cache they share. It runs the functions triggers name, feeds their
@@ -101,12 +105,13 @@ export class Node {
   private readonly cancelBook: Cancels;
   private readonly chains: ChainRunner;
   private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
 
   private constructor(
     private readonly o: NodeOptions,
     cache: NodeCache,
   ) {
-    if (!NODE_ID.test(o.id)) {
+    if (!isNodeId(o.id)) {
       throw new InvalidArgumentError(
         `node id ${JSON.stringify(o.id)}: use letters, digits, - and _`,
       );
@@ -125,7 +130,8 @@ export class Node {
       },
       o.sessionPolicies,
     );
-    this.maxQueued = o.maxQueued ?? 100_000;
+    this.maxQueued = o.maxQueued ?? NODE_DEFAULTS.maxQueued;
+    this.maxQueuedBytes = o.maxQueuedBytes ?? NODE_DEFAULTS.maxQueuedBytes;
     const host = new NodeHost({
       id: o.id,
       // The pool exists by the time a function runs and sends.
@@ -137,7 +143,11 @@ export class Node {
       dispatcher: o.dispatcher,
       ...(o.txn !== undefined && { txn: o.txn }),
     });
-    this.pool = new ExecutorPool({ ...o.pool, size: o.executors ?? 4, host: hostHandler(host) });
+    this.pool = new ExecutorPool({
+      ...o.pool,
+      size: o.executors ?? NODE_DEFAULTS.executors,
+      host: hostHandler(host),
+    });
     this.cancelBook = new Cancels(this.pool);
     this.chains = new ChainRunner({
       id: o.id,
@@ -152,7 +162,7 @@ export class Node {
       maxValueBytes: o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024,
       fuse: o.fuse !== false,
     });
-    this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs ?? 500);
+    this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs);
   }
 
   static async start(o: NodeOptions): Promise<Node> {
@@ -161,9 +171,21 @@ export class Node {
       maxBytes: o.cacheBytes,
       lagInvalidationsMs: o.lagInvalidationsMs,
     });
-    const node = new Node(o, cache);
-    await node.pool.start();
-    await node.heartbeat.start();
+    let node: Node;
+    try {
+      node = new Node(o, cache);
+    } catch (e) {
+      await cache.close();
+      throw e;
+    }
+    // A node that fails to start (its workers, its first heartbeat) leaves nothing running.
+    try {
+      await node.pool.start();
+      await node.heartbeat.start();
+    } catch (e) {
+      await node.close().catch(() => undefined);
+      throw e;
+    }
     return node;
   }
 
@@ -228,10 +250,14 @@ export class Node {
       }
     }
     if (args === undefined) return;
-    const queued = this.chains.queued;
-    if (queued >= this.maxQueued) {
-      const err = new OverloadedError(`node ${this.id} has ${queued} calls queued`);
-      this.chains.reply(t, undefined, toWireError(err));
+    const { queued, queuedBytes } = this.chains;
+    const bytes = argBytes(args);
+    if (
+      queued >= this.maxQueued ||
+      (queuedBytes > 0 && queuedBytes + bytes > this.maxQueuedBytes)
+    ) {
+      const why = `node ${this.id} has ${queued} calls queued, with ${queuedBytes} bytes of arguments`;
+      this.chains.reply(t, undefined, toWireError(new OverloadedError(why)));
       return;
     }
     // execute() answers its own failures; this catches what escapes it (a reply that could not

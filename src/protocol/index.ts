@@ -45,6 +45,9 @@ export type {
 } from "./gateway.js";
 export {
   CONSISTENCY_LEVELS,
+  DEFAULT_FUTURE_WAIT_MS,
+  DEFAULT_RUN_TIMEOUT_MS,
+  REPLY_SLACK_MS,
   HOME_METHODS,
   KEYS,
   PIN_METHODS,
@@ -74,7 +77,7 @@ export type {
   ReplyTo,
   RunHome,
   RunMeta,
-  RunOptions,
+  RunRequestOptions,
   RunResult,
   ScheduledFn,
   Trigger,

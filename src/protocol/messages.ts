@@ -28,9 +28,9 @@ export interface ReplyTo {
 }
 
 /**
- * Consistency levels of a run (design.md, "Consistency levels"). Each is a session policy on the
- * nodes (`src/consistency`, `src/txn`); a level is accepted from callers only once it is in
- * {@link CONSISTENCY_LEVELS}.
+ * Consistency levels of a run (docs/architecture.md, "Consistency levels"). Each is a session
+ * policy on the nodes (`src/consistency`, `src/txn`); a level is accepted from callers only once
+ * it is in {@link CONSISTENCY_LEVELS}.
  */
 export type Consistency =
   "lww" | "repeatable-read" | "causal" | "transactional-causal" | "read-atomic";
@@ -161,8 +161,24 @@ export interface DagDef {
   consistency?: Consistency;
 }
 
-/** Options of one call or DAG run, as they travel from the gateway to the dispatcher. */
-export interface RunOptions {
+/**
+ * The deadline of a run (a call or a DAG) whose caller gives none, in ms. Client, dispatcher and
+ * HTTP ingress all read it from here.
+ */
+export const DEFAULT_RUN_TIMEOUT_MS = 120_000;
+
+/** How long a reader of a future waits for its result when it names no limit: as long as a run. */
+export const DEFAULT_FUTURE_WAIT_MS = DEFAULT_RUN_TIMEOUT_MS;
+
+/**
+ * How much longer a client waits for an answer than the deadline it asked the cluster for, so
+ * that the cluster's own `TIMEOUT` (with its reason) arrives before the request's.
+ */
+export const REPLY_SLACK_MS = 5_000;
+
+/** Options of one call or DAG run. */
+export interface RunRequestOptions {
+  /** Deadline of the run. @default {@link DEFAULT_RUN_TIMEOUT_MS} */
   timeoutMs?: number;
   future?: boolean;
   consistency?: Consistency;

@@ -3,26 +3,31 @@ import {
   BadDagError,
   ClosedError,
   NodeLostError,
+  OverloadedError,
   TimeoutError,
   ensureError,
   fromWireError,
   isStratusError,
+  reaction,
 } from "../errors/index.js";
 import { buildSchedule, dagShape } from "./dag.js";
 import type { Peers } from "./peers.js";
 import type { PlacementRequest, Placer } from "./placement.js";
 import type {
-  RunOptions,
   Cancel,
   Consistency,
   DagDef,
   RunMeta,
+  RunRequestOptions,
   RunResult,
   SessionSlots,
   Trigger,
 } from "../protocol/index.js";
 import { RecentRuns } from "./recent.js";
-import { nameMap } from "../protocol/index.js";
+import { DEFAULT_RUN_TIMEOUT_MS, nameMap } from "../protocol/index.js";
+
+/** Retries of a run whose node was lost, when the options give none. */
+export const DEFAULT_MAX_RETRIES = 2;
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -30,10 +35,16 @@ export interface DispatcherOptions {
   addr: string;
   peers: Peers;
   placer: Placer;
-  /** Retries of a run whose node was lost. @default 2 */
+  /** Retries of a run whose node was lost. @default {@link DEFAULT_MAX_RETRIES} (2) */
   maxRetries?: number;
-  /** Deadline of a call when the caller gives none. @default 120000 */
+  /** Deadline of a call when the caller gives none. @default {@link DEFAULT_RUN_TIMEOUT_MS} */
   defaultTimeoutMs?: number;
+  /**
+   * Bytes of caller arguments the runs in flight may hold in all (each run keeps its arguments
+   * until answered, to relaunch after a node loss); past it a run is refused with `OVERLOADED`,
+   * retryable. One run is always taken when none is in flight. @default 1 GiB
+   */
+  maxInFlightBytes?: number;
   /**
    * Told of every finished run (latency as callers see it, for statistics): the DAG's name (a
    * single call's is its function's), ms from start to answer, and whether it returned.
@@ -56,7 +67,7 @@ export interface RunRequest {
   inputs: Record<string, Uint8Array[]>;
   /** Stored keys referenced by each function's arguments, for locality. */
   refs?: Record<string, string[]>;
-  options?: RunOptions;
+  options?: RunRequestOptions;
   /** Future id: the sink also stores the result under it. */
   future?: string;
   session?: SessionSlots;
@@ -86,6 +97,8 @@ interface Pending {
   unlisten?: () => void;
   startedAt: number;
   started: number;
+  /** Bytes of `req.inputs`. */
+  bytes: number;
 }
 
 /**
@@ -105,6 +118,8 @@ export class Dispatcher {
   private nextReq = 1;
   private readonly maxRetries: number;
   private readonly defaultTimeoutMs: number;
+  private readonly maxInFlightBytes: number;
+  private inFlightBytes = 0;
   private closed = false;
   /** Counters since start: runs started, answered with a result, failed, and retries. */
   readonly counts = { started: 0, ok: 0, failed: 0, retries: 0 };
@@ -112,8 +127,9 @@ export class Dispatcher {
   readonly recent: RecentRuns;
 
   constructor(private readonly options: DispatcherOptions) {
-    this.maxRetries = options.maxRetries ?? 2;
-    this.defaultTimeoutMs = options.defaultTimeoutMs ?? 120_000;
+    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
+    this.maxInFlightBytes = options.maxInFlightBytes ?? 1024 * 1024 * 1024;
     this.recent = options.recent ?? new RecentRuns();
   }
 
@@ -132,6 +148,12 @@ export class Dispatcher {
     }
     const signal = req.signal;
     if (signal?.aborted === true) return Promise.reject(ensureError(signal.reason));
+    let bytes = 0;
+    for (const args of Object.values(req.inputs)) for (const a of args) bytes += a.byteLength;
+    if (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.maxInFlightBytes) {
+      const why = `${this.pending.size} runs in flight hold ${this.inFlightBytes} bytes of arguments; ${req.def.name}'s ${bytes} more would pass the limit of ${this.maxInFlightBytes}`;
+      return Promise.reject(new OverloadedError(why));
+    }
     const timeoutMs = req.options?.timeoutMs ?? this.defaultTimeoutMs;
     const id = this.nextReq++;
     this.counts.started++;
@@ -166,8 +188,10 @@ export class Dispatcher {
         addrs: nameMap<string>(),
         startedAt: Date.now(),
         started: performance.now(),
+        bytes,
       };
       this.pending.set(id, p);
+      this.inFlightBytes += bytes;
       if (signal !== undefined) {
         const onAbort = (): void => this.cancelRun(id, ensureError(signal.reason));
         signal.addEventListener("abort", onAbort, { once: true });
@@ -200,9 +224,10 @@ export class Dispatcher {
   private retryOnResult(id: number, p: Pending, r: RunResult): boolean {
     const code = r.e?.code;
     const limit = code === "SNAPSHOT_CONFLICT" ? this.maxRetries + 8 : this.maxRetries;
-    const conflict = code === "SNAPSHOT_CONFLICT" && p.req.nested !== true;
-    const retried = conflict || code === "NODE_LOST" || code === "TXN_FENCED";
-    if (!retried || p.meta.attempt >= limit) return false;
+    // A nested run reads through its caller's snapshot: a conflict there is the caller's to
+    // relaunch, with a fresh snapshot, not this run's.
+    const nestedConflict = code === "SNAPSHOT_CONFLICT" && p.req.nested === true;
+    if (reaction(r.e) !== "relaunch" || nestedConflict || p.meta.attempt >= limit) return false;
     const node = r.e?.details?.["node"];
     p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
     this.counts.retries++;
@@ -296,9 +321,16 @@ export class Dispatcher {
     // (read-atomic) read there from every node, whichever branch or source reads.
     const first = where[shape.sources[0] as string] as { node: string; addr: string };
     const meta: RunMeta = { ...p.meta, home: { node: first.node, addr: first.addr } };
+    const { attempt } = p.meta;
+    // A trigger the link could not take (a burst past its send queue) fails this run alone, at
+    // once and retryable, instead of leaving it to its deadline; the node is not lost for it.
+    const dropped = (err: Error): void => {
+      const now = this.pending.get(p.meta.reply.req);
+      if (now === p && p.meta.attempt === attempt) this.finish(p.meta.reply.req, undefined, err);
+    };
     for (const fn of shape.sources) {
       const t: Trigger = { meta, schedule, fn, args: p.req.inputs[fn] ?? [] };
-      this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t);
+      this.options.peers.notify((schedule[fn] as { addr: string }).addr, "trigger", t, dropped);
     }
   }
 
@@ -328,6 +360,7 @@ export class Dispatcher {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
+    this.inFlightBytes -= p.bytes;
     p.unlisten?.();
     clearTimeout(p.timer);
     this.release(p);

@@ -18,6 +18,7 @@ import type { Membership } from "./membership.js";
 import { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
 import {
   CONSISTENCY_LEVELS,
+  DEFAULT_FUTURE_WAIT_MS,
   KEYS,
   checkPayload,
   isConsistency,
@@ -34,7 +35,7 @@ import type {
   GatewayMethod,
   GatewayRequest,
   GatewayResponse,
-  RunOptions,
+  RunRequestOptions,
   ScheduleInfo,
   WireRunOptions,
 } from "../protocol/index.js";
@@ -164,7 +165,9 @@ export class Gateway {
     "future.get": (p) =>
       this.futureGet(
         futureId(p.id),
-        p.timeoutMs !== undefined ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000) : 120_000,
+        p.timeoutMs !== undefined
+          ? Math.min(Math.max(p.timeoutMs, 0), 86_400_000)
+          : DEFAULT_FUTURE_WAIT_MS,
       ),
     "kv.get": async (p) => (await this.state.read(p.key))?.bytes ?? null,
     "kv.getLattice": async (p) => (await this.state.readLattice(p.key)) ?? null,
@@ -289,7 +292,13 @@ export class Gateway {
     let done!: (o: FutureOutcome) => void;
     const arrived = new Promise<FutureOutcome>((r) => (done = r));
     const sub = await this.o.store.subscribe(key, (e) => {
-      if (e.kind !== "delete") void this.readFuture(key).then((o) => o && done(o));
+      // A failed read is no answer; the next change or the deadline decides.
+      if (e.kind !== "delete") {
+        this.readFuture(key).then(
+          (o) => o && done(o),
+          () => undefined,
+        );
+      }
     });
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -343,16 +352,22 @@ export class Gateway {
  */
 function push(conn: Connection | undefined, outcome: FutureOutcome & { id: string }): void {
   try {
-    conn?.notify("future", outcome);
+    // Dropped (it waited too long, or did not fit, behind a burst): the client must not wait for
+    // it forever, so it learns so in a small push instead and can read the stored outcome by id.
+    conn?.notify("future", outcome, (err) => {
+      const message = `${err.message}; the outcome is stored: read it with cloud.future(${JSON.stringify(outcome.id)})`;
+      const e = { code: err.code, message, retryable: true };
+      conn.notify("future", { id: outcome.id, ok: false, e }, () => undefined);
+    });
   } catch {
     // VALUE_TOO_LARGE: the client's future.get reads the stored outcome instead.
   }
 }
 
 /** Run options from the wire, checked: a bad deadline is refused, not turned into NaN timers. */
-function runOptions(o: WireRunOptions | undefined): RunOptions {
+function runOptions(o: WireRunOptions | undefined): RunRequestOptions {
   if (o === undefined) return {};
-  const out: RunOptions = {};
+  const out: RunRequestOptions = {};
   if (o.timeoutMs !== undefined) {
     if (!(o.timeoutMs > 0) || o.timeoutMs > 86_400_000) {
       throw new InvalidArgumentError("timeoutMs must be a number of milliseconds, at most a day");

@@ -18,9 +18,9 @@ export {
   validateDag,
 } from "./dag.js";
 export type { DagSpec } from "./dag.js";
-export { Dispatcher, singleFunctionDag } from "./dispatcher.js";
+export { DEFAULT_MAX_RETRIES, Dispatcher, singleFunctionDag } from "./dispatcher.js";
 export type { DispatcherOptions, RunRequest } from "./dispatcher.js";
-export { DEFAULT_FUTURE_RETENTION_MS, storeFuture } from "./futures.js";
+export { DEFAULT_FUTURE_RETENTION_MS, futureNotStored, storeFuture } from "./futures.js";
 export type { FutureOutcome } from "./futures.js";
 export { Gateway } from "./gateway.js";
 export type { GatewayOptions, ScheduleAdmin, ScheduleInfo, SourceValidator } from "./gateway.js";
@@ -30,49 +30,8 @@ export { Heartbeat, Membership } from "./membership.js";
 export type { Member, MembershipOptions } from "./membership.js";
 export { Peers } from "./peers.js";
 export type { LocalSink, PeersOptions } from "./peers.js";
-export { Placer } from "./placement.js";
+export { PLACEMENT_POLICIES, Placer } from "./placement.js";
 export type { PlacementPolicy, PlacementRequest } from "./placement.js";
-// The protocol lived here before src/protocol: its names stay reachable through this door for
-// code written then; new code imports them from src/protocol.
-export {
-  CONSISTENCY_LEVELS,
-  GATEWAY_METHODS,
-  KEYS,
-  HOME_METHODS,
-  PIN_METHODS,
-  checkPayload,
-  isCancel,
-  isConsistency,
-  isFnMessage,
-  isFuturePush,
-  isHomeRead,
-  isHomeRelease,
-  isPinFetch,
-  isPinRelease,
-  isRunResult,
-  isTrigger,
-  nameMap,
-} from "../protocol/index.js";
-export type {
-  Cancel,
-  Consistency,
-  DagDef,
-  FnMessage,
-  FuturePush,
-  FunctionDef,
-  HomeRead,
-  HomeRelease,
-  NodeInfo,
-  PinFetch,
-  PinRelease,
-  ReplyTo,
-  RunHome,
-  RunMeta,
-  RunOptions,
-  RunResult,
-  ScheduledFn,
-  Trigger,
-} from "../protocol/index.js";
 export { Registry } from "./registry.js";
 export type { LookupLimits } from "./lookups.js";
 export { RecentRuns } from "./recent.js";

@@ -1,5 +1,11 @@
 import { connect } from "../wire/index.js";
-import type { Connection, Handlers, TlsClientOptions, WireClock } from "../wire/index.js";
+import type {
+  Connection,
+  Handlers,
+  OnDropped,
+  TlsClientOptions,
+  WireClock,
+} from "../wire/index.js";
 
 /** Something that takes notifications addressed to this process itself. */
 export type LocalSink = (method: string, payload: unknown) => void;
@@ -16,7 +22,12 @@ export interface PeersOptions {
   clock?: WireClock;
   /** Certificate checks for `stratuss://` peers (the cluster's CA). */
   tls?: TlsClientOptions;
-  /** Called when a connection to `addr` fails or closes. */
+  /**
+   * Called when the peer at `addr` looks gone: its connection closed (not for idleness), or a
+   * TCP connect to it was refused or found no route. Not when its listener accepted and then
+   * closed us (over its connection caps: a busy peer, alive) or the handshake timed out (a
+   * paused peer): heartbeats and membership decide those.
+   */
   onLost?: (addr: string, err: Error | undefined) => void;
 }
 
@@ -50,9 +61,12 @@ export class Peers {
 
   /**
    * Sends a notification. Delivery is best effort, as for any message on a network: callers that
-   * need an outcome track it themselves (the dispatcher's deadlines and retries).
+   * need an outcome track it themselves (the dispatcher's deadlines and retries). While the peer
+   * reads slower than we write, it waits in the connection's send queue; if it does not fit there
+   * or waits too long, it is dropped and `dropped` is told (`OVERLOADED`). That is no sign the
+   * peer is lost and never counts as one: membership decides that.
    */
-  notify(addr: string, method: string, payload: unknown): void {
+  notify(addr: string, method: string, payload: unknown, dropped?: OnDropped): void {
     if (this.local !== undefined && this.local.addr === addr) {
       const sink = this.local.sink;
       // Asynchronous like the network, so a handler never re-enters its caller.
@@ -62,12 +76,12 @@ export class Peers {
     this.get(addr).then(
       (c) =>
         this.guard(addr, method, () => {
-          if (c.notify(method, payload)) return;
+          if (c.notify(method, payload, dropped)) return;
           // Nothing was sent: the connection is closing (for idleness, say) but has not closed
           // yet. Forget it and send once on a new one.
           if (this.conns.get(addr) === this.opened.get(c)) this.conns.delete(addr);
           this.get(addr).then(
-            (fresh) => this.guard(addr, method, () => fresh.notify(method, payload)),
+            (fresh) => this.guard(addr, method, () => fresh.notify(method, payload, dropped)),
             () => undefined,
           );
         }),
@@ -113,7 +127,7 @@ export class Peers {
         },
         (err: Error) => {
           if (this.conns.get(addr) === p) this.conns.delete(addr);
-          if (!this.closed) this.options.onLost?.(addr, err);
+          if (!this.closed && nobodyThere(err)) this.options.onLost?.(addr, err);
         },
       );
       return p;
@@ -126,4 +140,12 @@ export class Peers {
     this.conns.clear();
     await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));
   }
+}
+
+/** Connect errors that say no process listens there, or no host answers: the peer is gone. */
+const GONE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN"]);
+
+function nobodyThere(err: Error): boolean {
+  const code = (err as { details?: Record<string, unknown> }).details?.["code"];
+  return typeof code === "string" && GONE.has(code);
 }

@@ -2,8 +2,11 @@ import { NoResourcesError } from "../errors/index.js";
 import type { Member } from "./membership.js";
 import { nameMap } from "../protocol/index.js";
 
+/** How functions are placed on nodes (see {@link Placer}). */
+export const PLACEMENT_POLICIES = ["locality", "spread"] as const;
+
 /** How functions are placed on nodes. */
-export type PlacementPolicy = "locality" | "spread";
+export type PlacementPolicy = (typeof PLACEMENT_POLICIES)[number];
 
 /** One function to place. */
 export interface PlacementRequest {

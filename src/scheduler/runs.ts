@@ -4,7 +4,7 @@ import type { Dispatcher, RunRequest } from "./dispatcher.js";
 import type {
   GatewayRequest,
   GatewayResponse,
-  RunOptions,
+  RunRequestOptions,
   SessionSlots,
   TxnMethod,
 } from "../protocol/index.js";
@@ -46,7 +46,7 @@ export class RunStarter {
   ) {}
 
   /** The level a request runs at. */
-  level(req: RunRequest, options: RunOptions): string {
+  level(req: RunRequest, options: RunRequestOptions): string {
     return options.consistency ?? req.def.consistency ?? "lww";
   }
 
@@ -56,7 +56,10 @@ export class RunStarter {
    * defaults to `maxTxnMs`, and a longer one is refused: a transaction older than that can no
    * longer commit.
    */
-  async prepare(req: RunRequest, options: RunOptions): Promise<{ result: Uint8Array } | undefined> {
+  async prepare(
+    req: RunRequest,
+    options: RunRequestOptions,
+  ): Promise<{ result: Uint8Array } | undefined> {
     req.options = options;
     if (this.level(req, options) !== "read-atomic") return undefined;
     const txn = this.transactions();
@@ -79,7 +82,7 @@ export class RunStarter {
   }
 
   /** Prepares and runs `req` to completion. */
-  async run(req: RunRequest, options: RunOptions): Promise<Uint8Array> {
+  async run(req: RunRequest, options: RunRequestOptions): Promise<Uint8Array> {
     const done = await this.prepare(req, options);
     return done?.result ?? this.dispatcher.run(req);
   }

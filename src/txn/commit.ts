@@ -1,15 +1,15 @@
-import { StorageUnavailableError, isStratusError } from "../errors/index.js";
+import { StorageUnavailableError, backoffMs, isStratusError } from "../errors/index.js";
 import { encodeLattice, stampTime } from "../lattice/index.js";
 import type { HybridClock, Lattice, LatticeKind, Timestamp } from "../lattice/index.js";
 import { LatticeTypeMismatchError } from "../errors/index.js";
 import { userKey } from "../state/index.js";
 import type { Store } from "../storage/index.js";
-import { TxnAbortedError, TxnFencedError } from "./errors.js";
+import { TxnAbortedError, TxnFencedError } from "../errors/index.js";
 import type { ResolvedTxnOptions } from "./options.js";
 import { checkTid, decodeSlot, encodeFence, encodeRecord, recordKey } from "./record.js";
 import type { TxnRecord, VersionValue } from "./record.js";
 import { CommitStamps } from "./stamps.js";
-import type { Stamped } from "./stamps.js";
+import type { StampOutcome, Stamped } from "./stamps.js";
 import { writeBack } from "./write-back.js";
 
 /**
@@ -43,7 +43,8 @@ export interface CommitResult {
 /** What the committer needs of its manager. */
 export interface CommitHost {
   readonly committing: Set<string>;
-  adopt(r: TxnRecord): boolean;
+  /** `decoded`: the record's versions as lattices, when the caller has them (no decode). */
+  adopt(r: TxnRecord, decoded?: Map<string, Lattice | null>): boolean;
   ownRecord(rid: string, result: boolean): void;
 }
 
@@ -68,6 +69,12 @@ export class Committer {
     private readonly clock: HybridClock,
     private readonly host: CommitHost,
     private readonly o: ResolvedTxnOptions,
+    /**
+     * Waits before fencing again after storage failed (`attempt` counts from 0). Tests of the
+     * unknown outcome pass one that does not wait.
+     */
+    private readonly pause: (attempt: number) => Promise<void> = (attempt) =>
+      new Promise((r) => setTimeout(r, backoffMs(attempt))),
   ) {}
 
   /**
@@ -87,14 +94,19 @@ export class Committer {
     const ts = this.clock.now();
     const at = (): Timestamp => ts;
     const stamped: Stamped["held"] = [];
+    const decoded = new Map<string, Lattice | null>();
     const writes: [string, VersionValue][] = c.writes.map(([k, mode, l]) => {
-      if (l === null) return [k, null];
+      if (l === null) {
+        decoded.set(k, null);
+        return [k, null];
+      }
       let v = stampTime(l, at);
       if (mode === 1) {
         const s = this.stamps.stamp(k, v);
         stamped.push(...s.held);
         v = s.lattice;
       }
+      decoded.set(k, v);
       return [k, encodeLattice(v)];
     });
     const record: TxnRecord = { tid: c.tid, epoch: c.epoch, ts, writes };
@@ -119,15 +131,19 @@ export class Committer {
       return this.existing(key, c);
     }
     this.stamps.settle(stamped, "committed");
-    return this.landed(record, false);
+    return this.landed(record, false, decoded);
   }
 
   /** A record that landed (this commit's, or one found): known here, then written back. */
-  private async landed(r: TxnRecord, duplicate: boolean): Promise<CommitResult> {
+  private async landed(
+    r: TxnRecord,
+    duplicate: boolean,
+    decoded?: Map<string, Lattice | null>,
+  ): Promise<CommitResult> {
     const rid = `${r.tid}.${r.epoch}`;
-    if (this.host.adopt(r) && !duplicate) this.host.ownRecord(rid, r.result !== undefined);
+    if (this.host.adopt(r, decoded) && !duplicate) this.host.ownRecord(rid, r.result !== undefined);
     try {
-      const skipped = await writeBack(this.store, r);
+      const skipped = await writeBack(this.store, r, decoded);
       for (const k of skipped) this.kinds.delete(k);
     } catch (e) {
       throw new StorageUnavailableError(
@@ -195,7 +211,7 @@ export class Committer {
   /**
    * The record write failed with an unknown outcome: fence the attempt's own key. If the fence
    * lands, nothing was committed (a definite, retryable abort); if the key holds this commit's
-   * record, it committed.
+   * record, it committed (and is this commit's own, not a duplicate).
    */
   private async resolveUnknown(
     key: string,
@@ -203,24 +219,36 @@ export class Committer {
     ts: Timestamp,
     stamped: Stamped["held"],
   ): Promise<CommitResult> {
+    // Slots are released once: released twice, one slot would be handed to two commits in
+    // flight, and one of their increments would be lost.
+    let settled = false;
+    const settle = (outcome: StampOutcome): void => {
+      if (!settled) this.stamps.settle(stamped, outcome);
+      settled = true;
+    };
     for (let i = 0; i < 5; i++) {
       try {
         if (await this.store.putIfAbsent(key, encodeFence())) {
-          this.stamps.settle(stamped, "aborted");
+          settle("aborted");
           await this.store.expire(key, this.o.retentionMs).catch(() => undefined);
           throw new TxnAbortedError(`storage failed while ${c.tid} committed; nothing was written`);
         }
         const l = await this.store.get(key);
         const slot = l === undefined ? undefined : decodeSlot(l);
-        const ours = slot?.kind === "record" && slot.record.ts === ts;
-        this.stamps.settle(stamped, ours ? "committed" : "aborted");
+        if (slot?.kind === "record" && slot.record.ts === ts) {
+          settle("committed");
+          return await this.landed(slot.record, false);
+        }
+        settle("aborted");
         return await this.existing(key, c);
       } catch (e) {
         if (!isStratusError(e) || e.code !== "STORAGE_UNAVAILABLE") throw e;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+        // The outcome is known; what failed after it (a write-back, say) is the answer.
+        if (settled) throw e;
+        await this.pause(i);
       }
     }
-    this.stamps.settle(stamped, "unknown");
+    settle("unknown");
     throw new StorageUnavailableError(
       `the outcome of committing ${c.tid} is unknown; commit again with the same transaction`,
       { details: { tid: c.tid, epoch: c.epoch } },

@@ -9,8 +9,6 @@ import { decodeLattice, decodeValue, encodeLattice, encodeValue } from "../latti
 import type { Lattice } from "../lattice/index.js";
 import type { TransactionHandle, Transactions } from "../function/index.js";
 import type { TxnRpc } from "../protocol/index.js";
-// Registers TXN_ABORTED and TXN_FENCED, so they arrive over any wire as their own classes.
-import "./errors.js";
 import { Transaction } from "./transaction.js";
 import type { TxnBackend } from "./transaction.js";
 

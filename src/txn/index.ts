@@ -13,7 +13,7 @@
  * await tx.commit();
  * ```
  */
-export { TxnAbortedError, TxnFencedError } from "./errors.js";
+export { TxnAbortedError, TxnFencedError } from "../errors/index.js";
 export { ClientTransaction, ClientTransactions, rpcBackend } from "./handle.js";
 export type { Rpc } from "./handle.js";
 export { localBackend } from "./local.js";

@@ -5,7 +5,7 @@ import { userKey } from "../state/index.js";
 import type { Store, Subscription } from "../storage/index.js";
 import { Committer } from "./commit.js";
 import type { CommitRequest, CommitResult } from "./commit.js";
-import { TxnAbortedError } from "./errors.js";
+import { TxnAbortedError } from "../errors/index.js";
 import { resolveTxnOptions } from "./options.js";
 import type { ResolvedTxnOptions, TxnManagerOptions } from "./options.js";
 import { TXN_PREFIX, decodeSlot, encodeRecord, recordKey, ridOf, splitRid } from "./record.js";
@@ -134,8 +134,14 @@ export class TxnManager implements SnapshotSource {
       }
       const rid = ridOf(ev.key);
       if (rid === undefined) return;
-      if (ev.kind === "put") m.track(m.learn(rid));
-      else m.forget(rid);
+      if (ev.kind !== "put") return m.forget(rid);
+      // A known commit's record changes only when it is compacted, a grace period after it:
+      // its own write (seen by its committer, or learned) needs no fetch.
+      const known = m.index.meta(rid);
+      if (known !== undefined && parseTimestamp(known.ts).wallMs > Date.now() - m.o.graceMs / 2) {
+        return;
+      }
+      m.track(m.learn(rid));
     });
     await m.recover();
     if (m.o.gcIntervalMs > 0) m.every(m.o.gcIntervalMs, () => m.gc());
@@ -176,9 +182,7 @@ export class TxnManager implements SnapshotSource {
     const seen = snap?.maxTs();
     if (seen !== undefined) this.clock.observe(seen);
     try {
-      const out = await this.committer.commit(c);
-      if (out.rid !== undefined && !out.duplicate) this.stats.commits++;
-      return out;
+      return await this.committer.commit(c);
     } finally {
       if (c.snapshot !== undefined) this.snapshots.release(c.snapshot);
     }
@@ -367,7 +371,7 @@ export class TxnManager implements SnapshotSource {
   }
 
   /** Adds a record to the index and caches its values. */
-  adopt(r: TxnRecord): boolean {
+  adopt(r: TxnRecord, decoded?: Map<string, Lattice | null>): boolean {
     if (r.compacted === true) return false;
     const rid = `${r.tid}.${r.epoch}`;
     this.clock.observe(r.ts);
@@ -379,7 +383,7 @@ export class TxnManager implements SnapshotSource {
     );
     if (added) {
       this.order.set(rid, ++this.learnSeq);
-      this.cache(rid, decodedWrites(r));
+      this.cache(rid, decoded ?? decodedWrites(r));
       const w = this.waiters.get(rid);
       this.waiters.delete(rid);
       for (const f of w ?? []) f();
@@ -393,8 +397,12 @@ export class TxnManager implements SnapshotSource {
     this.values.delete(rid);
   }
 
-  /** Notes a record this manager committed: it collects it once the grace period is over. */
+  /**
+   * Notes a record this manager committed, at its commit point (so a commit whose write-back
+   * failed counts once): it collects it once the grace period is over.
+   */
   ownRecord(rid: string, result: boolean): void {
+    this.stats.commits++;
     this.own.set(rid, { at: Date.now(), result });
   }
 

@@ -29,8 +29,10 @@ export interface TxnManagerOptions {
   /** How often own records are collected. 0 turns the timer off (call `gc()`). @default 1000 */
   gcIntervalMs?: number;
   /**
-   * How often storage is scanned for commit records this node never heard of (a change
-   * notification lost) and for orphans. 0 turns the timer off. @default 10000
+   * How often storage is scanned for commit records this node never heard of and for orphans.
+   * A safety net only: the change stream's own reconnects already trigger a scan (a `reset`),
+   * and a scan of a prefix reads the whole keyspace on Redis, on every process. 0 turns the
+   * timer off. @default 60000
    */
   recoveryIntervalMs?: number;
   /** How long fences and the results of exactly-once runs stay. @default 3600000 (1 hour) */
@@ -75,7 +77,7 @@ export function resolveTxnOptions(
     graceMs,
     orphanMs,
     gcIntervalMs: nonNegative("gcIntervalMs", o.gcIntervalMs, 1000),
-    recoveryIntervalMs: nonNegative("recoveryIntervalMs", o.recoveryIntervalMs, 10_000),
+    recoveryIntervalMs: nonNegative("recoveryIntervalMs", o.recoveryIntervalMs, 60_000),
     retentionMs: positive("retentionMs", o.retentionMs, 3_600_000),
     cacheRecords: positive("cacheRecords", o.cacheRecords, 4096),
     collectStorage: o.collectStorage ?? true,

@@ -72,7 +72,7 @@ export interface TxnRecord {
 }
 
 /** What a commit key holds. */
-export type Slot = { kind: "record"; record: TxnRecord } | { kind: "fence" };
+export type CommitSlot = { kind: "record"; record: TxnRecord } | { kind: "fence" };
 
 interface Encoded {
   f?: 1;
@@ -100,7 +100,7 @@ export function encodeFence(): Lattice {
 }
 
 /** Reads what a commit key holds; BAD_ENCODING for anything else. */
-export function decodeSlot(l: Lattice): Slot {
+export function decodeSlot(l: Lattice): CommitSlot {
   if (l.kind !== "lww") throw new BadEncodingError("a transaction record must be an LWW register");
   const e = decodeValue<Encoded>(l.bytes);
   if (typeof e !== "object" || e === null) throw new BadEncodingError("bad transaction record");

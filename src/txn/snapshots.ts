@@ -1,5 +1,5 @@
 import { OverloadedError } from "../errors/index.js";
-import { TxnAbortedError } from "./errors.js";
+import { TxnAbortedError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
 import { TxnSnapshot } from "./snapshot.js";
 import type { SnapshotSource } from "./snapshot.js";

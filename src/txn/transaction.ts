@@ -225,7 +225,8 @@ export class Transaction {
    * `STORAGE_UNAVAILABLE` when the outcome is unknown: call `commit()` again, it commits once.
    */
   async commit(opts: { result?: Uint8Array; always?: boolean } = {}): Promise<WireCommitted> {
-    if (this.done === "aborted") throw new ClosedError("this transaction was aborted");
+    if (this.done === "aborted")
+      throw new ClosedError("this transaction was aborted", { retryable: false });
     const writes = this.pending();
     const c = { tid: this.id, epoch: this.epoch, start: this.start, ...opts };
     const ip = this.backend.inProcess;
@@ -270,7 +271,8 @@ export class Transaction {
   }
 
   private open(): void {
-    if (this.done !== undefined) throw new ClosedError(`this transaction was ${this.done}`);
+    if (this.done !== undefined)
+      throw new ClosedError(`this transaction was ${this.done}`, { retryable: false });
   }
 }
 

@@ -195,6 +195,8 @@ export function connect(
       closeTimeoutMs: options.closeTimeoutMs,
       maxWriteBufferBytes: options.maxWriteBufferBytes,
       maxWriteBufferHardBytes: options.maxWriteBufferHardBytes,
+      maxSendWaitMs: options.maxSendWaitMs,
+      maxPendingBytes: options.maxPendingBytes,
       gate: connectorGate(),
       handshakeTimeoutMs: timeoutMs,
       // We chose this listener, so its welcome (which may carry a large `info`) gets the full limit.

@@ -20,10 +20,12 @@ import type {
   Handlers,
   RequestOptions,
 } from "./options.js";
-import { FrameWriter, Outbox } from "./outgoing.js";
+import { Outbox } from "./outgoing.js";
 import type { Frame } from "./splice.js";
+import { FrameWriter } from "./writer.js";
+import type { OnDropped } from "./writer.js";
 
-/** Default bound of a connection's outgoing buffer before it stops reading. */
+/** Default of {@link ConnectionOptions.maxWriteBufferBytes}. */
 const DEFAULT_WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** Runs a user callback that nobody could catch for: a throw is reported, never propagated. */
@@ -82,6 +84,10 @@ export class Connection {
   private readonly writer: FrameWriter;
   private timer: NodeJS.Timeout | undefined;
   private readonly pausedBy = new Set<"inbox" | "write">();
+  /** The writer is over its soft bound (see {@link updateWritePause}). */
+  private writeOver = false;
+  /** Notifications dropped unsent with no one to tell; warned about once. */
+  private droppedNotices = 0;
   /** Chunks read so far, and the activity count at the last idle check. */
   private chunks = 0;
   private seenActivity = -1;
@@ -97,29 +103,34 @@ export class Connection {
     this.handlers = setup.handlers ?? {};
     this.maxFrameBytes = setup.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.requestTimeoutMs = setup.requestTimeoutMs ?? 30_000;
-    const softBytes = setup.maxWriteBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES;
     this.writer = new FrameWriter(
       socket,
       this.maxFrameBytes,
       {
-        softBytes,
-        hardBytes: setup.maxWriteBufferHardBytes ?? this.maxFrameBytes + 64 * 1024 * 1024,
-        pressure: (over) => this.setPaused("write", over),
-        overflow: (buffered) =>
-          this.destroy(
-            new OverloadedError(
-              `${this.label()} is not reading: ${buffered} bytes wait to be written, over the limit`,
-            ),
-          ),
+        softBytes: setup.maxWriteBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES,
+        hardBytes: setup.maxWriteBufferHardBytes ?? 2 * this.maxFrameBytes,
+        maxWaitMs: setup.maxSendWaitMs ?? this.requestTimeoutMs,
+        pressure: (over) => {
+          this.writeOver = over;
+          this.updateWritePause();
+        },
+        label: () => this.label(),
       },
       setup.clock,
     );
     this.decoder = new FrameDecoder({ maxFrameBytes: setup.handshakeMaxFrameBytes });
-    this.inbox = new Inbox(this.inboxHost(), setup.maxPendingRequests ?? 4096);
+    this.inbox = new Inbox(
+      this.inboxHost(),
+      setup.maxPendingRequests ?? 4096,
+      setup.maxPendingBytes ?? 2 * this.maxFrameBytes,
+    );
     // Responses to our own requests must stay readable even while incoming work is throttled.
     this.outbox = new Outbox(
       () => this.label(),
-      (n) => this.inbox.outgoingChanged(n),
+      (n) => {
+        this.inbox.outgoingChanged(n);
+        this.updateWritePause();
+      },
     );
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     // Request/response traffic is latency-bound; Nagle would hold back every small frame.
@@ -147,20 +158,28 @@ export class Connection {
 
   /** Counters for metrics and tests. */
   get stats(): ConnectionStats {
+    const unsent = this.writer.queued;
     return {
       outgoing: this.outbox.size,
       handling: this.inbox.inFlight,
+      handlingBytes: this.inbox.inFlightBytes,
       queued: this.inbox.waiting,
       readPaused: this.pausedBy.size > 0,
+      unsentFrames: unsent.frames,
+      unsentBytes: unsent.bytes,
+      overloaded: this.writer.overloaded,
     };
   }
 
-  /** True once the socket's write buffer is full; wait for {@link drain} before sending more. */
+  /**
+   * True while frames wait to be written (the socket's buffer is full, or frames are queued
+   * behind it); wait for {@link drain} before sending more.
+   */
   get writableNeedDrain(): boolean {
     return this.writer.needDrain;
   }
 
-  /** Resolves when the write buffer has drained below its high-water mark, or the socket closed. */
+  /** Resolves once nothing waits to be written (queue empty, socket drained), or the socket closed. */
   drain(): Promise<void> {
     return this.writer.drain();
   }
@@ -170,7 +189,9 @@ export class Connection {
    *
    * Rejects with the peer's error rebuilt as its StratusError class; with `TIMEOUT` (retryable)
    * after the deadline; with `CLOSED` (retryable) if the connection closes first; with
-   * `VALUE_TOO_LARGE` if the request exceeds the frame limit.
+   * `VALUE_TOO_LARGE` if the request exceeds the frame limit; with `OVERLOADED` (retryable, and
+   * the request was not sent) if it does not fit in the send queue
+   * ({@link ConnectionOptions.maxWriteBufferHardBytes}) or was still queued at its deadline.
    *
    * @example
    * ```ts
@@ -190,24 +211,36 @@ export class Connection {
       return Promise.reject(ensureError(e));
     }
     const answer = this.outbox.track<T>(id, method, options?.timeoutMs ?? this.requestTimeoutMs);
-    this.writer.write(frame);
+    const queued = this.writer.write(frame, (err) => this.outbox.fail(id, err));
+    if (queued !== undefined) this.outbox.queued(id, () => this.writer.withdraw(queued));
     return answer;
   }
 
   /**
    * Sends a notification. Returns false, sending nothing, if the connection is closing or closed.
    *
+   * While the peer reads slower than this side writes, the notification waits in the send queue.
+   * If it does not fit there, or is still queued after `maxSendWaitMs`, it is dropped and
+   * `dropped` is told with an `OVERLOADED` error (without `dropped`, the first such drop on this
+   * connection is reported with `process.emitWarning`). The connection stays open either way.
+   *
    * @throws ValueTooLargeError if the message exceeds the frame limit.
    * @example
    * ```ts
    * conn.notify("heartbeat", { load: 0.4 });
+   * conn.notify("trigger", t, (err) => fail(t, err));
    * ```
    */
-  notify(method: string, payload?: unknown): boolean {
+  notify(method: string, payload?: unknown, dropped?: OnDropped): boolean {
     if (this.state !== "open") return false;
-    this.writer.send({ t: "msg", m: method, a: payload });
+    this.writer.send({ t: "msg", m: method, a: payload }, dropped ?? this.warnDropped);
     return true;
   }
+
+  private readonly warnDropped: OnDropped = (err) => {
+    if (this.droppedNotices++ > 0) return;
+    process.emitWarning(`stratus wire: a notification was dropped: ${err.message}`);
+  };
 
   /**
    * Ends the connection gracefully: queued frames are flushed, then the socket is ended. Requests
@@ -278,15 +311,15 @@ export class Connection {
   }
 
   /** Takes each decoded message; returning false stops decoding once the connection is dying. */
-  private readonly sink = (msg: RawMessage): boolean => {
+  private readonly sink = (msg: RawMessage, bytes: number): boolean => {
     if (this.state === "closed" || this.socket.destroyed) return false;
     if (this.state === "handshake") this.setup.gate(msg, this.control);
-    else if (this.opened) this.receive(msg);
+    else if (this.opened) this.receive(msg, bytes);
     // else: the handshake was refused and we are ending; nothing more is read as a message.
     return true;
   };
 
-  private receive(msg: RawMessage): void {
+  private receive(msg: RawMessage, bytes: number): void {
     if (msg.c !== undefined) this.setup.clock?.observe(msg.c);
     switch (msg.t) {
       case "res":
@@ -294,7 +327,9 @@ export class Connection {
           return this.outbox.settle(msg.i, msg.ok === true, msg.v, msg.e);
         break;
       case "req":
-        if (typeof msg.i === "number" && typeof msg.m === "string") return this.inbox.push(msg);
+        if (typeof msg.i === "number" && typeof msg.m === "string") {
+          return this.inbox.push(msg, bytes);
+        }
         break;
       case "msg":
         if (msg.m === IDLE_NOTICE) {
@@ -305,7 +340,7 @@ export class Connection {
           void this.close();
           return;
         }
-        if (typeof msg.m === "string") return this.inbox.push(msg);
+        if (typeof msg.m === "string") return this.inbox.push(msg, bytes);
         break;
     }
     this.destroy(new BadFrameError(`malformed or unexpected message of type ${msg.t}`));
@@ -354,8 +389,17 @@ export class Connection {
   }
 
   /**
+   * Past the writer's soft bound, reading stops too: a peer that does not read its answers must
+   * not make us take more requests. But not while this side awaits answers of its own, like the
+   * inbox's pause: two sides that each wait for the other to read would otherwise never move.
+   */
+  private updateWritePause(): void {
+    this.setPaused("write", this.writeOver && this.outbox.size === 0);
+  }
+
+  /**
    * Reading stops while either the inbox is full (too many requests in handling) or the outgoing
-   * buffer is over its bound (a peer that does not read its answers must not make us buffer more).
+   * buffer is over its bound (see {@link updateWritePause}).
    */
   private setPaused(why: "inbox" | "write", paused: boolean): void {
     const was = this.pausedBy.size > 0;

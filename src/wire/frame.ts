@@ -68,7 +68,8 @@ export interface RawMessage {
   [field: string]: unknown;
 }
 
-type Sink = (msg: RawMessage) => boolean | void;
+/** Takes a decoded message and its frame's payload length; `false` stops decoding. */
+type Sink = (msg: RawMessage, bytes: number) => boolean | void;
 
 function isMessage(v: unknown): v is RawMessage {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
@@ -140,11 +141,11 @@ export class FrameDecoder {
 
   /**
    * Like {@link push}, but hands each message to `sink` as soon as it is decoded, before the next
-   * frame is looked at. So the sink may change {@link maxFrameBytes} between frames (the handshake
+   * frame is looked at, with the frame's payload length. So the sink may change {@link maxFrameBytes} between frames (the handshake
    * raises it), messages before a bad frame are acted on before the BadFrameError is thrown, and a
    * sink returning `false` stops decoding (the decoder must then be discarded).
    */
-  feed(chunk: Buffer, sink: (msg: RawMessage) => boolean | void): void {
+  feed(chunk: Buffer, sink: Sink): void {
     let off = 0;
     if (this.want >= 0) {
       off = this.collect(chunk, sink);
@@ -182,7 +183,7 @@ export class FrameDecoder {
     if (len === 0) throw new BadFrameError("empty frame");
     const end = start + len;
     if (end <= chunk.length) {
-      return sink(this.decode(this.copying, chunk, start, end)) === false ? -1 : end;
+      return sink(this.decode(this.copying, chunk, start, end), len) === false ? -1 : end;
     }
     this.want = len;
     this.parts.push(chunk.subarray(start));
@@ -203,7 +204,8 @@ export class FrameDecoder {
     this.parts = [];
     this.partBytes = 0;
     this.want = -1;
-    return sink(this.decode(this.owning, payload, 0, payload.length)) === false ? -1 : need;
+    const msg = this.decode(this.owning, payload, 0, payload.length);
+    return sink(msg, payload.length) === false ? -1 : need;
   }
 
   private decode(unpackr: Unpackr, buf: Buffer, start: number, end: number): RawMessage {

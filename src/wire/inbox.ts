@@ -2,22 +2,24 @@ import type { RawMessage } from "./frame.js";
 
 /**
  * Receive-side flow control of one connection: runs incoming requests and notifications through
- * the handlers, at most `max` requests at a time, and tells the connection when to stop and
- * restart reading its socket so that a fast sender is slowed down by TCP instead of growing our
- * memory.
+ * the handlers, at most `max` requests and `maxBytes` of their frames at a time, and tells the
+ * connection when to stop and restart reading its socket so that a fast sender is slowed down by
+ * TCP instead of growing our memory.
  *
  * Rules:
  * - A request whose handler returns a promise counts as in flight until the promise settles.
  *   Synchronous answers never count, so cheap methods cannot trip the limit.
- * - At `max` in flight, further requests wait in a FIFO backlog and reading pauses. Frames that
+ * - At `max` in flight, or `maxBytes` of request frames in flight (a handler holds its arguments
+ *   until it answers), further requests wait in a FIFO backlog and reading pauses. Frames that
  *   were already read (the rest of the current chunk, the stream's buffer) are what fills the
  *   backlog, so it stays small. Reading resumes once the backlog is empty and in-flight requests
- *   dropped to half of `max`, so the socket does not flap between paused and flowing.
+ *   dropped to half of both bounds, so the socket does not flap between paused and flowing.
  * - Notifications queue behind waiting requests, keeping the order in which the peer sent them.
  *   Responses never queue (the connection settles them directly): a handler may be waiting for
  *   one, and holding it back would deadlock.
  * - For the same reason the socket is never paused while this side awaits responses of its own.
- *   Then the backlog is capped at `max`; requests beyond it are answered `OVERLOADED` (retryable).
+ *   Then the backlog is capped at `max` messages and `maxBytes`; requests beyond it are answered
+ *   `OVERLOADED` (retryable).
  */
 
 /** Returned by {@link InboxHost.request} when the request must be dropped unanswered. */
@@ -45,19 +47,28 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   );
 }
 
+interface Waiting {
+  msg: RawMessage;
+  bytes: number;
+}
+
 /** @internal */
 export class Inbox {
   private inflight = 0;
+  private inflightBytes = 0;
   private outgoing = 0;
   private paused = false;
   private closed = false;
-  private readonly backlog: RawMessage[] = [];
+  private readonly backlog: Waiting[] = [];
+  private backlogBytes = 0;
   private readonly host: InboxHost;
   private readonly max: number;
+  private readonly maxBytes: number;
 
-  constructor(host: InboxHost, maxPendingRequests: number) {
+  constructor(host: InboxHost, maxPendingRequests: number, maxPendingBytes: number) {
     this.host = host;
     this.max = Math.max(1, maxPendingRequests);
+    this.maxBytes = Math.max(1, maxPendingBytes);
   }
 
   /** Incoming requests whose handlers have not settled yet. */
@@ -75,19 +86,33 @@ export class Inbox {
     return this.paused;
   }
 
-  /** Takes a validated `req` or `msg` message. */
-  push(msg: RawMessage): void {
+  /** Bytes of the frames of requests in flight. */
+  get inFlightBytes(): number {
+    return this.inflightBytes;
+  }
+
+  /** Takes a validated `req` or `msg` message whose frame was `bytes` long. */
+  push(msg: RawMessage, bytes: number): void {
     const isReq = msg.t === "req";
-    if (this.backlog.length === 0 && !(isReq && this.inflight >= this.max)) {
-      this.handle(msg);
+    if (this.backlog.length === 0 && !(isReq && this.full())) {
+      this.handle(msg, bytes);
       return;
     }
-    if (isReq && this.outgoing > 0 && this.backlog.length >= this.max) {
+    if (
+      isReq &&
+      this.outgoing > 0 &&
+      (this.backlog.length >= this.max || this.backlogBytes + bytes > this.maxBytes)
+    ) {
       this.host.overloaded(msg.i as number);
       return;
     }
-    this.backlog.push(msg);
+    this.backlog.push({ msg, bytes });
+    this.backlogBytes += bytes;
     this.flow();
+  }
+
+  private full(): boolean {
+    return this.inflight >= this.max || this.inflightBytes >= this.maxBytes;
   }
 
   /** Tells the inbox how many of this side's own requests await responses. */
@@ -101,9 +126,10 @@ export class Inbox {
   clear(): void {
     this.closed = true;
     this.backlog.length = 0;
+    this.backlogBytes = 0;
   }
 
-  private handle(msg: RawMessage): void {
+  private handle(msg: RawMessage, bytes: number): void {
     if (msg.t === "msg") {
       this.host.notify(msg.m as string, msg.a);
       return;
@@ -122,16 +148,18 @@ export class Inbox {
       return;
     }
     this.inflight++;
-    if (this.inflight >= this.max) this.flow();
+    this.inflightBytes += bytes;
+    if (this.full()) this.flow();
     // Both callbacks are given, so a rejecting handler can never become an unhandled rejection.
     Promise.resolve(result).then(
-      (v) => this.done(id, true, v),
-      (e: unknown) => this.done(id, false, e),
+      (v) => this.done(id, bytes, true, v),
+      (e: unknown) => this.done(id, bytes, false, e),
     );
   }
 
-  private done(id: number, ok: boolean, value: unknown): void {
+  private done(id: number, bytes: number, ok: boolean, value: unknown): void {
     this.inflight--;
+    this.inflightBytes -= bytes;
     this.host.answer(id, ok, value);
     if (this.backlog.length > 0) this.pump();
     else if (this.paused) this.flow();
@@ -140,9 +168,10 @@ export class Inbox {
   private pump(): void {
     while (this.backlog.length > 0 && !this.closed) {
       const next = this.backlog[0]!;
-      if (next.t === "req" && this.inflight >= this.max) break;
+      if (next.msg.t === "req" && this.full()) break;
       this.backlog.shift();
-      this.handle(next);
+      this.backlogBytes -= next.bytes;
+      this.handle(next.msg, next.bytes);
     }
     this.flow();
   }
@@ -150,11 +179,16 @@ export class Inbox {
   private flow(): void {
     if (this.closed) return;
     if (!this.paused) {
-      if (this.inflight >= this.max && this.outgoing === 0) {
+      if (this.full() && this.outgoing === 0) {
         this.paused = true;
         this.host.pause(true);
       }
-    } else if (this.outgoing > 0 || (this.backlog.length === 0 && this.inflight <= this.max >> 1)) {
+    } else if (
+      this.outgoing > 0 ||
+      (this.backlog.length === 0 &&
+        this.inflight <= this.max >> 1 &&
+        this.inflightBytes <= this.maxBytes / 2)
+    ) {
       this.paused = false;
       this.host.pause(false);
     }

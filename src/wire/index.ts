@@ -27,6 +27,14 @@ export type {
   WireClock,
 } from "./options.js";
 export { WireServer } from "./server.js";
+export {
+  ConnectionGate,
+  FALLBACK_DESCRIPTOR_LIMIT,
+  addressKey,
+  connectionCaps,
+  descriptorLimit,
+} from "./admission.js";
+export type { ListenerCaps } from "./admission.js";
 export { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from "./server.js";
 export type { WireServerOptions } from "./server.js";
 export { connect, formatStratusUrl, parseStratusUrl } from "./connect.js";
@@ -34,6 +42,7 @@ export type { ConnectOptions, StratusAddress, TlsClientOptions } from "./connect
 export { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from "./frame.js";
 export { ByteParts, SPLICE_MIN_BYTES, encodeFrameParts } from "./splice.js";
 export type { Frame } from "./splice.js";
+export type { OnDropped } from "./writer.js";
 export type { RawMessage } from "./frame.js";
 export { PEER_ROLES, PROTOCOL_VERSION } from "./protocol.js";
 export type {

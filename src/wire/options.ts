@@ -48,18 +48,33 @@ export interface ConnectionOptions {
   maxFrameBytes?: number;
   /** Incoming requests handled at once before the socket stops being read (default 4096). */
   maxPendingRequests?: number;
+  /**
+   * Bytes of incoming request frames handled at once before the socket stops being read (default
+   * twice the frame limit, 256 MiB): a handler holds its request's arguments until it answers.
+   */
+  maxPendingBytes?: number;
   /** Deadline of a request unless `request()` is given one (default 30 s). */
   requestTimeoutMs?: number;
   /**
-   * Bytes waiting to be written above which the connection stops reading its peer (and so takes
-   * no new requests) until they drain (default 16 MiB).
+   * Bytes in the socket's buffer above which further messages wait in this connection's send
+   * queue until the socket drains (default 16 MiB). Meanwhile the connection also stops reading
+   * its peer, unless it awaits answers of its own, so a peer that sends requests but does not
+   * read the answers is slowed down.
    */
   maxWriteBufferBytes?: number;
   /**
-   * Bytes waiting to be written above which the peer is deemed not to read and the connection is
-   * closed with `OVERLOADED` (default the frame limit plus 64 MiB, so one largest frame fits).
+   * Most bytes waiting to be written, socket buffer and send queue together (default twice the
+   * frame limit, 256 MiB). A message that would pass it is not sent and fails alone with
+   * `OVERLOADED`; a message that finds nothing waiting is sent whatever its size. The
+   * connection is never closed for this: a burst is not a peer that stopped reading.
    */
   maxWriteBufferHardBytes?: number;
+  /**
+   * How long a notification or a response may wait in the send queue before it is dropped with
+   * `OVERLOADED` (default `requestTimeoutMs`). A request waits until its own deadline, and fails
+   * with `OVERLOADED` (not `TIMEOUT`) if it was never sent.
+   */
+  maxSendWaitMs?: number;
   /** How long a graceful `close()` waits for the peer before destroying the socket (default 5 s). */
   closeTimeoutMs?: number;
 }
@@ -70,10 +85,17 @@ export interface ConnectionStats {
   outgoing: number;
   /** Incoming requests whose handlers have not settled. */
   handling: number;
+  /** Bytes of the frames of those requests. */
+  handlingBytes: number;
   /** Incoming messages read but waiting for a handler slot. */
   queued: number;
   /** True while the socket is not read because of back-pressure. */
   readPaused: boolean;
+  /** Outgoing messages waiting in the send queue for the socket to drain, and their bytes. */
+  unsentFrames: number;
+  unsentBytes: number;
+  /** Outgoing messages dropped with `OVERLOADED` so far (did not fit, or waited too long). */
+  overloaded: number;
 }
 
 /** Per-call options of {@link Connection.request}. */

@@ -2,6 +2,7 @@ import { createServer } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import type { AddressInfo, Server, Socket } from "node:net";
 import { InvalidArgumentError, ensureError } from "../errors/index.js";
+import { ConnectionGate, connectionCaps, descriptorLimit } from "./admission.js";
 import { formatStratusUrl } from "./connect.js";
 import type { StratusAddress } from "./connect.js";
 import { Connection } from "./connection.js";
@@ -31,10 +32,18 @@ export interface WireServerOptions extends ConnectionOptions {
   /** Connections that have not completed the handshake by then are closed (default 5 s). */
   handshakeTimeoutMs?: number;
   /**
-   * Most connections open at once, handshake or not (default 10,000); sockets beyond it are closed
-   * as soon as they are accepted.
+   * Most connections open at once, handshake or not; sockets beyond it are closed as soon as they
+   * are accepted. Default: derived from the process's descriptor limit, with a reserve kept for
+   * peers, Redis and files (see `connectionCaps`): 128 under `ulimit -n 256`, 768 under 1,024,
+   * at most 10,000.
    */
   maxConnections?: number;
+  /**
+   * Most connections open at once from one remote address (IPv6: one /64), so one client cannot
+   * lock the others out (default a quarter of `maxConnections`). Raise it when every client
+   * arrives through one proxy.
+   */
+  maxConnectionsPerAddress?: number;
   /**
    * An established connection with no traffic either way and nothing in flight is closed after
    * between one and two of these periods (default 10 minutes; 0 never closes). Peers and the SDK
@@ -45,7 +54,7 @@ export interface WireServerOptions extends ConnectionOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
 
-/** Default of {@link WireServerOptions.maxConnections}. */
+/** Upper bound of the default of {@link WireServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Default of {@link WireServerOptions.idleTimeoutMs}: 10 minutes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
@@ -88,12 +97,16 @@ export class WireServer {
   /** Every connection, including those still in the handshake; closed by {@link close}. */
   private readonly all = new Set<Connection>();
   private closing: Promise<void> | undefined;
-  private readonly maxConnections: number;
-  private refused = 0;
+  private readonly gate: ConnectionGate;
 
-  /** Sockets closed on arrival because {@link WireServerOptions.maxConnections} were open. */
+  /** Sockets closed on arrival because a connection cap was reached. */
   get refusedConnections(): number {
-    return this.refused;
+    return this.gate.refused;
+  }
+
+  /** The connection caps in force (given, or derived from the descriptor limit). */
+  get caps(): { max: number; perAddress: number } {
+    return this.gate.caps;
   }
 
   private constructor(server: Server, options: WireServerOptions) {
@@ -112,13 +125,26 @@ export class WireServer {
       closeTimeoutMs: options.closeTimeoutMs,
       maxWriteBufferBytes: options.maxWriteBufferBytes,
       maxWriteBufferHardBytes: options.maxWriteBufferHardBytes,
+      maxSendWaitMs: options.maxSendWaitMs,
+      maxPendingBytes: options.maxPendingBytes,
       gate: listenerGate(options.token, options.id, options.info),
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       handshakeMaxFrameBytes: HANDSHAKE_MAX_FRAME_BYTES,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       onOpen: (conn) => this.opened(conn),
     };
-    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    const max =
+      options.maxConnections ?? connectionCaps(descriptorLimit(), { http: false }).wire.max;
+    this.gate = new ConnectionGate({
+      max,
+      perAddress: options.maxConnectionsPerAddress ?? Math.max(1, Math.ceil(max / 4)),
+    });
+    // Counted from the TCP accept, before TLS: a socket holds its descriptor from then on. First
+    // among the listeners, so a refused socket reaches no one else.
+    server.prependListener("connection", (socket: Socket) => {
+      if (this.closing !== undefined) socket.destroy();
+      else this.gate.admit(socket);
+    });
     // Over TLS a socket becomes a connection once its TLS handshake is done.
     server.on(options.tls !== undefined ? "secureConnection" : "connection", (socket: Socket) =>
       this.accept(socket),
@@ -140,7 +166,14 @@ export class WireServer {
     if (typeof options.id !== "string" || options.id === "") {
       throw InvalidArgumentError.field("id", "must be a non-empty string");
     }
-    const server = options.tls !== undefined ? createTlsServer(options.tls) : createServer();
+    const server =
+      options.tls !== undefined
+        ? // A TLS handshake that never completes is a silent socket too: same deadline.
+          createTlsServer({
+            ...options.tls,
+            handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+          })
+        : createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
@@ -169,15 +202,7 @@ export class WireServer {
   }
 
   private accept(socket: Socket): void {
-    if (this.closing !== undefined) {
-      socket.destroy();
-      return;
-    }
-    if (this.all.size >= this.maxConnections) {
-      this.refused++;
-      socket.destroy();
-      return;
-    }
+    if (socket.destroyed) return;
     const conn = new Connection(socket, this.setup);
     this.all.add(conn);
     void conn.closed.then(() => {

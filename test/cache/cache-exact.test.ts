@@ -9,8 +9,8 @@ import { CounterLattice, HybridClock, LwwLattice } from "../../src/lattice/index
 import type { Lattice } from "../../src/lattice/index.js";
 import { NodeCache } from "../../src/cache/index.js";
 import type { ChangeEvent, Store } from "../../src/storage/index.js";
-import { BackendFixture } from "../support/backends.js";
-import type { BackendName } from "../support/backends.js";
+import { BackendFixture } from "../../testing/backends.js";
+import type { BackendName } from "../../testing/backends.js";
 
 const value = (l: Lattice | undefined): unknown => (l as LwwLattice | undefined)?.value();
 

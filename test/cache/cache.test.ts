@@ -8,7 +8,7 @@ import { after, describe, it } from "node:test";
 import { HybridClock, LwwLattice } from "../../src/lattice/index.js";
 import type { Lattice } from "../../src/lattice/index.js";
 import { NodeCache } from "../../src/cache/index.js";
-import { BackendFixture } from "../support/backends.js";
+import { BackendFixture } from "../../testing/backends.js";
 
 const clock = new HybridClock({ node: "cache-test" });
 const lww = (v: unknown): LwwLattice => LwwLattice.of(v, clock.now());

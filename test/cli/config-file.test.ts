@@ -13,8 +13,8 @@ import { promisify } from "node:util";
 import { Command } from "commander";
 import { applyConfigFile, configFor } from "../../src/cli/config-file.js";
 import { Stratus } from "../../src/index.js";
-import { startStratus } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { startStratus } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -12,10 +12,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Stratus } from "../../src/index.js";
-import { BackendFixture } from "../support/backends.js";
-import { caSignedCert, selfSignedCert } from "../support/certs.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { BackendFixture } from "../../testing/backends.js";
+import { caSignedCert, selfSignedCert } from "../../testing/certs.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AnomalyTally, checkRun } from "../../src/consistency/check/index.js";
-import type { ReadRecord } from "../../src/consistency/check/index.js";
+import { AnomalyTally, checkRun } from "../../testing/consistency/index.js";
+import type { ReadRecord } from "../../testing/consistency/index.js";
 
 const r = (key: string, seq: number, deps: Record<string, number> = {}): ReadRecord => ({
   key,

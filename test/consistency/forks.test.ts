@@ -13,9 +13,9 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Stratus } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
-import type { Consistency } from "../../src/scheduler/index.js";
+import type { Consistency } from "../../src/protocol/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 const TOKEN = "forks";
 

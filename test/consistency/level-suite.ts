@@ -1,15 +1,15 @@
 /**
  * The levels' promises in numbers: the Retwis workload over the real session policies of three
- * nodes (one cache lagging) in this process (see sim.ts for what is simulated). lww, the control,
+ * nodes (one cache lagging) in this process (see testing/consistency/sim.ts for what is simulated). lww, the control,
  * shows every anomaly; each stronger level shows none of those it prevents in 10,000 runs (checked; a
  * transactional-causal run that still conflicts after its retries fails, and is not counted).
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { PREVENTS, runRetwis } from "../../src/consistency/check/index.js";
-import type { Consistency } from "../../src/scheduler/index.js";
-import { SimCluster } from "./sim.js";
+import { PREVENTS, runRetwis } from "../../testing/consistency/index.js";
+import type { Consistency } from "../../src/protocol/index.js";
+import { SimCluster } from "../../testing/consistency/sim.js";
 
 /** The suite for some levels (one file per level, so each fits the runner's per-file timeout). */
 export function levelSuite(

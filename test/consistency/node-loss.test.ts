@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { runRetwis } from "../../src/consistency/check/index.js";
-import { startRetwisCluster } from "./cluster.js";
-import type { RetwisCluster } from "./cluster.js";
+import { runRetwis } from "../../testing/consistency/index.js";
+import { startRetwisCluster } from "../../testing/consistency/cluster.js";
+import type { RetwisCluster } from "../../testing/consistency/cluster.js";
 
 describe("consistency: a pinning node killed mid-run", () => {
   let c: RetwisCluster;

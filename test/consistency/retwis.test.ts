@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { PREVENTS, runRetwis } from "../../src/consistency/check/index.js";
-import type { Consistency } from "../../src/scheduler/index.js";
-import { startRetwisCluster } from "./cluster.js";
-import type { RetwisCluster } from "./cluster.js";
+import { PREVENTS, runRetwis } from "../../testing/consistency/index.js";
+import type { Consistency } from "../../src/protocol/index.js";
+import { startRetwisCluster } from "../../testing/consistency/cluster.js";
+import type { RetwisCluster } from "../../testing/consistency/cluster.js";
 
 const RUNS = 200;
 

@@ -1,14 +1,14 @@
 /**
  * 100,000 runs across the three levels leave nothing behind: no pinned versions (each run's sink
  * releases them everywhere it pinned), session metadata no larger at the end than early on, and
- * a heap that does not grow. In-process (sim.ts) to fit the suite's time budget.
+ * a heap that does not grow. In-process (testing/consistency/sim.ts) to fit the suite's time budget.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { FunctionContext } from "../../src/node/index.js";
-import { SimCluster } from "./sim.js";
+import type { FunctionContext } from "../../src/function/index.js";
+import { SimCluster } from "../../testing/consistency/sim.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

@@ -10,8 +10,8 @@ import { after, before, describe, it } from "node:test";
 import { chromium } from "playwright-core";
 import type { Browser, Page } from "playwright-core";
 import { Stratus } from "../../src/index.js";
-import { startStratus } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { startStratus } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 function chromiumPath(): string {
   try {

@@ -8,8 +8,8 @@ import { after, before, describe, it } from "node:test";
 import { StratusProcess } from "../../src/cluster/index.js";
 import { Stratus } from "../../src/index.js";
 import type { DashboardState } from "../../src/dashboard/source.js";
-import { freePort, RedisServer } from "../support/redis.js";
-import { until } from "../support/processes.js";
+import { freePort, RedisServer } from "../../testing/redis.js";
+import { until } from "../../testing/processes.js";
 
 const N = 25;
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { StratusProcess } from "../../src/local/index.js";
 import { connect } from "../../src/wire/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 describe("dataflow: the cancel message's roles and shape", () => {
   const token = "cancel-token";

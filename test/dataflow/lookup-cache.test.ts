@@ -10,8 +10,8 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { StratusProcess } from "../../src/cluster/index.js";
 import { Flow, Stratus } from "../../src/index.js";
-import { RedisServer } from "../support/redis.js";
-import { until } from "../support/processes.js";
+import { RedisServer } from "../../testing/redis.js";
+import { until } from "../../testing/processes.js";
 
 const TOKEN = "lookup-cache-token";
 

@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { freePort } from "../support/redis.js";
+import { freePort } from "../../testing/redis.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -16,8 +16,8 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { buildImage, parseDockerfile } from "../support/dockerfile.js";
-import type { Image } from "../support/dockerfile.js";
+import { buildImage, parseDockerfile } from "../../testing/dockerfile.js";
+import type { Image } from "../../testing/dockerfile.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -14,8 +14,8 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
-import { freePort } from "../support/redis.js";
-import { schemaErrors } from "../support/kubernetes.js";
+import { freePort } from "../../testing/redis.js";
+import { schemaErrors } from "../../testing/kubernetes.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -166,4 +166,25 @@ describe("executor cancel", () => {
       await pool.close();
     }
   });
+
+  it("a call whose run's deadline passes is stopped then (TIMEOUT), not held until its own time limit", async () => {
+    const { pool, host } = await startPool({ size: 1, cancelGraceMs: 20_000 });
+    try {
+      const started = host.sends("started", 1);
+      // Its own limit is a minute (the sleeper's default); its caller's run ends in 300 ms.
+      const running = pool.invoke({
+        id: "late",
+        code: sleeper,
+        args: [],
+        deadline: Date.now() + 300,
+      });
+      await started;
+      await assert.rejects(running, { code: "TIMEOUT" });
+      // It saw its signal, settled, and the same worker serves the next call.
+      const [, noted] = (await run(pool, whoami)) as [number, string];
+      assert.equal(noted, "TIMEOUT");
+    } finally {
+      await pool.close();
+    }
+  });
 });

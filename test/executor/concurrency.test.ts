@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FunctionCode } from "../../src/node/executor/index.js";
 import { encodeValue } from "../../src/lattice/index.js";
-import { CODE_CACHE_LIMIT } from "../../src/node/executor/types.js";
+import { CODE_CACHE_LIMIT } from "../../src/node/executor/code-cache.js";
 import { barrier, run, startPool } from "./memory-host.js";
 
 describe("concurrency", () => {

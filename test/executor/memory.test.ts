@@ -39,6 +39,21 @@ const HOGS: Record<string, string> = {
     }
   }`,
   "one allocation larger than the limit": `() => Buffer.allocUnsafe(1 << 30).length`,
+  "copies of a typed array by slice": `() => {
+    const src = new Uint8Array(8 << 20);
+    const keep = [];
+    for (;;) keep.push(src.slice());
+  }`,
+  "copies of a typed array by map and filter": `() => {
+    const src = new Float64Array(1 << 18);
+    const keep = [];
+    for (;;) keep.push(src.map((x) => x + 1), src.filter(() => true));
+  }`,
+  "copies of an ArrayBuffer by slice": `() => {
+    const src = new ArrayBuffer(8 << 20);
+    const keep = [];
+    for (;;) keep.push(src.slice(0));
+  }`,
   "TextEncoder output, between host calls": `async (ctx) => {
     const keep = [];
     const text = "x".repeat(1 << 20);

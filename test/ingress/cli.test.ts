@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { startStratus } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { startStratus } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 const run = promisify(execFile);
 

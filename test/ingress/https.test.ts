@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Stratus } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
-import { selfSignedCert } from "../support/certs.js";
+import { selfSignedCert } from "../../testing/certs.js";
 
 const run = promisify(execFile);
 

@@ -17,9 +17,9 @@ import {
   syntheticImage,
   translator,
 } from "../../src/ml/index.js";
-import { stratusUp } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import { stratusUp } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
+import { RedisServer } from "../../testing/redis.js";
 
 type Stats = { loads: number; loaded: string[] };
 

@@ -17,7 +17,7 @@ import { LEASE_KEY, Lease, Monitor } from "../../src/monitor/index.js";
 import type { MonitorDecision } from "../../src/monitor/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
 import type { Store } from "../../src/storage/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 const MINUTE = 60_000;
 

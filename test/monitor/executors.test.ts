@@ -11,7 +11,7 @@ import { StratusProcess } from "../../src/cluster/index.js";
 import { Stratus } from "../../src/index.js";
 import { executorTarget, resolveMonitorOptions } from "../../src/monitor/index.js";
 import type { MonitorDecision, NodeMemory } from "../../src/monitor/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 describe("monitor: executors grow under queued load and shrink after the grace period", () => {
   let proc: StratusProcess;

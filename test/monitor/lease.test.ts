@@ -13,9 +13,9 @@ import { Stratus } from "../../src/index.js";
 import { HybridClock } from "../../src/lattice/index.js";
 import { Lease } from "../../src/monitor/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
+import { RedisServer } from "../../testing/redis.js";
 
 const TOKEN = "lease-token";
 

@@ -14,8 +14,8 @@ import { StratusProcess } from "../../src/cluster/index.js";
 import { Stratus, isStratusError } from "../../src/index.js";
 import { KubernetesNodeProvider, LocalNodeProvider } from "../../src/monitor/index.js";
 import type { MonitorDecision } from "../../src/monitor/index.js";
-import { until } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import { until } from "../../testing/processes.js";
+import { RedisServer } from "../../testing/redis.js";
 
 const TOKEN = "provider-token";
 const CLI = [process.execPath, "--import", "tsx", "src/cli/main.ts"];
@@ -138,6 +138,9 @@ describe("monitor: the local node provider", () => {
     let load = true;
     let loops: Promise<void>[] = [];
     try {
+      // Nodes the tests before this one started, on the same store, are gone once their
+      // heartbeats expire: until then they would count as the second node.
+      await until(async () => (await cloud.status()).nodes.length === 1, 30_000, "one node");
       await cloud.register("nap", async () => {
         await new Promise((r) => setTimeout(r, 50));
         return 1;

@@ -11,8 +11,8 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { buildPackage, writeModuleProbe } from "../support/built-package.js";
-import type { BuiltPackage } from "../support/built-package.js";
+import { buildPackage, writeModuleProbe } from "../../testing/built-package.js";
+import type { BuiltPackage } from "../../testing/built-package.js";
 
 const exec = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -94,6 +102,12 @@ describe("package: npm pack, install into a fresh project, run", () => {
     assert.ok(existsSync(bundle), "the worker bundle is packed");
     assert.ok(!readFileSync(bundle, "utf8").includes("msgpackr-extract"), "plain-JS msgpackr");
     assert.ok(!existsSync(join(installed, "stratus", "src")), "sources are not packed");
+    // Workloads, checkers and fixtures live in testing/, outside what is built and packed.
+    const packed = readdirSync(join(installed, "stratus"), { recursive: true, encoding: "utf8" });
+    const harness = packed.filter(
+      (p) => !p.startsWith("node_modules") && /(^|[/\\])(testing|check|support)([/\\]|$)/.test(p),
+    );
+    assert.deepEqual(harness, [], "test harness code is not packed");
     for (const dev of ["tsx", "typescript", "eslint", "prettier", "fast-check"]) {
       assert.ok(!existsSync(join(installed, dev)), `${dev} was installed`);
     }

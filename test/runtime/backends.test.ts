@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Stratus, ref } from "../../src/index.js";
-import { BACKENDS, BackendFixture } from "../support/backends.js";
+import { BACKENDS, BackendFixture } from "../../testing/backends.js";
 
 for (const backend of BACKENDS) {
   describe(`runtime over ${backend}`, () => {

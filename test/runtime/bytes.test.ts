@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Stratus, ref } from "../../src/index.js";
-import { BackendFixture } from "../support/backends.js";
+import { BackendFixture } from "../../testing/backends.js";
 
 const MIB = 1024 * 1024;
 

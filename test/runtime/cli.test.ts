@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { startStratus } from "../support/processes.js";
-import { freePort } from "../support/redis.js";
-import type { Child } from "../support/processes.js";
+import { startStratus } from "../../testing/processes.js";
+import { freePort } from "../../testing/redis.js";
+import type { Child } from "../../testing/processes.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
@@ -19,6 +19,8 @@ const root = join(import.meta.dirname, "..", "..");
 describe("cli: stratus up, deploy, call, dag, status", () => {
   const home = mkdtempSync(join(tmpdir(), "stratus-cli-"));
   let up: Child;
+  /** The token `up` made and printed. */
+  let token = "";
   let metricsPort = 0;
   const stratusWith = async (
     env: NodeJS.ProcessEnv,
@@ -41,9 +43,10 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
     metricsPort = await freePort();
     up = await startStratus(
       ["up", "--demo", "--executors", "2", "--metrics-port", String(metricsPort)],
-      /Stratus is up at (\S+)\n/,
+      /Stratus is up at \S+\n {2}token: (\S+)\n/,
       { STRATUS_HOME: home },
     );
+    token = up.ready;
   });
   after(async () => {
     await up.stop();
@@ -76,9 +79,25 @@ describe("cli: stratus up, deploy, call, dag, status", () => {
     assert.match((await stratus("status")).stdout, /^FUNCTION +CALLS\/S +P50 MS/m);
   });
 
-  it("serves Prometheus metrics", async () => {
+  it("serves Prometheus metrics to holders of the token, and /healthz to anyone", async () => {
     await stratus("call", "inc", "[5]");
-    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
+    // Without the token, or with another, nothing but a 401 saying how to authenticate.
+    const tries: Record<string, string>[] = [
+      {},
+      { authorization: "Bearer wrong" },
+      { authorization: token },
+    ];
+    for (const headers of tries) {
+      const refused = await fetch(metrics, { headers });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers.get("www-authenticate"), 'Bearer realm="stratus"');
+      assert.equal(await refused.text(), "");
+    }
+    const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+    assert.equal(health.status, 200);
+    assert.doesNotMatch(await health.text(), /stratus_/);
+    const res = await fetch(metrics, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     const text = await res.text();
     const metric = (name: string): number => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Stratus } from "../../src/index.js";
 import { StratusProcess } from "../../src/cluster/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 describe("runtime: idle connections", () => {
   const token = "idle-token";

@@ -7,8 +7,8 @@ import { randomUUID } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { HybridClock, LwwLattice, Stratus } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
-import { RedisServer } from "../support/redis.js";
-import { until } from "../support/processes.js";
+import { RedisServer } from "../../testing/redis.js";
+import { until } from "../../testing/processes.js";
 
 describe("registration through a scheduler whose clock lags", () => {
   let own: RedisServer | undefined;

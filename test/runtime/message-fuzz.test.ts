@@ -16,8 +16,8 @@ import fc from "fast-check";
 import { Stratus, encodeValue, isStratusError } from "../../src/index.js";
 import { connect } from "../../src/wire/index.js";
 import type { Connection, PeerRole } from "../../src/wire/index.js";
-import { stratusUp } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { stratusUp } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0xf022);
 const MESSAGES = 10_000;

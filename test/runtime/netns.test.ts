@@ -10,9 +10,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Stratus, isStratusError } from "../../src/index.js";
-import { RedisServer, freePort } from "../support/redis.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { RedisServer, freePort } from "../../testing/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 const TOKEN = "netns-token";
 const HOSTS = [

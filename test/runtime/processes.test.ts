@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Stratus, isStratusError } from "../../src/index.js";
-import { RedisServer } from "../support/redis.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
+import { RedisServer } from "../../testing/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
 
 const TOKEN = "multi-process-token";
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryStore, Stratus, isStratusError } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
-import { freePort } from "../support/redis.js";
+import { freePort } from "../../testing/redis.js";
 
 describe("runtime: client reconnection", () => {
   it("reconnects after the scheduler restarts on the same address", async () => {

@@ -9,8 +9,8 @@ import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { RedisStore, Stratus, isStratusError } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
-import { startStratus, until } from "../support/processes.js";
-import { RedisCluster, RedisServer } from "../support/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import { RedisCluster, RedisServer } from "../../testing/redis.js";
 
 const token = "redis-restart-token";
 

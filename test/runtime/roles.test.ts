@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { UnauthorizedError, encodeValue } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
 import { connect } from "../../src/wire/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 describe("runtime: roles", () => {
   const token = "roles-token";

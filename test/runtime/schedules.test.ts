@@ -13,8 +13,8 @@ import { StratusProcess } from "../../src/cluster/index.js";
 import type { CounterLattice, SetLattice } from "../../src/index.js";
 import { Stratus, isStratusError } from "../../src/index.js";
 import type { Ticker } from "../../src/cron/index.js";
-import { RedisServer } from "../support/redis.js";
-import { until } from "../support/processes.js";
+import { RedisServer } from "../../testing/redis.js";
+import { until } from "../../testing/processes.js";
 
 const TOKEN = "schedules-token";
 const run = promisify(execFile);

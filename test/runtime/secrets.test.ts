@@ -17,8 +17,8 @@ import { Redis } from "ioredis";
 import { withStorePassword, withoutStorePassword } from "../../src/cluster/index.js";
 import { InvalidArgumentError, Stratus, parseStoreAddress } from "../../src/index.js";
 import { connect } from "../../src/wire/index.js";
-import { RedisServer } from "../support/redis.js";
-import { until } from "../support/processes.js";
+import { RedisServer } from "../../testing/redis.js";
+import { until } from "../../testing/processes.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

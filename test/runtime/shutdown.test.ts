@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { describe, it } from "node:test";
 import { Stratus } from "../../src/index.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
+import { RedisServer } from "../../testing/redis.js";
 
 const token = "shutdown-token";
 /** Far above the 2 s budget plus local teardown, far below what storage timeouts added up to. */

@@ -11,7 +11,7 @@ import { runInNewContext } from "node:vm";
 import { Stratus } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
 import type { Store } from "../../src/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;

@@ -12,9 +12,9 @@ import { after, before, describe, it } from "node:test";
 import { ClosedError, Stratus, isStratusError } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
 import { connect } from "../../src/wire/index.js";
-import { BackendFixture } from "../support/backends.js";
-import { until } from "../support/processes.js";
-import { selfSignedCert } from "../support/certs.js";
+import { BackendFixture } from "../../testing/backends.js";
+import { until } from "../../testing/processes.js";
+import { selfSignedCert } from "../../testing/certs.js";
 
 describe("runtime: TLS", () => {
   const token = "tls-token";

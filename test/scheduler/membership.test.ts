@@ -9,7 +9,7 @@ import { HybridClock } from "../../src/lattice/index.js";
 import { Heartbeat, Membership } from "../../src/scheduler/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
 import type { Store } from "../../src/storage/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 /** The store with every notification dropped. */
 function deaf(store: Store): Store {

@@ -17,8 +17,8 @@ import { StratusProcess } from "../../src/local/index.js";
 import { Registry } from "../../src/scheduler/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
 import type { Store } from "../../src/storage/index.js";
-import { until } from "../support/processes.js";
-import { RedisServer } from "../support/redis.js";
+import { until } from "../../testing/processes.js";
+import { RedisServer } from "../../testing/redis.js";
 
 const token = "registry-token";
 

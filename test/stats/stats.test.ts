@@ -16,7 +16,7 @@ import {
   percentileMs,
 } from "../../src/stats/index.js";
 import { addEncoded } from "../../src/stats/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 const N = 120;
 const M = 17;

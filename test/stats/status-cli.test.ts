@@ -12,9 +12,9 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Stratus, isStratusError } from "../../src/index.js";
 import type { ClusterStats } from "../../src/stats/index.js";
-import { startStratus, until } from "../support/processes.js";
-import type { Child } from "../support/processes.js";
-import { RedisServer, freePort } from "../support/redis.js";
+import { startStratus, until } from "../../testing/processes.js";
+import type { Child } from "../../testing/processes.js";
+import { RedisServer, freePort } from "../../testing/redis.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
@@ -107,7 +107,9 @@ describe("stats: stratus status --json over a scheduler and two node processes",
   });
 
   it("a node's /metrics has per-function series", async () => {
-    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     const text = await res.text();
     assert.match(text, /stratus_function_calls_total\{fn="half",process="sa"\} \d+/);
     assert.match(

@@ -21,8 +21,8 @@ import {
 import type { Lattice } from "../../src/lattice/index.js";
 import type { ChangeEvent, Store } from "../../src/storage/index.js";
 import { byKind } from "../lattice/arbitraries.js";
-import { BACKENDS, BackendFixture } from "../support/backends.js";
-import type { BackendName } from "../support/backends.js";
+import { BACKENDS, BackendFixture } from "../../testing/backends.js";
+import type { BackendName } from "../../testing/backends.js";
 
 function hasCode(code: string) {
   return (e: unknown): boolean => isStratusError(e) && e.code === code;

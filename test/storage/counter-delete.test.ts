@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { after, describe, it } from "node:test";
-import { BackendFixture } from "../support/backends.js";
+import { BackendFixture } from "../../testing/backends.js";
 
 /** A counter-client child process; `send` writes one command and resolves with its answer. */
 class Client {

@@ -18,7 +18,7 @@ import {
 import type { Lattice } from "../../src/lattice/index.js";
 import type { Store } from "../../src/storage/index.js";
 import { byKind } from "../lattice/arbitraries.js";
-import { BackendFixture } from "../support/backends.js";
+import { BackendFixture } from "../../testing/backends.js";
 
 describe("storage/redis Lua merges match the TypeScript lattices", () => {
   const fx = new BackendFixture("redis");

@@ -9,7 +9,7 @@ import { isStratusError } from "../../src/errors/index.js";
 import { MaxLattice } from "../../src/lattice/index.js";
 import { RedisStore } from "../../src/storage/index.js";
 import type { ChangeEvent, Store } from "../../src/storage/index.js";
-import { RedisCluster, RedisServer } from "../support/redis.js";
+import { RedisCluster, RedisServer } from "../../testing/redis.js";
 
 const DEADLINE_MS = 1000;
 // The deadline sweeper may fire up to one period (DEADLINE/5) late; the rest is event-loop slack

@@ -17,8 +17,8 @@ import {
   redactStoreAddress,
 } from "../../src/storage/index.js";
 import type { ChangeEvent } from "../../src/storage/index.js";
-import { RedisServer, freePort } from "../support/redis.js";
-import { selfSignedCert } from "../support/certs.js";
+import { RedisServer, freePort } from "../../testing/redis.js";
+import { selfSignedCert } from "../../testing/certs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "stratus-tls-"));
 const { certFile: cert, keyFile: key } = selfSignedCert(dir);

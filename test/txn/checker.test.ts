@@ -1,8 +1,8 @@
 /** The four-anomaly checker of the transaction fault test, on hand-made histories. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { TxnChecker } from "../../src/txn/check/index.js";
-import type { FinalState, TagValue } from "../../src/txn/check/index.js";
+import { TxnChecker } from "../../testing/txn/index.js";
+import type { FinalState, TagValue } from "../../testing/txn/index.js";
 
 function final(groups: [string, readonly TagValue[]][], counters: [string, number][]): FinalState {
   return { groups: new Map(groups), counters: new Map(counters) };

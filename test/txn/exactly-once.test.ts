@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { Flow, Stratus } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
 import { MemoryStore } from "../../src/storage/index.js";
-import { until } from "../support/processes.js";
+import { until } from "../../testing/processes.js";
 
 const TOKEN = "exactly-once";
 

@@ -4,7 +4,7 @@
  * and restarted. The control, the same workload at `lww` (direct writes), runs on the same
  * cluster at the same time, so every fault hits both: it must show fractured reads and
  * duplicated effects, which proves the checker sees them; read-atomic must show none of the four
- * anomalies. Each workload (src/txn/check) has 3 writer lanes of DAG runs, 3 of client
+ * anomalies. Each workload (testing/txn) has 3 writer lanes of DAG runs, 3 of client
  * transactions (direct client writes at lww), 5 lanes of forked runs and 5 of plain merges into
  * one shared counter and set (which every writer also merges into), and 3 reader lanes that read
  * a group as a chain, a fork or two sources; every call is retried with its
@@ -28,11 +28,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { userKey } from "../../src/state/index.js";
-import { TxnWorkload } from "../../src/txn/check/index.js";
-import type { SharedReport, TagValue, TxnCheckReport } from "../../src/txn/check/index.js";
+import { TxnWorkload } from "../../testing/txn/index.js";
+import type { SharedReport, TagValue, TxnCheckReport } from "../../testing/txn/index.js";
 import { TXN_PREFIX, tidForRequest } from "../../src/txn/index.js";
-import { FaultCluster, readFinal } from "./fault-cluster.js";
-import type { GateCall } from "./fault-cluster.js";
+import { FaultCluster, readFinal } from "../../testing/txn/fault-cluster.js";
+import type { GateCall } from "../../testing/txn/fault-cluster.js";
 
 type Level = "lww" | "read-atomic";
 type Fault = { kind: "hold" | "commit"; level: Level } | { kind: "redis" };

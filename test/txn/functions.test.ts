@@ -9,8 +9,8 @@ import { TxnAbortedError, TxnFencedError, recordKey } from "../../src/txn/index.
 import { decodeValue } from "../../src/lattice/index.js";
 import type { Store } from "../../src/storage/index.js";
 import { fromWireError, toWireError } from "../../src/errors/index.js";
-import { BackendFixture } from "../support/backends.js";
-import type { BackendName } from "../support/backends.js";
+import { BackendFixture } from "../../testing/backends.js";
+import type { BackendName } from "../../testing/backends.js";
 
 const RA = { consistency: "read-atomic", retries: 0 } as const;
 

@@ -16,7 +16,7 @@ import {
 } from "../../src/lattice/index.js";
 import { UserState } from "../../src/state/index.js";
 import { Transaction, TxnManager, localBackend } from "../../src/txn/index.js";
-import { BACKENDS, BackendFixture } from "../support/backends.js";
+import { BACKENDS, BackendFixture } from "../../testing/backends.js";
 
 async function two(fx: BackendFixture) {
   const stores = [await fx.open(), await fx.open()];

@@ -9,7 +9,7 @@ import {
   localBackend,
   recordKey,
 } from "../../src/txn/index.js";
-import { BACKENDS, BackendFixture } from "../support/backends.js";
+import { BACKENDS, BackendFixture } from "../../testing/backends.js";
 
 /** Two managers (two "nodes"), each over its own client of one backend. */
 async function pair(fx: BackendFixture) {

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { MemoryStore, Stratus } from "../../src/index.js";
 import { StratusProcess } from "../../src/local/index.js";
-import { TxnWorkload, registerTxnCheck } from "../../src/txn/check/index.js";
-import { readFinal } from "./fault-cluster.js";
+import { TxnWorkload, registerTxnCheck } from "../../testing/txn/index.js";
+import { readFinal } from "../../testing/txn/fault-cluster.js";
 
 describe("txn fault workload", () => {
   let store: MemoryStore;

@@ -1,11 +1,12 @@
 /**
  * Send-side back-pressure: a peer that sends requests but never reads its answers must not grow
  * the listener's memory. Over the soft bound of buffered bytes the connection stops reading (so
- * it takes no new requests) until the peer reads again; over the hard bound it is closed.
+ * it takes no new requests) until the peer reads again; an answer that would pass the hard bound
+ * is replaced by a small OVERLOADED error, and the connection stays open.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { describe, it } from "node:test";
-import { OverloadedError } from "../../src/errors/index.js";
 import { encodeFrame } from "../../src/wire/index.js";
 import type { Connection } from "../../src/wire/index.js";
 import { deferred, dial, helloFrame, listen, rawPeer } from "./helpers.js";
@@ -67,14 +68,22 @@ describe("write back-pressure", () => {
     await server.close();
   });
 
-  it("closes a connection whose unread answers pass the hard bound; others are unaffected", async () => {
-    const closed = deferred<Error | undefined>();
+  it("never closes a peer that does not read its answers: those past the hard bound fail alone", async () => {
+    const served = deferred<Connection>();
+    let calls = 0;
+    const all = deferred();
     const server = await listen(
-      { request: (method) => (method === "ping" ? "pong" : answer) },
+      {
+        request: (method) => {
+          if (method === "ping") return "pong";
+          if (++calls === 64) all.resolve();
+          return answer;
+        },
+      },
       {
         maxWriteBufferBytes: 2 * MiB,
         maxWriteBufferHardBytes: 8 * MiB,
-        onConnection: (conn) => void conn.closed.then((e) => closed.resolve(e)),
+        onConnection: (conn) => served.resolve(conn),
       },
     );
     const peer = await rawPeer(server);
@@ -84,13 +93,32 @@ describe("write back-pressure", () => {
       encodeFrame({ t: "req", i: i + 1, m: "big", a: null }),
     );
     peer.socket.write(Buffer.concat([helloFrame(), ...reqs]));
-    const reason = await closed.promise;
-    assert.ok(reason instanceof OverloadedError, String(reason));
-    assert.match(reason.message, /not reading/);
-    const other = await dial(server);
-    assert.equal(await other.request("ping"), "pong");
+    const conn = await served.promise;
+    await all.promise;
+    // 64 MiB of answers against an 8 MiB bound: what waits stays under it, the rest was refused.
+    const { unsentBytes, overloaded } = conn.stats;
+    assert.ok(unsentBytes <= 8 * MiB, `${unsentBytes} bytes queued`);
+    assert.ok(overloaded > 0, "no answer was refused");
+
+    // The peer reads again: every request has its answer, a result or OVERLOADED, and the
+    // connection, never closed, answers a new request.
+    peer.socket.resume();
+    peer.socket.write(encodeFrame({ t: "req", i: 65, m: "ping", a: null }));
+    while (!peer.frames.some((f) => f.i === 65)) await once(peer.socket, "data");
+    const answers = peer.frames.filter((f) => f.t === "res" && typeof f.i === "number");
+    assert.equal(answers.length, 65);
+    const ok = answers.filter((f) => f.ok === true && f.i !== 65);
+    const refused = answers.filter((f) => f.ok === false);
+    assert.equal(ok.length + refused.length, 64);
+    assert.ok(ok.length >= 2, `${ok.length} answers sent`);
+    for (const f of refused) {
+      const e = f.e as { code: string; retryable: boolean };
+      assert.equal(e.code, "OVERLOADED");
+      assert.equal(e.retryable, true);
+    }
+    assert.equal(answers.find((f) => f.i === 65)?.v, "pong");
+    assert.equal(server.connections.size, 1);
     peer.socket.destroy();
-    await other.close();
     await server.close();
   });
 });

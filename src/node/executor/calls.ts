@@ -14,7 +14,8 @@ import {
 } from "../../errors/index.js";
 import { performance } from "node:perf_hooks";
 import { EXTERNAL_OOM_EXIT } from "./memory.js";
-import type { Job, Slot } from "./slot.js";
+import type { Job } from "./job.js";
+import type { Slot } from "./slot.js";
 import { ownValueBytes } from "../../lattice/index.js";
 import { ownBytes } from "./types.js";
 import type { HostCallMsg, Invocation } from "./types.js";
@@ -140,7 +141,8 @@ export function answerHostCall(
   }
   const { call } = job;
   // The end of the time limit, moved from performance.now() to Date.now() time for the host.
-  const limit = Date.now() + (slot.deadline - performance.now());
+  // Whole ms: a limit converted from the run's own deadline must come back as that deadline.
+  const limit = Math.ceil(Date.now() + (slot.deadline - performance.now()));
   const deadline = Math.min(call.deadline ?? Infinity, limit);
   const info = (job.info ??= { id: call.id, run: call.run, fn: call.code.name, deadline });
   if (m.op === "call") info.signal ??= (job.stop ??= new AbortController()).signal;
@@ -182,6 +184,14 @@ export function timeoutError(job: Job): Error {
   });
 }
 
+/** The error of a call stopped because its caller's run reached its deadline first. */
+export function runEndedError(job: Job): Error {
+  const fn = job.call.code.name;
+  return new TimeoutError(`function ${fn} was stopped: its run's deadline passed while it ran`, {
+    details: { function: fn },
+  });
+}
+
 /** The error of the call that was running when its worker exited on its own: OOM or a crash. */
 export function lostWorkerError(slot: Slot, heapMb: number | undefined, externalMb: number): Error {
   const fn = slot.inflight.peek()?.call.code.name ?? "(none)";
@@ -201,4 +211,13 @@ export function lostWorkerError(slot: Slot, heapMb: number | undefined, external
   return new StratusError("INTERNAL", `executor worker crashed while running ${fn}: ${why}`, {
     details: { function: fn },
   });
+}
+
+/** The error of a chained call whose upstream call was lost with its worker. */
+export function chainBroken(job: Job, cause: Error): Error {
+  return new StratusError(
+    "INTERNAL",
+    `function ${job.call.code.name} did not run: the call before it in its chain was lost (${cause.message})`,
+    { retryable: true },
+  );
 }

@@ -12,11 +12,13 @@ import {
   CancelledError,
   FunctionTimeoutError,
   InvalidArgumentError,
+  TimeoutError,
   fromWireError,
 } from "../../errors/index.js";
 import type { MessagePort } from "node:worker_threads";
-import { Inboxes, ValueCache } from "./inbox.js";
-import type { TypedArray } from "./inbox.js";
+import { Inboxes } from "./inboxes.js";
+import { ValueCache } from "./value-cache.js";
+import type { TypedArray } from "./value-cache.js";
 import type { HostCallMsg, HostReplyMsg } from "./types.js";
 import type { HostArgs, HostOp, HostResult } from "./host-calls.js";
 import { REF_MARKER } from "../../function/index.js";
@@ -142,9 +144,14 @@ export class Cancellation {
   }
 
   /** Aborts the signal (once); `code` says why. */
-  abort(code: "CANCELLED" | "FUNCTION_TIMEOUT", why: string): void {
+  abort(code: "CANCELLED" | "FUNCTION_TIMEOUT" | "TIMEOUT", why: string): void {
     if (this.reason !== undefined) return;
-    this.reason = code === "CANCELLED" ? new CancelledError(why) : new FunctionTimeoutError(why);
+    this.reason =
+      code === "CANCELLED"
+        ? new CancelledError(why)
+        : code === "TIMEOUT"
+          ? new TimeoutError(why)
+          : new FunctionTimeoutError(why);
     (this.controller ??= new AbortController()).abort(this.reason);
   }
 }

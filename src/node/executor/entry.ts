@@ -4,20 +4,21 @@
  * Boot time is what autoscaling waits for (a pool grows by dozens of workers on 2 cores), so a
  * worker starts from one plain CommonJS file, worker.bundle.cjs, that esbuild writes from
  * worker.ts and everything it imports, msgpackr included:
- * - from TypeScript sources (tests, `tsx`, benchmarks) once per process, beside worker.ts (ignored
- *   by git), rather than having every worker register tsx and compile the sources again (2-3x
- *   the boot);
+ * - from TypeScript sources (tests, `tsx`, benchmarks) once per process, into the checkout's
+ *   cache folder (node_modules/.cache/stratus/, see {@link BUNDLE_CACHE}), never into src/,
+ *   rather than having every worker register tsx and compile the sources again (2-3x the boot);
  * - for a compiled build by `npm run build` (scripts/bundle-worker.mjs), beside worker.js, which a
  *   build without it starts instead.
  * Why CommonJS and one file: an ES module entry sets up the ESM loader in every worker (~13 ms of
  * CPU each, measured on an empty worker), and msgpackr's Node entry loads its native string
  * extractor (msgpackr-extract, through node-gyp-build) and node:stream in every worker
  * (~20 ms); its plain-JS entry, bundled, costs a fraction of that and encodes the same bytes.
- * Only if the bundle cannot be written (a read-only tree) do workers go through bootstrap.mjs and
- * tsx, as they used to.
+ * Only if the bundle cannot be written (a read-only node_modules) do workers go through
+ * bootstrap.mjs and tsx, as they used to.
  */
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import type * as Esbuild from "esbuild";
@@ -83,17 +84,32 @@ function roomyYoungGeneration(): void {
   setFlagsFromString(`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
 }
 
+/**
+ * Where a process running from TypeScript sources writes its worker bundle: the cache folder of
+ * the checkout's node_modules (where tools keep what they can rebuild). One file per source tree,
+ * named after its path, so that checkouts sharing one node_modules (a symlinked install) never
+ * start each other's workers. The name starts with "worker": thrown.ts finds the worker's own
+ * stack frames by it.
+ */
+export const BUNDLE_CACHE = new URL("../../../node_modules/.cache/stratus/", import.meta.url);
+
+/** The bundle file for the sources at `source` (worker.ts), inside {@link BUNDLE_CACHE}. */
+export function cachedBundle(source: URL): URL {
+  const tree = createHash("sha256").update(fileURLToPath(source)).digest("hex").slice(0, 12);
+  return new URL(`worker-${tree}.bundle.cjs`, BUNDLE_CACHE);
+}
+
 function resolveEntry(): WorkerEntry {
   const plain = withoutPreloads(process.execArgv);
-  // The bundle's name starts with "worker" in this folder, where thrown.ts looks for the
-  // worker's own stack frames.
-  const bundle = new URL("./worker.bundle.cjs", import.meta.url);
   if (!FROM_SOURCE) {
+    const bundle = new URL("./worker.bundle.cjs", import.meta.url);
     const url = existsSync(bundle) ? bundle : new URL("./worker.js", import.meta.url);
     return { url, execArgv: plain };
   }
   const source = new URL("./worker.ts", import.meta.url);
+  const bundle = cachedBundle(source);
   try {
+    mkdirSync(BUNDLE_CACHE, { recursive: true });
     writeWorkerBundle(fileURLToPath(source), fileURLToPath(bundle));
     return { url: bundle, execArgv: plain };
   } catch {

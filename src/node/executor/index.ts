@@ -65,6 +65,7 @@
  * await pool.close();
  * ```
  */
+export { POOL_DEFAULTS } from "./options.js";
 export { ExecutorPool } from "./pool.js";
 export { EXECUTOR_GLOBALS, validateFunctionCode, validateFunctionSource } from "./validate.js";
 export type { ValidateOptions } from "./validate.js";

@@ -11,8 +11,10 @@
  *
  * - in the allocators themselves: the global `ArrayBuffer`, `SharedArrayBuffer`, every typed
  *   array constructor and `Buffer.alloc` / `allocUnsafe` / `allocUnsafeSlow` / `from` / `concat`
- *   are wrapped; a request that would cross the limit is refused before it is made, and
- *   allocations are re-checked once every MiB of them;
+ *   are wrapped; so are the methods that make a new array out of an old one without going
+ *   through a global constructor (`slice`, `map`, `filter`, `toSorted`, `toReversed`, `with`,
+ *   `from`, `of` of typed arrays, and `ArrayBuffer.prototype.slice`): a request that would cross
+ *   the limit is refused before it is made, and allocations are re-checked once every MiB of them;
  * - at every host call (`ctx.get`, `ctx.put`, `ctx.call`, …) and at the end of every invocation;
  * - on a timer, for async code that allocates by other means (`TextEncoder`, `fs`, `zlib`).
  *
@@ -114,7 +116,69 @@ export class MemoryGuard {
       const f = B[name];
       if (typeof f === "function") B[name] = this.wrapFunction(f as () => unknown);
     }
+    this.wrapCopies(global);
     setInterval(() => this.check(), TIMER_MS).unref();
+  }
+
+  /**
+   * Methods that allocate a new array from an existing one. V8 makes their result through its
+   * own intrinsics, not the wrapped globals, so a `slice()` of a big tensor (the README asks for
+   * one before changing a shared tensor) went unchecked. The check uses the source's size, which
+   * bounds what the copy can take (`map`, `slice`, `toSorted`, ...) or is an upper bound of it
+   * (`filter`, a partial `slice`).
+   */
+  private wrapCopies(global: typeof globalThis): void {
+    const typed = Object.getPrototypeOf(global.Uint8Array) as Record<string, unknown> & {
+      prototype: Record<string, unknown>;
+    };
+    const bytesOf = (self: unknown): number => {
+      const b = (self as { byteLength?: unknown } | undefined)?.byteLength;
+      return typeof b === "number" ? b : 0;
+    };
+    for (const name of ["slice", "map", "filter", "toSorted", "toReversed", "with"]) {
+      const f = typed.prototype[name];
+      if (typeof f === "function") {
+        typed.prototype[name] = this.wrapMethod(f as () => unknown, (self) => bytesOf(self));
+      }
+    }
+    for (const name of ["from", "of"]) {
+      const f = typed[name];
+      if (typeof f === "function") {
+        typed[name] = this.wrapMethod(f as () => unknown, (self, args) => {
+          const per = (self as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+          const src = args[0] as { length?: unknown } | undefined;
+          const n = name === "of" ? args.length : typeof src?.length === "number" ? src.length : 0;
+          return n * per;
+        });
+      }
+    }
+    for (const ctor of [global.ArrayBuffer, global.SharedArrayBuffer]) {
+      const proto = (ctor as unknown as { prototype?: Record<string, unknown> }).prototype;
+      const f = proto?.slice;
+      if (proto !== undefined && typeof f === "function") {
+        proto.slice = this.wrapMethod(f as () => unknown, (self) => bytesOf(self));
+      }
+    }
+  }
+
+  /** `f` with a check of the bytes its result can take (`size`) before it runs. */
+  private wrapMethod(
+    f: (...a: unknown[]) => unknown,
+    size: (self: unknown, args: unknown[]) => number,
+  ): (...a: unknown[]) => unknown {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const guard = this;
+    // A plain function, not a Proxy: V8's fast paths for these built-ins stay for small arrays.
+    return {
+      [f.name](this: unknown, ...args: unknown[]): unknown {
+        const n = size(this, args);
+        if (n >= RECHECK_BYTES) guard.check(n);
+        const made = f.apply(this, args);
+        const bytes = (made as { byteLength?: unknown } | undefined)?.byteLength;
+        if (typeof bytes === "number") guard.counted(bytes);
+        return made;
+      },
+    }[f.name] as (...a: unknown[]) => unknown;
   }
 
   private wrapConstructor(ctor: new (...a: unknown[]) => object): unknown {

@@ -5,6 +5,25 @@ import { InvalidArgumentError } from "../../errors/index.js";
 import { positiveFinite } from "./calls.js";
 import type { ExecutorPoolOptions } from "./types.js";
 
+/**
+ * The pool's defaults, read by whoever restates them (the `stratus` flags, the process): each
+ * field's meaning is documented on {@link ExecutorPoolOptions}.
+ */
+export const POOL_DEFAULTS = {
+  /** Time limit of a call whose code sets none (`defaultTimeoutMs`). */
+  defaultTimeoutMs: 60_000,
+  /** The cap on every call's time limit (`maxTimeoutMs`): 15 minutes, as on AWS Lambda. */
+  maxTimeoutMs: 900_000,
+  /** Each worker's heap limit, `resourceLimits.maxOldGenerationSizeMb`. */
+  maxOldGenerationSizeMb: 512,
+  /** Calls handed to a worker ahead of its current one (`pipelineDepth`). */
+  pipelineDepth: 4,
+  /** How long a cancelled or timed-out call has to settle (`cancelGraceMs`). */
+  cancelGraceMs: 1000,
+  /** Each worker's cache of stored values (`valueCacheBytes`). */
+  valueCacheBytes: 128 * 1024 * 1024,
+} as const;
+
 /** {@link ExecutorPoolOptions} with every default filled in (see each field's doc there). */
 export interface ResolvedPoolOptions {
   maxExtra: number;
@@ -27,25 +46,30 @@ export function resolvePoolOptions(opts: ExecutorPoolOptions): ResolvedPoolOptio
   if (!Number.isInteger(extra) || extra < 0) {
     throw InvalidArgumentError.field("maxExtraWorkers", "must be an integer ≥ 0");
   }
-  const depth = opts.pipelineDepth ?? 4;
+  const depth = opts.pipelineDepth ?? POOL_DEFAULTS.pipelineDepth;
   if (!positiveInt(depth)) throw InvalidArgumentError.field("pipelineDepth", "must be ≥ 1");
-  const max = opts.maxTimeoutMs ?? 900_000;
+  const max = opts.maxTimeoutMs ?? POOL_DEFAULTS.maxTimeoutMs;
   if (!positiveFinite(max)) throw InvalidArgumentError.field("maxTimeoutMs", "must be > 0");
-  const timeout = opts.defaultTimeoutMs ?? Math.min(60_000, max);
+  const timeout = opts.defaultTimeoutMs ?? Math.min(POOL_DEFAULTS.defaultTimeoutMs, max);
   if (!positiveFinite(timeout)) {
     throw InvalidArgumentError.field("defaultTimeoutMs", "must be > 0");
   }
   const boots = opts.bootConcurrency ?? Math.max(2, availableParallelism());
   if (!positiveInt(boots)) throw InvalidArgumentError.field("bootConcurrency", "must be ≥ 1");
-  const grace = opts.cancelGraceMs ?? 1000;
+  const grace = opts.cancelGraceMs ?? POOL_DEFAULTS.cancelGraceMs;
   if (!positiveFinite(grace)) throw InvalidArgumentError.field("cancelGraceMs", "must be > 0");
   const rl = opts.resourceLimits ?? {};
-  const limits: ResourceLimits = { maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? 512 };
+  const limits: ResourceLimits = {
+    maxOldGenerationSizeMb: rl.maxOldGenerationSizeMb ?? POOL_DEFAULTS.maxOldGenerationSizeMb,
+  };
   if (rl.maxYoungGenerationSizeMb !== undefined) {
     limits.maxYoungGenerationSizeMb = rl.maxYoungGenerationSizeMb;
   }
   if (rl.stackSizeMb !== undefined) limits.stackSizeMb = rl.stackSizeMb;
-  const externalMb = opts.maxExternalMemoryMb ?? limits.maxOldGenerationSizeMb ?? 512;
+  const externalMb =
+    opts.maxExternalMemoryMb ??
+    limits.maxOldGenerationSizeMb ??
+    POOL_DEFAULTS.maxOldGenerationSizeMb;
   if (!positiveFinite(externalMb)) {
     throw InvalidArgumentError.field("maxExternalMemoryMb", "must be > 0");
   }
@@ -56,7 +80,7 @@ export function resolvePoolOptions(opts: ExecutorPoolOptions): ResolvedPoolOptio
     defaultTimeoutMs: Math.min(timeout, max),
     bootConcurrency: boots,
     cancelGraceMs: grace,
-    valueCacheBytes: opts.valueCacheBytes ?? 128 * 1024 * 1024,
+    valueCacheBytes: opts.valueCacheBytes ?? POOL_DEFAULTS.valueCacheBytes,
     limits,
     externalMb,
   };

@@ -23,22 +23,26 @@ import {
   ClosedError,
   InvalidArgumentError,
   StratusError,
+  backoffMs,
   fromWireError,
 } from "../../errors/index.js";
 import {
   answerHostCall,
+  chainBroken,
   checkInvocation,
   lateError,
   lostWorkerError,
+  runEndedError,
   timeoutError,
   toWorker,
 } from "./calls.js";
 import { Deque } from "./deque.js";
 import { positiveInt, resolvePoolOptions } from "./options.js";
 import type { ResolvedPoolOptions } from "./options.js";
+import { newJob } from "./job.js";
+import type { Job } from "./job.js";
 import { Slot, link } from "./slot.js";
-import type { Job } from "./slot.js";
-import { codeKey, ownBytes } from "./types.js";
+import { ownBytes } from "./types.js";
 import type { HostHandler } from "./host-calls.js";
 import type {
   ChainOptions,
@@ -169,38 +173,14 @@ export class ExecutorPool {
   }
 
   private job(call: Invocation, resolve: (b: Uint8Array) => void, reject: (e: Error) => void): Job {
-    {
-      // The operator's cap wins over what the function asked for.
-      const timeoutMs = Math.min(
-        call.code.timeoutMs ?? this.o.defaultTimeoutMs,
-        this.o.maxTimeoutMs,
-      );
-      // Settled once: a cancelled call is answered before its worker answers it.
-      let settled = false;
-      const job: Job = {
-        call,
-        key: codeKey(call.code),
-        timeoutMs,
-        resolve: (b) => {
-          if (settled) return;
-          settled = true;
-          this.jobs.delete(call.id);
-          this.observed(job, true);
-          resolve(b);
-        },
-        reject: (e) => {
-          if (settled) return;
-          settled = true;
-          this.jobs.delete(call.id);
-          this.observed(job, false);
-          reject(e);
-        },
-        info: undefined,
-        queuedAt: performance.now(),
-      };
-      this.jobs.set(call.id, job);
-      return job;
-    }
+    // The operator's cap wins over what the function asked for.
+    const timeoutMs = Math.min(call.code.timeoutMs ?? this.o.defaultTimeoutMs, this.o.maxTimeoutMs);
+    const job = newJob(call, timeoutMs, resolve, reject, (settled, ok) => {
+      this.jobs.delete(call.id);
+      this.observed(settled, ok);
+    });
+    this.jobs.set(call.id, job);
+    return job;
   }
 
   /** Tells the observer how long `job` waited for its worker and how long it took in all. */
@@ -522,7 +502,14 @@ export class ExecutorPool {
     const head = slot.inflight.peek()!;
     head.startedAt = now;
     // One abandoned while posted answers at once, without running: it gets the grace only.
-    slot.arm(now + (head.abandoned === undefined ? head.timeoutMs : this.o.cancelGraceMs), now);
+    if (head.abandoned !== undefined) return slot.arm(now + this.o.cancelGraceMs, now);
+    // Its own time limit, or its caller's run's deadline when that comes first: nobody waits
+    // for the result past it, so the executor is not held for it.
+    const limit = now + head.timeoutMs;
+    const runEnd =
+      head.call.deadline === undefined ? Infinity : now + (head.call.deadline - Date.now());
+    head.runEndsFirst = runEnd < limit;
+    slot.arm(Math.min(limit, runEnd), now);
   }
 
   /** The head of `slot` settled: account for it, time the next one, refill the worker. */
@@ -570,7 +557,9 @@ export class ExecutorPool {
       }
       // Past its time limit it is answered and told to stop; past the grace after that (or
       // after a cancel) its worker goes.
-      if (job.abandoned === undefined)
+      if (job.abandoned === undefined && job.runEndsFirst === true)
+        this.abandon(slot, job, "TIMEOUT", runEndedError(job));
+      else if (job.abandoned === undefined)
         this.abandon(slot, job, "FUNCTION_TIMEOUT", timeoutError(job));
       else this.lose(slot, job.abandoned);
     },
@@ -626,20 +615,11 @@ export class ExecutorPool {
       }
     }
     if (this.respawnTimer !== undefined) return;
-    const delay = Math.min(100 * 2 ** this.bootFailures, 5_000);
+    const delay = backoffMs(this.bootFailures);
     this.respawnTimer = setTimeout(() => {
       this.respawnTimer = undefined;
       this.fill(true);
     }, delay);
     this.respawnTimer.unref();
   }
-}
-
-/** The error of a chained call whose upstream call was lost with its worker. */
-function chainBroken(job: Job, cause: Error): Error {
-  return new StratusError(
-    "INTERNAL",
-    `function ${job.call.code.name} did not run: the call before it in its chain was lost (${cause.message})`,
-    { retryable: true },
-  );
 }

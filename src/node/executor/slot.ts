@@ -4,11 +4,11 @@
  */
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { MessagePort, ResourceLimits } from "node:worker_threads";
+import { CodeCache } from "./code-cache.js";
 import { Deque } from "./deque.js";
 import { workerEntry } from "./entry.js";
-import { CODE_CACHE_LIMIT } from "./types.js";
-import type { DownMsg, Invocation, MailMsg, PeerMsg, UpMsg } from "./types.js";
-import type { HostInvocation } from "./host-calls.js";
+import type { Job } from "./job.js";
+import type { DownMsg, PeerMsg, UpMsg } from "./types.js";
 
 /**
  * Connects two workers with a channel of their own, so their messages skip the main thread.
@@ -23,40 +23,6 @@ export function link(a: Slot, b: Slot): void {
   const { port1, port2 } = new MessageChannel();
   a.sendPort(b.num, port1);
   b.sendPort(a.num, port2);
-}
-
-/** A call waiting in the pool or posted to a worker. */
-export interface Job {
-  call: Invocation;
-  key: string;
-  timeoutMs: number;
-  resolve: (bytes: Uint8Array) => void;
-  reject: (e: Error) => void;
-  /** Built on the first host call only; most invocations make none. */
-  info: HostInvocation | undefined;
-  /** Messages for this invocation so far; posted again if it moves to a replacement worker. */
-  mail?: MailMsg[];
-  /** The worker it was handed to, if any. */
-  slot?: Slot;
-  /** In a chain: the calls that run after this one in the same worker, in order. */
-  dependents?: Job[];
-  /** In a chain: the call whose result is this one's first argument. */
-  upstream?: Job;
-  /** In a chain: a call follows this one, so the worker keeps its result ("drop": only there). */
-  keep?: true | "drop";
-  /**
-   * Answered already (cancelled, or past its time limit) while its worker has it: the worker was
-   * told to stop it, its host calls are refused, and whatever it answers is dropped. Its worker
-   * is replaced only if it does not settle within the pool's grace period.
-   */
-  abandoned?: Error;
-  /** Made on its first nested call: aborted with it, so the nested runs are cancelled too. */
-  stop?: AbortController;
-  /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
-  nested?: number;
-  /** `performance.now()` when it was queued, and when it became its worker's running call. */
-  queuedAt: number;
-  startedAt?: number;
 }
 
 /** What a slot reports to its pool. */
@@ -100,8 +66,8 @@ export class Slot {
   /** performance.now() by which the head invocation must finish. */
   deadline = Infinity;
 
-  private readonly known = new Map<string, true>();
-  private lastKey = "";
+  /** The worker's code cache as the worker will hold it: the same class, fed the same keys. */
+  private readonly code = new CodeCache<true>();
   private outbox: DownMsg[] = [];
   /** ArrayBuffers that move (not copy) to the worker with the next flush. */
   private transfer: ArrayBuffer[] = [];
@@ -163,24 +129,17 @@ export class Slot {
 
   /** True when the worker holds (or was sent) the compiled code of `key`. */
   knows(key: string): boolean {
-    return this.known.has(key);
+    return this.code.has(key);
   }
 
   /**
-   * Records that an invocation of `key` is being posted, exactly as the worker will on arrival
-   * (least-recently-used order, same limit). Returns true when the code must travel with it.
+   * Records that an invocation of `key` is being posted, as the worker records its arrival.
+   * Returns true when the code must travel with it.
    */
   admit(key: string): boolean {
-    const had = this.known.has(key);
-    if (!had) {
-      this.known.set(key, true);
-      if (this.known.size > CODE_CACHE_LIMIT) this.known.delete(this.known.keys().next().value!);
-    } else if (key !== this.lastKey) {
-      this.known.delete(key);
-      this.known.set(key, true);
-    }
-    this.lastKey = key;
-    return !had;
+    const travels = !this.code.has(key);
+    this.code.admit(key, travels ? true : undefined);
+    return travels;
   }
 
   /**

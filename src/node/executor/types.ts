@@ -138,12 +138,6 @@ export interface ExecutorPoolStats {
   completed: number;
 }
 
-/**
- * How many function versions a worker keeps compiled. The pool mirrors the worker's cache (same
- * operations in the same order) so it knows when it must send the source again.
- */
-export const CODE_CACHE_LIMIT = 256;
-
 /** Cache key of one function version. NUL cannot appear in either part's meaning. */
 export function codeKey(code: FunctionCode): string {
   return `${code.name}\u0000${code.version}`;
@@ -206,7 +200,7 @@ export interface AbortMsg {
   t: "abort";
   inv: string;
   /** The error's code and message: `signal.reason`, and the answer of an item never started. */
-  code: "CANCELLED" | "FUNCTION_TIMEOUT";
+  code: "CANCELLED" | "FUNCTION_TIMEOUT" | "TIMEOUT";
   why: string;
 }
 

@@ -11,12 +11,13 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { decodeValue, encodeValueOwned } from "../../lattice/values.js";
 import { FunctionError, toWireError } from "../../errors/index.js";
+import { CodeCache } from "./code-cache.js";
 import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
 import { Cancellation, Ctx, HostLink } from "./ctx.js";
 import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
-import { BEFORE_EXIT, CODE_CACHE_LIMIT } from "./types.js";
+import { BEFORE_EXIT } from "./types.js";
 import { REF_MARKER } from "../../function/index.js";
 // The file, not the txn index: a worker loads no storage code.
 import { ClientTransactions } from "../../txn/handle.js";
@@ -79,23 +80,15 @@ const results = new Map<string, Uint8Array | null>();
 /** The invocation running now; one at a time, so one variable. */
 let current: Item | undefined;
 
-// Compiled versions, least recently used first. Updated on arrival (not when run), in the same
-// way the pool updates its mirror, so both agree on which versions this worker holds.
-const cache = new Map<string, Entry>();
-let lastKey = "";
+/** Compiled versions; the pool's handle on this worker mirrors it (see code-cache.ts). */
+const cache = new CodeCache<Entry>();
 
+/** The version an invocation runs: the one that came with it, else the one this worker kept. */
 function admit(m: RunMsg): Entry | undefined {
-  let entry = cache.get(m.k);
-  if (m.c !== undefined) {
-    entry = { code: m.c, initDone: false, state: undefined };
-    cache.set(m.k, entry);
-    if (cache.size > CODE_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  } else if (entry !== undefined && m.k !== lastKey) {
-    cache.delete(m.k);
-    cache.set(m.k, entry);
-  }
-  lastKey = m.k;
-  return entry;
+  return cache.admit(
+    m.k,
+    m.c === undefined ? undefined : { code: m.c, initDone: false, state: undefined },
+  );
 }
 
 const queue: (Item | undefined)[] = [];
@@ -129,7 +122,7 @@ port.on("message", (batch: DownMsg[]) => {
  * the running one sees its signal aborted and its `recv` woken; one still queued here is answered
  * without running when its turn comes. The pool counts on an answer for each, in order.
  */
-function abort(id: string, code: "CANCELLED" | "FUNCTION_TIMEOUT", why: string): void {
+function abort(id: string, code: "CANCELLED" | "FUNCTION_TIMEOUT" | "TIMEOUT", why: string): void {
   if (current?.id === id) {
     current.cancel.abort(code, why);
     link.inboxes.drop(id);

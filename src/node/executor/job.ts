@@ -1,0 +1,80 @@
+/**
+ * One call as the pool tracks it, from the queue to its answer: what it runs, its time limit,
+ * the worker it was handed to, its place in a chain, and the mail and nested calls it has.
+ */
+import { performance } from "node:perf_hooks";
+import type { Slot } from "./slot.js";
+import { codeKey } from "./types.js";
+import type { Invocation, MailMsg } from "./types.js";
+import type { HostInvocation } from "./host-calls.js";
+
+/** A call waiting in the pool or posted to a worker. */
+export interface Job {
+  call: Invocation;
+  key: string;
+  timeoutMs: number;
+  resolve: (bytes: Uint8Array) => void;
+  reject: (e: Error) => void;
+  /** Built on the first host call only; most invocations make none. */
+  info: HostInvocation | undefined;
+  /** Messages for this invocation so far; posted again if it moves to a replacement worker. */
+  mail?: MailMsg[];
+  /** The worker it was handed to, if any. */
+  slot?: Slot;
+  /** In a chain: the calls that run after this one in the same worker, in order. */
+  dependents?: Job[];
+  /** In a chain: the call whose result is this one's first argument. */
+  upstream?: Job;
+  /** In a chain: a call follows this one, so the worker keeps its result ("drop": only there). */
+  keep?: true | "drop";
+  /**
+   * Answered already (cancelled, or past its time limit) while its worker has it: the worker was
+   * told to stop it, its host calls are refused, and whatever it answers is dropped. Its worker
+   * is replaced only if it does not settle within the pool's grace period.
+   */
+  abandoned?: Error;
+  /** Made on its first nested call: aborted with it, so the nested runs are cancelled too. */
+  stop?: AbortController;
+  /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
+  nested?: number;
+  /** Its caller's run ends before its own time limit: stopping it then is a `TIMEOUT`. */
+  runEndsFirst?: boolean;
+  /** `performance.now()` when it was queued, and when it became its worker's running call. */
+  queuedAt: number;
+  startedAt?: number;
+}
+
+/**
+ * A job for `call`, answered at most once: a cancelled call is answered before its worker
+ * answers it, and what the worker says later is dropped. `settled` runs once, before the caller
+ * hears the outcome.
+ */
+export function newJob(
+  call: Invocation,
+  timeoutMs: number,
+  resolve: (b: Uint8Array) => void,
+  reject: (e: Error) => void,
+  settled: (job: Job, ok: boolean) => void,
+): Job {
+  let done = false;
+  const job: Job = {
+    call,
+    key: codeKey(call.code),
+    timeoutMs,
+    resolve: (b) => {
+      if (done) return;
+      done = true;
+      settled(job, true);
+      resolve(b);
+    },
+    reject: (e) => {
+      if (done) return;
+      done = true;
+      settled(job, false);
+      reject(e);
+    },
+    info: undefined,
+    queuedAt: performance.now(),
+  };
+  return job;
+}

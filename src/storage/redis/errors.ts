@@ -8,6 +8,9 @@ import {
 
 const UNAVAILABLE = [
   "Connection is closed",
+  // A pipeline answered only in part when the connection dropped: ioredis aborts the rest, whose
+  // outcome is unknown. Every Stratus write is a merge, so trying it again is safe.
+  "Command aborted due to connection close",
   "connect ECONNREFUSED",
   "ECONNRESET",
   "EPIPE",

@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { judge, writeReport } from "../../bench/report/report.js";
+import { judge, worstOf, writeReport } from "../../bench/report/report.js";
+import { HISTORY_RUNS, readHistory, runBenchmark } from "../../bench/lib/harness.js";
 import type { Targets } from "../../bench/report/report.js";
 
 const fixtures = join(import.meta.dirname, "fixtures", "results");
@@ -52,6 +53,12 @@ describe("bench: report", () => {
     assert.match(row("beta", "p50_ms"), /✅ pass/);
     assert.match(row("gamma", "ratio"), /\| – \| >= 5 \| ⬜ not run \|/);
     assert.match(md, /3 of 5 targets met, 1 short, 1 not run\./);
+    // The last three quick runs (the full run between them does not count): the latest speedup
+    // passes, but one of the three did not; lost was 0 in each.
+    assert.match(row("alpha", "speedup"), /\| 1\.90 ❌ not in all 3 \|/);
+    assert.match(row("alpha", "overhead"), /\| 1\.80 ❌ not in all 3 \|/);
+    assert.match(row("alpha", "lost"), /\| 0 ✅ met in all 3 \|/);
+    assert.match(row("beta", "p50_ms"), /\| fewer than 3 \|/);
     assert.match(md, /\| `peer_ops` \| 120 \|/, "every metric listed, not only targeted ones");
     assert.match(md, /!\[every metric against its target\]\(benchmarks\/targets\.png\)/);
 
@@ -61,6 +68,27 @@ describe("bench: report", () => {
       const { width, height } = pngSize(join(chartsDir, f));
       assert.ok(width > 100 && height > 50, `${f}: ${width}x${height}`);
     }
+  });
+
+  it("the worst of three runs is the lowest for >=, the highest for <=, the miss for ==", () => {
+    assert.equal(worstOf(">=", 2, [3, 1.5, 2.5]), 1.5);
+    assert.equal(worstOf("<=", 1.5, [1.2, 1.6, 1.4]), 1.6);
+    assert.equal(worstOf("==", 0, [0, 2, 0]), 2);
+    assert.equal(worstOf(">=", 2, [3, undefined, 2.5]), undefined);
+  });
+
+  it("each run of a benchmark is kept in its history, the newest last, up to a bound", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stratus-history-"));
+    let n = 0;
+    const b = { name: "tiny", description: "", run: () => Promise.resolve({ n: n++ }) };
+    for (let i = 0; i < HISTORY_RUNS + 2; i++) await runBenchmark(b, i % 2 === 0, dir);
+    const runs = readHistory(dir, "tiny");
+    assert.equal(runs.length, HISTORY_RUNS);
+    assert.deepEqual(
+      runs.map((r) => r.metrics["n"]),
+      Array.from({ length: HISTORY_RUNS }, (_, i) => i + 2),
+    );
+    assert.equal(runs[0]?.quick, true);
   });
 
   it("bench/run.ts refuses an unknown benchmark with its usage", async () => {

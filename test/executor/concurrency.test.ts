@@ -6,8 +6,8 @@ import { CODE_CACHE_LIMIT } from "../../src/node/executor/code-cache.js";
 import { barrier, run, startPool } from "./memory-host.js";
 
 describe("concurrency", () => {
-  it("runs one call at a time per worker: two run together on two workers, a third waits", async () => {
-    const { pool, host } = await startPool({ size: 2 });
+  it("runs one call at a time per worker with concurrency 1: two run together on two workers, a third waits", async () => {
+    const { pool, host } = await startPool({ size: 2, defaultConcurrency: 1 });
     try {
       const events: string[] = [];
       const firstTwo = host.sends("started", 2);

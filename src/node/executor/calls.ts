@@ -109,6 +109,10 @@ export function checkInvocation(call: Invocation): InvalidArgumentError | undefi
   if (c.timeoutMs !== undefined && !positiveFinite(c.timeoutMs)) {
     return InvalidArgumentError.field("code.timeoutMs", "must be a finite number > 0");
   }
+  const n = c.concurrency;
+  if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
+    return InvalidArgumentError.field("code.concurrency", "must be an integer ≥ 1");
+  }
   if (call.deadline !== undefined && !Number.isFinite(call.deadline)) {
     return InvalidArgumentError.field("deadline", "must be a finite number (Date.now() ms)");
   }

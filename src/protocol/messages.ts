@@ -205,6 +205,10 @@ export interface NodeInfo {
   id: string;
   addr: string;
   executors: number;
+  /**
+   * Executors' worth of calls running or posted to them: each call counts 1 / its function's
+   * concurrency, so `busy / executors` is the share of the node's capacity in use.
+   */
   busy: number;
   queued: number;
   /** Bytes cached per key, largest first (bounded list). */

@@ -309,6 +309,31 @@ describe("concurrent invocations in one worker", () => {
     }
   });
 
+  it("a fused chain holds one slot at a time: its next call waits for the one before it, not for others", async () => {
+    const { pool, host } = await startPool({ size: 1 });
+    try {
+      const two = waiter({ concurrency: 2 });
+      // Follows the waiter in the chain: gets its result as its first argument.
+      const tag = fn("tag", "(ctx, prev) => ['after', prev[0], prev[1]]", { concurrency: 2 });
+      const started = host.sends("started", 2);
+      const chain = pool.invokeChain([
+        { id: "head", code: two, args: [] },
+        { id: "next", code: tag, args: [] },
+      ]);
+      const other = run(pool, two, [], "other");
+      // The head and the other call fill both slots: the chain's next call took none.
+      assert.deepEqual(((await started) as string[]).sort(), ["head", "other"]);
+      host.deliver("head", encodeValue("h"));
+      const [head, next] = await Promise.all(chain);
+      assert.deepEqual(decodeValue(head as Uint8Array), ["head", "h", false]);
+      assert.deepEqual(decodeValue(next as Uint8Array), ["after", "head", "h"]);
+      host.deliver("other", encodeValue("o"));
+      assert.deepEqual(await other, ["other", "o", false]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("refuses a concurrency that is not a positive integer", async () => {
     const { pool } = await startPool({ size: 1 });
     try {

@@ -7,7 +7,10 @@
  * reached 90% of that peak, and (judging the peak against what this machine can do) 90% of a
  * fixed pool of 64 executors measured in the same run under the same 64 clients; and how long
  * after the load stopped the node was back to 1 executor (idle grace period 3 s). Also how long
- * after the step all 64 workers had booted, which separates the boots' pace from the rest.
+ * after the step all the workers it grew to had booted, which separates the boots' pace from the
+ * rest, and how many workers it had at the peak: the function has the default concurrency (each
+ * worker runs several sleeps at once), so the autoscaler, which counts a call as 1 / its
+ * concurrency of an executor, needs far fewer than 64.
  */
 import { StratusProcess } from "../src/cluster/index.js";
 import { Stratus } from "../src/index.js";
@@ -127,7 +130,7 @@ const autoscaling: Benchmark = {
       clearInterval(sampler);
       await l.stop();
       const stopped = performance.now();
-      const sizeAtPeak = proc.node!.stats().pool.size;
+      const { size: sizeAtPeak, workers: workersAtPeak } = proc.node!.stats().pool;
       const rates = windows(l.done, step, stopped);
       const peak = Math.max(...rates.map((r) => r.rps));
       const first = (level: number): number => rates.find((r) => r.rps >= level)?.end ?? NaN;
@@ -141,7 +144,7 @@ const autoscaling: Benchmark = {
       ctx.log(`calls/s by second: ${each.map((r) => r.rps).join(" ")}`);
       const readyEach = ready.filter((_, i) => (i + 1) % (1000 / BIN_MS) === 0);
       ctx.log(`booted executors by second: ${readyEach.join(" ")}`);
-      const allIn = ready.findIndex((n) => n >= CLIENTS);
+      const allIn = ready.findIndex((n) => n >= sizeAtPeak);
       let down = NaN;
       const limit = performance.now() + GRACE_MS + 30_000;
       while (performance.now() < limit) {
@@ -158,6 +161,7 @@ const autoscaling: Benchmark = {
         fixed_64_rps: Math.round(fixedRps),
         peak_vs_fixed_64: peak / fixedRps,
         ideal_rps: (CLIENTS * 1000) / 50,
+        workers_at_peak: workersAtPeak,
         executors_at_peak: sizeAtPeak,
         seconds_to_all_booted: allIn < 0 ? NaN : ((allIn + 1) * BIN_MS) / 1000,
         seconds_to_scale_down: down,

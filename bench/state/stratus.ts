@@ -62,9 +62,9 @@ async function startRedis(dir: string): Promise<{ url: string; proc: ChildProces
 }
 
 /**
- * Executors of each `stratus up`. An executor runs one invocation at a time, and an increment
- * spends most of its time waiting for the store's answer: an I/O-bound function is deployed with
- * more executors than cores, as the scaling benchmark shows for sleeping functions.
+ * Executors of each `stratus up`, kept as before so runs compare. An increment spends most of
+ * its time waiting for the store's answer; each executor runs up to the function's concurrency
+ * (the default, 8) of them at once.
  */
 const EXECUTORS = "16";
 

@@ -21,6 +21,7 @@ import type { Context, StratusFunction } from "../function/index.js";
 import {
   DEFAULT_FUTURE_WAIT_MS,
   DEFAULT_RUN_TIMEOUT_MS,
+  MAX_CONCURRENCY,
   REPLY_SLACK_MS,
   isFuturePush,
   nameMap,
@@ -52,6 +53,14 @@ export interface RegisterOptions<State = unknown> {
    * it to its `--max-timeout-ms`. @default 60000
    */
   timeoutMs?: number;
+  /**
+   * How many invocations of this function one executor runs at once while they await (storage,
+   * nested calls, messages, timers): an integer from 1 to 1024 (else `INVALID_ARGUMENT`); each
+   * node clamps it to its own cap (16 by default). `1` gives every invocation an executor to
+   * itself: its memory limit exactly, and no other call's failure to share.
+   * @default 8
+   */
+  concurrency?: number;
 }
 
 /** Options of a call. */
@@ -241,9 +250,11 @@ export class Stratus {
   ): Promise<void> {
     if (typeof fn !== "function") throw new BadFunctionError(`${name}: not a function`);
     checkTimeout(name, options.timeoutMs);
+    checkConcurrency(name, options.concurrency);
     const req: GatewayRequest<"fn.register"> = { name, source: fn.toString() };
     if (options.init !== undefined) req.init = options.init.toString();
     if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
+    if (options.concurrency !== undefined) req.concurrency = options.concurrency;
     await this.rpc("fn.register", req);
   }
 
@@ -580,6 +591,16 @@ function scheduledArgs(args: unknown[]): Arg[] {
     throw new InvalidArgumentError("scheduled arguments cannot hold references (ref())");
   }
   return encoded;
+}
+
+/** A function's concurrency, checked here as its time limit is (see below). */
+function checkConcurrency(name: string, n: unknown): void {
+  if (n === undefined) return;
+  if (!(Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_CONCURRENCY)) {
+    throw new InvalidArgumentError(
+      `${name}: concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, not ${typeof n === "number" ? n : typeof n}`,
+    );
+  }
 }
 
 /**

@@ -389,8 +389,10 @@ export class StratusProcess {
           const s = statsNode.stats();
           return {
             executors: s.pool.size,
-            busy: s.pool.busy,
-            inflight: s.pool.queued + s.pool.posted,
+            // Counted in executors, each call 1 / its concurrency: a node's capacity is its
+            // executors times the concurrency of what it runs, and autoscaling sizes for that.
+            busy: s.pool.load,
+            inflight: s.pool.load + s.pool.queuedLoad,
             hits: s.cache.hits,
             misses: s.cache.misses,
             cacheKeys: s.cache.keys,

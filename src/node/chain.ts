@@ -175,6 +175,7 @@ export class ChainRunner {
     if (def.exportName !== undefined) code.exportName = def.exportName;
     if (def.init !== undefined) code.init = def.init;
     if (def.timeoutMs !== undefined) code.timeoutMs = def.timeoutMs;
+    if (def.concurrency !== undefined) code.concurrency = def.concurrency;
     return code;
   }
 

@@ -201,7 +201,8 @@ export class Node {
       id: this.id,
       addr: this.o.addr,
       executors: s.size,
-      busy: s.busy,
+      // In executors: a call counts 1 / its function's concurrency (see ExecutorPoolStats.load).
+      busy: s.load,
       queued: s.queued,
       cached: this.cache.top(),
       startedAt: this.startedAt,

@@ -12,6 +12,7 @@
 import { InvalidArgumentError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
+import { MAX_CONCURRENCY } from "./messages.js";
 import type { Consistency } from "./messages.js";
 import { MAX_SESSION_KEYS } from "./session.js";
 import {
@@ -103,6 +104,7 @@ export interface GatewayApi {
       exportName?: string;
       init?: string;
       timeoutMs?: number;
+      concurrency?: number;
     };
     response: { name: string; version: string };
   };
@@ -221,6 +223,7 @@ const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
       exportName: str(256),
       init: str(Number.MAX_SAFE_INTEGER),
       timeoutMs: finite,
+      concurrency: int(1, MAX_CONCURRENCY),
     },
   ),
   "dag.register": exact({ name, spec: dagSpec }),

@@ -148,6 +148,8 @@ export interface FunctionDef {
   exportName?: string;
   init?: string;
   timeoutMs?: number;
+  /** Invocations one executor runs at once (see `RegisterOptions.concurrency`). */
+  concurrency?: number;
   version: string;
 }
 
@@ -166,6 +168,9 @@ export interface DagDef {
  * HTTP ingress all read it from here.
  */
 export const DEFAULT_RUN_TIMEOUT_MS = 120_000;
+
+/** The largest `concurrency` a function may register with (each node also clamps to its cap). */
+export const MAX_CONCURRENCY = 1024;
 
 /** How long a reader of a future waits for its result when it names no limit: as long as a run. */
 export const DEFAULT_FUTURE_WAIT_MS = DEFAULT_RUN_TIMEOUT_MS;
@@ -200,6 +205,10 @@ export interface NodeInfo {
   id: string;
   addr: string;
   executors: number;
+  /**
+   * Executors' worth of calls running or posted to them: each call counts 1 / its function's
+   * concurrency, so `busy / executors` is the share of the node's capacity in use.
+   */
   busy: number;
   queued: number;
   /** Bytes cached per key, largest first (bounded list). */

@@ -225,6 +225,8 @@ export class Gateway {
       }
       def.timeoutMs = p.timeoutMs;
     }
+    // The shape check admits integers 1…MAX_CONCURRENCY only; nodes clamp to their own cap.
+    if (p.concurrency !== undefined) def.concurrency = p.concurrency;
     const full = await this.o.registry.putFunction(def);
     return { name, version: full.version };
   }

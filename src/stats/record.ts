@@ -23,10 +23,13 @@ export interface FnWindow {
 
 /** A node's load and cache figures in one snapshot. */
 export interface NodeFigures {
-  /** Executor workers it is sized for, and those running calls now. */
+  /**
+   * Executor workers it is sized for, and how many executors' worth of calls run now (each call
+   * counts 1 / its function's concurrency).
+   */
   executors: number;
   busy: number;
-  /** Calls on the node now: running, posted to a worker, or queued for one. */
+  /** Calls on the node now (running, posted to a worker, or queued for one), counted as `busy`. */
   inflight: number;
   /** Share of executor time busy over the window, 0…1 (sampled). */
   utilisation: number;

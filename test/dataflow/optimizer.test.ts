@@ -85,8 +85,10 @@ describe("dataflow optimizer passes on a 2-node cluster over Redis", () => {
   });
 
   it("compete: the losing replica is cancelled and its executor is free at once", async () => {
+    // Alone in its executor (concurrency 1): nothing starts beside it.
     await cloud.register("hog", async () => new Promise((r) => setTimeout(r, 60_000)), {
       timeoutMs: 2_000,
+      concurrency: 1,
     });
     await cloud.register("probe", async (ctx) => ctx.id());
     // Control: a long call occupies A's only executor, and a call behind it cannot start.

@@ -38,7 +38,7 @@ const sleeper = fn(
 
 describe("executor cancel", () => {
   it("a call posted behind a running one is answered at once and never runs", async () => {
-    const { pool, host } = await startPool({ size: 1, pipelineDepth: 2 });
+    const { pool, host } = await startPool({ defaultConcurrency: 1, size: 1, pipelineDepth: 2 });
     try {
       const started = host.sends("started", 1);
       const ahead = run(pool, barrier, [], "ahead");
@@ -66,7 +66,11 @@ describe("executor cancel", () => {
 
   it("a function awaiting a long sleep sees ctx.signal aborted, and the same worker serves the next call at once", async () => {
     const grace = 20_000;
-    const { pool, host } = await startPool({ size: 1, cancelGraceMs: grace });
+    const { pool, host } = await startPool({
+      defaultConcurrency: 1,
+      size: 1,
+      cancelGraceMs: grace,
+    });
     try {
       const [worker] = (await run(pool, whoami)) as [number];
       const started = host.sends("started", 1);
@@ -85,7 +89,7 @@ describe("executor cancel", () => {
   });
 
   it("a CPU-bound function that ignores the signal loses its worker after the grace period", async () => {
-    const { pool, host } = await startPool({ size: 1, cancelGraceMs: 300 });
+    const { pool, host } = await startPool({ defaultConcurrency: 1, size: 1, cancelGraceMs: 300 });
     try {
       const [worker] = (await run(pool, whoami)) as [number];
       const started = host.sends("started", 1);
@@ -105,7 +109,7 @@ describe("executor cancel", () => {
   });
 
   it("a cancelled invocation's late writes are refused, and its recv rejects", async () => {
-    const { pool, host } = await startPool({ size: 1 });
+    const { pool, host } = await startPool({ defaultConcurrency: 1, size: 1 });
     try {
       const late = fn(
         "late",
@@ -130,7 +134,7 @@ describe("executor cancel", () => {
   });
 
   it("cancelling a caller aborts the signal its nested call was given", async () => {
-    const { pool, host } = await startPool({ size: 1 });
+    const { pool, host } = await startPool({ defaultConcurrency: 1, size: 1 });
     try {
       let release!: (v: unknown) => void;
       let called!: () => void;
@@ -155,7 +159,7 @@ describe("executor cancel", () => {
   });
 
   it("a time limit aborts the signal too, and a function that stops keeps its worker", async () => {
-    const { pool } = await startPool({ size: 1, cancelGraceMs: 20_000 });
+    const { pool } = await startPool({ defaultConcurrency: 1, size: 1, cancelGraceMs: 20_000 });
     try {
       const [worker] = (await run(pool, whoami)) as [number];
       const limited = { ...sleeper, name: "limited", timeoutMs: 200 };
@@ -168,7 +172,11 @@ describe("executor cancel", () => {
   });
 
   it("a call whose run's deadline passes is stopped then (TIMEOUT), not held until its own time limit", async () => {
-    const { pool, host } = await startPool({ size: 1, cancelGraceMs: 20_000 });
+    const { pool, host } = await startPool({
+      defaultConcurrency: 1,
+      size: 1,
+      cancelGraceMs: 20_000,
+    });
     try {
       const started = host.sends("started", 1);
       // Its own limit is a minute (the sleeper's default); its caller's run ends in 300 ms.

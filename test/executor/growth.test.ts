@@ -17,7 +17,12 @@ const crash = {
 
 describe("executor pool growth", () => {
   it("calls keep being posted to the ready worker while new workers boot", async () => {
-    const { pool, host } = await startPool({ size: 1, pipelineDepth: 4, bootConcurrency: 2 });
+    const { pool, host } = await startPool({
+      defaultConcurrency: 1,
+      size: 1,
+      pipelineDepth: 4,
+      bootConcurrency: 2,
+    });
     try {
       const started = host.sends("started", 1);
       const calls = [run(pool, barrier, [], "g-a")];
@@ -38,7 +43,7 @@ describe("executor pool growth", () => {
   });
 
   it("control: while a replacement for a lost worker boots, calls wait rather than queue behind a running one", async () => {
-    const { pool, host } = await startPool({ size: 2, pipelineDepth: 4 });
+    const { pool, host } = await startPool({ defaultConcurrency: 1, size: 2, pipelineDepth: 4 });
     try {
       const started = host.sends("started", 1);
       const a = run(pool, barrier, [], "r-a");
@@ -58,7 +63,7 @@ describe("executor pool growth", () => {
 
   it("boots at most bootConcurrency workers at a time, and resolves when all are ready", async () => {
     for (const bootConcurrency of [1, 4]) {
-      const { pool } = await startPool({ size: 1, bootConcurrency });
+      const { pool } = await startPool({ defaultConcurrency: 1, size: 1, bootConcurrency });
       try {
         const growing = pool.resize(5);
         assert.equal(pool.stats().booting, bootConcurrency);

@@ -16,7 +16,7 @@ const hasCode = (code: string, message?: RegExp) => (e: unknown) =>
 describe("time limit", () => {
   it("kills an endless function, re-runs the calls queued behind it, keeps serving", async () => {
     // One worker, so the quick calls are posted to the same worker, behind the loop.
-    const { pool } = await startPool({ size: 1, pipelineDepth: 4 });
+    const { pool } = await startPool({ defaultConcurrency: 1, size: 1, pipelineDepth: 4 });
     try {
       const spin = run(pool, code("spin", "() => { while (true) {} }", 200));
       const queued = [1, 2, 3].map((n) => run(pool, code("inc", "(ctx, x) => x + 1"), [n]));
@@ -33,7 +33,7 @@ describe("time limit", () => {
   });
 
   it("uses the pool default when the code sets none, and counts time spent awaiting", async () => {
-    const { pool } = await startPool({ size: 1, defaultTimeoutMs: 100 });
+    const { pool } = await startPool({ defaultConcurrency: 1, size: 1, defaultTimeoutMs: 100 });
     try {
       // Waits on a message that never comes: the limit still applies.
       await assert.rejects(
@@ -49,7 +49,12 @@ describe("time limit", () => {
 
 describe("memory limit", () => {
   it("fails a call that exhausts the heap with FUNCTION_OOM and replaces the worker", async () => {
-    const { pool } = await startPool({ size: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } });
+    const { pool } = await startPool({
+      defaultConcurrency: 1,
+      size: 1,
+      resourceLimits: { maxOldGenerationSizeMb: 48 },
+      maxConcurrency: 1,
+    });
     try {
       const hog = `() => {
         const keep = [];
@@ -70,7 +75,7 @@ describe("memory limit", () => {
 
 describe("crashes and lifecycle", () => {
   it("fails only the running call with INTERNAL when a worker dies", async () => {
-    const { pool } = await startPool({ size: 1 });
+    const { pool } = await startPool({ defaultConcurrency: 1, size: 1 });
     try {
       const next = run(pool, code("inc", "(ctx, x) => x + 1"), [5]);
       await assert.rejects(
@@ -84,7 +89,7 @@ describe("crashes and lifecycle", () => {
   });
 
   it("close() rejects queued and running calls with CLOSED, and later calls too", async () => {
-    const { pool, host } = await startPool({ size: 1 });
+    const { pool, host } = await startPool({ defaultConcurrency: 1, size: 1 });
     const started = host.sends("started", 1);
     const blocked = run(
       pool,
@@ -104,7 +109,7 @@ describe("crashes and lifecycle", () => {
   });
 
   it("resize() adds workers and retires them after their current call", async () => {
-    const { pool, host } = await startPool({ size: 1 });
+    const { pool, host } = await startPool({ defaultConcurrency: 1, size: 1 });
     try {
       await pool.resize(3);
       assert.equal(pool.size, 3);
@@ -132,7 +137,7 @@ describe("crashes and lifecycle", () => {
 
 describe("time limit caps and deadlines", () => {
   it("clamps a function's own timeoutMs to the pool's maxTimeoutMs", async () => {
-    const { pool } = await startPool({ size: 1, maxTimeoutMs: 150 });
+    const { pool } = await startPool({ defaultConcurrency: 1, size: 1, maxTimeoutMs: 150 });
     try {
       await assert.rejects(
         run(pool, code("spin", "() => { while (true) {} }", 3_600_000)),
@@ -145,7 +150,7 @@ describe("time limit caps and deadlines", () => {
   });
 
   it("accepts only finite positive time limits", async () => {
-    const { pool } = await startPool({ size: 1 });
+    const { pool } = await startPool({ defaultConcurrency: 1, size: 1 });
     try {
       for (const bad of [Infinity, NaN, 0, -5, "100", null]) {
         const c = { ...code("inc", "(ctx, x) => x + 1"), timeoutMs: bad as number };
@@ -166,7 +171,7 @@ describe("time limit caps and deadlines", () => {
     // pipelineDepth 1 keeps the late call in the pool's queue; 4 posts it behind the blocker in
     // the worker, which must then check the deadline itself.
     for (const pipelineDepth of [1, 4]) {
-      const { pool, host } = await startPool({ size: 1, pipelineDepth });
+      const { pool, host } = await startPool({ defaultConcurrency: 1, size: 1, pipelineDepth });
       try {
         const started = host.sends("started", 1);
         const block = code(

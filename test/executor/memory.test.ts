@@ -64,8 +64,11 @@ const HOGS: Record<string, string> = {
 describe("external memory limit", () => {
   let pool: ExecutorPool;
   before(async () => {
+    // Alone in its worker: the limit is exactly one invocation's, and the next call waits.
     ({ pool } = await startPool({
       size: 1,
+      defaultConcurrency: 1,
+      maxConcurrency: 1,
       resourceLimits: { maxOldGenerationSizeMb: 64 },
       maxExternalMemoryMb: 64,
     }));

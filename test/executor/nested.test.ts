@@ -38,7 +38,8 @@ function nestedPool(opts: { size: number; maxExtraWorkers?: number; pipelineDept
     const id = `${inv.id}/${n++}`;
     return pool.invoke({ id, code: callee, args: args[1], deadline: inv.deadline });
   };
-  const pool = new ExecutorPool({ ...opts, defaultTimeoutMs: 20_000, host });
+  // One invocation per worker: lending is what lets a caller and its callees share one executor.
+  const pool = new ExecutorPool({ defaultConcurrency: 1, ...opts, defaultTimeoutMs: 20_000, host });
   return { pool, deadlines };
 }
 

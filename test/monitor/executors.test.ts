@@ -27,10 +27,14 @@ describe("monitor: executors grow under queued load and shrink after the grace p
       monitor: { intervalMs: 200, minExecutors: 1, maxExecutors: 8, idleGraceMs: 1500 },
     });
     cloud = await Stratus.connect(proc.url, { token: "t" });
-    await cloud.register("nap", async () => {
+    const nap = async () => {
       await new Promise((r) => setTimeout(r, 50));
       return 1;
-    });
+    };
+    // One call per executor: 16 callers need more than the cap.
+    await cloud.register("nap", nap, { concurrency: 1 });
+    // Eight at once per executor: 16 callers are two executors' worth.
+    await cloud.register("nap8", nap, { concurrency: 8 });
   });
 
   after(async () => {
@@ -76,6 +80,30 @@ describe("monitor: executors grow under queued load and shrink after the grace p
     assert.ok(performance.now() - stoppedAt >= 1500, "shrunk before the grace period");
     assert.equal(d.to, 1);
     await until(async () => proc.node!.stats().pool.size === 1, 10_000, "1 executor");
+  });
+
+  it("counts concurrency slots: 16 callers of a concurrency-8 function need 3 executors, not 8", async () => {
+    const monitor = proc.monitor!;
+    assert.equal(proc.node!.stats().pool.size, 1, "back to one executor (previous test)");
+    const grown = new Promise<MonitorDecision>((resolve) =>
+      monitor.onDecision((d) => {
+        if (d.kind === "executors" && d.to > d.from) resolve(d);
+      }),
+    );
+    load = true;
+    loops = Array.from({ length: 16 }, async () => {
+      while (load) await cloud.call("nap8", []);
+    });
+    const d = await grown;
+    // 16 calls at 1/8 of an executor each are 2 executors' worth; at 75% that is 3. (Counting
+    // calls, as before, the node grew to the cap of 8: the first test.)
+    assert.ok(d.to >= 2 && d.to <= 3, `${d.from} -> ${d.to}: ${d.why}`);
+    const rounds = monitor.counts.rounds;
+    await until(async () => monitor.counts.rounds >= rounds + 5, 10_000, "five more rounds");
+    const size = proc.node!.stats().pool.size;
+    assert.ok(size >= 2 && size <= 3, `${size} executors under the same load`);
+    load = false;
+    await Promise.all(loops);
   });
 });
 

@@ -51,10 +51,15 @@ describe("monitor: with two schedulers exactly one acts", () => {
     );
     cloud = await Stratus.connect(scheds[1]!.url, { token: TOKEN });
     await until(async () => (await cloud.status()).nodes.length === 1, 10_000, "the node");
-    await cloud.register("nap", async () => {
-      await new Promise((r) => setTimeout(r, 50));
-      return 1;
-    });
+    // One call per executor, so 12 callers need the 6 executors the cap allows.
+    await cloud.register(
+      "nap",
+      async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return 1;
+      },
+      { concurrency: 1 },
+    );
   });
 
   after(async () => {

@@ -141,10 +141,15 @@ describe("monitor: the local node provider", () => {
       // Nodes the tests before this one started, on the same store, are gone once their
       // heartbeats expire: until then they would count as the second node.
       await until(async () => (await cloud.status()).nodes.length === 1, 30_000, "one node");
-      await cloud.register("nap", async () => {
-        await new Promise((r) => setTimeout(r, 50));
-        return 1;
-      });
+      // One call per executor: 6 callers saturate the node's one executor.
+      await cloud.register(
+        "nap",
+        async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          return 1;
+        },
+        { concurrency: 1 },
+      );
       loops = Array.from({ length: 6 }, async () => {
         while (load) await cloud.call("nap", []);
       });

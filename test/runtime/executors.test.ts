@@ -57,6 +57,26 @@ describe("runtime: executors on one node with one executor", () => {
     assert.equal(await cloud.call("good", []), 1);
   });
 
+  it("refuses a concurrency that is not an integer from 1 to 1024, in the SDK and the gateway", async () => {
+    for (const bad of [0, -1, 1.5, NaN, 1025, "2"]) {
+      await assert.rejects(
+        cloud.register("bad", () => 1, { concurrency: bad as number }),
+        hasCode("INVALID_ARGUMENT"),
+      );
+    }
+    const conn = await connect(cloud.url as string, { token, role: "client", id: "raw-c" });
+    try {
+      for (const bad of [0, 1.5, 1025, "2"]) {
+        await assert.rejects(
+          conn.request("fn.register", { name: "bad", source: "() => 1", concurrency: bad }),
+          hasCode("INVALID_ARGUMENT"),
+        );
+      }
+    } finally {
+      await conn.close();
+    }
+  });
+
   it("gives a nested call its caller's remaining time, not a fresh deadline, and frees both at the run's deadline", async () => {
     await cloud.register(
       "sleeper",
@@ -76,5 +96,34 @@ describe("runtime: executors on one node with one executor", () => {
     // Neither holds the node's one executor past the run's deadline (their own limits are two
     // minutes): a call that may take 15 s runs.
     assert.equal(await cloud.call("good", [], { timeoutMs: 15_000 }), 1);
+  });
+});
+
+describe("runtime: a function's concurrency on a node with one executor", () => {
+  let cloud: Stratus;
+  before(async () => {
+    cloud = await Stratus.local({ executors: 1, token: "concurrency-test-token" });
+  });
+  after(() => cloud.close());
+
+  it("runs a function's invocations together on one executor up to its registered concurrency", async () => {
+    // Each call waits until `n` calls have arrived in its executor: only calls running at once
+    // can all return. ctx.state is per executor and version, shared by the calls there (so this
+    // cluster has one executor and makes no nested calls, which could lend it a second).
+    const meet = async (ctx: { state: unknown }, n: number) => {
+      const s = ctx.state as { n: number; waiters: (() => void)[] };
+      if (++s.n >= n) for (const w of s.waiters.splice(0)) w();
+      else await new Promise<void>((r) => s.waiters.push(r));
+      return "met";
+    };
+    const init = () => ({ n: 0, waiters: [] });
+    await cloud.register("meet4", meet, { concurrency: 4, init });
+    const four = [0, 1, 2, 3].map(() => cloud.call("meet4", [4]));
+    assert.deepEqual(await Promise.all(four), ["met", "met", "met", "met"]);
+    // Control: one at a time, the first call waits for company that never comes.
+    await cloud.register("meet2", meet, { concurrency: 1, init, timeoutMs: 300 });
+    const two = [0, 1].map((): Promise<unknown> => cloud.call("meet2", [2]));
+    await assert.rejects(two[0] as Promise<unknown>, hasCode("FUNCTION_TIMEOUT"));
+    await Promise.allSettled(two);
   });
 });

@@ -32,11 +32,16 @@ describe("stats: a known workload", () => {
       stats: { intervalMs: 100 },
     });
     cloud = await Stratus.connect(proc.url, { token: "t" });
-    await cloud.register("nap", async (_ctx, x: number) => {
-      await new Promise((r) => setTimeout(r, 20));
-      if (x < 0) throw new Error(`negative ${x}`);
-      return x;
-    });
+    // One call per executor at a time, so that calls outnumbering executors wait.
+    await cloud.register(
+      "nap",
+      async (_ctx, x: number) => {
+        await new Promise((r) => setTimeout(r, 20));
+        if (x < 0) throw new Error(`negative ${x}`);
+        return x;
+      },
+      { concurrency: 1 },
+    );
     // 8 callers on 2 executors: calls wait for an executor, so queueing delay is real.
     let next = 0;
     let failed = 0;

@@ -109,6 +109,10 @@ export function checkInvocation(call: Invocation): InvalidArgumentError | undefi
   if (c.timeoutMs !== undefined && !positiveFinite(c.timeoutMs)) {
     return InvalidArgumentError.field("code.timeoutMs", "must be a finite number > 0");
   }
+  const n = c.concurrency;
+  if (n !== undefined && !(Number.isInteger(n) && n > 0)) {
+    return InvalidArgumentError.field("code.concurrency", "must be an integer ≥ 1");
+  }
   if (call.deadline !== undefined && !Number.isFinite(call.deadline)) {
     return InvalidArgumentError.field("deadline", "must be a finite number (Date.now() ms)");
   }
@@ -119,17 +123,17 @@ export function checkInvocation(call: Invocation): InvalidArgumentError | undefi
 }
 
 /**
- * A host call from user code: checks that it comes from the worker's running call (the head of
- * its in-flight list), asks the host, and posts the answer back to the worker. Returns the host's
- * pending answer, or undefined when the call was refused.
+ * A host call from user code: checks that it comes from a call running in that worker, asks the
+ * host, and posts the answer back to the worker. Returns the host's pending answer, or undefined
+ * when the call was refused.
  */
 export function answerHostCall(
   slot: Slot,
   m: HostCallMsg,
   host: HostHandler,
 ): Promise<unknown> | undefined {
-  const job = slot.inflight.peek();
-  if (job === undefined || job.call.id !== m.inv) {
+  const job = slot.find(m.inv);
+  if (job?.started !== true) {
     const err = new FunctionError(`ctx of invocation ${m.inv} was used after it returned`);
     slot.post({ t: "res", seq: m.seq, ok: false, e: toWireError(err) });
     return undefined;
@@ -142,7 +146,7 @@ export function answerHostCall(
   const { call } = job;
   // The end of the time limit, moved from performance.now() to Date.now() time for the host.
   // Whole ms: a limit converted from the run's own deadline must come back as that deadline.
-  const limit = Math.ceil(Date.now() + (slot.deadline - performance.now()));
+  const limit = Math.ceil(Date.now() + ((job.deadlineAt ?? Infinity) - performance.now()));
   const deadline = Math.min(call.deadline ?? Infinity, limit);
   const info = (job.info ??= { id: call.id, run: call.run, fn: call.code.name, deadline });
   if (m.op === "call") info.signal ??= (job.stop ??= new AbortController()).signal;
@@ -192,25 +196,62 @@ export function runEndedError(job: Job): Error {
   });
 }
 
-/** The error of the call that was running when its worker exited on its own: OOM or a crash. */
+/**
+ * The error of the calls that were running when their worker exited on its own: OOM or a crash.
+ * With several running, the worker cannot tell which one did it: each gets this error, retryable
+ * (a call beside the culprit did nothing wrong; the culprit fails again when retried).
+ */
 export function lostWorkerError(slot: Slot, heapMb: number | undefined, externalMb: number): Error {
-  const fn = slot.inflight.peek()?.call.code.name ?? "(none)";
+  const names = new Set<string>();
+  let running = 0;
+  for (const j of slot.posted) {
+    if (j.started !== true) continue;
+    running++;
+    names.add(j.call.code.name);
+  }
+  const fn = names.size === 0 ? "(none)" : [...names].join(", ");
+  const shared = running > 1;
+  const which = shared ? ` (one of ${running} invocations sharing its executor)` : "";
+  const retryable = shared ? { retryable: true } : {};
   if (slot.exitCode === EXTERNAL_OOM_EXIT) {
     return new FunctionOomError(
-      `function ${fn} exceeded its memory limit of ${externalMb} MB of external memory (Buffers, ArrayBuffers, typed arrays)`,
-      { details: { function: fn, maxExternalMemoryMb: externalMb } },
+      `function ${fn} exceeded its memory limit of ${externalMb} MB of external memory (Buffers, ArrayBuffers, typed arrays)${which}`,
+      { ...retryable, details: { function: fn, maxExternalMemoryMb: externalMb } },
     );
   }
   const e: (Error & { code?: unknown }) | undefined = slot.exitError;
   if (e?.code === "ERR_WORKER_OUT_OF_MEMORY") {
-    return new FunctionOomError(`function ${fn} exceeded its memory limit of ${heapMb} MB`, {
-      details: { function: fn, maxOldGenerationSizeMb: heapMb },
-    });
+    return new FunctionOomError(
+      `function ${fn} exceeded its memory limit of ${heapMb} MB${which}`,
+      {
+        ...retryable,
+        details: { function: fn, maxOldGenerationSizeMb: heapMb },
+      },
+    );
   }
   const why = e?.message ?? `exit code ${slot.exitCode}`;
-  return new StratusError("INTERNAL", `executor worker crashed while running ${fn}: ${why}`, {
-    details: { function: fn },
-  });
+  return new StratusError(
+    "INTERNAL",
+    `executor worker crashed while running ${fn}: ${why}${which}`,
+    {
+      ...retryable,
+      details: { function: fn },
+    },
+  );
+}
+
+/**
+ * The error of a call that was running beside `culprit` in a worker terminated because the
+ * culprit ignored its abort past the grace period: retryable, since this call did nothing wrong.
+ */
+export function sharedLossError(job: Job, culprit: Job): Error {
+  const fn = job.call.code.name;
+  const other = culprit.call.code.name;
+  return new StratusError(
+    "INTERNAL",
+    `function ${fn} was stopped: its executor was terminated because invocation ${culprit.call.id} of ${other}, running in the same executor, ignored its abort`,
+    { retryable: true, details: { function: fn, cause: culprit.call.id } },
+  );
 }
 
 /** The error of a chained call whose upstream call was lost with its worker. */

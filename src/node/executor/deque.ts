@@ -39,6 +39,11 @@ export class Deque<T> {
     this.head = 0;
   }
 
+  /** Calls `f` with each item, oldest first. */
+  forEach(f: (item: T) => void): void {
+    for (let i = this.head; i < this.items.length; i++) f(this.items[i] as T);
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out = this.items.slice(this.head) as T[];

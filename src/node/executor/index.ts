@@ -1,6 +1,7 @@
 /**
- * Executors: a pool of worker threads that run user functions, one invocation at a time per
- * worker (Cloudburst's unit of concurrency), with per-call time limits and per-worker heap limits.
+ * Executors: a pool of worker threads that run user functions, each up to its function's
+ * `concurrency` of invocations at once (1: Cloudburst's one at a time), with per-call time limits
+ * and per-invocation memory limits (see memory.ts).
  *
  * ## Values
  * Arguments and results are bytes of the value codec (`encodeValue` / `decodeValue`); only the

@@ -1,6 +1,6 @@
 /**
- * One call as the pool tracks it, from the queue to its answer: what it runs, its time limit,
- * the worker it was handed to, its place in a chain, and the mail and nested calls it has.
+ * One call as the pool tracks it, from the queue to its answer: what it runs, its time limit and
+ * concurrency, the worker it was handed to, its place in a chain, and the mail and nested calls it has.
  */
 import { performance } from "node:perf_hooks";
 import type { Slot } from "./slot.js";
@@ -13,6 +13,8 @@ export interface Job {
   call: Invocation;
   key: string;
   timeoutMs: number;
+  /** How many invocations its worker may run while it runs (its function's, clamped). */
+  conc: number;
   resolve: (bytes: Uint8Array) => void;
   reject: (e: Error) => void;
   /** Built on the first host call only; most invocations make none. */
@@ -39,7 +41,11 @@ export interface Job {
   nested?: number;
   /** Its caller's run ends before its own time limit: stopping it then is a `TIMEOUT`. */
   runEndsFirst?: boolean;
-  /** `performance.now()` when it was queued, and when it became its worker's running call. */
+  /** Running in its worker (as far as the main thread can tell: see `Slot.advance`). */
+  started?: boolean;
+  /** `performance.now()` by which it must settle: its time limit, then its grace. */
+  deadlineAt?: number;
+  /** `performance.now()` when it was queued, and when it started running in its worker. */
   queuedAt: number;
   startedAt?: number;
 }
@@ -52,6 +58,7 @@ export interface Job {
 export function newJob(
   call: Invocation,
   timeoutMs: number,
+  conc: number,
   resolve: (b: Uint8Array) => void,
   reject: (e: Error) => void,
   settled: (job: Job, ok: boolean) => void,
@@ -61,6 +68,7 @@ export function newJob(
     call,
     key: codeKey(call.code),
     timeoutMs,
+    conc,
     resolve: (b) => {
       if (done) return;
       done = true;
@@ -77,4 +85,20 @@ export function newJob(
     queuedAt: performance.now(),
   };
   return job;
+}
+
+/**
+ * `job` starts running now (`performance.now()`): sets and returns the time by which it must
+ * settle. Its own time limit, or its caller's run's deadline when that comes first (nobody waits
+ * for the result past it, so the executor is not held for it); one abandoned while posted answers
+ * at once, without running, and gets the grace only.
+ */
+export function startJob(job: Job, now: number, graceMs: number): number {
+  job.startedAt = now;
+  if (job.abandoned !== undefined) return (job.deadlineAt = now + graceMs);
+  const limit = now + job.timeoutMs;
+  const d = job.call.deadline;
+  const runEnd = d === undefined ? Infinity : now + (d - Date.now());
+  job.runEndsFirst = runEnd < limit;
+  return (job.deadlineAt = Math.min(limit, runEnd));
 }

@@ -19,7 +19,15 @@
  * - on a timer, for async code that allocates by other means (`TextEncoder`, `fs`, `zlib`).
  *
  * Over the limit, the worker exits with {@link EXTERNAL_OOM_EXIT}: the pool fails the running
- * call with `FUNCTION_OOM` and replaces the worker, as for a heap overflow. A synchronous loop that
+ * calls with `FUNCTION_OOM` and replaces the worker, as for a heap overflow.
+ *
+ * Several invocations in one worker (a function's `concurrency`): the limit stays a limit per
+ * invocation, and the worker's is that times the invocations running at the moment (at least
+ * one). V8 reports one isolate's figure and async code of several invocations interleaves, so
+ * whose bytes are whose cannot be told cheaply; every invocation running when the worker goes
+ * over fails with `FUNCTION_OOM`. The pool scales the V8 heap limit the same way (see
+ * ExecutorPoolOptions.maxConcurrency). A function that needs its limit to the byte, or must not
+ * share a failure, registers with `concurrency: 1`: alone in its worker, nothing changes. A synchronous loop that
  * allocates only through unwrapped natives (`TextEncoder.encode` in a `for (;;)`) is the case left
  * uncovered; workers isolate failures, not trust, and a hostile function has other ways out.
  */
@@ -71,12 +79,13 @@ export class MemoryGuard {
   private sinceCheck = 0;
 
   /**
-   * @param limit bytes of external memory user code may hold
+   * @param limit bytes of external memory user code may hold now (it follows the number of
+   *   invocations running: see the worker)
    * @param own bytes the executor itself holds (its value cache), not charged to user code
    * @param exit ends the worker (process.exit in a worker ends only that thread)
    */
   constructor(
-    private readonly limit: number,
+    private readonly limit: () => number,
     private readonly own: () => number,
     private readonly exit: (code: number) => never,
   ) {}
@@ -93,9 +102,10 @@ export class MemoryGuard {
    */
   check(more = 0): void {
     this.sinceCheck = 0;
-    if (this.used() + more <= this.limit) return;
+    const limit = this.limit();
+    if (this.used() + more <= limit) return;
     collect?.();
-    if (this.used() + more > this.limit) this.exit(EXTERNAL_OOM_EXIT);
+    if (this.used() + more > limit) this.exit(EXTERNAL_OOM_EXIT);
   }
 
   /** Counts an allocation of `bytes` that has happened; reads the real figure now and then. */

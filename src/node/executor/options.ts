@@ -22,6 +22,10 @@ export const POOL_DEFAULTS = {
   cancelGraceMs: 1000,
   /** Each worker's cache of stored values (`valueCacheBytes`). */
   valueCacheBytes: 128 * 1024 * 1024,
+  /** Concurrency of a function that sets none (`defaultConcurrency`); see notes/runtime.md. */
+  concurrency: 8,
+  /** The most invocations one worker runs at once (`maxConcurrency`). */
+  maxConcurrency: 16,
 } as const;
 
 /** {@link ExecutorPoolOptions} with every default filled in (see each field's doc there). */
@@ -33,8 +37,13 @@ export interface ResolvedPoolOptions {
   bootConcurrency: number;
   cancelGraceMs: number;
   valueCacheBytes: number;
+  /** Per invocation, as given (error messages quote them). */
   limits: ResourceLimits;
   externalMb: number;
+  /** What a worker is started with: the heap limit scaled by `maxConcurrency`. */
+  workerLimits: ResourceLimits;
+  defaultConcurrency: number;
+  maxConcurrency: number;
 }
 
 export const positiveInt = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0;
@@ -73,8 +82,16 @@ export function resolvePoolOptions(opts: ExecutorPoolOptions): ResolvedPoolOptio
   if (!positiveFinite(externalMb)) {
     throw InvalidArgumentError.field("maxExternalMemoryMb", "must be > 0");
   }
+  const maxConc = opts.maxConcurrency ?? POOL_DEFAULTS.maxConcurrency;
+  if (!positiveInt(maxConc)) throw InvalidArgumentError.field("maxConcurrency", "must be ≥ 1");
+  const conc = opts.defaultConcurrency ?? Math.min(POOL_DEFAULTS.concurrency, maxConc);
+  if (!positiveInt(conc)) throw InvalidArgumentError.field("defaultConcurrency", "must be ≥ 1");
+  const heapMb = limits.maxOldGenerationSizeMb ?? POOL_DEFAULTS.maxOldGenerationSizeMb;
   return {
     maxExtra: extra,
+    defaultConcurrency: Math.min(conc, maxConc),
+    maxConcurrency: maxConc,
+    workerLimits: { ...limits, maxOldGenerationSizeMb: heapMb * maxConc },
     depth,
     maxTimeoutMs: max,
     defaultTimeoutMs: Math.min(timeout, max),

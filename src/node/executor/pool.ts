@@ -1,21 +1,26 @@
 /**
- * The executor pool: worker threads that run user functions, one invocation at a time each.
+ * The executor pool: worker threads that run user functions, each up to its function's
+ * `concurrency` invocations at once while they await.
  *
- * Scheduling: one FIFO queue for the pool; each worker is handed up to `pipelineDepth` calls ahead
- * so it never idles waiting for the main thread, and runs them strictly in order. The pool never
- * asks a worker what it is doing: results come back in posting order, so the oldest unanswered
- * call of a worker is the one running, and one timer per worker enforces its time limit.
+ * Scheduling: one FIFO queue for the pool; a call goes to a worker where it starts at once
+ * (least loaded first, then one that knows the code), else one where it would wait behind no more
+ * than `pipelineDepth - 1` others, so a worker never idles waiting for the main thread. The
+ * worker starts what it is given in posting order by one rule (types.ts `mayStart`) that the
+ * pool mirrors (`Slot.advance`), so the pool knows which invocations run without asking; every
+ * message either way names its invocation, and each running one has its own time limit (one
+ * timer per worker, set for the earliest).
  *
- * Nested calls: a call waiting on `ctx.call` parks its worker (one invocation at a time, so the
- * worker can run nothing else meanwhile). Parked workers are handed no more calls, and while
- * every worker is parked and calls are queued, the pool lends one more worker, up to
- * `maxExtraWorkers`, so the callee (which is queued behind its caller) always gets a thread:
- * `outer -> mid -> leaf` runs on a one-executor node with two lent workers. Extra workers are
- * retired as soon as they are idle and no longer covered by a parked one. Why lending and not
- * running the callee inside the parked worker: the callee then keeps its own time limit, memory
- * limit and failure isolation (a callee that loops or runs out of memory loses its own worker,
- * not its caller's), and a callee placed on another node is the same case as one placed here.
- * Past the bound nested calls wait, and their deadlines fail them.
+ * Nested calls: a call waiting on `ctx.call` holds its place in its worker. A worker whose
+ * running calls all wait on nested calls and that cannot start the next queued call is parked:
+ * it is handed no calls that would wait behind them, and while every worker is parked and calls
+ * are queued, the pool lends one more worker, up to `maxExtraWorkers`, so the callee (which is
+ * queued behind its caller) always gets a thread: `outer -> mid -> leaf` runs on a one-executor
+ * node with two lent workers when the functions have `concurrency: 1`. Extra workers are retired
+ * as soon as they are idle and no longer covered by a parked one. Why lending and not running the
+ * callee inside the parked worker regardless of its concurrency: the callee then keeps its own
+ * time limit, memory limit and failure isolation (a callee that loops or runs out of memory loses
+ * its own worker, not its caller's), and a callee placed on another node is the same case as one
+ * placed here. Past the bound nested calls wait, and their deadlines fail them.
  */
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
@@ -33,15 +38,17 @@ import {
   lateError,
   lostWorkerError,
   runEndedError,
+  sharedLossError,
   timeoutError,
   toWorker,
 } from "./calls.js";
 import { Deque } from "./deque.js";
 import { positiveInt, resolvePoolOptions } from "./options.js";
 import type { ResolvedPoolOptions } from "./options.js";
-import { newJob } from "./job.js";
+import { newJob, startJob } from "./job.js";
 import type { Job } from "./job.js";
 import { Slot, link } from "./slot.js";
+import { Lending } from "./lending.js";
 import { ownBytes } from "./types.js";
 import type { HostHandler } from "./host-calls.js";
 import type {
@@ -55,9 +62,6 @@ import type {
   UpMsg,
   AbortMsg,
 } from "./types.js";
-
-/** How long a worker beyond the pool's size (lent for nested calls) may sit idle. */
-const EXTRA_IDLE_MS = 1_000;
 
 // Workers force a full collection before failing a call for external memory (memory.ts): the
 // flag must be set before their isolates exist, and setting it here, once, races with none.
@@ -91,13 +95,24 @@ export class ExecutorPool {
   private closed = false;
   private bootFailures = 0;
   private respawnTimer: NodeJS.Timeout | undefined;
-  private trimTimer: NodeJS.Timeout | undefined;
+  private readonly lending: Lending;
 
   constructor(opts: ExecutorPoolOptions) {
     this.o = resolvePoolOptions(opts);
     this.target = opts.size;
     this.host = opts.host;
     this.observe = opts.observe;
+    this.lending = new Lending(
+      {
+        slots: () => this.slots,
+        target: () => this.target,
+        closed: () => this.closed,
+        next: () => this.queue.peek(),
+        spawn: () => this.spawn(),
+        pump: () => this.pump(),
+      },
+      this.o.maxExtra,
+    );
   }
 
   private get externalBytes(): number {
@@ -175,7 +190,11 @@ export class ExecutorPool {
   private job(call: Invocation, resolve: (b: Uint8Array) => void, reject: (e: Error) => void): Job {
     // The operator's cap wins over what the function asked for.
     const timeoutMs = Math.min(call.code.timeoutMs ?? this.o.defaultTimeoutMs, this.o.maxTimeoutMs);
-    const job = newJob(call, timeoutMs, resolve, reject, (settled, ok) => {
+    const conc = Math.min(
+      call.code.concurrency ?? this.o.defaultConcurrency,
+      this.o.maxConcurrency,
+    );
+    const job = newJob(call, timeoutMs, conc, resolve, reject, (settled, ok) => {
       this.jobs.delete(call.id);
       this.observed(settled, ok);
     });
@@ -254,15 +273,16 @@ export class ExecutorPool {
       if (d.slot === slot) this.abandon(slot, d, code, err);
       else d.reject(err);
     }
-    if (slot.inflight.peek() === job) this.graceFor(slot);
+    if (job.started === true) this.graceFor(slot, job);
   }
 
-  /** The running call of `slot` was told to stop: it has `cancelGraceMs` to settle. */
-  private graceFor(slot: Slot): void {
+  /** A running call of `slot` was told to stop: it has `cancelGraceMs` to settle. */
+  private graceFor(slot: Slot, job: Job): void {
     const now = performance.now();
     // Its time limit no longer applies: it has been answered. (An earlier timer still set
     // finds the deadline moved and re-arms.)
-    slot.arm(now + this.o.cancelGraceMs, now);
+    job.deadlineAt = now + this.o.cancelGraceMs;
+    slot.arm(job.deadlineAt, now);
   }
 
   /**
@@ -280,11 +300,11 @@ export class ExecutorPool {
     }
     // Retire booting workers first, then the least loaded.
     const victims = active
-      .sort((a, b) => Number(a.ready) - Number(b.ready) || a.inflight.length - b.inflight.length)
+      .sort((a, b) => Number(a.ready) - Number(b.ready) || a.posted.length - b.posted.length)
       .slice(0, active.length - n);
     for (const s of victims) {
       s.retiring = true;
-      if (s.inflight.length === 0) s.stop();
+      if (s.posted.length === 0) s.stop();
     }
     await Promise.all(victims.map((s) => s.exited));
   }
@@ -295,21 +315,26 @@ export class ExecutorPool {
     let workers = 0;
     let posted = 0;
     let booting = 0;
+    let load = 0;
+    let queuedLoad = 0;
     for (const s of this.slots) {
-      if (s.inflight.length > 0) busy++;
+      if (s.posted.length > 0) busy++;
       if (!s.dead) workers++;
       if (!s.dead && !s.ready) booting++;
-      posted += s.inflight.length;
+      posted += s.posted.length;
+      for (const j of s.posted) load += 1 / j.conc;
     }
+    this.queue.forEach((j) => (queuedLoad += 1 / j.conc));
     const { target: size, completed } = this;
-    return { size, workers, busy, booting, queued: this.queue.length, posted, completed };
+    const queued = this.queue.length;
+    return { size, workers, busy, booting, queued, posted, completed, load, queuedLoad };
   }
 
   /** Terminates every worker; queued and running calls reject with CLOSED. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.respawnTimer !== undefined) clearTimeout(this.respawnTimer);
-    if (this.trimTimer !== undefined) clearTimeout(this.trimTimer);
+    this.lending.close();
     const err = new ClosedError("executor pool is closed");
     for (const job of this.queue.drain()) {
       job.reject(err);
@@ -319,7 +344,7 @@ export class ExecutorPool {
     this.slots = [];
     for (const s of slots) {
       s.stop();
-      for (const job of s.inflight.drain()) job.reject(err);
+      for (const job of s.posted.splice(0)) job.reject(err);
     }
     await Promise.all(slots.map((s) => s.exited));
   }
@@ -363,73 +388,10 @@ export class ExecutorPool {
   }
 
   private spawn(): Slot {
-    const slot = new Slot(this.events, this.o.limits, this.o.valueCacheBytes, this.externalBytes);
+    const o = this.o;
+    const slot = new Slot(this.events, o.workerLimits, o.valueCacheBytes, this.externalBytes);
     this.slots.push(slot);
     return slot;
-  }
-
-  /**
-   * Lends a worker when calls are queued and every worker is parked on a nested call (none is
-   * running, or starting, anything that will finish without the queue moving).
-   */
-  private lend(): void {
-    if (this.queue.length === 0 || this.closed) return;
-    let live = 0;
-    for (const s of this.slots) {
-      if (s.dead || s.retiring) continue;
-      if (!s.parked) return;
-      live++;
-    }
-    if (live < this.target + this.o.maxExtra) this.spawn();
-  }
-
-  /**
-   * Retires idle workers beyond the target plus one per parked worker (lent ones, in effect),
-   * after a second: a node busy with nested calls would otherwise start a worker for each one.
-   */
-  private trim(): void {
-    if (this.trimTimer !== undefined || this.closed) return;
-    let live = 0;
-    for (const s of this.slots) if (!s.dead && !s.retiring) live++;
-    if (live <= this.target) return;
-    this.trimTimer = setTimeout(() => {
-      this.trimTimer = undefined;
-      this.retireSurplus();
-      this.trim(); // some were busy: look again later
-    }, EXTRA_IDLE_MS);
-    this.trimTimer.unref();
-  }
-
-  private retireSurplus(): void {
-    let live = 0;
-    let parked = 0;
-    for (const s of this.slots) {
-      if (s.dead || s.retiring) continue;
-      live++;
-      if (s.parked) parked++;
-    }
-    for (const s of this.slots) {
-      if (live <= this.target + parked) return;
-      if (s.dead || s.retiring || !s.ready || s.inflight.length > 0) continue;
-      s.retiring = true;
-      s.stop();
-      live--;
-    }
-  }
-
-  /** The running call of `slot` waits on a nested call until `answer` settles. */
-  private park(job: Job, answer: Promise<unknown> | undefined): void {
-    if (answer === undefined) {
-      job.nested = (job.nested ?? 1) - 1;
-      return;
-    }
-    const done = (): void => {
-      job.nested = (job.nested ?? 1) - 1;
-      this.pump();
-      this.trim();
-    };
-    answer.then(done, done);
-    this.lend();
   }
 
   /** Hands queued calls to workers with room, least loaded first, then those that know the code. */
@@ -444,13 +406,18 @@ export class ExecutorPool {
       // comes under load, when stalling dispatch for a boot would cost the most.
       const booting = this.slots.some((s) => s.replacement && !s.ready && !s.dead);
       for (const s of this.slots) {
-        if (!s.ready || s.retiring || s.dead || s.inflight.length >= this.o.depth) continue;
-        if (s.parked || s.stopping || (booting && s.inflight.length > 0)) continue;
-        const score = s.inflight.length * 2 + (s.knows(job.key) ? 0 : 1);
+        if (!s.ready || s.retiring || s.dead) continue;
+        // Posted where it starts at once; else behind a few others, unless what runs there
+        // waits on nested calls (it may be their callee) or was told to stop.
+        const now = s.startsNow(job.conc);
+        if (!now && (booting || s.held || s.posted.length >= s.running + this.o.depth - 1))
+          continue;
+        const score =
+          s.posted.length * 2 + (now ? 0 : 2 * this.o.depth) + (s.knows(job.key) ? 0 : 1);
         if (score < bestScore) [best, bestScore] = [s, score];
       }
       if (best === undefined) {
-        this.lend();
+        this.lending.lend();
         return;
       }
       this.queue.shift();
@@ -487,40 +454,34 @@ export class ExecutorPool {
     if (job.keep === "drop") msg.drop = true;
     // Posted behind a running call, it may start later: the worker checks the deadline itself.
     if (call.deadline !== undefined) msg.d = call.deadline;
-    slot.inflight.push(job);
+    if (job.conc !== 1) msg.n = job.conc;
+    job.started = false;
+    slot.posted.push(job);
     slot.post(msg, moved);
     job.slot = slot;
     for (const m of job.mail ?? []) slot.post(m);
-    if (slot.inflight.length === 1) this.startHead(slot);
     // The rest of a chain follows its head into the same worker, whatever its queue depth.
     for (const d of job.dependents ?? []) this.assign(slot, d);
+    this.advance(slot);
   }
 
-  /** The head of `slot` starts now (as far as the main thread can tell): arm its time limit. */
-  private startHead(slot: Slot): void {
+  /** Times the jobs of `slot` that start now (as far as the main thread can tell). */
+  private advance(slot: Slot): void {
+    const fresh = slot.advance();
+    if (fresh.length === 0) return;
     const now = performance.now();
-    const head = slot.inflight.peek()!;
-    head.startedAt = now;
-    // One abandoned while posted answers at once, without running: it gets the grace only.
-    if (head.abandoned !== undefined) return slot.arm(now + this.o.cancelGraceMs, now);
-    // Its own time limit, or its caller's run's deadline when that comes first: nobody waits
-    // for the result past it, so the executor is not held for it.
-    const limit = now + head.timeoutMs;
-    const runEnd =
-      head.call.deadline === undefined ? Infinity : now + (head.call.deadline - Date.now());
-    head.runEndsFirst = runEnd < limit;
-    slot.arm(Math.min(limit, runEnd), now);
+    for (const job of fresh) slot.arm(startJob(job, now, this.o.cancelGraceMs), now);
   }
 
-  /** The head of `slot` settled: account for it, time the next one, refill the worker. */
-  private finished(slot: Slot): Job | undefined {
-    const job = slot.inflight.shift();
+  /** Invocation `id` of `slot` settled: account for it, time the next ones, refill the worker. */
+  private finished(slot: Slot, id: string): Job | undefined {
+    const job = slot.take(id);
     if (job === undefined) return undefined; // a stray message, not a result we asked for
     this.completed++;
-    if (slot.inflight.length > 0) this.startHead(slot);
+    if (slot.posted.length > 0) this.advance(slot);
     else if (slot.retiring) slot.stop();
     this.pump();
-    this.trim();
+    this.lending.trim();
     return job;
   }
 
@@ -530,38 +491,44 @@ export class ExecutorPool {
     message: (slot: Slot, m: UpMsg): void => {
       // User code can reach parentPort (module mode has require); never let junk throw here.
       if (typeof m !== "object" || m === null) return;
-      if (m instanceof Uint8Array) {
-        this.finished(slot)?.resolve(m);
+      if (m.t === "ok") {
+        if (m.v instanceof Uint8Array) this.finished(slot, m.inv)?.resolve(m.v);
       } else if (m.t === "err") {
-        this.finished(slot)?.reject(fromWireError(m.e));
+        this.finished(slot, m.inv)?.reject(fromWireError(m.e));
       } else if (m.t === "host") {
         // Parked before the host is asked, so the callee it queues finds this worker parked.
-        const head = m.op === "call" ? slot.inflight.peek() : undefined;
-        const nested = head?.call.id === m.inv ? head : undefined;
+        const caller = m.op === "call" ? slot.find(m.inv) : undefined;
+        const nested = caller?.started === true ? caller : undefined;
         if (nested !== undefined) nested.nested = (nested.nested ?? 0) + 1;
         const answer = answerHostCall(slot, m, this.host);
-        if (nested !== undefined) this.park(nested, answer);
+        if (nested !== undefined) this.lending.park(nested, answer);
       } else if (m.t === "ready") {
         this.bootFailures = 0;
         this.pump();
       }
     },
     expired: (slot: Slot): void => {
-      const job = slot.inflight.peek();
-      if (job === undefined) return;
-      const now = performance.now();
-      // Timers may fire a little early relative to performance.now(); re-arm if so.
-      if (now < slot.deadline - 1) {
-        slot.arm(slot.deadline, now);
-        return;
+      // Timers may fire a little early relative to performance.now(): 1 ms of slack.
+      const now = performance.now() + 1;
+      let next = Infinity;
+      for (const job of [...slot.posted]) {
+        if (job.started !== true || job.deadlineAt === undefined) continue;
+        if (job.deadlineAt > now) {
+          next = Math.min(next, job.deadlineAt);
+          continue;
+        }
+        // Past its time limit it is answered and told to stop; past the grace after that (or
+        // after a cancel) its worker goes, and with it the calls running beside it.
+        if (job.abandoned === undefined) {
+          if (job.runEndsFirst === true) this.abandon(slot, job, "TIMEOUT", runEndedError(job));
+          else this.abandon(slot, job, "FUNCTION_TIMEOUT", timeoutError(job));
+          next = Math.min(next, job.deadlineAt);
+        } else {
+          this.lose(slot, job.abandoned, job);
+          return;
+        }
       }
-      // Past its time limit it is answered and told to stop; past the grace after that (or
-      // after a cancel) its worker goes.
-      if (job.abandoned === undefined && job.runEndsFirst === true)
-        this.abandon(slot, job, "TIMEOUT", runEndedError(job));
-      else if (job.abandoned === undefined)
-        this.abandon(slot, job, "FUNCTION_TIMEOUT", timeoutError(job));
-      else this.lose(slot, job.abandoned);
+      slot.arm(next, now - 1);
     },
     exit: (slot: Slot, expected: boolean): void => {
       this.slots = this.slots.filter((s) => s !== slot);
@@ -578,25 +545,30 @@ export class ExecutorPool {
   };
 
   /**
-   * A worker is gone (killed for its time limit, out of memory, crashed): its running call fails
-   * with `err`, the calls posted behind it had not started and go back to the front of the queue,
-   * and a replacement is started.
+   * A worker is gone (killed for a call that ignored its abort, out of memory, crashed). The calls
+   * running in it fail: with `err` when no one call is to blame, else the `culprit` (answered
+   * already) and the others with a retryable error naming it. The calls posted and not started go
+   * back to the front of the queue, and a replacement is started.
    */
-  private lose(slot: Slot, err: Error): void {
+  private lose(slot: Slot, err: Error, culprit?: Job): void {
     slot.kill();
     this.slots = this.slots.filter((s) => s !== slot);
-    const [running, ...unstarted] = slot.inflight.drain();
+    const jobs = slot.posted.splice(0);
+    slot.running = 0;
     // A chain's later calls go back only with their head; without it their input is lost.
     const requeue: Job[] = [];
-    for (const j of unstarted) {
-      if (j.upstream === undefined) requeue.push(j);
-      else if (!unstarted.includes(j.upstream)) j.reject(chainBroken(j, err));
+    const back = new Set<Job>();
+    for (const j of jobs) {
+      if (j.started === true) {
+        this.completed++;
+        j.reject(culprit === undefined || j === culprit ? err : sharedLossError(j, culprit));
+      } else if (j.upstream === undefined) {
+        requeue.push(j);
+        back.add(j);
+      } else if (back.has(j.upstream)) back.add(j);
+      else j.reject(chainBroken(j, err));
     }
     this.queue.unshiftAll(requeue);
-    if (running !== undefined) {
-      this.completed++;
-      running.reject(err);
-    }
     this.fill(true);
     this.pump();
   }

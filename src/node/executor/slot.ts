@@ -1,13 +1,14 @@
 /**
- * The main thread's handle on one worker: the invocations posted to it (in order), a batched
- * outbox, a mirror of the worker's code cache and the one timer that enforces time limits.
+ * The main thread's handle on one worker: the invocations posted to it (in order, and which of
+ * them run), a batched outbox, a mirror of the worker's code cache and the one timer that
+ * enforces their time limits.
  */
 import { MessageChannel, Worker } from "node:worker_threads";
 import type { MessagePort, ResourceLimits } from "node:worker_threads";
 import { CodeCache } from "./code-cache.js";
-import { Deque } from "./deque.js";
 import { workerEntry } from "./entry.js";
 import type { Job } from "./job.js";
+import { mayStart } from "./types.js";
 import type { DownMsg, PeerMsg, UpMsg } from "./types.js";
 
 /**
@@ -45,8 +46,10 @@ export class Slot {
   readonly worker: Worker;
   /** Names this worker to the others, for direct messages between them. */
   readonly num = ++slotNumbers;
-  /** Posted to the worker and not yet answered; the head is the one running. */
-  readonly inflight = new Deque<Job>();
+  /** Posted to the worker and not yet answered, in posting order; some of them run. */
+  readonly posted: Job[] = [];
+  /** How many of `posted` run. */
+  running = 0;
   ready = false;
   retiring = false;
   /** Workers this one has a direct channel to (see `link`). */
@@ -63,9 +66,6 @@ export class Slot {
   readonly booted: Promise<void>;
   /** Resolves when the worker thread has exited, however. */
   readonly exited: Promise<void>;
-  /** performance.now() by which the head invocation must finish. */
-  deadline = Infinity;
-
   /** The worker's code cache as the worker will hold it: the same class, fed the same keys. */
   private readonly code = new CodeCache<true>();
   private outbox: DownMsg[] = [];
@@ -114,17 +114,86 @@ export class Slot {
     });
   }
 
-  /**
-   * True while the running call waits on a nested call: the worker is idle but cannot start
-   * anything else, since it runs one invocation at a time, so nothing more is posted to it.
-   */
-  get parked(): boolean {
-    return (this.inflight.peek()?.nested ?? 0) > 0;
+  /** The job posted here as invocation `id`. */
+  find(id: string): Job | undefined {
+    for (const j of this.posted) if (j.call.id === id) return j;
+    return undefined;
   }
 
-  /** True while the running call was told to stop and has not yet: nothing more is posted. */
-  get stopping(): boolean {
-    return this.inflight.peek()?.abandoned !== undefined;
+  /** Takes the job of invocation `id` off the worker (it answered). */
+  take(id: string): Job | undefined {
+    const i = this.posted.findIndex((j) => j.call.id === id);
+    if (i < 0) return undefined;
+    const [job] = this.posted.splice(i, 1) as [Job];
+    if (job.started === true) this.running--;
+    return job;
+  }
+
+  /** The least concurrency among the running jobs (Infinity when none runs). */
+  private limit(): number {
+    let limit = Infinity;
+    for (const j of this.posted) if (j.started === true && j.conc < limit) limit = j.conc;
+    return limit;
+  }
+
+  /**
+   * Marks the posted jobs that start now, by the rule the worker follows (`mayStart`, walked in
+   * posting order), and returns them. The worker may be ahead (it saw a job finish whose answer
+   * is on its way here), never behind: what this returns has started, or will on arrival.
+   */
+  advance(): Job[] {
+    const fresh: Job[] = [];
+    let limit = this.limit();
+    for (const j of this.posted) {
+      if (j.started === true) continue;
+      const up = j.upstream;
+      const blocked = up !== undefined && this.posted.includes(up);
+      const v = mayStart(blocked, j.conc, this.running, limit);
+      if (v === "wait") continue;
+      if (v === "full") break;
+      j.started = true;
+      this.running++;
+      if (j.conc < limit) limit = j.conc;
+      fresh.push(j);
+    }
+    return fresh;
+  }
+
+  /** True when a job of concurrency `conc` posted now would start at once. */
+  startsNow(conc: number): boolean {
+    for (const j of this.posted) {
+      if (j.started !== true && !(j.upstream !== undefined && this.posted.includes(j.upstream)))
+        return false; // something posted earlier waits for room: this would queue behind it
+    }
+    return mayStart(false, conc, this.running, this.limit()) === "start";
+  }
+
+  /**
+   * True when a running job waits on a nested call or was told to stop: a job that cannot start
+   * at once is not posted behind it (the callee might be that job, or the worker may be lost).
+   */
+  get held(): boolean {
+    for (const j of this.posted) {
+      if (j.started === true && ((j.nested ?? 0) > 0 || j.abandoned !== undefined)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * True when the worker can do nothing for a job of concurrency `conc` without a nested call
+   * answering first: it cannot start it, and every job running here waits on a nested call.
+   */
+  parkedFor(conc: number): boolean {
+    if (this.running === 0 || this.startsNow(conc)) return false;
+    for (const j of this.posted) if (j.started === true && (j.nested ?? 0) === 0) return false;
+    return true;
+  }
+
+  /** True when every running job waits on a nested call. */
+  get parked(): boolean {
+    if (this.running === 0) return false;
+    for (const j of this.posted) if (j.started === true && (j.nested ?? 0) === 0) return false;
+    return true;
   }
 
   /** True when the worker holds (or was sent) the compiled code of `key`. */
@@ -183,7 +252,7 @@ export class Slot {
 
   /** Makes sure the timer fires no later than `deadline` (a performance.now() time). */
   arm(deadline: number, now: number): void {
-    this.deadline = deadline;
+    if (deadline === Infinity) return;
     if (this.timer !== undefined && this.timerAt <= deadline) return;
     this.disarm();
     const delay = Math.min(Math.max(0, Math.ceil(deadline - now)), MAX_DELAY);

@@ -77,9 +77,9 @@ function anatomy(e: unknown): { name: string; message: string; stack: string | u
  * a nested call's failure) keeps its code; anything else user code threw becomes FUNCTION_ERROR
  * with the user's own message, name and stack. Never throws, and the result always clones.
  */
-export function failure(fn: string, e: unknown, prefix = ""): ErrMsg {
+export function failure(fn: string, e: unknown, prefix = ""): Pick<ErrMsg, "e"> {
   const w = guard(() => stratusWire(e, prefix), undefined) ?? userWire(fn, e, prefix);
-  return { t: "err", e: w };
+  return { e: w };
 }
 
 function stratusWire(e: unknown, prefix: string): WireError | undefined {

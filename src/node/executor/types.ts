@@ -29,6 +29,12 @@ export interface FunctionCode {
    * `defaultTimeoutMs` when absent, and never more than the pool's `maxTimeoutMs` (clamped).
    */
   timeoutMs?: number;
+  /**
+   * How many invocations of this function one worker runs at once while they await (storage,
+   * messages, timers): an integer ≥ 1, the pool's `defaultConcurrency` when absent, never more
+   * than its `maxConcurrency` (clamped). 1: each invocation has its worker to itself.
+   */
+  concurrency?: number;
 }
 
 /** One call to run. */
@@ -96,6 +102,18 @@ export interface ExecutorPoolOptions {
   valueCacheBytes?: number;
   /** Told of every settled invocation (for statistics). Default: none. */
   observe?: InvocationObserver;
+  /**
+   * Concurrency of functions whose code sets none ({@link FunctionCode.concurrency}).
+   * Default 8 (or `maxConcurrency`, if lower).
+   */
+  defaultConcurrency?: number;
+  /**
+   * The most invocations one worker runs at once; a function asking for more is clamped to it.
+   * The memory limits (`resourceLimits.maxOldGenerationSizeMb`, `maxExternalMemoryMb`) stay per
+   * invocation: a worker's V8 heap limit is the per-invocation one times this, and its
+   * external-memory limit that times the invocations running (see memory.ts). Default 16.
+   */
+  maxConcurrency?: number;
 }
 
 /**
@@ -128,6 +146,14 @@ export interface ExecutorPoolStats {
   workers: number;
   /** Workers with at least one call posted. */
   busy: number;
+  /**
+   * The executors' share that is in use, in executors: each running or posted call counts
+   * 1 / its concurrency (a call of a `concurrency: 8` function takes an eighth of a worker).
+   * What autoscaling compares with `size`.
+   */
+  load: number;
+  /** Like `load`, for the calls waiting in the pool queue. */
+  queuedLoad: number;
   /** Workers started and not yet ready to run code. */
   booting: number;
   /** Calls waiting in the pool queue (not yet handed to a worker). */
@@ -160,6 +186,8 @@ export interface RunMsg {
   drop?: true;
   /** Deadline (`Date.now()` ms): not started after it. */
   d?: number;
+  /** Its function's concurrency; absent: 1. */
+  n?: number;
 }
 
 /** Answer to a host call. */
@@ -223,13 +251,21 @@ export type DownMsg = RunMsg | HostReplyMsg | MailMsg | RouteMsg | PeerMsg | Abo
  */
 export const BEFORE_EXIT = Symbol.for("stratus.worker.beforeExit");
 
-// ---- worker → main thread. A result is a bare Uint8Array: the commonest message stays cheapest ----
+// ---- worker → main thread: every message names its invocation ----
 
 export interface ReadyMsg {
   t: "ready";
 }
+/** Invocation `inv` returned `v` (encoded). */
+export interface OkMsg {
+  t: "ok";
+  inv: string;
+  v: Uint8Array;
+}
+/** Invocation `inv` failed. */
 export interface ErrMsg {
   t: "err";
+  inv: string;
   e: WireError;
 }
 /**
@@ -244,7 +280,25 @@ export interface HostCallMsg<Op extends HostOp = HostOp> {
   a: HostArgs<Op>;
 }
 
-export type UpMsg = Uint8Array | ReadyMsg | ErrMsg | HostCallMsg;
+export type UpMsg = OkMsg | ReadyMsg | ErrMsg | HostCallMsg;
+
+/**
+ * Whether an invocation posted to a worker starts now, the one rule the worker follows and the
+ * pool mirrors (so both know what runs without asking each other). Invocations are looked at in
+ * the order they were posted: `"wait"` (a chained call whose upstream has not finished: it holds
+ * no slot and nothing behind it waits for it), `"start"`, or `"full"` (it and everything after
+ * it wait). `blocked`: its upstream is still in the worker; `c`: its concurrency; `running`: how
+ * many run; `limit`: the least concurrency among them (Infinity when none runs).
+ */
+export function mayStart(
+  blocked: boolean,
+  c: number,
+  running: number,
+  limit: number,
+): "start" | "wait" | "full" {
+  if (blocked) return "wait";
+  return running < Math.min(c, limit) ? "start" : "full";
+}
 
 /**
  * Returns bytes that own their buffer. `postMessage` clones a view's whole ArrayBuffer, and

@@ -1,8 +1,11 @@
 /**
- * Worker thread entry: runs the invocations the pool posts, strictly one at a time and in the
- * order they arrive. The pool relies on that order: it infers which invocation is running from
- * the results it has received, so this file must never start an invocation before the previous
- * one's result (or error) has been posted.
+ * Worker thread entry: runs the invocations the pool posts, up to each one's concurrency at
+ * once. Invocations start strictly in the order they arrive; the one at the front starts when
+ * fewer invocations run than both its own concurrency and that of every invocation running
+ * (so a `concurrency: 1` function runs alone). A chained invocation waits for the one before it
+ * in its chain without holding back those behind it. The pool applies the same rule to what it
+ * has posted (slot.ts, `Slot.advance`) to know which invocations run, so the two must agree.
+ * Every message out names its invocation.
  *
  * It is also the thread's composition root: the one file of src/node that names src/txn, to
  * give `ctx.txn` its transaction client (eslint.config.js holds it to that file alone).
@@ -11,17 +14,18 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { decodeValue, encodeValueOwned } from "../../lattice/values.js";
 import { FunctionError, toWireError } from "../../errors/index.js";
+import type { WireError } from "../../errors/index.js";
 import { CodeCache } from "./code-cache.js";
 import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
 import { Cancellation, Ctx, HostLink } from "./ctx.js";
 import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
-import { BEFORE_EXIT } from "./types.js";
+import { BEFORE_EXIT, mayStart } from "./types.js";
 import { REF_MARKER } from "../../function/index.js";
 // The file, not the txn index: a worker loads no storage code.
 import { ClientTransactions } from "../../txn/handle.js";
-import type { DownMsg, ErrMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
+import type { DownMsg, FunctionCode, MailMsg, RunMsg, UpMsg } from "./types.js";
 
 // esbuild's keepNames helper, referenced by code that tsx or esbuild transformed.
 (globalThis as { __name?: unknown }).__name ??= (f: unknown) => f;
@@ -45,8 +49,11 @@ const post = (m: UpMsg, transfer?: readonly ArrayBuffer[]): void => {
 /** Answers an invocation whose result stays here for the next call of its chain. */
 const EMPTY = new Uint8Array(0);
 const link = new HostLink(post, cacheBytes, (rpc) => new ClientTransactions(rpc));
+const perInvocationBytes = typeof data.externalBytes === "number" ? data.externalBytes : 512 << 20;
+// The limit is per invocation: a worker running n of them at once may hold n times it (see
+// memory.ts for why the guard cannot tell whose Buffer is whose).
 const guard = new MemoryGuard(
-  typeof data.externalBytes === "number" ? data.externalBytes : 512 << 20,
+  () => perInvocationBytes * Math.max(1, active.size),
   () => link.values.bytes,
   (code) => process.exit(code),
 );
@@ -65,6 +72,8 @@ interface Item {
   id: string;
   entry: Entry | undefined;
   args: Uint8Array[];
+  /** How many invocations may run in this worker while this one does. */
+  c: number;
   /** Chains: the invocation whose result comes first in `args`, and whether to keep ours. */
   u?: string;
   keep?: true;
@@ -77,8 +86,10 @@ interface Item {
 
 /** Results kept for the next call of a chain (null: the call failed, so the next one fails). */
 const results = new Map<string, Uint8Array | null>();
-/** The invocation running now; one at a time, so one variable. */
-let current: Item | undefined;
+/** Invocations arrived and not yet started, in arrival order. */
+const waiting: Item[] = [];
+/** Invocations running now, by id. */
+const active = new Map<string, Item>();
 
 /** Compiled versions; the pool's handle on this worker mirrors it (see code-cache.ts). */
 const cache = new CodeCache<Entry>();
@@ -91,19 +102,21 @@ function admit(m: RunMsg): Entry | undefined {
   );
 }
 
-const queue: (Item | undefined)[] = [];
-let head = 0;
-let running = false;
-
 port.on("message", (batch: DownMsg[]) => {
   for (const m of batch) {
     if (m.t === "inv") {
-      const item: Item = { id: m.id, entry: admit(m), args: m.a, cancel: new Cancellation() };
+      const item: Item = {
+        id: m.id,
+        entry: admit(m),
+        args: m.a,
+        c: m.n ?? 1,
+        cancel: new Cancellation(),
+      };
       if (m.u !== undefined) item.u = m.u;
       if (m.keep === true) item.keep = true;
       if (m.drop === true) item.drop = true;
       if (m.d !== undefined) item.d = m.d;
-      queue.push(item);
+      waiting.push(item);
       link.known.add(m.id);
     } else if (m.t === "mail") {
       // Mail follows its invocation in the same batch order; for a finished one it has no reader.
@@ -114,24 +127,22 @@ port.on("message", (batch: DownMsg[]) => {
     else if (m.t === "exit") return void exitGracefully();
     else link.settle(m);
   }
-  if (!running) drain();
+  pump();
 });
 
 /**
  * The pool has answered invocation `id` (cancelled, or past its time limit) and asks it to stop:
- * the running one sees its signal aborted and its `recv` woken; one still queued here is answered
- * without running when its turn comes. The pool counts on an answer for each, in order.
+ * a running one sees its signal aborted and its `recv` woken; one still waiting here is answered
+ * without running when its turn comes. The pool counts on an answer for each.
  */
 function abort(id: string, code: "CANCELLED" | "FUNCTION_TIMEOUT" | "TIMEOUT", why: string): void {
-  if (current?.id === id) {
-    current.cancel.abort(code, why);
+  const running = active.get(id);
+  if (running !== undefined) {
+    running.cancel.abort(code, why);
     link.inboxes.drop(id);
     return;
   }
-  for (let i = head; i < queue.length; i++) {
-    const item = queue[i];
-    if (item?.id === id) item.cancel.abort(code, why);
-  }
+  for (const item of waiting) if (item.id === id) item.cancel.abort(code, why);
 }
 
 /** Longest the before-exit hooks may take; the pool terminates the worker a little later. */
@@ -159,41 +170,76 @@ function peer(slot: number, p: MessagePort | undefined): void {
   p.unref();
 }
 
-function finish(id: string): void {
-  if (current?.keep === true && !results.has(id)) results.set(id, null);
-  current = undefined;
-  link.known.delete(id);
-  link.inboxes.drop(id);
+function finish(item: Item): void {
+  if (item.keep === true && !results.has(item.id)) results.set(item.id, null);
+  active.delete(item.id);
+  link.known.delete(item.id);
+  link.inboxes.drop(item.id);
 }
 
-function drain(): void {
-  running = true;
-  while (head < queue.length) {
-    const item = queue[head] as Item;
-    queue[head++] = undefined;
-    let pending: Promise<void> | undefined;
-    try {
-      pending = runOne(item);
-    } catch (e) {
-      // runOne answers every failure itself; this is the last line, so the queue never stalls.
-      post(failure(item.entry?.code.name ?? "?", e));
+/** The concurrency of the strictest invocation running (Infinity when none runs). */
+function activeLimit(): number {
+  let limit = Infinity;
+  for (const a of active.values()) if (a.c < limit) limit = a.c;
+  return limit;
+}
+
+let pumping = false;
+
+/** Starts what may start now (see the top of this file), in arrival order. */
+function pump(): void {
+  if (pumping) return; // a synchronous finish inside the loop below: the loop looks again
+  pumping = true;
+  try {
+    let i = 0;
+    while (i < waiting.length) {
+      const item = waiting[i] as Item;
+      const verdict = mayStart(
+        item.u !== undefined && link.known.has(item.u),
+        item.c,
+        active.size,
+        activeLimit(),
+      );
+      if (verdict === "wait") {
+        i++;
+        continue;
+      }
+      if (verdict === "full") return;
+      waiting.splice(i, 1);
+      active.set(item.id, item);
+      if (start(item)) i = 0; // finished at once: what it held back may start now
     }
-    if (pending !== undefined) {
-      const next = (): void => {
-        finish(item.id);
-        drain();
-      };
-      pending.then(next, (e: unknown) => {
-        post(failure(item.entry?.code.name ?? "?", e));
-        next();
-      });
-      return;
-    }
-    finish(item.id);
+  } finally {
+    pumping = false;
   }
-  queue.length = 0;
-  head = 0;
-  running = false;
+}
+
+/** Runs `item`; true when it finished synchronously (the common, cheap case). */
+function start(item: Item): boolean {
+  let pending: Promise<void> | undefined;
+  try {
+    pending = runOne(item);
+  } catch (e) {
+    // runOne answers every failure itself; this is the last line, so the queue never stalls.
+    fail(item, failure(item.entry?.code.name ?? "?", e).e);
+  }
+  if (pending === undefined) {
+    finish(item);
+    return true;
+  }
+  const next = (): void => {
+    finish(item);
+    pump();
+  };
+  pending.then(next, (e: unknown) => {
+    fail(item, failure(item.entry?.code.name ?? "?", e).e);
+    next();
+  });
+  return false;
+}
+
+function fail(item: Item, e: WireError): void {
+  post({ t: "err", inv: item.id, e });
 }
 
 /**
@@ -225,19 +271,15 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
  * compiled, initialised, no references, sync function), else a promise that never rejects.
  */
 function runOne(item: Item): Promise<void> | undefined {
-  current = item;
   if (item.u !== undefined) {
     const input = results.get(item.u);
     results.delete(item.u);
     if (input === undefined || input === null) {
       const why = input === null ? "failed" : "left no result";
-      post({
-        t: "err",
-        e: {
-          code: "FUNCTION_ERROR",
-          message: `the call before ${item.id} in its chain ${why}`,
-          retryable: false,
-        },
+      fail(item, {
+        code: "FUNCTION_ERROR",
+        message: `the call before ${item.id} in its chain ${why}`,
+        retryable: false,
       });
       return undefined;
     }
@@ -245,17 +287,18 @@ function runOne(item: Item): Promise<void> | undefined {
   }
   const stopped = item.cancel.reason;
   if (stopped !== undefined) {
-    post({ t: "err", e: toWireError(stopped) });
+    fail(item, toWireError(stopped));
     return undefined;
   }
   if (item.d !== undefined && Date.now() >= item.d) {
     const message = `function ${item.entry?.code.name ?? "?"} was not started: its caller's deadline passed ${Date.now() - item.d} ms before it reached a worker`;
-    post({ t: "err", e: { code: "TIMEOUT", message, retryable: true } });
+    fail(item, { code: "TIMEOUT", message, retryable: true });
     return undefined;
   }
   const entry = item.entry;
   if (entry === undefined) {
-    post(internal(`worker has no code for invocation ${item.id}`));
+    const message = `worker has no code for invocation ${item.id}`;
+    fail(item, { code: "INTERNAL", message, retryable: false });
     return undefined;
   }
   if (entry.fn === undefined || !entry.initDone) return runSlow(item, entry);
@@ -264,13 +307,13 @@ function runOne(item: Item): Promise<void> | undefined {
     if (refs) return runSlow(item, entry, values);
     const fn = entry.fn; // called unbound, so stacks read "at inc", not "at Object.fn"
     const out = fn(new Ctx(link, item.id, entry.state, item.cancel), ...values);
-    if (!isThenable(out)) return reply(entry, out);
+    if (!isThenable(out)) return reply(item, entry, out);
     return Promise.resolve(out).then(
-      (v) => reply(entry, v),
-      (e) => post(failure(entry.code.name, e)),
+      (v) => reply(item, entry, v),
+      (e) => fail(item, failure(entry.code.name, e).e),
     );
   } catch (e) {
-    post(failure(entry.code.name, e));
+    fail(item, failure(entry.code.name, e).e);
     return undefined;
   }
 }
@@ -286,22 +329,36 @@ async function runSlow(item: Item, entry: Entry, decoded?: unknown[]): Promise<v
     }
     if (!entry.initDone && entry.init !== undefined) {
       try {
-        const init = entry.init;
-        entry.state = await init(new Ctx(link, item.id, undefined, item.cancel));
+        await initOnce(entry, item);
       } catch (e) {
-        post(failure(name, e, `init of ${name} failed: `));
+        fail(item, failure(name, e, `init of ${name} failed: `).e);
         return;
       }
-      entry.initDone = true;
     }
     const values = decoded ?? decodeArgs(item.args).values;
     const ctx = new Ctx(link, item.id, entry.state, item.cancel);
     await resolveRefs(ctx, values);
     const fn = entry.fn;
-    reply(entry, await fn(ctx, ...values));
+    reply(item, entry, await fn(ctx, ...values));
   } catch (e) {
-    post(failure(name, e));
+    fail(item, failure(name, e).e);
   }
+}
+
+/** Inits in flight, by version: invocations of one version started together share one init. */
+const initing = new Map<Entry, Promise<void>>();
+
+function initOnce(entry: Entry, item: Item): Promise<void> {
+  let p = initing.get(entry);
+  if (p === undefined) {
+    const init = entry.init as UserFunction;
+    p = (async () => {
+      entry.state = await init(new Ctx(link, item.id, undefined, item.cancel));
+      entry.initDone = true;
+    })().finally(() => initing.delete(entry));
+    initing.set(entry, p);
+  }
+  return p;
 }
 
 /** Replaces `{ $stratusRef: key }` arguments by the keys' values, fetched in parallel. */
@@ -314,7 +371,7 @@ async function resolveRefs(ctx: Ctx, values: unknown[]): Promise<void> {
   await Promise.all(pending);
 }
 
-function reply(entry: Entry, value: unknown): undefined {
+function reply(item: Item, entry: Entry, value: unknown): undefined {
   let bytes: Uint8Array;
   try {
     // Into a buffer of its own (one copy; none more for a top-level tensor), moved, not cloned.
@@ -325,25 +382,21 @@ function reply(entry: Entry, value: unknown): undefined {
       `function ${entry.code.name} returned a value that cannot be encoded: ${why}`,
       { details: { function: entry.code.name } },
     );
-    post({ t: "err", e: toWireError(err) });
+    fail(item, toWireError(err));
     return undefined;
   }
-  if (current?.keep === true) {
+  if (item.keep === true) {
     // Kept for the next call of the chain, so it cannot move: the pool gets a copy, or nothing.
-    results.set(current.id, bytes);
-    if (current.drop === true) post(EMPTY);
+    results.set(item.id, bytes);
+    if (item.drop === true) post({ t: "ok", inv: item.id, v: EMPTY });
     else {
       const copy = new Uint8Array(bytes);
-      post(copy, [copy.buffer]);
+      post({ t: "ok", inv: item.id, v: copy }, [copy.buffer]);
     }
     return undefined;
   }
-  post(bytes, [bytes.buffer as ArrayBuffer]);
+  post({ t: "ok", inv: item.id, v: bytes }, [bytes.buffer as ArrayBuffer]);
   return undefined;
-}
-
-function internal(message: string): ErrMsg {
-  return { t: "err", e: { code: "INTERNAL", message, retryable: false } };
 }
 
 post({ t: "ready" });

@@ -548,7 +548,8 @@ export class ExecutorPool {
    * A worker is gone (killed for a call that ignored its abort, out of memory, crashed). The calls
    * running in it fail: with `err` when no one call is to blame, else the `culprit` (answered
    * already) and the others with a retryable error naming it. The calls posted and not started go
-   * back to the front of the queue, and a replacement is started.
+   * back, and so does one beside a culprit that asked nothing of its node (a stuck worker takes no
+   * messages: it may never have started; if it did, a relaunch would run it again too).
    */
   private lose(slot: Slot, err: Error, culprit?: Job): void {
     slot.kill();
@@ -559,7 +560,9 @@ export class ExecutorPool {
     const requeue: Job[] = [];
     const back = new Set<Job>();
     for (const j of jobs) {
-      if (j.started === true) {
+      const unseen =
+        culprit !== undefined && j !== culprit && j.info === undefined && j.abandoned === undefined;
+      if (j.started === true && !unseen) {
         this.completed++;
         j.reject(culprit === undefined || j === culprit ? err : sharedLossError(j, culprit));
       } else if (j.upstream === undefined) {

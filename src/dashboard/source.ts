@@ -79,6 +79,17 @@ export interface LocalSourceParts {
 
 const RUNS_SHOWN = 30;
 
+/** A name the cluster's statistics have no record of yet. */
+const NO_CALLS = {
+  calls: 0,
+  errors: 0,
+  inDags: 0,
+  callsPerSec: 0,
+  p50Ms: null,
+  p99Ms: null,
+  queueMsP50: null,
+} as const;
+
 /**
  * The dashboard's view from one scheduler: nodes from heartbeats, the registry's functions and
  * DAGs, and the runs this scheduler dispatched. With several schedulers each shows its own runs
@@ -133,16 +144,20 @@ export class LocalDashboardSource implements DashboardSource {
       const mine = s?.kind === "call" ? s : undefined;
       const on = [...(ranOn.get(name) ?? [])].sort();
       // Cluster-wide figures when the store has them, else this scheduler's own.
-      const c = cluster?.functions[name];
+      // A read that worked is the only source: mixing in this scheduler's own counts for names
+      // the store lacks would make counts of one row come from two places.
+      const c = cluster === undefined ? undefined : (cluster.functions[name] ?? NO_CALLS);
+      // Without the store's figures: this scheduler's runs, calls counting stages as the nodes do.
+      const stages = recent.stageRuns(name);
       return {
         name,
-        calls: c?.calls ?? mine?.calls ?? 0,
+        calls: c?.calls ?? (mine?.calls ?? 0) + stages,
         errors: c?.errors ?? mine?.errors ?? 0,
         callsPerSec: c?.callsPerSec ?? mine?.callsPerSec ?? 0,
         p50Ms: c?.p50Ms ?? mine?.p50Ms ?? null,
         p99Ms: c?.p99Ms ?? mine?.p99Ms ?? null,
         queueMsP50: c?.queueMsP50 ?? null,
-        inDags: recent.stageRuns(name),
+        inDags: c?.inDags ?? stages,
         nodes: on,
         executors: on.reduce((sum, id) => sum + (executorsOf.get(id) ?? 0), 0),
       };
@@ -150,10 +165,12 @@ export class LocalDashboardSource implements DashboardSource {
     const dags = dagNames.map((name) => {
       const s = byName.get(name);
       const mine = s?.kind === "dag" ? s : undefined;
-      const c = cluster?.runs[name];
+      const c = cluster === undefined ? undefined : (cluster.runs[name] ?? NO_CALLS);
+      // Without the store's figures: this scheduler's runs, calls counting stages as the nodes do.
+      const stages = recent.stageRuns(name);
       return {
         name,
-        calls: c?.calls ?? mine?.calls ?? 0,
+        calls: c?.calls ?? (mine?.calls ?? 0) + stages,
         errors: c?.errors ?? mine?.errors ?? 0,
         callsPerSec: c?.callsPerSec ?? mine?.callsPerSec ?? 0,
         p50Ms: c?.p50Ms ?? mine?.p50Ms ?? null,

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { ScheduleBook, Ticker } from "../cron/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
-import { Dashboard, LocalDashboardSource } from "../dashboard/index.js";
+import { Dashboard, LocalDashboardSource, scheduleViews } from "../dashboard/index.js";
 import { HttpIngress } from "../ingress/index.js";
 import { Monitor } from "../monitor/index.js";
 import { DepartedTotals, StatsPublisher, StatsRecorder, readClusterStats } from "../stats/index.js";
@@ -337,6 +337,9 @@ export class StratusProcess {
                 registry,
                 recent: dispatcher.recent,
                 stats: () => readClusterStats(store, { departed }),
+                store,
+                schedules: () => scheduleViews(schedules),
+                versions: (fn) => registry.versions(fn),
               }),
               token: o.token,
               secure: tls !== undefined,

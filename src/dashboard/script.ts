@@ -92,7 +92,7 @@ function chart(id, series, lines, unit) {
   for (let s = 0; s < n; s += 30) {
     const i = n - 1 - s;
     svg.appendChild(el("line", { x1: x(i), y1: H - B, x2: x(i), y2: H - B + 4, stroke: "#aab" }));
-    svg.appendChild(el("text", { x: x(i), y: H - 6, "text-anchor": "middle", class: "xtick" }, s === 0 ? "now" : "-" + s + "s"));
+    svg.appendChild(el("text", { x: x(i), y: H - 6, "text-anchor": s === 0 ? "end" : "middle", class: "xtick" }, s === 0 ? "now" : "-" + s + "s"));
   }
   for (const l of lines) {
     let dpath = "";

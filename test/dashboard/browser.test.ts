@@ -223,7 +223,6 @@ describe("dashboard: in a browser", () => {
       { timeout: 5_000 },
     );
     await fits("overview");
-    await shot("overview");
   });
 
   it("runs: a DAG run's waterfall across nodes, and a failed run's error and stack", async () => {
@@ -345,6 +344,14 @@ describe("dashboard: in a browser", () => {
     assert.match(incShown[0] ?? "", /^current · registered .*x\+1\+0/s);
     await fits("functions");
     await shot("functions");
+  });
+
+  it("overview, once the schedules have ticked for a while (the screenshot)", async () => {
+    await page.goto(`${url}#overview`);
+    await page.reload();
+    await page.waitForSelector("#functions tr.fn-dash_inc");
+    await fits("overview");
+    await shot("overview");
   });
 
   it("a listing is bounded: a page size past the limit and a cursor past the bound are refused", async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isStratusError } from "../errors/index.js";
+import { InvalidArgumentError, isStratusError } from "../errors/index.js";
 import { COOKIE, Sessions, cookie } from "./auth.js";
 import { dashboardPage, loginPage } from "./page.js";
 import type { DashboardSource } from "./source.js";
@@ -118,8 +118,13 @@ export class Dashboard {
         return source.schedules();
       case "functions":
         return source.functions();
-      case "logs":
-        return source.logs(q.get("run") ?? "");
+      case "logs": {
+        const run = q.get("run") ?? "";
+        if (run.length === 0 || run.length > 256) {
+          throw InvalidArgumentError.field("run", "must be a run id (1 to 256 characters)");
+        }
+        return source.logs(run);
+      }
       default:
         return source.state();
     }

@@ -24,9 +24,10 @@ function cell(text, klass) {
   if (klass && klass.split(" ").includes("t")) td.title = String(text);
   return td;
 }
-function fill(id, rows) {
+function fill(id, rows, keep) {
   const tbody = $(id).querySelector("tbody");
-  tbody.replaceChildren();
+  if (keep) { for (const tr of [...tbody.children]) if (tr.querySelector(".muted")) tr.remove(); }
+  else tbody.replaceChildren();
   for (const r of rows) {
     const tr = document.createElement("tr");
     if (r.cls) tr.className = r.cls;
@@ -35,7 +36,7 @@ function fill(id, rows) {
     for (const [text, klass] of r.cells) tr.appendChild(cell(text, klass));
     tbody.appendChild(tr);
   }
-  if (rows.length === 0) {
+  if (tbody.children.length === 0) {
     const tr = document.createElement("tr");
     tr.appendChild(cell("none yet", "muted"));
     tbody.appendChild(tr);
@@ -220,21 +221,23 @@ async function tick() {
   fill("errors", s.errors.map((r) => ({ cls: "pick" + (r.run === picked ? " sel" : ""), data: { run: r.run }, click: () => pick(r), cells: [[time(r.startedAt)], [r.name, "t"], [r.error.code, "bad t"], [r.error.message, "t"]] })));
 }
 let keysCursor = null;
+let keysPages = 0;
 async function listKeys(more) {
   const prefix = $("prefix").value;
+  // Marks when a listing has come in (the count of its pages), for whoever waits on it.
+  if (!more) delete $("keys").dataset.pages;
   const q = "keys?prefix=" + encodeURIComponent(prefix) + (more && keysCursor ? "&cursor=" + keysCursor : "");
   try {
     const page = await api(q);
     const rows = page.keys.map((k) => ({ cells: [[k.key, "t"], [k.kind ?? "deleted"], [k.bytes, "n"], [k.preview, "t preview"]] }));
-    if (more) {
-      const tbody = $("keys").querySelector("tbody");
-      const old = [...tbody.children];
-      fill("keys", rows);
-      tbody.prepend(...old.filter((tr) => !tr.querySelector(".muted")));
-    } else fill("keys", rows);
+    // Further pages are added below the ones shown; a page may be short, even empty, when few
+    // keys match: each request scans a bounded part of the keyspace.
+    fill("keys", rows, more);
     keysCursor = page.next;
+    keysPages = more ? keysPages + 1 : 1;
+    $("keys").dataset.pages = String(keysPages);
     $("keys-more").hidden = page.next === null;
-    $("keys-note").textContent = (page.capped ? "Stopped at the listing's bound: use a longer prefix to see further. " : "") + "Pages of 50; a listing walks at most 10,000 keys.";
+    $("keys-note").textContent = (page.capped ? "Stopped at the listing's bound: use a longer prefix to see further. " : "") + "About 50 keys a page; each request scans a bounded part of the keyspace.";
   } catch (e) {
     $("keys-note").textContent = e.message;
   }

@@ -86,7 +86,7 @@ export interface LocalSourceParts {
    */
   stats?: () => Promise<ClusterStats>;
   /** Where the state view lists keys. Without it the view is empty. */
-  store?: Pick<Store, "scan" | "getMany">;
+  store?: Pick<Store, "scan" | "scanStep" | "getMany">;
   /** The schedules with their ticks. @default none */
   schedules?: () => Promise<ScheduleView[]>;
   /** A function's recent versions. @default none */

@@ -75,19 +75,24 @@ export interface LogLine {
 
 /** Largest page of keys. */
 export const MAX_PAGE = 200;
-/** Matching keys one listing walks through at most (cursor position plus page). */
+/** Matching keys one listing walks through at most, on a store without steps. */
 export const MAX_LISTED = 10_000;
+/** Scan steps one listing makes at most, each over about a page's worth of the keyspace. */
+export const MAX_STEPS = 20;
 /** Characters of a value's preview. */
 export const PREVIEW_CHARS = 200;
 
 /**
- * One page of the user keys under `prefix`. The cursor is the position in the scan: each request
- * walks at most {@link MAX_LISTED} matching keys, so no request (whatever its cursor) lists the
- * whole keyspace; past that the page says `capped` and a longer prefix is the way on. A scan
- * promises no order, so keys written or deleted between pages may shift what a page shows.
+ * One page of the user keys under `prefix`, about `limit` keys (a step of the store's scan is not
+ * cut, so a page may hold a step's worth more). Each request is bounded whatever its cursor: on a
+ * store with {@link Store.scanStep} it makes at most {@link MAX_STEPS} steps of `limit` keys of
+ * the keyspace each, so a prefix few keys match answers a short (even empty) page with a cursor
+ * to go on from, never a walk of the whole keyspace; on other stores the cursor is a position
+ * and a request walks at most {@link MAX_LISTED} matching keys, past which the page says
+ * `capped`. A scan promises no order, so keys written or deleted between pages may shift pages.
  */
 export async function listKeys(
-  store: Pick<Store, "scan" | "getMany">,
+  store: Pick<Store, "scan" | "scanStep" | "getMany">,
   q: KeyQuery,
 ): Promise<KeyPage> {
   const limit = q.limit ?? 50;
@@ -97,7 +102,48 @@ export async function listKeys(
   if (typeof q.prefix !== "string" || q.prefix.length > 1024) {
     throw InvalidArgumentError.field("prefix", "must be a string of at most 1024 characters");
   }
-  const skip = q.cursor === undefined || q.cursor === "" ? 0 : Number(q.cursor);
+  if (q.cursor !== undefined && (typeof q.cursor !== "string" || q.cursor.length > 2048)) {
+    throw InvalidArgumentError.field("cursor", "is not a cursor this listing gave");
+  }
+  const page =
+    store.scanStep === undefined
+      ? await byPosition(store, q.prefix, q.cursor ?? "", limit)
+      : await bySteps(store.scanStep.bind(store), q.prefix, q.cursor ?? "", limit);
+  const values = page.names.length === 0 ? [] : await store.getMany(page.names);
+  const keys = page.names.map((k, i) => view(k.slice(USER_PREFIX.length), values[i]));
+  return { prefix: q.prefix, keys, next: page.next, capped: page.capped };
+}
+
+interface Found {
+  names: string[];
+  next: string | null;
+  capped: boolean;
+}
+
+async function bySteps(
+  step: NonNullable<Store["scanStep"]>,
+  prefix: string,
+  cursor: string,
+  limit: number,
+): Promise<Found> {
+  const names = new Set<string>();
+  let at = cursor;
+  for (let i = 0; i < MAX_STEPS && names.size < limit; i++) {
+    const got = await step(USER_PREFIX + prefix, at, limit);
+    for (const k of got.keys) names.add(k);
+    at = got.next;
+    if (at === "") break;
+  }
+  return { names: [...names], next: at === "" ? null : at, capped: false };
+}
+
+async function byPosition(
+  store: Pick<Store, "scan">,
+  prefix: string,
+  cursor: string,
+  limit: number,
+): Promise<Found> {
+  const skip = cursor === "" ? 0 : Number(cursor);
   if (!Number.isSafeInteger(skip) || skip < 0 || skip >= MAX_LISTED) {
     throw InvalidArgumentError.field("cursor", "is not a cursor this listing gave");
   }
@@ -105,7 +151,7 @@ export async function listKeys(
   const names: string[] = [];
   let seen = 0;
   let more = false;
-  for await (const k of store.scan(USER_PREFIX + q.prefix)) {
+  for await (const k of store.scan(USER_PREFIX + prefix)) {
     if (seen >= want) {
       more = true;
       break;
@@ -113,10 +159,8 @@ export async function listKeys(
     if (seen >= skip) names.push(k);
     seen++;
   }
-  const values = names.length === 0 ? [] : await store.getMany(names);
-  const keys = names.map((k, i) => view(k.slice(USER_PREFIX.length), values[i]));
   const capped = more && want === MAX_LISTED;
-  return { prefix: q.prefix, keys, next: more && !capped ? String(want) : null, capped };
+  return { names, next: more && !capped ? String(want) : null, capped };
 }
 
 function view(key: string, l: Lattice | undefined): KeyView {

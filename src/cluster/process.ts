@@ -9,10 +9,10 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { HybridClock } from "../lattice/index.js";
 import { ScheduleBook, Ticker } from "../cron/index.js";
 import { Node, validateFunctionSource } from "../node/index.js";
-import { Dashboard, LocalDashboardSource } from "../dashboard/index.js";
+import { Dashboard, LocalDashboardSource, scheduleViews } from "../dashboard/index.js";
 import { HttpIngress } from "../ingress/index.js";
 import { Monitor } from "../monitor/index.js";
-import { StatsPublisher, StatsRecorder, readClusterStats } from "../stats/index.js";
+import { DepartedTotals, StatsPublisher, StatsRecorder, readClusterStats } from "../stats/index.js";
 import {
   Dispatcher,
   Gateway,
@@ -227,10 +227,12 @@ export class StratusProcess {
       store: shared?.address ?? null,
       storeNeedsPassword: shared?.password !== undefined,
     };
+    // Counts of processes gone since this one started, so the totals it reports never go back.
+    const departed = new DepartedTotals();
     const targets: RouteTargets = {
       request: (method, a, conn) => {
         if (method === "cluster.info") return info;
-        if (method === "cluster.stats") return readClusterStats(store);
+        if (method === "cluster.stats") return readClusterStats(store, { departed });
         if (method === "node.resize") {
           const n = resizePayload(a);
           if (node === undefined) throw new InvalidArgumentError(`${id} runs no node`);
@@ -334,7 +336,10 @@ export class StratusProcess {
                 membership,
                 registry,
                 recent: dispatcher.recent,
-                stats: () => readClusterStats(store),
+                stats: () => readClusterStats(store, { departed }),
+                store,
+                schedules: () => scheduleViews(schedules),
+                versions: (fn) => registry.versions(fn),
               }),
               token: o.token,
               secure: tls !== undefined,
@@ -367,6 +372,7 @@ export class StratusProcess {
           observe: (fn, queueMs, totalMs, ok) => recorder.record(fn, queueMs, totalMs, ok),
         },
         fuse: o.fuse,
+        observeStage: (fn) => recorder.stage(fn),
         sessionPolicies: [...SESSION_POLICIES, readAtomicPolicy(txn)],
         txn: new FunctionTransactions(txnService),
       }));

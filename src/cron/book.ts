@@ -20,6 +20,21 @@ export interface ScheduleDef {
   inputs?: Record<string, Uint8Array[]>;
 }
 
+/** Where each schedule's last tick is noted: one last-writer-wins value per schedule name. */
+export const SCHEDULE_STATUS_PREFIX = "sys/schedst/";
+
+/** What the last ticks of a schedule did, as the schedulers that fired them noted. */
+export interface ScheduleStatus {
+  /** The last tick fired (epoch ms, UTC), when it finished, and whether its run returned. */
+  tick: number;
+  at: number;
+  ok: boolean;
+  /** Failed ticks noted since the schedule was made. */
+  failures: number;
+  /** The last failure: its tick, error code and message. */
+  lastError?: { tick: number; code: string; message: string };
+}
+
 const NAME = /^[A-Za-z_$.-][\w$.-]{0,127}$/;
 
 /**
@@ -97,10 +112,41 @@ export class ScheduleBook implements ScheduleAdmin {
 
   /** Deletes a schedule; false when there was none. Ticks not yet claimed will not run. */
   async remove(rawName: unknown): Promise<boolean> {
-    const key = SCHEDULE_PREFIX + scheduleName(rawName);
+    const name = scheduleName(rawName);
+    const key = SCHEDULE_PREFIX + name;
     const had = (await this.o.store.get(key)) !== undefined;
     await this.o.store.delete(key);
+    await this.o.store.delete(SCHEDULE_STATUS_PREFIX + name);
     return had;
+  }
+
+  /**
+   * Notes a fired tick's outcome. Only the scheduler that claimed a tick fires it, so writers of
+   * one schedule's status rarely race; a lost race costs one tick's note, never the schedule.
+   */
+  async noteTick(
+    name: string,
+    tick: number,
+    error?: { code: string; message: string },
+  ): Promise<void> {
+    const key = SCHEDULE_STATUS_PREFIX + name;
+    const prev = (await this.statuses([name]))[0];
+    const status: ScheduleStatus = {
+      tick,
+      at: Date.now(),
+      ok: error === undefined,
+      failures: (prev?.failures ?? 0) + (error === undefined ? 0 : 1),
+    };
+    const last = error === undefined ? prev?.lastError : { tick, ...error };
+    if (last !== undefined) status.lastError = last;
+    await this.o.store.put(key, LwwLattice.of(status, this.o.clock.now()));
+  }
+
+  /** The noted status of each named schedule (undefined for one that has not ticked yet). */
+  async statuses(names: readonly string[]): Promise<(ScheduleStatus | undefined)[]> {
+    if (names.length === 0) return [];
+    const ls = await this.o.store.getMany(names.map((n) => SCHEDULE_STATUS_PREFIX + n));
+    return ls.map((l) => (l?.kind === "lww" ? l.value<ScheduleStatus>() : undefined));
   }
 
   /** Every schedule, by name, with its next tick. */

@@ -9,7 +9,7 @@
  * const ticker = await Ticker.start({ id, store, clock, book, registry, dispatcher });
  * ```
  */
-export { SCHEDULE_PREFIX, ScheduleBook, parseCron } from "./book.js";
-export type { ScheduleBookOptions, ScheduleDef } from "./book.js";
+export { SCHEDULE_PREFIX, SCHEDULE_STATUS_PREFIX, ScheduleBook, parseCron } from "./book.js";
+export type { ScheduleBookOptions, ScheduleDef, ScheduleStatus } from "./book.js";
 export { TICK_PREFIX, Ticker } from "./ticker.js";
 export type { TickInfo, TickerOptions } from "./ticker.js";

@@ -1,5 +1,5 @@
 import type { Cron } from "croner";
-import { InvalidArgumentError } from "../errors/index.js";
+import { InvalidArgumentError, isStratusError } from "../errors/index.js";
 import { LwwLattice, encodeValue } from "../lattice/index.js";
 import type { HybridClock } from "../lattice/index.js";
 import { nameMap } from "../protocol/index.js";
@@ -183,10 +183,23 @@ export class Ticker {
         await this.o.runs.run(req, { requestId: `tick-${def.name}-${tick}` });
       } else await this.o.dispatcher.run(req);
       this.counts.ok++;
+      await this.note(def.name, tick);
     } catch (e) {
       this.counts.failed++;
       if (!this.closed)
         this.log(`schedule ${def.name}, tick ${new Date(tick).toISOString()}: ${String(e)}`);
+      const err = e instanceof Error ? e : new Error(String(e));
+      const code = isStratusError(err) ? err.code : "INTERNAL";
+      await this.note(def.name, tick, { code, message: err.message.slice(0, 500) });
+    }
+  }
+
+  /** Notes a tick's outcome for the dashboard; a failure to note it is only counted. */
+  private async note(name: string, tick: number, error?: { code: string; message: string }) {
+    try {
+      await this.o.book.noteTick(name, tick, error);
+    } catch {
+      this.counts.errors++;
     }
   }
 

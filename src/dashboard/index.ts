@@ -21,3 +21,5 @@ export type {
   LocalSourceParts,
   NodeView,
 } from "./source.js";
+export { MAX_LISTED, MAX_PAGE, MAX_STEPS, listKeys, scheduleViews } from "./views.js";
+export type { FunctionDetail, KeyPage, KeyQuery, KeyView, LogLine, ScheduleView } from "./views.js";

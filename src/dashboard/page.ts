@@ -1,4 +1,8 @@
-/** The dashboard's two pages, self-contained: inline CSS, inline script (nonce), SVG charts. */
+/**
+ * The dashboard's two pages, self-contained: inline CSS, inline script (nonce), SVG charts. The
+ * script is in script.ts; views are tabs of one page, chosen by the URL's hash.
+ */
+import { SCRIPT } from "./script.js";
 
 const STYLE = `
 body{font:14px system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -8,14 +12,29 @@ main{padding:16px 20px;display:grid;gap:16px;grid-template-columns:repeat(auto-f
 section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 14px;overflow:auto}
 h2{font-size:15px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eef0f3;white-space:nowrap}
+table{table-layout:fixed}
+th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;overflow-wrap:anywhere;vertical-align:top}
+th{font-weight:600;font-size:13px}
+td.t,th.t{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+th[title]{text-decoration:underline dotted;cursor:help}
 td.n,th.n{text-align:right}
 .bad{color:#b3261e}.ok{color:#1e7b34}.muted{color:#7a8294}
 section.wide{grid-column:1/-1}
 form.login{max-width:360px;margin:80px auto;background:#fff;padding:24px;border:1px solid #dde1e7;border-radius:6px}
 form.login input{width:100%;box-sizing:border-box;padding:8px;margin:8px 0}
 button{padding:6px 14px}
-svg text{font-size:10px;fill:#7a8294}
+svg text{font-size:10px;fill:#5d6475}
+nav{display:flex;gap:4px;padding:8px 20px 0;background:#1d2330}
+nav a{color:#c8cdd8;text-decoration:none;padding:6px 14px;border-radius:6px 6px 0 0}
+nav a.on{background:#f6f7f9;color:#1d2330}
+.view{display:none}.view.on{display:grid}
+.legend{display:flex;gap:14px;font-size:12px;margin:0 0 4px}
+.legend i{display:inline-block;width:12px;height:3px;vertical-align:middle;margin-right:4px}
+.note{font-size:12px;color:#5d6475;margin:6px 0 0}
+tr.pick{cursor:pointer}tr.pick:hover{background:#f0f4fb}tr.sel{background:#e3ecfb}
+pre{background:#f3f4f7;padding:8px;overflow:auto;max-height:320px;font-size:12px;margin:4px 0;white-space:pre-wrap;overflow-wrap:anywhere}
+dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0 0 8px}dl.kv dt{color:#5d6475}dl.kv dd{margin:0}
+input[type=text]{padding:5px;width:280px}
 `;
 
 const escape = (s: string): string =>
@@ -37,94 +56,53 @@ ${error === undefined ? "" : `<p class="bad" id="login-error">${escape(error)}</
 </form></body></html>`;
 }
 
+/** Count definitions, shown as the functions table's tooltips and legend. */
+const DEFINE = {
+  calls:
+    "Invocations: every time a node ran the function (single calls, DAG stages, nested calls, retried attempts), since the cluster started, departed nodes included",
+  inDags: "Of those invocations, the ones that ran as a stage of a DAG of several functions",
+  errors: "Invocations that failed",
+  rate: "Invocations per second over the nodes' last statistics window",
+  dagRuns: "Runs of the DAG answered to callers, since the cluster started",
+};
+
 /** The dashboard; its script polls `/dashboard/api/state` every `pollMs`. */
 export function dashboardPage(nonce: string, pollMs: number): string {
+  const th = (label: string, title: string, cls = "n"): string =>
+    `<th class="${cls}" title="${escape(title)}">${label}</th>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Stratus dashboard</title>
 <style>${STYLE}</style></head><body>
 <header><h1>Stratus</h1><span><span id="updated" class="muted"></span>
 <form method="post" action="/dashboard/logout" style="display:inline"><button>Sign out</button></form></span></header>
-<main>
-<section><h2>Calls per second</h2><svg id="chart-rate" width="440" height="150"></svg></section>
-<section><h2>Latency (ms, p50 and p99)</h2><svg id="chart-latency" width="440" height="150"></svg></section>
-<section class="wide"><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>address</th><th class="n">executors</th><th class="n">busy</th><th class="n">queued</th><th class="n">utilisation</th><th class="n">cached keys</th><th class="n">cache bytes</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Functions</h2><table id="functions"><thead><tr><th>function</th><th class="n">calls</th><th class="n">errors</th><th class="n">calls/s</th><th class="n">p50 ms</th><th class="n">p99 ms</th><th class="n">in DAG runs</th><th>nodes</th><th class="n">executors</th></tr></thead><tbody></tbody></table>
-<h2 style="margin-top:12px">DAGs</h2><table id="dags"><thead><tr><th>DAG</th><th class="n">runs</th><th class="n">errors</th><th class="n">runs/s</th><th class="n">p50 ms</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Recent runs</h2><table id="runs"><thead><tr><th>when</th><th>name</th><th>kind</th><th class="n">ms</th><th>outcome</th><th>placement</th></tr></thead><tbody></tbody></table></section>
-<section><h2>Errors</h2><table id="errors"><thead><tr><th>when</th><th>name</th><th>code</th><th>message</th></tr></thead><tbody></tbody></table></section>
+<nav><a id="tab-overview" href="#overview">Overview</a><a id="tab-runs" href="#runs">Runs</a><a id="tab-state" href="#state">State</a><a id="tab-schedules" href="#schedules">Schedules</a><a id="tab-functions" href="#functions">Functions</a></nav>
+<main id="view-overview" class="view">
+<section><h2>Calls per second</h2><div class="legend" id="legend-rate"></div><svg id="chart-rate" viewBox="0 0 560 170" width="100%"></svg></section>
+<section><h2>Latency (ms)</h2><div class="legend" id="legend-latency"></div><svg id="chart-latency" viewBox="0 0 560 170" width="100%"></svg></section>
+<section class="wide"><h2>Nodes</h2><table id="nodes"><colgroup><col style="width:16%"><col style="width:24%"><col><col><col><col><col><col></colgroup><thead><tr><th>node</th><th>address</th><th class="n">executors</th><th class="n">busy</th><th class="n">queued</th><th class="n">utilisation</th><th class="n">cached keys</th><th class="n">cache bytes</th></tr></thead><tbody></tbody></table></section>
+<section class="wide"><h2>Functions</h2><table id="functions"><colgroup><col style="width:18%"><col><col><col><col><col><col><col><col style="width:18%"><col></colgroup><thead><tr><th>function</th>${th("calls", DEFINE.calls)}${th("in DAG runs", DEFINE.inDags)}${th("errors", DEFINE.errors)}${th("calls/s", DEFINE.rate)}<th class="n">p50 ms</th><th class="n">p99 ms</th><th class="n">queue p50</th><th>nodes</th><th class="n">executors</th></tr></thead><tbody></tbody></table>
+<p class="note" id="count-legend"><b>calls</b>: ${escape(DEFINE.calls)}. <b>in DAG runs</b>: ${escape(DEFINE.inDags)}, so never more than calls; calls − in DAG runs are single and nested calls. <b>errors</b>: ${escape(DEFINE.errors)}.</p>
+<h2 style="margin-top:12px">DAGs</h2><table id="dags"><thead><tr><th>DAG</th>${th("runs", DEFINE.dagRuns)}<th class="n">errors</th><th class="n">runs/s</th><th class="n">p50 ms</th></tr></thead><tbody></tbody></table></section>
+</main>
+<main id="view-runs" class="view">
+<section class="wide" id="run-detail"><h2>Run <span id="run-id" class="muted">(pick one below)</span></h2>
+<dl class="kv" id="run-facts"></dl>
+<div class="legend" id="legend-waterfall"></div><svg id="waterfall" viewBox="0 0 1180 60" width="100%"></svg>
+<div id="run-error"></div>
+<h2 style="margin-top:10px">Logs</h2><div id="run-logs" class="muted">none captured</div></section>
+<section><h2>Recent runs</h2><table id="runs"><colgroup><col style="width:15%"><col style="width:18%"><col style="width:8%"><col style="width:9%"><col style="width:15%"><col></colgroup><thead><tr><th>when</th><th>name</th><th>kind</th><th class="n">ms</th><th>outcome</th><th>placement</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Failed runs</h2><table id="errors"><colgroup><col style="width:17%"><col style="width:22%"><col style="width:24%"><col></colgroup><thead><tr><th>when</th><th>name</th><th>code</th><th>message</th></tr></thead><tbody></tbody></table></section>
+</main>
+<main id="view-state" class="view">
+<section class="wide"><h2>State</h2><form id="keys-form"><label for="prefix">Key prefix </label><input id="prefix" type="text" placeholder="(all keys)"> <button id="keys-list" type="submit">List</button></form>
+<table id="keys"><colgroup><col style="width:26%"><col style="width:10%"><col style="width:10%"><col></colgroup><thead><tr><th>key</th><th>kind</th><th class="n">bytes</th><th>value</th></tr></thead><tbody></tbody></table>
+<p class="note"><button id="keys-more" type="button" hidden>Next page</button> <span id="keys-note"></span></p></section>
+</main>
+<main id="view-schedules" class="view">
+<section class="wide"><h2>Schedules</h2><table id="schedules"><colgroup><col style="width:14%"><col style="width:13%"><col style="width:13%"><col style="width:14%"><col style="width:18%"><col style="width:7%"><col></colgroup><thead><tr><th>schedule</th><th>cron</th><th>runs</th><th>next tick</th><th>last tick</th><th class="n">failures</th><th>last error</th></tr></thead><tbody></tbody></table></section>
+</main>
+<main id="view-functions" class="view">
+<section class="wide"><h2>Functions and their versions</h2><div id="fn-list"></div></section>
 </main>
 <script nonce="${nonce}">${SCRIPT.replace("POLL_MS", String(pollMs))}</script>
 </body></html>`;
 }
-
-// Plain browser JavaScript (no build step). Every user-supplied string goes in through
-// textContent, never innerHTML.
-const SCRIPT = `
-"use strict";
-const $ = (id) => document.getElementById(id);
-const fmt = (v, d = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
-const time = (ms) => new Date(ms).toLocaleTimeString();
-function row(tbody, cells, cls) {
-  const tr = document.createElement("tr");
-  if (cls) tr.className = cls;
-  for (const [text, klass] of cells) {
-    const td = document.createElement("td");
-    td.textContent = String(text);
-    if (klass) td.className = klass;
-    tr.appendChild(td);
-  }
-  tbody.appendChild(tr);
-}
-function fill(id, rows) {
-  const tbody = $(id).querySelector("tbody");
-  tbody.replaceChildren();
-  for (const r of rows) row(tbody, r.cells, r.cls);
-  if (rows.length === 0) row(tbody, [["none yet", "muted"]]);
-}
-const NS = "http://www.w3.org/2000/svg";
-function el(name, attrs, text) {
-  const e = document.createElementNS(NS, name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-function chart(id, series, lines) {
-  const svg = $(id);
-  const W = 440, H = 150, L = 40, B = 18;
-  svg.replaceChildren();
-  let max = 0;
-  for (const l of lines) for (const p of series) max = Math.max(max, p[l.key] ?? 0);
-  max = max > 0 ? max * 1.1 : 1;
-  const x = (i) => L + (i * (W - L - 4)) / Math.max(1, series.length - 1);
-  const y = (v) => H - B - (v / max) * (H - B - 6);
-  svg.appendChild(el("line", { x1: L, y1: H - B, x2: W, y2: H - B, stroke: "#ccd" }));
-  svg.appendChild(el("text", { x: 2, y: 12 }, fmt(max, max < 10 ? 2 : 0)));
-  svg.appendChild(el("text", { x: 2, y: H - B }, "0"));
-  svg.appendChild(el("text", { x: L, y: H - 4 }, "-" + series.length + " s"));
-  svg.appendChild(el("text", { x: W - 30, y: H - 4 }, "now"));
-  for (const l of lines) {
-    const pts = series.map((p, i) => (p[l.key] === null ? null : x(i) + "," + y(p[l.key]))).filter(Boolean);
-    svg.appendChild(el("polyline", { points: pts.join(" "), fill: "none", stroke: l.color, "stroke-width": 1.6, "data-series": l.key }));
-  }
-}
-async function tick() {
-  let s;
-  try {
-    const r = await fetch("/dashboard/api/state", { credentials: "same-origin" });
-    if (r.status === 401) { location.href = "/dashboard"; return; }
-    s = await r.json();
-  } catch (e) {
-    $("updated").textContent = "unreachable: " + e.message;
-    return;
-  }
-  $("updated").textContent = "updated " + time(s.at);
-  chart("chart-rate", s.series, [{ key: "calls", color: "#2f6fde" }, { key: "errors", color: "#b3261e" }]);
-  chart("chart-latency", s.series, [{ key: "p50Ms", color: "#2f6fde" }, { key: "p99Ms", color: "#e08a00" }]);
-  fill("nodes", s.nodes.map((n) => ({ cells: [[n.id], [n.addr], [n.executors, "n"], [n.busy, "n"], [n.queued, "n"], [fmt(n.utilisation * 100, 0) + "%", "n"], [n.cacheKeys, "n"], [n.cacheBytes, "n"]] })));
-  fill("functions", s.functions.map((f) => ({ cls: "fn-" + f.name, cells: [[f.name], [f.calls, "n calls"], [f.errors, f.errors > 0 ? "n bad" : "n"], [fmt(f.callsPerSec, 2), "n"], [fmt(f.p50Ms, 2), "n"], [fmt(f.p99Ms, 2), "n"], [f.inDags, "n"], [f.nodes.join(", ")], [f.executors, "n"]] })));
-  fill("dags", s.dags.map((d) => ({ cells: [[d.name], [d.calls, "n"], [d.errors, "n"], [fmt(d.callsPerSec, 2), "n"], [fmt(d.p50Ms, 2), "n"]] })));
-  fill("runs", s.runs.map((r) => ({ cells: [[time(r.startedAt)], [r.name], [r.kind], [fmt(r.ms, 2), "n"], [r.ok ? "ok" : r.error.code, r.ok ? "ok" : "bad"], [Object.entries(r.placed).map(([f, n]) => f + "→" + n).join(", "), "placement"]] })));
-  fill("errors", s.errors.map((r) => ({ cells: [[time(r.startedAt)], [r.name], [r.error.code, "bad"], [r.error.message]] })));
-}
-tick();
-setInterval(tick, POLL_MS);
-`;

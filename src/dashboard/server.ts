@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { InvalidArgumentError, isStratusError } from "../errors/index.js";
 import { COOKIE, Sessions, cookie } from "./auth.js";
 import { dashboardPage, loginPage } from "./page.js";
 import type { DashboardSource } from "./source.js";
@@ -22,12 +23,15 @@ export interface DashboardOptions {
 }
 
 const PREFIX = "/dashboard";
+const API = "/dashboard/api/";
 const MAX_FORM_BYTES = 4096;
 
 /**
  * The web dashboard, as routes under `/dashboard` of a scheduler's HTTP ingress: the page, a
  * login form that turns the cluster token into an HttpOnly, SameSite=Strict session cookie, and
- * `GET /dashboard/api/state` (JSON, polled by the page; a bearer token works too, for scripts).
+ * its JSON reads (a bearer token works too, for scripts): `GET /dashboard/api/state` (polled by
+ * the page), `…/api/keys?prefix=&cursor=&limit=` (one bounded page of state keys),
+ * `…/api/schedules`, `…/api/functions` and `…/api/logs?run=<id>`.
  *
  * @example
  * ```ts
@@ -73,15 +77,56 @@ export class Dashboard {
         res.end();
         return true;
       case "GET /dashboard/api/state":
+      case "GET /dashboard/api/keys":
+      case "GET /dashboard/api/schedules":
+      case "GET /dashboard/api/functions":
+      case "GET /dashboard/api/logs":
+        // Every read of the cluster's figures, state or code passes the same sign-in check.
         if (!this.signedIn(req)) {
           json(res, 401, { error: { code: "UNAUTHORIZED", message: "sign in at /dashboard" } });
           return true;
         }
-        json(res, 200, await this.o.source.state());
+        try {
+          json(res, 200, await this.read(path.slice(API.length), url.searchParams));
+        } catch (e) {
+          const bad = isStratusError(e) && e.code === "INVALID_ARGUMENT";
+          const code = isStratusError(e) ? e.code : "INTERNAL";
+          const message = e instanceof Error ? e.message : String(e);
+          json(res, bad ? 400 : 500, { error: { code, message } });
+        }
         return true;
       default:
         json(res, 404, { error: { code: "INVALID_ARGUMENT", message: `no route ${route}` } });
         return true;
+    }
+  }
+
+  /** The JSON behind one API route (its path after `/dashboard/api/`). */
+  private read(route: string, q: URLSearchParams): Promise<unknown> {
+    const { source } = this.o;
+    switch (route) {
+      case "keys": {
+        const limit = q.get("limit");
+        const cursor = q.get("cursor");
+        return source.keys({
+          prefix: q.get("prefix") ?? "",
+          ...(cursor !== null && { cursor }),
+          ...(limit !== null && { limit: Number(limit) }),
+        });
+      }
+      case "schedules":
+        return source.schedules();
+      case "functions":
+        return source.functions();
+      case "logs": {
+        const run = q.get("run") ?? "";
+        if (run.length === 0 || run.length > 256) {
+          throw InvalidArgumentError.field("run", "must be a run id (1 to 256 characters)");
+        }
+        return source.logs(run);
+      }
+      default:
+        return source.state();
     }
   }
 

@@ -1,6 +1,10 @@
 import type { Membership, RecentRuns, Registry } from "../scheduler/index.js";
 import type { FinishedRun, SecondStats } from "../scheduler/index.js";
+import type { FunctionVersion } from "../scheduler/index.js";
 import type { ClusterStats } from "../stats/index.js";
+import type { Store } from "../storage/index.js";
+import { listKeys } from "./views.js";
+import type { FunctionDetail, KeyPage, KeyQuery, LogLine, ScheduleView } from "./views.js";
 
 /**
  * A function's figures. The names follow the store-backed cluster statistics, so a source built
@@ -60,6 +64,12 @@ export interface DashboardState {
 /** Where the dashboard reads what it shows. */
 export interface DashboardSource {
   state(): Promise<DashboardState>;
+  /** One page of state keys under a prefix (bounded: see {@link listKeys}). */
+  keys(q: KeyQuery): Promise<KeyPage>;
+  schedules(): Promise<ScheduleView[]>;
+  functions(): Promise<FunctionDetail[]>;
+  /** A run's captured log lines, oldest first; none until log capture is wired in. */
+  logs(runId: string): Promise<LogLine[]>;
 }
 
 /** What {@link LocalDashboardSource} reads. */
@@ -75,9 +85,30 @@ export interface LocalSourceParts {
    * A failed read falls back to this scheduler's own figures.
    */
   stats?: () => Promise<ClusterStats>;
+  /** Where the state view lists keys. Without it the view is empty. */
+  store?: Pick<Store, "scan" | "scanStep" | "getMany">;
+  /** The schedules with their ticks. @default none */
+  schedules?: () => Promise<ScheduleView[]>;
+  /** A function's recent versions. @default none */
+  versions?: (fn: string) => Promise<FunctionVersion[]>;
+  /** A run's log lines (the node-side log buffers). @default none: `[]` */
+  logs?: (runId: string) => Promise<LogLine[]>;
 }
 
 const RUNS_SHOWN = 30;
+/** Functions the functions view lists (each costs a read of its history). */
+const FUNCTIONS_SHOWN = 200;
+
+/** A name the cluster's statistics have no record of yet. */
+const NO_CALLS = {
+  calls: 0,
+  errors: 0,
+  inDags: 0,
+  callsPerSec: 0,
+  p50Ms: null,
+  p99Ms: null,
+  queueMsP50: null,
+} as const;
 
 /**
  * The dashboard's view from one scheduler: nodes from heartbeats, the registry's functions and
@@ -94,6 +125,28 @@ const RUNS_SHOWN = 30;
  */
 export class LocalDashboardSource implements DashboardSource {
   constructor(private readonly parts: LocalSourceParts) {}
+
+  async keys(q: KeyQuery): Promise<KeyPage> {
+    const { store } = this.parts;
+    if (store === undefined) return { prefix: q.prefix, keys: [], next: null, capped: false };
+    return listKeys(store, q);
+  }
+
+  async schedules(): Promise<ScheduleView[]> {
+    return (await this.parts.schedules?.()) ?? [];
+  }
+
+  async functions(): Promise<FunctionDetail[]> {
+    const names = (await this.parts.registry.listFunctions()).slice(0, FUNCTIONS_SHOWN);
+    const versions = this.parts.versions;
+    return Promise.all(
+      names.map(async (name) => ({ name, versions: (await versions?.(name)) ?? [] })),
+    );
+  }
+
+  async logs(runId: string): Promise<LogLine[]> {
+    return (await this.parts.logs?.(runId)) ?? [];
+  }
 
   async state(): Promise<DashboardState> {
     const { membership, registry, recent } = this.parts;
@@ -133,16 +186,20 @@ export class LocalDashboardSource implements DashboardSource {
       const mine = s?.kind === "call" ? s : undefined;
       const on = [...(ranOn.get(name) ?? [])].sort();
       // Cluster-wide figures when the store has them, else this scheduler's own.
-      const c = cluster?.functions[name];
+      // A read that worked is the only source: mixing in this scheduler's own counts for names
+      // the store lacks would make counts of one row come from two places.
+      const c = cluster === undefined ? undefined : (cluster.functions[name] ?? NO_CALLS);
+      // Without the store's figures: this scheduler's runs, calls counting stages as the nodes do.
+      const stages = recent.stageRuns(name);
       return {
         name,
-        calls: c?.calls ?? mine?.calls ?? 0,
+        calls: c?.calls ?? (mine?.calls ?? 0) + stages,
         errors: c?.errors ?? mine?.errors ?? 0,
         callsPerSec: c?.callsPerSec ?? mine?.callsPerSec ?? 0,
         p50Ms: c?.p50Ms ?? mine?.p50Ms ?? null,
         p99Ms: c?.p99Ms ?? mine?.p99Ms ?? null,
         queueMsP50: c?.queueMsP50 ?? null,
-        inDags: recent.stageRuns(name),
+        inDags: c?.inDags ?? stages,
         nodes: on,
         executors: on.reduce((sum, id) => sum + (executorsOf.get(id) ?? 0), 0),
       };
@@ -150,10 +207,12 @@ export class LocalDashboardSource implements DashboardSource {
     const dags = dagNames.map((name) => {
       const s = byName.get(name);
       const mine = s?.kind === "dag" ? s : undefined;
-      const c = cluster?.runs[name];
+      const c = cluster === undefined ? undefined : (cluster.runs[name] ?? NO_CALLS);
+      // Without the store's figures: this scheduler's runs, calls counting stages as the nodes do.
+      const stages = recent.stageRuns(name);
       return {
         name,
-        calls: c?.calls ?? mine?.calls ?? 0,
+        calls: c?.calls ?? (mine?.calls ?? 0) + stages,
         errors: c?.errors ?? mine?.errors ?? 0,
         callsPerSec: c?.callsPerSec ?? mine?.callsPerSec ?? 0,
         p50Ms: c?.p50Ms ?? mine?.p50Ms ?? null,

@@ -8,7 +8,8 @@ import { CancelledError, ValueTooLargeError, toWireError } from "../errors/index
 import type { WireError } from "../errors/index.js";
 import type { RunSession, SessionPolicies } from "../consistency/index.js";
 import type { HybridClock } from "../lattice/index.js";
-import type { RunResult, ScheduledFn, Trigger } from "../protocol/index.js";
+import { MAX_TIMINGS } from "../protocol/index.js";
+import type { FnTiming, RunResult, ScheduledFn, Trigger } from "../protocol/index.js";
 import { DEFAULT_FUTURE_RETENTION_MS, futureNotStored, storeFuture } from "../scheduler/index.js";
 import type { Peers, Registry } from "../scheduler/index.js";
 import type { Store } from "../storage/index.js";
@@ -34,6 +35,8 @@ export interface ChainParts {
   maxValueBytes: number;
   /** Run a stretch of the DAG back to back in one worker. */
   fuse: boolean;
+  /** Told of each settled invocation that was a stage of a DAG of several functions. */
+  observeStage?: (fn: string) => void;
 }
 
 /** Longest chain run in one worker. */
@@ -65,6 +68,13 @@ export class ChainRunner {
    */
   async execute(t: Trigger, args: Uint8Array[]): Promise<void> {
     const chain = this.stretch(t);
+    const stage = Object.keys(t.schedule).length > 1;
+    // When each function of the chain ran, for the run's waterfall: passed on with the result.
+    const mine: FnTiming[] = [];
+    const timed = (): Trigger => {
+      const timings = [...(t.timings ?? []), ...mine].slice(-MAX_TIMINGS);
+      return timings.length === 0 ? t : { ...t, timings };
+    };
     const ids = chain.map(() => `${this.o.id}.${(this.seq++).toString(36)}`);
     const { cancels } = this.o;
     const keys = cancels.track(t.meta, chain, ids);
@@ -90,12 +100,25 @@ export class ChainRunner {
         deadline: t.meta.deadline,
       }));
       const { pool } = this.o;
+      const handed = Date.now();
       const running =
         calls.length === 1
           ? [pool.invoke(calls[0] as Invocation)]
           : pool.invokeChain(calls, { intermediate: false }); // only the last one travels on
       // The first failure answers the run; the calls after it fail too and have nobody to tell.
-      for (const p of running) p.catch(() => undefined);
+      for (const [i, p] of running.entries()) {
+        const fn = chain[i] as string;
+        const settled = (ok: boolean): void => {
+          // The pool observed the call before settling it: a stage is counted after its call.
+          if (stage) this.o.observeStage?.(fn);
+          const s = i === 0 ? handed : (mine[mine.length - 1]?.e ?? handed);
+          mine.push({ fn, node: this.o.id, s, e: Date.now(), ok });
+        };
+        p.then(
+          () => settled(true),
+          () => settled(false),
+        );
+      }
       for (const id of ids)
         for (const l of this.o.boxes.drain(id)) pool.deliver(id, l.m, l.from, l.seq);
       for (const p of running) out = await p;
@@ -105,7 +128,7 @@ export class ChainRunner {
         await session.finish(false).catch(() => undefined);
       }
       // A cancelled invocation has nobody to tell: the run goes on with the winner's result.
-      if (!cancels.any(keys)) this.reply(t, undefined, toWireError(e, true));
+      if (!cancels.any(keys)) this.reply(timed(), undefined, toWireError(e, true));
       return;
     } finally {
       this.queued -= chain.length;
@@ -121,7 +144,7 @@ export class ChainRunner {
         `the result of ${fn} is ${out.byteLength} bytes; the limit is ${limit}`,
         { details: { fn, bytes: out.byteLength, limit } },
       );
-      this.reply(t, undefined, toWireError(err));
+      this.reply(timed(), undefined, toWireError(err));
       return;
     }
     const last = chain[chain.length - 1] as string;
@@ -132,15 +155,17 @@ export class ChainRunner {
       try {
         recorded = await session.finish(true, out);
       } catch (e) {
-        this.reply(t, undefined, toWireError(e));
+        this.reply(timed(), undefined, toWireError(e));
         return;
       }
-      this.reply(t, recorded ?? out);
+      this.reply(timed(), recorded ?? out);
       return;
     }
     const meta = session.forward();
+    const { timings } = timed();
     for (const g of next) {
       const trigger: Trigger = { meta, schedule: t.schedule, fn: g, from: last, value: out };
+      if (timings !== undefined) trigger.timings = timings;
       // A trigger the link could not take (OVERLOADED) fails the run now, not at its deadline.
       this.o.peers.notify((t.schedule[g] as { addr: string }).addr, "trigger", trigger, (err) =>
         this.reply(t, undefined, toWireError(err)),
@@ -189,6 +214,7 @@ export class ChainRunner {
     };
     if (v !== undefined) r.v = v;
     if (e !== undefined) r.e = e;
+    if (t.timings !== undefined && t.timings.length > 0) r.timings = t.timings;
     const { future, futureTtlMs } = t.meta.session;
     if (typeof future === "string" && v !== undefined) {
       // The sink makes the future durable before answering, so it resolves even if the

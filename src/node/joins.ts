@@ -1,8 +1,11 @@
-import type { RunMeta, ScheduledFn } from "../protocol/index.js";
+import { MAX_TIMINGS } from "../protocol/index.js";
+import type { FnTiming, RunMeta, ScheduledFn } from "../protocol/index.js";
 
 interface Join {
   values: Map<string, Uint8Array>;
   metas: Map<string, RunMeta>;
+  /** What ran upstream, as each arrival said (for the run's waterfall). */
+  timings: FnTiming[];
   fired: boolean;
   expires: number;
 }
@@ -11,6 +14,8 @@ interface Join {
 export interface Arrived {
   args: Uint8Array[];
   metas: RunMeta[];
+  /** The timings every arrival carried, once each. */
+  timings: FnTiming[];
 }
 
 /**
@@ -29,13 +34,20 @@ export class Joins {
     me: ScheduledFn,
     from: string,
     value: Uint8Array,
+    timings: readonly FnTiming[] = [],
   ): Arrived | undefined {
-    if (me.prev.length <= 1) return { args: [value], metas: [meta] };
+    if (me.prev.length <= 1) return { args: [value], metas: [meta], timings: [...timings] };
     const key = `${meta.run}/${meta.attempt}/${fn}`;
     let j = this.joins.get(key);
     if (j === undefined) {
       if (++this.arrivals % 1024 === 0) this.sweep();
-      j = { values: new Map(), metas: new Map(), fired: false, expires: meta.deadline };
+      j = {
+        values: new Map(),
+        metas: new Map(),
+        timings: [],
+        fired: false,
+        expires: meta.deadline,
+      };
       this.joins.set(key, j);
     }
     if (j.fired) return undefined;
@@ -43,15 +55,21 @@ export class Joins {
       j.fired = true;
       j.values.clear();
       j.metas.clear();
-      return { args: [value], metas: [meta] };
+      return { args: [value], metas: [meta], timings: [...timings] };
     }
     j.values.set(from, value);
     j.metas.set(from, meta);
+    // Upstreams that share an ancestor both carry its timing: keep one of each.
+    for (const t of timings) {
+      const dup = j.timings.some((u) => u.fn === t.fn && u.node === t.node && u.s === t.s);
+      if (!dup && j.timings.length < MAX_TIMINGS) j.timings.push(t);
+    }
     if (j.values.size < me.prev.length) return undefined;
     this.joins.delete(key);
     return {
       args: me.prev.map((p) => j.values.get(p) as Uint8Array),
       metas: me.prev.map((p) => j.metas.get(p) as RunMeta),
+      timings: j.timings,
     };
   }
 

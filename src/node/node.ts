@@ -68,6 +68,11 @@ export interface NodeOptions {
    * function is its own invocation, as when they sit on different nodes. @default true
    */
   fuse?: boolean;
+  /**
+   * Told of every settled invocation that ran as a stage of a DAG of several functions, after the
+   * pool's `observe` saw it (so stage counts never run ahead of call counts).
+   */
+  observeStage?: (fn: string) => void;
   /** Passed to the executor pool (time and memory limits). */
   pool?: Partial<Omit<ExecutorPoolOptions, "size" | "host">>;
   /**
@@ -161,6 +166,7 @@ export class Node {
       clock: o.clock,
       maxValueBytes: o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024,
       fuse: o.fuse !== false,
+      ...(o.observeStage && { observeStage: o.observeStage }),
     });
     this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs);
   }
@@ -234,11 +240,13 @@ export class Node {
     }
     let args: Uint8Array[] | undefined;
     let meta = t.meta;
+    let timings = t.timings;
     if (t.args !== undefined) args = t.args;
     else if (t.from !== undefined && t.value !== undefined) {
-      const arrived = this.joins.arrive(t.meta, t.fn, me, t.from, t.value);
+      const arrived = this.joins.arrive(t.meta, t.fn, me, t.from, t.value, t.timings);
       if (arrived === undefined) return;
       args = arrived.args;
+      timings = arrived.timings;
       // The first result fired an anyOf function: the other upstreams' work is wasted now.
       if (me.anyOf === true) this.cancelOthers(t, me);
       if (arrived.metas.length > 1) {
@@ -263,7 +271,7 @@ export class Node {
     }
     // execute() answers its own failures; this catches what escapes it (a reply that could not
     // be built), which would otherwise be an unhandled rejection.
-    const run = meta === t.meta ? t : { ...t, meta };
+    const run = meta === t.meta && timings === t.timings ? t : { ...t, meta, timings };
     this.chains
       .execute(run, args)
       .catch((e: unknown) => this.chains.reply(run, undefined, toWireError(e)));

@@ -96,6 +96,22 @@ export interface ScheduledFn {
   anyOf?: boolean;
 }
 
+/**
+ * When one function of a run ran, and where: from the node handing it to its executors (queueing
+ * included) to its settling, in epoch ms of that node's clock. For the dashboard's waterfall.
+ */
+export interface FnTiming {
+  fn: string;
+  node: string;
+  /** Handed to the executors, and settled (epoch ms). */
+  s: number;
+  e: number;
+  ok: boolean;
+}
+
+/** Most timings a trigger or result carries: one per function of the largest DAG. */
+export const MAX_TIMINGS = 4096;
+
 /** A trigger: run `fn` of `meta.run` once its inputs are in. */
 export interface Trigger {
   meta: RunMeta;
@@ -106,6 +122,8 @@ export interface Trigger {
   /** A result arriving from upstream function `from`. */
   from?: string;
   value?: Uint8Array;
+  /** Functions of the run that ran upstream of this trigger, with when and where. */
+  timings?: FnTiming[];
 }
 
 /** The sink's answer to the gateway. */
@@ -118,6 +136,8 @@ export interface RunResult {
   e?: WireError;
   /** Which node ran each function, for status and tests. */
   placed?: Record<string, string>;
+  /** When and where each function that ran on the way to this answer ran. */
+  timings?: FnTiming[];
 }
 
 /**
@@ -271,9 +291,18 @@ function isSchedule(s: unknown): s is Record<string, ScheduledFn> {
   );
 }
 
+const isFnTiming: Check<FnTiming> = exact({
+  fn: name,
+  node: id,
+  s: finite,
+  e: finite,
+  ok: bool,
+});
+const isTimings = listOf(isFnTiming, MAX_TIMINGS);
+
 const isTriggerShape: Check<Trigger> = exact(
   { meta: isMeta, schedule: isSchedule, fn: name },
-  { args: listOf(bytes), from: name, value: bytes },
+  { args: listOf(bytes), from: name, value: bytes, timings: isTimings },
 );
 
 /** True when `t` is a well-formed trigger: exact shape, and `fn` (and `from`) in its schedule. */
@@ -285,7 +314,7 @@ export function isTrigger(t: unknown): t is Trigger {
 
 const isRunResultShape: Check<RunResult> = exact(
   { run: id, attempt: int(0, 1_000_000), req: int(0, Number.MAX_SAFE_INTEGER), ok: bool },
-  { v: bytes, e: isWireErrorShape, placed: recordOf(id, 4096) },
+  { v: bytes, e: isWireErrorShape, placed: recordOf(id, 4096), timings: isTimings },
 );
 
 /** True when `r` is a well-formed run result (an error result carries its error). */

@@ -17,6 +17,7 @@ import type {
   Cancel,
   Consistency,
   DagDef,
+  FnTiming,
   RunMeta,
   RunRequestOptions,
   RunResult,
@@ -24,6 +25,7 @@ import type {
   Trigger,
 } from "../protocol/index.js";
 import { RecentRuns } from "./recent.js";
+import type { FinishedRun } from "./recent.js";
 import { DEFAULT_RUN_TIMEOUT_MS, nameMap } from "../protocol/index.js";
 
 /** Retries of a run whose node was lost, when the options give none. */
@@ -212,8 +214,8 @@ export class Dispatcher {
     // An error from an attempt already superseded by a retry is stale; a success is not.
     if (!r.ok && r.attempt < p.meta.attempt) return;
     if (!r.ok && this.retryOnResult(r.req, p, r)) return;
-    if (r.ok) this.finish(r.req, r.v ?? new Uint8Array(0));
-    else this.finish(r.req, undefined, fromWireError(r.e));
+    if (r.ok) this.finish(r.req, r.v ?? new Uint8Array(0), undefined, r.timings);
+    else this.finish(r.req, undefined, fromWireError(r.e), r.timings);
   }
 
   /**
@@ -356,7 +358,7 @@ export class Dispatcher {
     this.finish(id, undefined, err);
   }
 
-  private finish(id: number, v: Uint8Array | undefined, err?: Error): void {
+  private finish(id: number, v: Uint8Array | undefined, err?: Error, timings?: FnTiming[]): void {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
@@ -365,7 +367,7 @@ export class Dispatcher {
     clearTimeout(p.timer);
     this.release(p);
     this.options.observe?.(p.req.def.name, performance.now() - p.started, err === undefined);
-    this.note(p, err);
+    this.note(p, err, timings);
     if (err !== undefined) {
       this.counts.failed++;
       p.reject(err);
@@ -375,7 +377,7 @@ export class Dispatcher {
     }
   }
 
-  private note(p: Pending, err: Error | undefined): void {
+  private note(p: Pending, err: Error | undefined, timings: FnTiming[] | undefined): void {
     const { def } = p.req;
     const single =
       def.edges.length === 0 && def.functions.length === 1 && def.functions[0] === def.name;
@@ -387,13 +389,10 @@ export class Dispatcher {
       ms: performance.now() - p.started,
       ok: err === undefined,
       attempts: p.meta.attempt + 1,
+      consistency: p.meta.consistency,
       placed: { ...p.placed },
-      ...(err !== undefined && {
-        error: {
-          code: isStratusError(err) ? err.code : "INTERNAL",
-          message: err.message.slice(0, 500),
-        },
-      }),
+      timings: timings ?? [],
+      ...(err !== undefined && { error: runError(err) }),
     });
   }
 
@@ -408,6 +407,18 @@ export class Dispatcher {
       );
     }
   }
+}
+
+/** What a finished run keeps of its error: code, message and the stack (user code's, if it threw). */
+function runError(err: Error): NonNullable<FinishedRun["error"]> {
+  const out: NonNullable<FinishedRun["error"]> = {
+    code: isStratusError(err) ? err.code : "INTERNAL",
+    message: err.message.slice(0, 500),
+  };
+  const fromUser = isStratusError(err) ? err.details?.["stack"] : undefined;
+  const stack = typeof fromUser === "string" ? fromUser : err.stack;
+  if (stack !== undefined) out.stack = stack.slice(0, 4000);
+  return out;
 }
 
 /** The DAG that runs one function on its own. */

@@ -1,3 +1,5 @@
+import type { Consistency, FnTiming } from "../protocol/index.js";
+
 /** One finished run, as this scheduler's dispatcher saw it. */
 export interface FinishedRun {
   /** Run id (the same across retries). */
@@ -13,10 +15,17 @@ export interface FinishedRun {
   ok: boolean;
   /** Attempts made: 1 unless a lost node made it retry. */
   attempts: number;
+  /** The consistency level it ran at. @default "lww" when not recorded */
+  consistency?: Consistency;
   /** Function name to the id of the node it ran on (last attempt). */
   placed: Record<string, string>;
-  /** Error code and message of a failed run. */
-  error?: { code: string; message: string };
+  /**
+   * When and where each function ran, as the nodes reported back with the answer (the attempt
+   * that answered; functions cut short by a failure may be missing). Empty when none came back.
+   */
+  timings?: FnTiming[];
+  /** Error code, message and stack (the user code's, when it threw) of a failed run. */
+  error?: { code: string; message: string; stack?: string };
 }
 
 /** Calls, errors and latency of one name over one second. */

@@ -13,6 +13,36 @@ import type { LookupLimits } from "./lookups.js";
 import { KEYS } from "../protocol/index.js";
 import type { DagDef, FunctionDef } from "../protocol/index.js";
 
+/** Where each function's recent versions are kept (one bounded list per function). */
+export const FN_HISTORY = "sys/fnhist/";
+/** Versions kept per function. */
+export const VERSIONS_KEPT = 5;
+/** Characters of source kept per version. */
+export const VERSION_SOURCE_CHARS = 64 * 1024;
+
+/** One registered version of a function, as {@link Registry.versions} lists it. */
+export interface FunctionVersion {
+  version: string;
+  /** Epoch ms of the registration (the registering scheduler's clock). */
+  registeredAt: number;
+  kind: FunctionDef["kind"];
+  /** The source it shipped, cut at {@link VERSION_SOURCE_CHARS} characters. */
+  source: string;
+  truncated: boolean;
+}
+
+function isVersion(v: unknown): v is FunctionVersion {
+  if (typeof v !== "object" || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return (
+    typeof o.version === "string" &&
+    typeof o.registeredAt === "number" &&
+    (o.kind === "source" || o.kind === "module") &&
+    typeof o.source === "string" &&
+    typeof o.truncated === "boolean"
+  );
+}
+
 /**
  * Function and DAG definitions, kept in storage so every scheduler and node sees the same ones.
  * Reads are served from a local copy that the store's change stream keeps fresh, so placing a
@@ -76,7 +106,40 @@ export class Registry {
     const full: FunctionDef = { ...def, version: randomUUID() };
     await this.replace(KEYS.fn + def.name, full);
     this.fns.set(def.name, full);
+    await this.remember(full);
     return full;
+  }
+
+  /**
+   * The last {@link VERSIONS_KEPT} versions of a function, newest first, with the source each
+   * shipped (cut at {@link VERSION_SOURCE_CHARS} characters) and when it was registered.
+   */
+  async versions(name: string): Promise<FunctionVersion[]> {
+    const l = await this.store.get(FN_HISTORY + name);
+    if (l?.kind !== "lww") return [];
+    const v = l.value<unknown>();
+    return Array.isArray(v) ? v.filter(isVersion) : [];
+  }
+
+  /**
+   * Adds a registration to the function's bounded history. Two registrations racing may lose
+   * one history entry (last writer wins); the definition itself is never lost, and a failed
+   * write of the history does not fail the registration.
+   */
+  private async remember(def: FunctionDef): Promise<void> {
+    try {
+      const entry: FunctionVersion = {
+        version: def.version,
+        registeredAt: Date.now(),
+        kind: def.kind,
+        source: def.source.slice(0, VERSION_SOURCE_CHARS),
+        truncated: def.source.length > VERSION_SOURCE_CHARS,
+      };
+      const kept = [entry, ...(await this.versions(def.name))].slice(0, VERSIONS_KEPT);
+      await this.store.put(FN_HISTORY + def.name, LwwLattice.of(kept, this.clock.now()));
+    } catch {
+      // The history is for people looking at the dashboard; the registration stands without it.
+    }
   }
 
   async putDag(def: DagDef): Promise<void> {

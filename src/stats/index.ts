@@ -18,6 +18,8 @@ export {
   percentileMs,
   recordMs,
 } from "./histogram.js";
+export { DepartedTotals } from "./departed.js";
+export type { DepartedTotalsOptions, Totals } from "./departed.js";
 export { StatsPublisher } from "./publisher.js";
 export type { NodeSample, StatsPublisherOptions } from "./publisher.js";
 export { readClusterStats, readStatsRecords, windowQueueMs } from "./reader.js";

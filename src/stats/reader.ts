@@ -1,6 +1,7 @@
 import type { Histogram } from "hdr-histogram-js";
 import { LwwLattice } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
+import type { DepartedTotals, Totals } from "./departed.js";
 import { addEncoded, latencyHistogram, percentileMs } from "./histogram.js";
 import { STATS_PREFIX, parseStatsRecord } from "./record.js";
 import type { FnWindow, StatsRecord } from "./record.js";
@@ -17,9 +18,15 @@ export interface FunctionStats {
   p99Ms: number;
   /** Median time an invocation waited for an executor, over the last window. */
   queueMsP50: number;
-  /** Invocations that failed, and all invocations, since their nodes started. */
+  /**
+   * Invocations that failed, and all invocations: every time a node ran the function (single
+   * calls, DAG stages, nested calls, retried attempts), since the cluster's nodes started,
+   * departed nodes included when the read is given their {@link DepartedTotals}.
+   */
   errors: number;
   calls: number;
+  /** Of `calls`, those that ran as a stage of a DAG of several functions; never above `calls`. */
+  inDags: number;
   /** Same as p99 of the queueing delay. */
   queueMsP99: number;
 }
@@ -69,12 +76,18 @@ export interface ReadStatsOptions {
    * from the store soon). @default 5000
    */
   staleMs?: number;
+  /**
+   * Counts of processes gone since earlier reads: given, this read updates it and adds them back,
+   * so totals never go backwards when a node dies. @default none (live records only)
+   */
+  departed?: DepartedTotals;
 }
 
 interface Acc {
   rate: number;
   calls: number;
   errors: number;
+  stages: number;
   win: Histogram | undefined;
   all: Histogram | undefined;
   queue: Histogram | undefined;
@@ -93,6 +106,7 @@ function accumulate(
       rate: 0,
       calls: 0,
       errors: 0,
+      stages: 0,
       win: undefined,
       all: undefined,
       queue: undefined,
@@ -100,6 +114,7 @@ function accumulate(
     into.set(fn, a);
     a.calls += w.c;
     a.errors += w.e;
+    a.stages += w.d ?? 0;
     if (fresh) a.rate += (w.wc * 1000) / rec.ms;
     if (fresh && w.l !== undefined) addEncoded((a.win = lazy(a.win)), w.l);
     if (fresh && w.q !== undefined) addEncoded((a.queue = lazy(a.queue)), w.q);
@@ -166,6 +181,12 @@ export async function readClusterStats(
   const exec = new Map<string, Acc>();
   const callers = new Map<string, Acc>();
   const out: ClusterStats = { at: now, functions: {}, nodes: {}, runs: {} };
+  const { departed } = options;
+  if (departed !== undefined) {
+    departed.update(records.map((r) => r.rec));
+    floor(exec, departed.execFloor());
+    floor(callers, departed.callersFloor());
+  }
   for (const { rec, ageMs: age } of records) {
     const fresh = age <= staleMs;
     if (rec.exec !== undefined) accumulate(exec, rec.exec, rec, fresh);
@@ -208,9 +229,29 @@ export async function readClusterStats(
       queueMsP99: round(a.queue === undefined ? 0 : percentileMs(a.queue, 99)),
       errors: a.errors,
       calls: a.calls,
+      inDags: a.stages,
     };
   }
   return out;
+}
+
+/** Adds departed processes' counts to the live ones (names only they had included). */
+function floor(into: Map<string, Acc>, floors: ReadonlyMap<string, Totals>): void {
+  for (const [name, t] of floors) {
+    const a = into.get(name) ?? {
+      rate: 0,
+      calls: 0,
+      errors: 0,
+      stages: 0,
+      win: undefined,
+      all: undefined,
+      queue: undefined,
+    };
+    into.set(name, a);
+    a.calls += t.c;
+    a.errors += t.e;
+    a.stages += t.d;
+  }
 }
 
 /** The median queueing delay (ms) over every function of one record's window; 0 without calls. */

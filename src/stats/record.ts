@@ -11,6 +11,8 @@ export interface FnWindow {
   /** Calls and errors since the process started. */
   c: number;
   e: number;
+  /** Of the calls, those run as a stage of a DAG of several functions (absent: none). */
+  d?: number;
   /** Calls and errors in the window. */
   wc: number;
   we: number;
@@ -71,7 +73,7 @@ function keysWithin(o: Rec, allowed: readonly string[]): boolean {
   return Object.keys(o).every((k) => allowed.includes(k));
 }
 
-const FN_KEYS = ["c", "e", "wc", "we", "l", "q", "a"] as const;
+const FN_KEYS = ["c", "e", "d", "wc", "we", "l", "q", "a"] as const;
 const NODE_KEYS = [
   "executors",
   "busy",
@@ -88,7 +90,10 @@ const NODE_KEYS = [
 
 function isFnWindow(v: unknown): v is FnWindow {
   if (!isObj(v) || !keysWithin(v, FN_KEYS)) return false;
-  return count(v.c) && count(v.e) && count(v.wc) && count(v.we) && b64(v.l) && b64(v.q) && b64(v.a);
+  const d = v.d === undefined || (count(v.d) && count(v.c) && v.d <= v.c);
+  return (
+    count(v.c) && count(v.e) && d && count(v.wc) && count(v.we) && b64(v.l) && b64(v.q) && b64(v.a)
+  );
 }
 
 function isFnMap(v: unknown): v is Record<string, FnWindow> {

@@ -5,6 +5,8 @@ import type { FnWindow } from "./record.js";
 interface Entry {
   calls: number;
   errors: number;
+  /** Of those calls, the ones that ran as a stage of a DAG of several functions. */
+  stages: number;
   /** Calls and errors since the last window was taken. */
   wCalls: number;
   wErrors: number;
@@ -52,6 +54,14 @@ export class StatsRecorder {
     recordMs(e.all, totalMs);
   }
 
+  /**
+   * One settled invocation of `fn` ran as a stage of a DAG of several functions. Called after
+   * {@link record} for the same invocation, so a snapshot never shows more stage runs than calls.
+   */
+  stage(fn: string): void {
+    this.entry(fn).stages++;
+  }
+
   /** Totals since start, by function (for Prometheus). */
   totals(): IterableIterator<[string, { calls: number; errors: number; all: Histogram }]> {
     return this.fns.entries();
@@ -65,6 +75,7 @@ export class StatsRecorder {
     const out: Record<string, FnWindow> = {};
     for (const [fn, e] of this.fns) {
       const w: FnWindow = { c: e.calls, e: e.errors, wc: e.wCalls, we: e.wErrors };
+      if (e.stages > 0) w.d = e.stages;
       if (e.wCalls > 0) {
         w.l = encodeHistogram(e.lat);
         w.q = encodeHistogram(e.queue);
@@ -92,6 +103,7 @@ export class StatsRecorder {
     const fresh: Entry = {
       calls: 0,
       errors: 0,
+      stages: 0,
       wCalls: 0,
       wErrors: 0,
       lat: latencyHistogram(),

@@ -21,6 +21,7 @@ export type {
   ChangeEvent,
   ChangeListener,
   ResolvedStoreLimits,
+  ScanStep,
   Store,
   StoreLimits,
   Subscription,

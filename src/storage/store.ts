@@ -23,6 +23,12 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** What one {@link Store.scanStep} found, and where the next step starts. */
+export interface ScanStep {
+  keys: string[];
+  next: string;
+}
+
 /**
  * The storage contract every backend meets: a lattice key-value store in which every write is a
  * merge. Concurrent writers never lose updates, whatever order their writes arrive in, because
@@ -111,6 +117,13 @@ export interface Store {
    * the scan runs): read a key to know what it holds.
    */
   scan(prefix: string): AsyncIterable<string>;
+  /**
+   * One bounded step of a scan, for listings a person pages through: keys that start with
+   * `prefix`, from `cursor` (`""` to start), walking about `count` keys of the keyspace (so a
+   * step costs about the same whether few or many keys match). `next` is `""` once the scan is
+   * done. Like {@link scan}, no order, and a key may be listed twice or read as absent.
+   */
+  scanStep?(prefix: string, cursor: string, count: number): Promise<ScanStep>;
   /** Delivers changes to keys that start with `prefix` until the subscription is closed. */
   subscribe(prefix: string, listener: ChangeListener): Promise<Subscription>;
   /**

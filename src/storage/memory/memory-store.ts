@@ -6,6 +6,7 @@ import type {
   ChangeEvent,
   ChangeListener,
   ResolvedStoreLimits,
+  ScanStep,
   Store,
   StoreLimits,
   Subscription,
@@ -294,6 +295,31 @@ export class MemoryStore implements Store {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
     }
+  }
+
+  /**
+   * One step of a scan in key order: the cursor is the last key returned. Every step sorts the
+   * matching keys, which a process-local store affords; what it returns is bounded by `count`.
+   */
+  scanStep(prefix: string, cursor: string, count: number): Promise<ScanStep> {
+    this.open();
+    if (typeof prefix !== "string") throw InvalidArgumentError.field("prefix", "must be a string");
+    const n = Math.max(1, Math.min(10_000, Math.floor(count)));
+    const after = cursor === "" ? undefined : cursor;
+    const keys = [...this.keys.data.keys()]
+      .filter(
+        (k) =>
+          k.startsWith(prefix) &&
+          (after === undefined || k > after) &&
+          this.keys.shown(k) !== undefined,
+      )
+      .sort();
+    const page = keys.slice(0, n);
+    const last = page[page.length - 1];
+    return Promise.resolve({
+      keys: page,
+      next: keys.length > n && last !== undefined ? last : "",
+    });
   }
 
   scan(prefix: string): AsyncIterable<string> {

@@ -9,6 +9,7 @@ import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
 import type {
   ChangeListener,
   ResolvedStoreLimits,
+  ScanStep,
   Store,
   StoreLimits,
   Subscription,
@@ -313,6 +314,35 @@ export class RedisStore implements Store {
     }
   }
 
+  /**
+   * One SCAN call on one server: the cursor is `<server index>.<SCAN cursor>`, servers (a
+   * cluster's masters) in address order, so a listing resumes where it stopped.
+   */
+  async scanStep(prefix: string, cursor: string, count: number): Promise<ScanStep> {
+    if (this.closed) throw new ClosedError("the Redis store is closed");
+    if (typeof prefix !== "string") throw InvalidArgumentError.field("prefix", "must be a string");
+    const m = cursor === "" ? ["", "0", "0"] : /^(\d{1,4})\.(\d{1,20})$/.exec(cursor);
+    if (m === null) throw InvalidArgumentError.field("cursor", "is not a cursor of this store");
+    const nodes =
+      this.client instanceof this.ClusterClient
+        ? this.client.nodes("master").sort((a, b) => addr(a).localeCompare(addr(b)))
+        : [this.client];
+    const i = Number(m[1]);
+    const node = nodes[i];
+    if (node === undefined) return { keys: [], next: "" };
+    const full = this.o.keyPrefix + prefix;
+    const match = full.replace(/[*?[\]\\]/g, (c) => "\\" + c) + "*";
+    const n = Math.max(1, Math.min(10_000, Math.floor(count)));
+    const [next, keys] = await this.run(
+      prefix,
+      "scan",
+      node.scan(m[2] as string, "MATCH", match, "COUNT", n),
+    );
+    const cut = this.o.keyPrefix.length;
+    const more = next !== "0" ? `${i}.${next}` : i + 1 < nodes.length ? `${i + 1}.0` : "";
+    return { keys: keys.map((k) => k.slice(cut)), next: more };
+  }
+
   subscribe(prefix: string, listener: ChangeListener): Promise<Subscription> {
     if (this.closed) return Promise.reject(new ClosedError("the Redis store is closed"));
     return this.deadlines.run("subscribe", this.notifier.subscribe(prefix, listener));
@@ -399,4 +429,9 @@ export class RedisStore implements Store {
   private bound<T>(what: string, op: Promise<T>): Promise<T> {
     return this.client instanceof this.ClusterClient ? this.deadlines.run(what, op) : op;
   }
+}
+
+/** A server's address, to order a cluster's masters the same way on every step of a scan. */
+function addr(r: Redis): string {
+  return `${r.options.host ?? ""}:${r.options.port ?? 0}`;
 }

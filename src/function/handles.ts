@@ -92,10 +92,11 @@ export type NameOf<F> = F extends (...args: never) => unknown
     : string;
 
 /**
- * The name a call asserting result type `T` may use: a ref type's own name, else any string. So
- * `call<typeof double>("doubel", …)` does not slip through as a call asserting a result type.
+ * The name a call asserting result type `T` may use: any string, unless `T` is a ref or handler
+ * type. Those calls are typed by the callee (the name, the arguments), so one that does not fit
+ * is an error rather than an untyped call asserting a handle as its result.
  */
-export type CallName<T> = [T] extends [AnyFunctionRef] ? NameOf<T> : string;
+export type CallName<T> = [T] extends [Callable] ? never : string;
 
 /** A reference argument (what `ref(key)` builds): resolved to the key's value before the call. */
 export interface RefArg {

@@ -122,14 +122,15 @@ interface Embedded {
  *
  * @example
  * ```ts
- * import { Stratus, ref } from "stratus";
+ * import { Stratus, dag, ref } from "stratus";
  * const cloud = await Stratus.local({ executors: 4 });
- * await cloud.register("inc", async (ctx, x: number) => x + 1);
- * await cloud.register("square", (ctx, x: number) => x * x);
- * await cloud.registerDag("pipeline", { functions: ["inc", "square"], edges: [["inc", "square"]] });
- * await cloud.callDag("pipeline", { inc: [1] }); // 4
+ * const inc = await cloud.register("inc", async (ctx, x: number) => x + 1);
+ * const square = await cloud.register("square", (ctx, x: number) => x * x);
+ * const pipeline = await cloud.registerDag("pipeline", dag(inc).to(square));
+ * await pipeline.call({ inc: [1] }); // 4
  * await cloud.put("k", 5);
- * await cloud.call("inc", [ref("k")]); // 6
+ * await inc.call(ref("k")); // 6
+ * await cloud.call("inc", [1]); // 2, by name: unknown
  * await cloud.close();
  * ```
  */

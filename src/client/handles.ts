@@ -6,7 +6,9 @@
  */
 import { InvalidArgumentError } from "../errors/index.js";
 import type { ArgsOf, FunctionRef, ResultOf, WithRefs } from "../function/index.js";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Future } from "./future.js";
+import { checkArgs } from "./schemas.js";
 import type { CallOptions } from "./stratus.js";
 
 /**
@@ -126,14 +128,31 @@ export function nameOf(what: string | { readonly name: unknown }, kind: string):
 export function functionHandle<Args extends unknown[], Result, Name extends string>(
   target: HandleTarget,
   name: Name,
+  input?: StandardSchemaV1<unknown[], unknown[]>,
 ): FunctionHandle<Args, Result, Name> {
-  return Object.freeze({
+  const send = async (args: unknown[], options?: CallOptions): Promise<Result> =>
+    (await target.call(
+      name,
+      input === undefined ? args : await checkArgs(name, input, args),
+      options,
+    )) as Result;
+  const handle = Object.freeze({
     name,
     "~types": undefined,
-    call: (...args: WithRefs<Args>) => target.call(name, args) as Promise<Result>,
-    callWith: (args: WithRefs<Args>, options: CallOptions) =>
-      target.call(name, args, options) as Promise<Result>,
+    call: (...args: WithRefs<Args>) => send(args),
+    callWith: (args: WithRefs<Args>, options: CallOptions) => send(args, options),
   });
+  if (input !== undefined) inputs.set(handle, input);
+  return handle;
+}
+
+/** The input schemas of this process's handles, so `cloud.call(handle, …)` checks them too. */
+const inputs = new WeakMap<object, StandardSchemaV1<unknown[], unknown[]>>();
+
+/** `args` as checked by `fn`'s input schema, when `fn` is a handle registered with one. */
+export async function checkedArgs(fn: string | object, args: unknown[]): Promise<unknown[]> {
+  const input = typeof fn === "object" ? inputs.get(fn) : undefined;
+  return input === undefined ? args : checkArgs(nameOf(fn as { name: unknown }, "fn"), input, args);
 }
 
 /** The handle of DAG `name`, calling through `target`. */

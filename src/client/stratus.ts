@@ -39,14 +39,18 @@ import type {
 } from "../protocol/index.js";
 import { connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { Future } from "./future.js";
+import { functionSchema } from "./schemas.js";
+import type { SchemaOptions } from "./schemas.js";
 import { DagBuilder } from "./dag.js";
 import type { DagInputs, DagResult } from "./dag.js";
-import { dagHandle, functionHandle, moduleClient, nameOf } from "./handles.js";
+import { checkedArgs, dagHandle, functionHandle, moduleClient, nameOf } from "./handles.js";
 import type {
   DagHandle,
   DagRef,
   DagResultOf,
+  FunctionHandle,
   HandleOf,
   InputsOf,
   ModuleClient,
@@ -57,8 +61,12 @@ import type { Outcome } from "./future.js";
 import { checkTimeout, encodeArg, encodeArgs, futureId, result, scheduledArgs } from "./args.js";
 import type { Arg, Outgoing } from "./args.js";
 
-/** Options of `register`. */
-export interface RegisterOptions<State = unknown> {
+/**
+ * Options of `register`. `input` and `output` take Standard Schema validators (see
+ * {@link SchemaOptions}): with `input`, the handler's parameters and the handle's arguments are
+ * typed by it, and the handle checks its arguments before they leave.
+ */
+export interface RegisterOptions<State = unknown> extends SchemaOptions {
   /** Runs once per executor; its result is `ctx.state`. Shipped as source like the function. */
   init?: (ctx: Context) => State | Promise<State>;
   /**
@@ -260,18 +268,40 @@ export class Stratus {
    * await double.call(21); // 42, a number; double.call("x") does not compile
    * ```
    */
-  async register<const N extends string, F extends Handler<State>, State = undefined>(
+  register<
+    const N extends string,
+    I extends StandardSchemaV1<unknown[], unknown[]>,
+    R,
+    O extends StandardSchemaV1<Awaited<R>, unknown> = StandardSchemaV1<Awaited<R>>,
+    State = undefined,
+  >(
+    name: N,
+    fn: (ctx: Context<State>, ...args: StandardSchemaV1.InferOutput<I>) => R,
+    options: RegisterOptions<State> & { input: I; output?: O },
+  ): Promise<FunctionHandle<StandardSchemaV1.InferInput<I>, StandardSchemaV1.InferOutput<O>, N>>;
+  register<const N extends string, F extends Handler<State>, State = undefined>(
     name: N,
     fn: F,
-    options: RegisterOptions<State> = {},
-  ): Promise<HandleOf<F, N>> {
+    // No input schema here (the overload above types by it); an output must fit the result.
+    options?: RegisterOptions<State> & {
+      input?: undefined;
+      output?: StandardSchemaV1<Awaited<ReturnType<F>>, unknown>;
+    },
+  ): Promise<HandleOf<F, N>>;
+  async register(
+    name: string,
+    fn: Handler,
+    options: RegisterOptions<unknown> = {},
+  ): Promise<FunctionHandle> {
     if (typeof fn !== "function") throw new BadFunctionError(`${name}: not a function`);
     checkTimeout(name, options.timeoutMs);
     const req: GatewayRequest<"fn.register"> = { name, source: fn.toString() };
     if (options.init !== undefined) req.init = options.init.toString();
     if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
+    const schema = functionSchema(options);
+    if (schema !== undefined) req.schema = schema;
     await this.rpc("fn.register", req);
-    return functionHandle(this, name);
+    return functionHandle(this, name, options.input);
   }
 
   /**
@@ -371,7 +401,7 @@ export class Stratus {
     options: CallOptions = {},
   ): Promise<unknown> {
     const name = nameOf(fn, "call's function");
-    const { encoded, refs } = encodeArgs(args);
+    const { encoded, refs } = encodeArgs(await checkedArgs(fn, args));
     const out = await this.withRetries(options, (wire) =>
       this.rpc(
         "call",

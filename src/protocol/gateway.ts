@@ -12,7 +12,7 @@
 import { InvalidArgumentError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
-import type { Consistency } from "./messages.js";
+import type { Consistency, FunctionSchema } from "./messages.js";
 import { MAX_SESSION_KEYS } from "./session.js";
 import {
   bool,
@@ -103,6 +103,7 @@ export interface GatewayApi {
       exportName?: string;
       init?: string;
       timeoutMs?: number;
+      schema?: FunctionSchema;
     };
     response: { name: string; version: string };
   };
@@ -221,6 +222,7 @@ const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
       exportName: str(256),
       init: str(Number.MAX_SAFE_INTEGER),
       timeoutMs: finite,
+      schema: exact({}, { input: isRecord, output: isRecord }),
     },
   ),
   "dag.register": exact({ name, spec: dagSpec }),

@@ -68,6 +68,7 @@ export type {
   DagDef,
   FnMessage,
   FunctionDef,
+  FunctionSchema,
   FuturePush,
   HomeRead,
   HomeRelease,

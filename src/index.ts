@@ -15,13 +15,42 @@
  */
 
 // ---- the client and what functions see ----
-export { Future, ref, Stratus, ClientTransaction, ClientTransactions } from "./client/index.js";
+export {
+  Future,
+  ref,
+  Stratus,
+  ClientTransaction,
+  ClientTransactions,
+  DagBuilder,
+  dag,
+} from "./client/index.js";
 export type {
+  AnyFunctionRef,
+  ArgsOf,
+  CallName,
   CallOptions,
+  Callable,
   ClusterStatus,
   ConnectOptions,
   Context,
+  DagHandle,
+  DagInputs,
+  DagRef,
+  DagResult,
+  DagResultOf,
+  EdgeMismatch,
+  FunctionHandle,
+  FunctionRef,
+  Handler,
+  HandleOf,
+  InputsOf,
   LocalOptions,
+  ModuleClient,
+  NameOf,
+  RefArg,
+  ResultOf,
+  SourceInputs,
+  WithRefs,
   Ref,
   RegisterOptions,
   ScheduleInfo,

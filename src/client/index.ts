@@ -12,6 +12,17 @@ export { Future } from "./future.js";
 export { REF_FIELD, isRef, ref } from "./ref.js";
 export type { Ref } from "./ref.js";
 export { Stratus } from "./stratus.js";
+export { DagBuilder, dag } from "./dag.js";
+export type { DagInputs, DagResult, EdgeMismatch, SourceInputs } from "./dag.js";
+export type {
+  DagHandle,
+  DagRef,
+  DagResultOf,
+  FunctionHandle,
+  HandleOf,
+  InputsOf,
+  ModuleClient,
+} from "./handles.js";
 export { ClientTransaction, ClientTransactions } from "../txn/handle.js";
 export type { TickInfo } from "../cron/index.js";
 export type {
@@ -24,8 +35,18 @@ export type {
   ScheduleTarget,
 } from "./stratus.js";
 export type {
+  AnyFunctionRef,
+  ArgsOf,
+  CallName,
+  Callable,
   Context,
   FunctionContext,
+  FunctionRef,
+  Handler,
+  NameOf,
+  RefArg,
+  ResultOf,
+  WithRefs,
   GetOptions,
   NestedCallOptions,
   StratusFunction,

@@ -3,21 +3,23 @@ import {
   BadFunctionError,
   ClosedError,
   InvalidArgumentError,
-  StratusError,
   reaction,
   toWireError,
 } from "../errors/index.js";
 import type { LocalOptions } from "../local/index.js";
-import {
-  HybridClock,
-  decodeLattice,
-  decodeValue,
-  encodeLattice,
-  encodeValue,
-  valueHeader,
-} from "../lattice/index.js";
+import { HybridClock, decodeLattice, decodeValue, encodeLattice } from "../lattice/index.js";
 import type { Lattice } from "../lattice/index.js";
-import type { Context, StratusFunction } from "../function/index.js";
+import type {
+  ArgsOf,
+  CallName,
+  Callable,
+  Context,
+  AnyFunctionRef,
+  Handler,
+  NameOf,
+  ResultOf,
+  WithRefs,
+} from "../function/index.js";
 import {
   DEFAULT_FUTURE_WAIT_MS,
   DEFAULT_RUN_TIMEOUT_MS,
@@ -36,16 +38,44 @@ import type {
   ScheduleInfo,
   WireRunOptions,
 } from "../protocol/index.js";
-import { ByteParts, SPLICE_MIN_BYTES, connect } from "../wire/index.js";
+import { connect } from "../wire/index.js";
 import type { Connection, TlsClientOptions } from "../wire/index.js";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { Future } from "./future.js";
+import { functionSchema } from "./schemas.js";
+import type { SchemaOptions } from "./schemas.js";
+import { DagBuilder } from "./dag.js";
+import type { DagInputs, DagResult } from "./dag.js";
+import { checkedArgs, dagHandle, functionHandle, moduleClient, nameOf } from "./handles.js";
+import type {
+  DagHandle,
+  DagRef,
+  DagResultOf,
+  FunctionHandle,
+  HandleOf,
+  InputsOf,
+  ModuleClient,
+} from "./handles.js";
 // The file, not the txn index: the client loads no storage or server code.
 import { ClientTransactions } from "../txn/handle.js";
 import type { Outcome } from "./future.js";
-import { isRef } from "./ref.js";
+import {
+  checkConcurrency,
+  checkTimeout,
+  encodeArg,
+  encodeArgs,
+  futureId,
+  result,
+  scheduledArgs,
+} from "./args.js";
+import type { Arg, Outgoing } from "./args.js";
 
-/** Options of `register`. */
-export interface RegisterOptions<State = unknown> {
+/**
+ * Options of `register`. `input` and `output` take Standard Schema validators (see
+ * {@link SchemaOptions}): with `input`, the handler's parameters and the handle's arguments are
+ * typed by it, and the handle checks its arguments before they leave.
+ */
+export interface RegisterOptions<State = unknown> extends SchemaOptions {
   /** Runs once per executor; its result is `ctx.state`. Shipped as source like the function. */
   init?: (ctx: Context) => State | Promise<State>;
   /**
@@ -117,14 +147,15 @@ interface Embedded {
  *
  * @example
  * ```ts
- * import { Stratus, ref } from "stratus";
+ * import { Stratus, dag, ref } from "stratus";
  * const cloud = await Stratus.local({ executors: 4 });
- * await cloud.register("inc", async (ctx, x: number) => x + 1);
- * await cloud.register("square", (ctx, x: number) => x * x);
- * await cloud.registerDag("pipeline", { functions: ["inc", "square"], edges: [["inc", "square"]] });
- * await cloud.callDag("pipeline", { inc: [1] }); // 4
+ * const inc = await cloud.register("inc", async (ctx, x: number) => x + 1);
+ * const square = await cloud.register("square", (ctx, x: number) => x * x);
+ * const pipeline = await cloud.registerDag("pipeline", dag(inc).to(square));
+ * await pipeline.call({ inc: [1] }); // 4
  * await cloud.put("k", 5);
- * await cloud.call("inc", [ref("k")]); // 6
+ * await inc.call(ref("k")); // 6
+ * await cloud.call("inc", [1]); // 2, by name: unknown
  * await cloud.close();
  * ```
  */
@@ -242,12 +273,43 @@ export class Stratus {
     return this.embedded?.url;
   }
 
-  /** Registers (or replaces) a function. Its source is checked now: `BAD_FUNCTION` says why not. */
-  async register<State>(
+  /**
+   * Registers (or replaces) a function and returns its handle, typed by the function: the
+   * handle's `call` takes its parameters after the ctx and resolves to its result. Every
+   * parameter needs a type: one left out is `unknown`, so code that uses it untyped does not
+   * compile. The source is checked now: `BAD_FUNCTION` says why not.
+   *
+   * @example
+   * ```ts
+   * const double = await cloud.register("double", async (ctx, x: number) => x * 2);
+   * await double.call(21); // 42, a number; double.call("x") does not compile
+   * ```
+   */
+  register<
+    const N extends string,
+    I extends StandardSchemaV1<unknown[], unknown[]>,
+    R,
+    O extends StandardSchemaV1<Awaited<R>, unknown> = StandardSchemaV1<Awaited<R>>,
+    State = undefined,
+  >(
+    name: N,
+    fn: (ctx: Context<State>, ...args: StandardSchemaV1.InferOutput<I>) => R,
+    options: RegisterOptions<State> & { input: I; output?: O },
+  ): Promise<FunctionHandle<StandardSchemaV1.InferInput<I>, StandardSchemaV1.InferOutput<O>, N>>;
+  register<const N extends string, F extends Handler<State>, State = undefined>(
+    name: N,
+    fn: F,
+    // No input schema here (the overload above types by it); an output must fit the result.
+    options?: RegisterOptions<State> & {
+      input?: undefined;
+      output?: StandardSchemaV1<Awaited<ReturnType<F>>, unknown>;
+    },
+  ): Promise<HandleOf<F, N>>;
+  async register(
     name: string,
-    fn: StratusFunction<State>,
-    options: RegisterOptions<State> = {},
-  ): Promise<void> {
+    fn: Handler,
+    options: RegisterOptions<unknown> = {},
+  ): Promise<FunctionHandle> {
     if (typeof fn !== "function") throw new BadFunctionError(`${name}: not a function`);
     checkTimeout(name, options.timeoutMs);
     checkConcurrency(name, options.concurrency);
@@ -255,7 +317,38 @@ export class Stratus {
     if (options.init !== undefined) req.init = options.init.toString();
     if (options.timeoutMs !== undefined) req.timeoutMs = options.timeoutMs;
     if (options.concurrency !== undefined) req.concurrency = options.concurrency;
+    const schema = functionSchema(options);
+    if (schema !== undefined) req.schema = schema;
     await this.rpc("fn.register", req);
+    return functionHandle(this, name, options.input);
+  }
+
+  /**
+   * The handle of a function registered elsewhere (by `stratus deploy`, another client), typed
+   * by its code's type or its handle's. Nothing is checked with the cluster until it is called.
+   *
+   * @example
+   * ```ts
+   * const double = cloud.handle<typeof import("./functions.js").double>("double");
+   * await double.call(21); // number
+   * ```
+   */
+  handle<F extends Callable, const N extends string = string>(name: N): HandleOf<F, N> {
+    return functionHandle(this, nameOf(name, "handle(name)") as N);
+  }
+
+  /**
+   * A module's functions as methods, for a module deployed with `stratus deploy`: each call is
+   * `cloud.call(exportName, args)`, typed by the module's own declarations.
+   *
+   * @example
+   * ```ts
+   * const fns = cloud.client<typeof import("./functions.js")>();
+   * await fns.double(21); // number; fns.double("x") does not compile
+   * ```
+   */
+  client<M>(): ModuleClient<M> {
+    return moduleClient<M>(this);
   }
 
   /** Registers an export of a bundled module (what `stratus deploy` does for every export). */
@@ -275,18 +368,59 @@ export class Stratus {
     });
   }
 
-  /** Registers a DAG: results flow along `edges`; a function with several upstreams gets their results in edge order. */
-  async registerDag(name: string, spec: DagSpec): Promise<void> {
-    await this.rpc("dag.register", { name, spec });
+  /**
+   * Registers a DAG and returns its handle. Built with {@link dag}, the handle is typed: its
+   * inputs are keyed by the source functions' names and it resolves to the sink's result. A
+   * `DagSpec` of names gives an untyped handle: results flow along `edges`, and a function with
+   * several upstreams gets their results in edge order.
+   *
+   * @example
+   * ```ts
+   * const pipeline = await cloud.registerDag("pipeline", dag(inc).to(square));
+   * await pipeline.call({ inc: [1] }); // 4
+   * await cloud.registerDag("p2", { functions: ["inc", "square"], edges: [["inc", "square"]] });
+   * ```
+   */
+  registerDag<const N extends string, D extends DagBuilder>(
+    name: N,
+    spec: D,
+  ): Promise<DagHandle<DagInputs<D>, DagResult<D>, N>>;
+  registerDag<const N extends string>(name: N, spec: DagSpec): Promise<DagHandle>;
+  async registerDag(name: string, spec: DagSpec | DagBuilder): Promise<unknown> {
+    const wire = spec instanceof DagBuilder ? spec.spec() : spec;
+    await this.rpc("dag.register", { name, spec: wire });
+    return dagHandle(this, name);
   }
 
-  /** Calls one function. */
-  async call<T = unknown>(
-    name: string,
+  /**
+   * Calls one function: by its handle (typed by it), by name with its handle's type
+   * (`call<typeof double>("double", [21])`), or by a name known only at run time (its result
+   * `unknown`, or the type the caller asserts).
+   *
+   * @example
+   * ```ts
+   * await cloud.call(double, [21]); // number
+   * await cloud.call<number>("inc", [ref("k")]);
+   * ```
+   */
+  call<F extends AnyFunctionRef>(
+    fn: F,
+    args: WithRefs<ArgsOf<F>>,
+    options?: CallOptions,
+  ): Promise<ResultOf<F>>;
+  call<F extends Callable = never>(
+    name: NameOf<F>,
+    args: WithRefs<ArgsOf<F>>,
+    options?: CallOptions,
+  ): Promise<ResultOf<F>>;
+  call<T = unknown>(name: CallName<T>, args?: unknown[], options?: CallOptions): Promise<T>;
+  async call(
+    fn: string | { readonly name: string },
     args: unknown[] = [],
     options: CallOptions = {},
-  ): Promise<T> {
-    const { encoded, refs } = encodeArgs(args);
+  ): Promise<unknown> {
+    const name = nameOf(fn, "call's function");
+    const { encoded, refs } = encodeArgs(await checkedArgs(fn, args));
     const out = await this.withRetries(options, (wire) =>
       this.rpc(
         "call",
@@ -294,10 +428,23 @@ export class Stratus {
         { timeoutMs: (options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS) + REPLY_SLACK_MS },
       ),
     );
-    return decodeValue<T>(result(out), IN_PLACE);
+    return decodeValue(result(out), IN_PLACE);
   }
 
-  /** Runs a DAG: `inputs` gives each source function its arguments. */
+  /**
+   * Runs a DAG: `inputs` gives each source function its arguments. By handle, the inputs and
+   * result are typed by it; by name, the result is `unknown` or the type the caller asserts.
+   */
+  callDag<D extends DagRef>(
+    dag: D,
+    inputs: InputsOf<D>,
+    options: CallOptions & { future: true },
+  ): Promise<Future<DagResultOf<D>>>;
+  callDag<D extends DagRef>(
+    dag: D,
+    inputs: InputsOf<D>,
+    options?: CallOptions & { future?: false },
+  ): Promise<DagResultOf<D>>;
   callDag<T = unknown>(
     name: string,
     inputs: Record<string, unknown[]>,
@@ -308,14 +455,15 @@ export class Stratus {
     inputs?: Record<string, unknown[]>,
     options?: CallOptions & { future?: false },
   ): Promise<T>;
-  async callDag<T = unknown>(
-    name: string,
-    inputs: Record<string, unknown[]> = {},
+  async callDag(
+    dag: string | DagRef,
+    inputs: object = {},
     options: CallOptions & { future?: boolean } = {},
-  ): Promise<T | Future<T>> {
+  ): Promise<unknown> {
+    const name = nameOf(dag, "callDag's DAG");
     const enc = nameMap<Arg[]>();
     const refs = nameMap<string[]>();
-    for (const [fn, args] of Object.entries(inputs)) {
+    for (const [fn, args] of Object.entries(inputs as Record<string, unknown>)) {
       if (!Array.isArray(args))
         throw new InvalidArgumentError(`inputs.${fn} must be an array of arguments`);
       const e = encodeArgs(args);
@@ -331,9 +479,9 @@ export class Stratus {
     );
     if (options.future === true) {
       const id = futureId(out);
-      return new Future<T>(id, this.awaitFuture(id), this.deleteFuture);
+      return new Future(id, this.awaitFuture(id), this.deleteFuture);
     }
-    return decodeValue<T>(result(out), IN_PLACE);
+    return decodeValue(result(out), IN_PLACE);
   }
 
   /**
@@ -533,85 +681,3 @@ export type ScheduleTarget =
   { fn: string; args?: unknown[] } | { dag: string; inputs?: Record<string, unknown[]> };
 
 export type { ClusterStatus, ScheduleInfo };
-
-/** A request as this client sends it: big bytes may go as parts spliced into the frame. */
-type Outgoing<T> = T extends Uint8Array
-  ? Arg
-  : T extends object
-    ? { [K in keyof T]: Outgoing<T[K]> }
-    : T;
-
-/** The result of a call sent without `future`. */
-function result(out: Uint8Array | { future: string }): Uint8Array {
-  if (out instanceof Uint8Array) return out;
-  throw new StratusError(
-    "INTERNAL",
-    "the gateway answered a call with a future it did not ask for",
-  );
-}
-
-/** The future's id, from a call sent with `future: true`. */
-function futureId(out: Uint8Array | { future: string }): string {
-  if (!(out instanceof Uint8Array)) return out.future;
-  throw new StratusError("INTERNAL", "the gateway answered a future call with a result");
-}
-
-/** An encoded argument: its bytes, or for a big tensor its header and the caller's memory. */
-type Arg = Uint8Array | ByteParts;
-
-/**
- * A top-level Buffer or typed array of 64 KiB or more is not copied: it goes to the socket as its
- * encoding's few header bytes and the caller's own memory, as node:http's `req.end(buf)` does.
- */
-function encodeArg(a: unknown): Arg {
-  const head = valueHeader(a);
-  if (head === undefined) return encodeValue(a);
-  const v = a as ArrayBufferView;
-  if (v.byteLength < SPLICE_MIN_BYTES) return encodeValue(a);
-  return new ByteParts([
-    Uint8Array.from(head),
-    new Uint8Array(v.buffer, v.byteOffset, v.byteLength),
-  ]);
-}
-
-function encodeArgs(args: unknown[]): { encoded: Arg[]; refs: string[] } {
-  if (!Array.isArray(args)) throw new InvalidArgumentError("args must be an array");
-  const refs: string[] = [];
-  const encoded = args.map((a) => {
-    if (isRef(a)) refs.push(a.$stratusRef);
-    return encodeArg(a);
-  });
-  return { encoded, refs };
-}
-
-/** A schedule's arguments are stored once and sent at every tick, so references are refused. */
-function scheduledArgs(args: unknown[]): Arg[] {
-  const { encoded, refs } = encodeArgs(args);
-  if (refs.length > 0) {
-    throw new InvalidArgumentError("scheduled arguments cannot hold references (ref())");
-  }
-  return encoded;
-}
-
-/** A function's concurrency, checked here as its time limit is (see below). */
-function checkConcurrency(name: string, n: unknown): void {
-  if (n === undefined) return;
-  if (!(Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_CONCURRENCY)) {
-    throw new InvalidArgumentError(
-      `${name}: concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, not ${typeof n === "number" ? n : typeof n}`,
-    );
-  }
-}
-
-/**
- * A function's time limit is a finite number of milliseconds above zero. Checked here so the
- * caller learns at once; the gateway checks again, and every node clamps it to its own cap.
- */
-function checkTimeout(name: string, timeoutMs: unknown): void {
-  if (timeoutMs === undefined) return;
-  if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || !(timeoutMs > 0)) {
-    throw new InvalidArgumentError(
-      `${name}: timeoutMs must be a finite positive number of milliseconds, not ${typeof timeoutMs === "number" ? timeoutMs : typeof timeoutMs}`,
-    );
-  }
-}

@@ -199,7 +199,7 @@ export async function deployFlow<In extends Schema, Out extends Schema>(
   const p = passes(options.optimize);
   const specs = new Map([...flow.ops].map(([id, o]) => [id, o.spec]));
   const planned: Plan = plan(flow.name, specs, flow.out, p);
-  const register: Promise<void>[] = [];
+  const register: Promise<unknown>[] = [];
   const reg = { ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }) };
   for (const f of planned.functions) {
     const src = shipped(stageSource(f, flow.ops));

@@ -4,6 +4,7 @@
  * them has to import the engine to do so.
  */
 import type { Lattice, Lattices } from "../lattice/index.js";
+import type { ArgsOf, CallName, Callable, Handler, NameOf, ResultOf, WithRefs } from "./handles.js";
 import type { Transactions } from "./transactions.js";
 
 /** What user functions receive as their first argument. */
@@ -67,8 +68,30 @@ export interface FunctionContext {
    * Calls another registered function and returns its result. In a `read-atomic` run the call
    * joins the caller's transaction: it reads the caller's snapshot and buffered writes, and its
    * writes commit with the caller's, or never.
+   *
+   * Typed by the callee's type: a function's code cannot capture its client's handle, so the
+   * handle's type is given and its name is sent. The name, the arguments and the result are then
+   * checked like the handle's own `call`.
+   *
+   * @example
+   * ```ts
+   * // const double = await cloud.register("double", async (ctx, x: number) => x * 2);
+   * await cloud.register("quadruple", async (ctx, x: number) => {
+   *   const twice = await ctx.call<typeof double>("double", [x]); // number
+   *   return ctx.call<typeof double>("double", [twice]);
+   * });
+   * ```
    */
-  call<T = unknown>(name: string, args: unknown[], options?: NestedCallOptions): Promise<T>;
+  call<F extends Callable = never>(
+    name: NameOf<F>,
+    args: WithRefs<ArgsOf<F>>,
+    options?: NestedCallOptions,
+  ): Promise<ResultOf<F>>;
+  /**
+   * Calls a function by a name known only at run time: its result is `unknown`, or the type the
+   * caller asserts.
+   */
+  call<T = unknown>(name: CallName<T>, args: unknown[], options?: NestedCallOptions): Promise<T>;
   /**
    * Read-atomic transactions, the same API as the client's `cloud.txn`, served by this node's
    * transaction manager. Inside a `read-atomic` run a transaction joins the run's: `commit()`
@@ -130,14 +153,16 @@ export type Context<State = unknown> = Omit<FunctionContext, "state"> & { readon
 
 /**
  * A Stratus function: plain (a)sync code; its source is shipped, so it may not capture variables.
+ * Parameters left unannotated are `unknown` (see {@link Handler}), so strict code cannot use them
+ * untyped.
  *
  * @example
  * ```ts
  * const inc: StratusFunction = async (ctx, x: number) => x + 1;
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type StratusFunction<State = any> = (ctx: Context<State>, ...args: any[]) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a function's ctx.state is its init's, unknown here
+export type StratusFunction<State = any> = Handler<State>;
 
 /**
  * The marker of a reference argument: `{ [REF_MARKER]: key }` (what `ref(key)` builds) is replaced

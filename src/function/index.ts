@@ -21,4 +21,16 @@ export type {
   NestedCallOptions,
   StratusFunction,
 } from "./context.js";
+export type {
+  AnyFunctionRef,
+  ArgsOf,
+  CallName,
+  Callable,
+  FunctionRef,
+  Handler,
+  NameOf,
+  RefArg,
+  ResultOf,
+  WithRefs,
+} from "./handles.js";
 export type { TransactionHandle, Transactions } from "./transactions.js";

@@ -13,7 +13,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
 import { MAX_CONCURRENCY } from "./messages.js";
-import type { Consistency } from "./messages.js";
+import type { Consistency, FunctionSchema } from "./messages.js";
 import { MAX_SESSION_KEYS } from "./session.js";
 import {
   bool,
@@ -105,6 +105,7 @@ export interface GatewayApi {
       init?: string;
       timeoutMs?: number;
       concurrency?: number;
+      schema?: FunctionSchema;
     };
     response: { name: string; version: string };
   };
@@ -224,6 +225,7 @@ const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
       init: str(Number.MAX_SAFE_INTEGER),
       timeoutMs: finite,
       concurrency: int(1, MAX_CONCURRENCY),
+      schema: exact({}, { input: isRecord, output: isRecord }),
     },
   ),
   "dag.register": exact({ name, spec: dagSpec }),

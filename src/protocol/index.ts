@@ -71,6 +71,7 @@ export type {
   FnMessage,
   FnTiming,
   FunctionDef,
+  FunctionSchema,
   FuturePush,
   HomeRead,
   HomeRelease,

@@ -171,6 +171,27 @@ export interface FunctionDef {
   /** Invocations one executor runs at once (see `RegisterOptions.concurrency`). */
   concurrency?: number;
   version: string;
+  /** The JSON Schemas of its arguments and result, when it was registered with schemas. */
+  schema?: FunctionSchema;
+}
+
+/**
+ * A function's JSON Schemas, as registered with `register(name, fn, { input, output })`: `input`
+ * describes the argument list (an array, one item per parameter after the ctx), `output` the
+ * result. Each is present only when its validator could describe itself as JSON Schema. For
+ * documents such as OpenAPI; nothing in the cluster validates against them.
+ *
+ * @example
+ * ```ts
+ * const schema: FunctionSchema = {
+ *   input: { type: "array", prefixItems: [{ type: "number" }], minItems: 1, maxItems: 1 },
+ *   output: { type: "number" },
+ * };
+ * ```
+ */
+export interface FunctionSchema {
+  input?: Record<string, unknown>;
+  output?: Record<string, unknown>;
 }
 
 /** A registered DAG. */

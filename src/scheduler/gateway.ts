@@ -212,6 +212,7 @@ export class Gateway {
     if (kind === "source") this.o.validate(name, p.source, "function");
     else if (p.exportName !== undefined) def.exportName = p.exportName;
     else throw new BadFunctionError(`function ${name}: a module function needs its export name`);
+    if (p.schema !== undefined) def.schema = p.schema;
     if (p.init !== undefined) {
       if (kind === "source") this.o.validate(name, p.init, "init");
       def.init = p.init;

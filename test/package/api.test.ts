@@ -44,7 +44,7 @@ describe("package: the public API", () => {
       [],
     );
     const call =
-      "    call<T = unknown>(name: string, args?: unknown[], options?: CallOptions): Promise<T>;";
+      "    call<T = unknown>(name: CallName<T>, args?: unknown[], options?: CallOptions): Promise<T>;";
     assert.ok(entry.includes(`\n${call}\n`), "Stratus.call is declared as expected");
     assert.ok(report.includes("\n# stratus/ml\n"), "the stratus/ml entry is reported");
   });

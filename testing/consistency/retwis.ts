@@ -19,11 +19,11 @@ import type { Anomaly, ReadRecord } from "./checker.js";
 /** What the driver needs of a client (a `Stratus`). */
 export interface RetwisCloud {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  register(name: string, fn: (ctx: FunctionContext, ...args: any[]) => unknown): Promise<void>;
+  register(name: string, fn: (ctx: FunctionContext, ...args: any[]) => unknown): Promise<unknown>;
   registerDag(
     name: string,
     spec: { functions: string[]; edges: [string, string][] },
-  ): Promise<void>;
+  ): Promise<unknown>;
   call(name: string, args: unknown[], options: { consistency: Consistency }): Promise<unknown>;
   callDag(
     name: string,

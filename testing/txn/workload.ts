@@ -24,11 +24,11 @@ import type { TagValue } from "./checker.js";
 /** What the driver needs of a client (a `Stratus`). */
 export interface TxnCheckCloud extends ClientWriterCloud {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  register(name: string, fn: (ctx: FunctionContext, ...args: any[]) => unknown): Promise<void>;
+  register(name: string, fn: (ctx: FunctionContext, ...args: any[]) => unknown): Promise<unknown>;
   registerDag(
     name: string,
     spec: { functions: string[]; edges: [string, string][] },
-  ): Promise<void>;
+  ): Promise<unknown>;
   callDag(
     name: string,
     inputs: Record<string, unknown[]>,

@@ -15,7 +15,14 @@
  */
 
 // ---- the client and what functions see ----
-export { Future, ref, Stratus, ClientTransaction, ClientTransactions } from "./client/index.js";
+export {
+  ClusterAdmin,
+  Future,
+  ref,
+  Stratus,
+  ClientTransaction,
+  ClientTransactions,
+} from "./client/index.js";
 export type {
   CallOptions,
   ClusterStatus,
@@ -36,7 +43,13 @@ export type {
   TransactionHandle,
   Transactions,
 } from "./function/index.js";
-export type { Consistency, DagSpec } from "./protocol/index.js";
+export type {
+  Consistency,
+  DagDef,
+  DagSpec,
+  FunctionInfo,
+  FunctionSchema,
+} from "./protocol/index.js";
 
 // ---- errors: every class a caller may catch, and how to tell one ----
 export {
@@ -56,6 +69,7 @@ export {
   LatticeTypeMismatchError,
   NoResourcesError,
   NoSuchDagError,
+  NotFoundError,
   NoSuchFunctionError,
   NodeLostError,
   OverloadedError,

@@ -40,6 +40,7 @@ import type { Connection, TlsClientOptions } from "../wire/index.js";
 import { Future } from "./future.js";
 // The file, not the txn index: the client loads no storage or server code.
 import { ClientTransactions } from "../txn/handle.js";
+import { ClusterAdmin } from "./admin.js";
 import type { Outcome } from "./future.js";
 import { isRef } from "./ref.js";
 
@@ -136,6 +137,9 @@ export class Stratus {
    * `tx.merge`, `tx.delete`, and `tx.commit()` or `tx.abort()`.
    */
   readonly txn = new ClientTransactions((method, payload) => this.rpc(method, payload));
+
+  /** Registered functions and DAGs (list, describe, remove) and run cancels. */
+  readonly admin = new ClusterAdmin((method, payload) => this.rpc(method, payload));
 
   private constructor(
     private readonly target: Target,

@@ -27,6 +27,7 @@ export { GATEWAY_METHODS, checkPayload, isGatewayMethod, isTxnMethod } from "./g
 export type {
   ClusterStatus,
   DagSpec,
+  FunctionInfo,
   FutureOutcome,
   FutureStarted,
   GatewayApi,
@@ -68,6 +69,7 @@ export type {
   DagDef,
   FnMessage,
   FunctionDef,
+  FunctionSchema,
   FuturePush,
   HomeRead,
   HomeRelease,

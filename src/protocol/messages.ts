@@ -148,7 +148,19 @@ export interface FunctionDef {
   exportName?: string;
   init?: string;
   timeoutMs?: number;
+  /**
+   * JSON Schemas of the function's arguments and result, when its registration gave them: the
+   * HTTP ingress's OpenAPI document describes its route with them. `input` describes the list of
+   * arguments (an array schema), or, when it is not an array schema, the one argument.
+   */
+  schema?: FunctionSchema;
   version: string;
+}
+
+/** JSON Schemas (draft 2020-12, as OpenAPI 3.1 uses) of a function's arguments and result. */
+export interface FunctionSchema {
+  input?: unknown;
+  output?: unknown;
 }
 
 /** A registered DAG. */

@@ -27,8 +27,8 @@ interface ScheduleFlags extends ClientFlags {
   inputs?: string;
 }
 
-/** Registers the client commands on `program`. */
-export function clientCommands(program: Command, out: CliOutput): void {
+/** Registers the client commands on `program`; answers the `dag` command, for its subcommands. */
+export function clientCommands(program: Command, out: CliOutput): Command {
   const withCloud = <T>(o: ClientFlags, fn: (c: Stratus) => Promise<T>): Promise<T> =>
     cloudCall(o, out, fn);
 
@@ -54,19 +54,23 @@ export function clientCommands(program: Command, out: CliOutput): void {
     );
   });
 
-  withFlags(
-    program
-      .command("dag <name> [inputs]")
-      .description('run a DAG; inputs is JSON like {"inc": [1]}'),
-    consistency,
-    client,
-  ).action(async (name: string, inputs: string | undefined, o: RunFlags) => {
-    const parsed = (inputs === undefined ? {} : parseJson(inputs, "inputs")) as Record<
-      string,
-      unknown[]
-    >;
-    print(await withCloud(o, (c) => c.callDag(name, parsed, runOptions(o))));
-  });
+  // `dag <name>` runs a DAG; `dag list|describe|rm` (admin.ts) are its subcommands. Positional
+  // options: a subcommand's flags are its own, not taken by `dag` itself.
+  const dag = program
+    .command("dag")
+    .description('run a DAG; inputs is JSON like {"inc": [1]} (also: dag list|describe|rm)')
+    .argument("<name>")
+    .argument("[inputs]")
+    .enablePositionalOptions();
+  withFlags(dag, consistency, client).action(
+    async (name: string, inputs: string | undefined, o: RunFlags) => {
+      const parsed = (inputs === undefined ? {} : parseJson(inputs, "inputs")) as Record<
+        string,
+        unknown[]
+      >;
+      print(await withCloud(o, (c) => c.callDag(name, parsed, runOptions(o))));
+    },
+  );
 
   withFlags(
     program
@@ -131,10 +135,11 @@ export function clientCommands(program: Command, out: CliOutput): void {
     if (o.json === true) print(report);
     else process.stdout.write(formatStatus(report, url));
   });
+  return dag;
 }
 
 /** Connects as the flags say, runs `fn` with the client, and closes it. */
-async function cloudCall<T>(
+export async function cloudCall<T>(
   o: ClientFlags,
   out: CliOutput,
   fn: (c: Stratus) => Promise<T>,
@@ -166,4 +171,6 @@ function runOptions(o: ConsistencyFlags): CallOptions {
     : {};
 }
 
-const print = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + "\n");
+/** Prints a command's answer as indented JSON. */
+export const print = (v: unknown): void =>
+  void process.stdout.write(JSON.stringify(v, null, 2) + "\n");

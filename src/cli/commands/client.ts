@@ -16,6 +16,7 @@ import { deploy } from "../deploy.js";
 import { client, consistency, withFlags } from "../flags.js";
 import type { ClientFlags, ConsistencyFlags } from "../flags.js";
 import type { CliOutput } from "../log.js";
+import { formatSchedules, staleClusterError } from "../hints.js";
 import { formatStatus } from "../status.js";
 
 type RunFlags = ClientFlags & ConsistencyFlags;
@@ -105,9 +106,16 @@ export function clientCommands(program: Command, out: CliOutput): Command {
   );
 
   withFlags(
-    program.command("schedules").description("list schedules and their next ticks"),
+    program
+      .command("schedules")
+      .description("list schedules and their next ticks (UTC, and how far away)")
+      .option("--json", "print JSON (next ticks as epoch ms) for scripts"),
     client,
-  ).action(async (o: ClientFlags) => print(await withCloud(o, (c) => c.schedules())));
+  ).action(async (o: ClientFlags & { json?: true }) => {
+    const list = await withCloud(o, (c) => c.schedules());
+    if (o.json === true) print(list);
+    else process.stdout.write(formatSchedules(list, Date.now()));
+  });
 
   withFlags(
     program
@@ -144,10 +152,12 @@ export async function cloudCall<T>(
   out: CliOutput,
   fn: (c: Stratus) => Promise<T>,
 ): Promise<T> {
-  const { url, token } = resolveTarget(o);
+  const { url, token, savedIn } = resolveTarget(o);
   out.redactor.add(token);
   const tls = clientTls(o);
-  const cloud = await Stratus.connect(url, { token, ...(tls && { tls }) });
+  const cloud = await Stratus.connect(url, { token, ...(tls && { tls }) }).catch((e: unknown) => {
+    throw staleClusterError(e, url, savedIn);
+  });
   try {
     return await fn(cloud);
   } finally {

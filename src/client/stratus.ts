@@ -6,6 +6,7 @@ import {
   StratusError,
   reaction,
   toWireError,
+  withCallerStack,
 } from "../errors/index.js";
 import type { LocalOptions } from "../local/index.js";
 import {
@@ -220,15 +221,21 @@ export class Stratus {
     payload: GatewayRequest<M> | Outgoing<GatewayRequest<M>>,
     options?: { timeoutMs?: number },
   ): Promise<GatewayResponse<M>> {
+    // Made before the first await: its frames are the caller's, for a function error's stack.
+    const site = new Error();
     const c = await this.connection();
     try {
       return await c.request<GatewayResponse<M>>(method, payload, options);
     } catch (e) {
       // The listener closed the connection for idleness as this request left: it was not handled
       // (a closing listener answers nothing), so it is safe to send once more on a new connection.
-      if (!(e instanceof ClosedError) || !c.closedForIdleness) throw e;
+      if (!(e instanceof ClosedError) || !c.closedForIdleness) throw withCallerStack(e, site);
       if (this.current !== undefined && (await this.current) === c) this.current = undefined;
-      return (await this.connection()).request<GatewayResponse<M>>(method, payload, options);
+      return (await this.connection())
+        .request<GatewayResponse<M>>(method, payload, options)
+        .catch((e2: unknown) => {
+          throw withCallerStack(e2, site);
+        });
     }
   }
 

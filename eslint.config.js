@@ -16,7 +16,14 @@ const WORKER_FILES = [
 
 export default tseslint.config(
   {
-    ignores: ["dist/**", "node_modules/**", "bench/results/**", "bench/.scratch/**", ".tmp/**"],
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "bench/results/**",
+      "bench/.scratch/**",
+      ".tmp/**",
+      "docs/api/**",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -43,6 +43,7 @@ export type {
   TransactionHandle,
   Transactions,
 } from "./function/index.js";
+export { CONSISTENCY_LEVELS } from "./protocol/index.js";
 export type {
   Consistency,
   DagDef,

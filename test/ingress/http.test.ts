@@ -53,6 +53,13 @@ describe("ingress: HTTP", () => {
     await cloud.register("boom", () => {
       throw new Error("kaboom");
     });
+    await cloud.register(
+      "forever",
+      (ctx) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener("abort", () => reject(new Error("stopped")));
+        }),
+    );
     await cloud.registerDag("pipeline", {
       functions: ["inc", "square"],
       edges: [["inc", "square"]],
@@ -192,6 +199,18 @@ describe("ingress: HTTP", () => {
     assert.equal((gone.body.error as { code: string }).code, "NOT_FOUND");
     const never = await curl(`${base}/v1/kv/never/written`, auth);
     assert.equal(never.status, 404);
+  });
+
+  it("cancels a run by its future id", async () => {
+    const started = await curl(`${base}/v1/fn/forever?future=1`, post("[]"));
+    const id = String(started.body.future);
+    const cancelled = await curl(`${base}/v1/runs/${id}/cancel`, [...auth, "-X", "POST"]);
+    assert.deepEqual(cancelled, { status: 200, body: { cancelled: true } });
+    const outcome = await curl(`${base}/v1/futures/${id}?timeoutMs=30000`, auth);
+    assert.equal((outcome.body.error as { code: string }).code, "CANCELLED");
+    const again = await curl(`${base}/v1/runs/${id}/cancel`, [...auth, "-X", "POST"]);
+    assert.equal(again.status, 404);
+    assert.equal((again.body.error as { code: string }).code, "NOT_FOUND");
   });
 
   it("answers 404 NOT_FOUND at once for an unknown future", async () => {

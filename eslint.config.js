@@ -23,6 +23,7 @@ export default tseslint.config(
       "bench/.scratch/**",
       ".tmp/**",
       "test/types/fixtures/**",
+      "docs/api/**",
     ],
   },
   js.configs.recommended,

@@ -16,6 +16,7 @@
 
 // ---- the client and what functions see ----
 export {
+  ClusterAdmin,
   Future,
   ref,
   Stratus,
@@ -65,7 +66,14 @@ export type {
   TransactionHandle,
   Transactions,
 } from "./function/index.js";
-export type { Consistency, DagSpec } from "./protocol/index.js";
+export { CONSISTENCY_LEVELS } from "./protocol/index.js";
+export type {
+  Consistency,
+  DagDef,
+  DagSpec,
+  FunctionInfo,
+  FunctionSchema,
+} from "./protocol/index.js";
 
 // ---- errors: every class a caller may catch, and how to tell one ----
 export {
@@ -85,6 +93,7 @@ export {
   LatticeTypeMismatchError,
   NoResourcesError,
   NoSuchDagError,
+  NotFoundError,
   NoSuchFunctionError,
   NodeLostError,
   OverloadedError,

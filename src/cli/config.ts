@@ -22,6 +22,8 @@ export function saveCluster(url: string, token: string): void {
 export function resolveTarget(opts: { url?: unknown; token?: unknown; tokenFile?: unknown }): {
   url: string;
   token: string;
+  /** The cluster file the address came from, when neither a flag nor the environment gave it. */
+  savedIn?: string;
 } {
   let saved: { url?: string; token?: string } = {};
   try {
@@ -37,7 +39,8 @@ export function resolveTarget(opts: { url?: unknown; token?: unknown; tokenFile?
       "no cluster to talk to: start one with `stratus up`, or pass --url and --token or --token-file (or set STRATUS_URL and STRATUS_TOKEN)",
     );
   }
-  return { url, token };
+  const fromFile = typeof opts.url !== "string" && process.env.STRATUS_URL === undefined;
+  return fromFile ? { url, token, savedIn: clusterFile() } : { url, token };
 }
 
 /** Parses a JSON command-line argument with a clear error. */

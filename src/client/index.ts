@@ -8,6 +8,7 @@
  * await cloud.call("inc", [ref("k")]);
  * ```
  */
+export { ClusterAdmin } from "./admin.js";
 export { Future } from "./future.js";
 export { REF_FIELD, isRef, ref } from "./ref.js";
 export type { Ref } from "./ref.js";

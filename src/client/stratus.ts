@@ -5,6 +5,7 @@ import {
   InvalidArgumentError,
   reaction,
   toWireError,
+  withCallerStack,
 } from "../errors/index.js";
 import type { LocalOptions } from "../local/index.js";
 import { HybridClock, decodeLattice, decodeValue, encodeLattice } from "../lattice/index.js";
@@ -58,6 +59,7 @@ import type {
 } from "./handles.js";
 // The file, not the txn index: the client loads no storage or server code.
 import { ClientTransactions } from "../txn/handle.js";
+import { ClusterAdmin } from "./admin.js";
 import type { Outcome } from "./future.js";
 import {
   checkConcurrency,
@@ -177,6 +179,9 @@ export class Stratus {
    */
   readonly txn = new ClientTransactions((method, payload) => this.rpc(method, payload));
 
+  /** Registered functions and DAGs (list, describe, remove) and run cancels. */
+  readonly admin = new ClusterAdmin((method, payload) => this.rpc(method, payload));
+
   private constructor(
     private readonly target: Target,
     private readonly embedded: Embedded | undefined,
@@ -256,15 +261,21 @@ export class Stratus {
     payload: GatewayRequest<M> | Outgoing<GatewayRequest<M>>,
     options?: { timeoutMs?: number },
   ): Promise<GatewayResponse<M>> {
+    // Made before the first await: its frames are the caller's, for a function error's stack.
+    const site = new Error();
     const c = await this.connection();
     try {
       return await c.request<GatewayResponse<M>>(method, payload, options);
     } catch (e) {
       // The listener closed the connection for idleness as this request left: it was not handled
       // (a closing listener answers nothing), so it is safe to send once more on a new connection.
-      if (!(e instanceof ClosedError) || !c.closedForIdleness) throw e;
+      if (!(e instanceof ClosedError) || !c.closedForIdleness) throw withCallerStack(e, site);
       if (this.current !== undefined && (await this.current) === c) this.current = undefined;
-      return (await this.connection()).request<GatewayResponse<M>>(method, payload, options);
+      return (await this.connection())
+        .request<GatewayResponse<M>>(method, payload, options)
+        .catch((e2: unknown) => {
+          throw withCallerStack(e2, site);
+        });
     }
   }
 

@@ -35,6 +35,7 @@ export const ERROR_CODES = [
   "TXN_FENCED",
   "CANCELLED",
   "SNAPSHOT_CONFLICT",
+  "NOT_FOUND",
 ] as const;
 
 /** A stable error code; see {@link ERROR_CODES}. */
@@ -99,4 +100,6 @@ export const REACTIONS: { readonly [C in ErrorCode]: Reaction } = Object.freeze(
   TXN_FENCED: "relaunch",
   CANCELLED: "fail",
   SNAPSHOT_CONFLICT: "relaunch",
+  // The key, future, run or route is not there: asking again finds it no more.
+  NOT_FOUND: "fail",
 });

@@ -19,3 +19,4 @@ export * from "./txn.js";
 export * from "./ml.js";
 export * from "./wire.js";
 export * from "./retry.js";
+export * from "./stack.js";

@@ -101,11 +101,28 @@ export class OverloadedError extends StratusError {
 
 /**
  * An invocation was cancelled: another upstream of an `anyOf` function answered first (competitive
- * execution). Never reaches a caller: the run goes on with the winner's result.
+ * execution, where the run goes on with the winner's result and no caller sees it), or someone
+ * cancelled the run (`stratus runs cancel`), which its caller then gets.
  */
 export class CancelledError extends StratusError {
   override name = "CancelledError";
   constructor(message: string, options?: ErrorOptions) {
     super("CANCELLED", message, options);
+  }
+}
+
+/**
+ * What a request names is not there: a key with no value, a future nobody started (or whose
+ * result expired), a run no longer in flight, an HTTP route that does not exist.
+ *
+ * @example
+ * ```ts
+ * throw new NotFoundError("no value under visits/home", { details: { key: "visits/home" } });
+ * ```
+ */
+export class NotFoundError extends StratusError {
+  override name = "NotFoundError";
+  constructor(message: string, options?: ErrorOptions) {
+    super("NOT_FOUND", message, options);
   }
 }

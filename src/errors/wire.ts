@@ -29,6 +29,7 @@ import {
   NoSuchDagError,
   NoSuchFunctionError,
   NodeLostError,
+  NotFoundError,
   OverloadedError,
   UnauthorizedError,
 } from "./runtime.js";
@@ -82,6 +83,7 @@ export const ERROR_CLASSES: { readonly [C in Exclude<ErrorCode, "INTERNAL">]: Er
     TXN_FENCED: TxnFencedError,
     CANCELLED: CancelledError,
     SNAPSHOT_CONFLICT: SnapshotConflictError,
+    NOT_FOUND: NotFoundError,
   });
 
 /** Flattens an error for the wire. Non-Stratus errors become `INTERNAL`. */

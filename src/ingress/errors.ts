@@ -11,7 +11,7 @@ import type { ErrorCode, WireError } from "../errors/index.js";
  * | BAD_FLOW, SCHEMA_MISMATCH, UNKNOWN_COLUMN (dataflow)         | 400    |
  * | BAD_TENSOR (ML)                                             | 400    |
  * | UNAUTHORIZED                                                | 401    |
- * | NO_SUCH_FUNCTION, NO_SUCH_DAG, NO_SUCH_MODEL                | 404    |
+ * | NO_SUCH_FUNCTION, NO_SUCH_DAG, NO_SUCH_MODEL, NOT_FOUND     | 404    |
  * | VALUE_TOO_LARGE                                             | 413    |
  * | OVERLOADED                                                  | 429    |
  * | TXN_ABORTED, TXN_FENCED (retryable)                         | 409    |
@@ -51,6 +51,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   TXN_FENCED: 409,
   CANCELLED: 500,
   SNAPSHOT_CONFLICT: 409,
+  NOT_FOUND: 404,
 };
 
 /** The JSON body of an error answer: `{"error": {"code", "message", "retryable"}}`. */

@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from "node:net";
 import {
   fromWireError,
   InvalidArgumentError,
+  NotFoundError,
   StratusError,
   UnauthorizedError,
   ValueTooLargeError,
@@ -17,6 +18,9 @@ import { bearerCheck } from "./bearer.js";
 import { errorAnswer } from "./errors.js";
 import { argsFromJson, stringify, valueToJson } from "./json.js";
 import { openApiDocument } from "./openapi.js";
+import { MethodNotAllowed, matchRoute } from "./routes.js";
+import type { Route } from "./routes.js";
+import { runOptions } from "./run-options.js";
 
 /**
  * What ingress needs of a scheduler: the gateway's requests, without a connection. The payload
@@ -66,13 +70,6 @@ export interface HttpIngressOptions {
    * @default 10000
    */
   headersTimeoutMs?: number;
-}
-
-/** An unknown route: 404, with the code INVALID_ARGUMENT (no code names a missing route). */
-class RouteNotFound extends StratusError {
-  constructor(path: string) {
-    super("INVALID_ARGUMENT", `no route ${path.slice(0, 256)}`);
-  }
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024 * 1024;
@@ -179,20 +176,24 @@ export class HttpIngress {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? "/", "http://ingress");
-      if (req.method === "GET" && url.pathname === "/v1/openapi.json") {
-        return send(res, 200, openApiDocument());
-      }
       if (this.o.routes !== undefined && (await this.o.routes.serve(req, res, url))) return;
+      // Unknown paths and wrong methods are told before the token is checked: they reveal
+      // nothing registered (every function name matches the generic route).
+      const route = matchRoute(req.method ?? "GET", url.pathname);
+      if (route.kind === "openapi") return send(res, 200, await this.document(req));
       if (!this.authorized(req.headers.authorization)) {
         res.setHeader("WWW-Authenticate", 'Bearer realm="stratus"');
         throw new UnauthorizedError("missing or wrong bearer token");
       }
-      const body = await this.route(req, res, url);
+      const body = await this.route(req, res, url, route);
       send(res, 200, body);
     } catch (e) {
       const { status, body } = errorAnswer(e);
       try {
-        send(res, e instanceof RouteNotFound ? 404 : status, body);
+        if (e instanceof MethodNotAllowed) {
+          res.setHeader("Allow", e.allow.join(", "));
+          send(res, 405, body);
+        } else send(res, status, body);
       } catch {
         // The client is gone or the socket broke mid-answer: nothing left to tell it.
         res.destroy();
@@ -200,63 +201,93 @@ export class HttpIngress {
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<unknown> {
-    const parts = url.pathname.split("/").filter((s) => s.length > 0);
-    const [v, kind, rawName, extra] = parts;
-    if (v !== "v1" || rawName === undefined || extra !== undefined) {
-      throw new RouteNotFound(url.pathname);
-    }
-    const name = pathName(rawName);
-    const options = runOptions(req, url);
-    if (req.method === "POST" && kind === "call") {
-      const b = await this.jsonBody(req, res, ["args"]);
-      const args = argsFromJson(b.args, "args");
-      return this.run(await this.o.gateway.request("call", { fn: name, args, options }));
-    }
-    if (req.method === "POST" && kind === "dag") {
-      const b = await this.jsonBody(req, res, ["inputs"]);
-      const raw = b.inputs ?? {};
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-        throw new InvalidArgumentError("inputs must be an object of function name to arguments");
+  /** The OpenAPI document of what is registered now, served at the address it was asked at. */
+  private async document(req: IncomingMessage): Promise<unknown> {
+    const [functions, dags] = await Promise.all([
+      this.o.gateway.request("fn.list", {}),
+      this.o.gateway.request("dag.list", {}),
+    ]);
+    const host = headerValue(req, "host");
+    const scheme = this.o.tls === undefined ? "http" : "https";
+    const serverUrl =
+      host !== undefined && /^[\w.:[\]-]{1,300}$/.test(host) ? `${scheme}://${host}` : this.url;
+    return openApiDocument({ functions, dags, serverUrl });
+  }
+
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    route: Route,
+  ): Promise<unknown> {
+    switch (route.kind) {
+      case "fn": {
+        const b = await this.readJson(req, res);
+        const { args: raw, options: bodyOptions } = Array.isArray(b)
+          ? { args: b, options: undefined }
+          : fields(b, ["args", "options"], "a JSON array of arguments, or {args, options}");
+        const args = argsFromJson(raw, "args");
+        const options = runOptions(req, url, bodyOptions);
+        return this.run(await this.o.gateway.request("call", { fn: route.name, args, options }));
       }
-      // The gateway fills its inputs by assignment, where "__proto__" would set a prototype and
-      // the input would vanish without an error: refused here, loudly, instead.
-      if (Object.hasOwn(raw, "__proto__")) {
-        throw new InvalidArgumentError("inputs for a function named __proto__ are not accepted");
+      case "dag": {
+        const b = fields(await this.readJson(req, res), ["inputs", "options"], "{inputs, options}");
+        const raw = b.inputs ?? {};
+        if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+          throw new InvalidArgumentError("inputs must be an object of function name to arguments");
+        }
+        // The gateway fills its inputs by assignment, where "__proto__" would set a prototype and
+        // the input would vanish without an error: refused here, loudly, instead.
+        if (Object.hasOwn(raw, "__proto__")) {
+          throw new InvalidArgumentError("inputs for a function named __proto__ are not accepted");
+        }
+        const inputs = Object.fromEntries(
+          Object.entries(raw).map(([f, a]) => [f, argsFromJson(a, `inputs.${f}`)]),
+        );
+        const options = runOptions(req, url, b.options);
+        const dag = route.name;
+        return this.run(await this.o.gateway.request("dag.call", { dag, inputs, options }));
       }
-      const inputs = Object.fromEntries(
-        Object.entries(raw).map(([f, a]) => [f, argsFromJson(a, `inputs.${f}`)]),
-      );
-      return this.run(await this.o.gateway.request("dag.call", { dag: name, inputs, options }));
-    }
-    if (req.method === "GET" && kind === "futures") {
-      const t = url.searchParams.get("timeoutMs");
-      const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT_MS, this.maxWait) : Number(t);
-      if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
-        throw InvalidArgumentError.field("timeoutMs", "must be a non-negative number");
+      case "future": {
+        const t = url.searchParams.get("timeoutMs");
+        const timeoutMs = t === null ? Math.min(DEFAULT_FUTURE_WAIT_MS, this.maxWait) : Number(t);
+        if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+          throw InvalidArgumentError.field("timeoutMs", "must be a non-negative number");
+        }
+        const outcome = await this.o.gateway.request("future.get", {
+          id: route.name,
+          timeoutMs: Math.min(timeoutMs, this.maxWait),
+        });
+        if (!outcome.ok) {
+          throw outcome.e === undefined
+            ? new StratusError("INTERNAL", "future failed")
+            : fromWireError(outcome.e);
+        }
+        return { result: valueToJson(outcome.v) };
       }
-      const outcome = await this.o.gateway.request("future.get", {
-        id: name,
-        timeoutMs: Math.min(timeoutMs, this.maxWait),
-      });
-      if (!outcome.ok) {
-        throw outcome.e === undefined
-          ? new StratusError("INTERNAL", "future failed")
-          : fromWireError(outcome.e);
+      case "cancel":
+        return this.o.gateway.request("run.cancel", { id: route.name });
+      case "kv": {
+        const key = route.name;
+        if (req.method === "PUT") {
+          const b = fields(await this.readJson(req, res), ["value"], "{value}");
+          if (!Object.hasOwn(b, "value")) throw InvalidArgumentError.field("value", "is missing");
+          const [value] = argsFromJson([b.value], "value");
+          await this.o.gateway.request("kv.put", { key, value });
+          return { ok: true };
+        }
+        if (req.method === "DELETE") {
+          await this.o.gateway.request("kv.delete", { key });
+          return { ok: true };
+        }
+        const v = await this.o.gateway.request("kv.get", { key });
+        if (v === null)
+          throw new NotFoundError(`no value under ${key.slice(0, 256)}`, { details: { key } });
+        return { value: valueToJson(v) };
       }
-      return { result: valueToJson(outcome.v) };
+      case "openapi":
+        return openApiDocument();
     }
-    if (kind === "kv" && req.method === "GET") {
-      const v = await this.o.gateway.request("kv.get", { key: name });
-      return { value: valueToJson(v) };
-    }
-    if (kind === "kv" && req.method === "PUT") {
-      const b = await this.jsonBody(req, res, ["value"]);
-      const [value] = argsFromJson([b.value], "value");
-      await this.o.gateway.request("kv.put", { key: name, value });
-      return { ok: true };
-    }
-    throw new RouteNotFound(url.pathname);
   }
 
   /** A call's answer: the future's id, or the result decoded to JSON. */
@@ -266,15 +297,11 @@ export class HttpIngress {
   }
 
   /**
-   * Reads a JSON object body with only `allowed` keys. A declared length past the limit is
-   * refused before any byte is read (and before `100 Continue`); a streamed body past it is
-   * discarded to its end, so the client still reads the 413, and never kept.
+   * Reads a JSON body (`undefined` when empty). A declared length past the limit is refused
+   * before any byte is read (and before `100 Continue`); a streamed body past it is discarded to
+   * its end, so the client still reads the 413, and never kept.
    */
-  private async jsonBody(
-    req: IncomingMessage,
-    res: ServerResponse,
-    allowed: string[],
-  ): Promise<Record<string, unknown>> {
+  private async readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > this.maxBody) throw tooLarge(this.maxBody);
     if (/100-continue/i.test(req.headers.expect ?? "")) res.writeContinue();
@@ -290,32 +317,28 @@ export class HttpIngress {
       req.on("error", reject);
     });
     if (size > this.maxBody) throw tooLarge(this.maxBody);
-    if (size === 0) return {};
-    let b: unknown;
+    if (size === 0) return undefined;
     try {
-      b = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      return JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
     } catch (e) {
       throw new InvalidArgumentError(`body is not valid JSON: ${(e as Error).message}`);
     }
-    if (typeof b !== "object" || b === null || Array.isArray(b)) {
-      throw new InvalidArgumentError("body must be a JSON object");
-    }
-    const unknown = Object.keys(b).filter((k) => !allowed.includes(k));
-    if (unknown.length > 0) {
-      throw new InvalidArgumentError(
-        `unexpected body keys ${unknown.slice(0, 8).join(", ")}; expected ${allowed.join(", ")}`,
-      );
-    }
-    return b as Record<string, unknown>;
   }
 }
 
-function pathName(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new InvalidArgumentError(`bad percent-encoding in ${raw.slice(0, 256)}`);
+/** A JSON object body with only `allowed` keys (an empty body counts as `{}`). */
+function fields(b: unknown, allowed: string[], expected: string): Record<string, unknown> {
+  if (b === undefined) return {};
+  if (typeof b !== "object" || b === null || Array.isArray(b)) {
+    throw new InvalidArgumentError(`body must be ${expected}`);
   }
+  const unknown = Object.keys(b).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `unexpected body keys ${unknown.slice(0, 8).join(", ")}; expected ${allowed.join(", ")}`,
+    );
+  }
+  return b as Record<string, unknown>;
 }
 
 function tooLarge(max: number): ValueTooLargeError {
@@ -330,35 +353,6 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     "Content-Length": Buffer.byteLength(text),
   });
   res.end(text);
-}
-
-/**
- * A run's options from the request: `?future=1`, the level (`Stratus-Consistency` header or
- * `?consistency=`), and the request id of an exactly-once run (`Idempotency-Key` header, which
- * makes the run `read-atomic` unless another level is named: a repeated request with the same
- * key then returns the result the first one committed).
- */
-function runOptions(req: IncomingMessage, url: URL): Record<string, unknown> | undefined {
-  const out: Record<string, unknown> = {};
-  const future = url.searchParams.get("future");
-  if (future === "1" || future === "true") out.future = true;
-  const level = headerValue(req, "stratus-consistency") ?? url.searchParams.get("consistency");
-  if (level !== null && level !== undefined) out.consistency = level;
-  const key = headerValue(req, "idempotency-key");
-  if (key !== undefined) {
-    if (key.length === 0 || key.length > 128) {
-      throw InvalidArgumentError.field("Idempotency-Key", "must be 1 to 128 characters");
-    }
-    out.requestId = key;
-    out.consistency ??= "read-atomic";
-    if (out.consistency !== "read-atomic") {
-      throw InvalidArgumentError.field(
-        "Idempotency-Key",
-        `makes a run exactly-once, which needs consistency read-atomic, not ${String(out.consistency)}`,
-      );
-    }
-  }
-  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -6,9 +6,11 @@ import { BadEncodingError, InvalidArgumentError } from "../errors/index.js";
  * a set, …). Values travel and rest as these bytes; lattices compare bytes, never values, so two
  * writers that encode the same value agree on identity.
  *
- * msgpack with `moreTypes` keeps Dates, Sets, typed arrays, RegExps and Errors; records are off so
- * the bytes stay plain msgpack that any client can read. A `Map` is written as a msgpack map and
- * so reads back as a plain object (msgpack has one map type).
+ * msgpack with `moreTypes` keeps Dates, Sets, BigInts, typed arrays, RegExps and Errors; records
+ * are off so the bytes stay plain msgpack that any client can read. A `Map` is written as the
+ * extension {@link MAP_EXT} around its entries, so it reads back as a Map (msgpack has one map
+ * type, which plain objects use). Maps stored before that extension were msgpack maps and still
+ * read back as plain objects; a version without it cannot read a Map written with it.
  *
  * Big binary values (tensors, images, frames) are the reason for the rest of this file: see
  * {@link decodeValue}'s `inPlace` and {@link encodeValueOwned}, and notes/bytes.md.
@@ -63,13 +65,62 @@ function typedFromExt(data: Uint8Array): unknown {
   throw new Error(`could not find typed array for code ${code}`);
 }
 
-/** Encodes a user value. Functions and symbols cannot be stored and are rejected. */
+/** msgpack extension type of a Map: its entries, as an array of [key, value] pairs. */
+export const MAP_EXT = 0x4d;
+
+/** A Map on its way into msgpack: msgpackr writes Maps itself, before any extension is asked. */
+class MapEntries {
+  constructor(readonly entries: [unknown, unknown][]) {}
+}
+addExtension({
+  Class: MapEntries,
+  type: MAP_EXT,
+  write: (m: MapEntries) => m.entries,
+  read: (entries: [unknown, unknown][]) => new Map(entries),
+});
+
+/** True when a Map is somewhere in `v` (binary values are leaves: nothing to look into). */
+function hasMap(v: unknown, depth = 0): boolean {
+  if (typeof v !== "object" || v === null || ArrayBuffer.isView(v) || depth > 512) return false;
+  if (v instanceof Map) return true;
+  if (Array.isArray(v)) return v.some((x) => hasMap(x, depth + 1));
+  if (v instanceof Set) return [...(v as Set<unknown>)].some((x) => hasMap(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) {
+    return false;
+  }
+  for (const k in v) if (hasMap((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
+/** `v` with every Map replaced by its {@link MapEntries}; only called when {@link hasMap}. */
+function markMaps(v: unknown): unknown {
+  if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) return v;
+  if (v instanceof Map) {
+    return new MapEntries(
+      [...(v as Map<unknown, unknown>)].map(([k, x]) => [markMaps(k), markMaps(x)]),
+    );
+  }
+  if (Array.isArray(v)) return v.map(markMaps);
+  if (v instanceof Set) return new Set([...(v as Set<unknown>)].map(markMaps));
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = markMaps(x);
+  return out;
+}
+
+/**
+ * Encodes a user value. Functions and symbols cannot be stored and are rejected. Values come
+ * back as `structuredClone` gives them (Map, Set, Date, BigInt, typed arrays, RegExp, Error),
+ * except: -0 reads back as 0, holes in an array as `undefined`, and a Buffer as a Buffer (not a
+ * plain Uint8Array).
+ */
 export function encodeValue(value: unknown): Uint8Array {
   if (typeof value === "function" || typeof value === "symbol") {
     throw new InvalidArgumentError(`a ${typeof value} cannot be stored as a value`);
   }
   try {
-    return packr.pack(value);
+    return packr.pack(hasMap(value) ? markMaps(value) : value);
   } catch (e) {
     throw new InvalidArgumentError(`value cannot be encoded: ${(e as Error).message}`, {
       cause: e,

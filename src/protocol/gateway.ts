@@ -13,7 +13,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
 import { MAX_CONCURRENCY } from "./messages.js";
-import type { Consistency, FunctionSchema } from "./messages.js";
+import type { Consistency, DagDef, FunctionSchema } from "./messages.js";
 import { MAX_SESSION_KEYS } from "./session.js";
 import {
   bool,
@@ -66,11 +66,33 @@ export type ScheduleInfo = { name: string; cron: string; next: number | null } &
   { fn: string } | { dag: string }
 );
 
-/** A future's outcome, as stored under `sys/fut/<id>` and as `future.get` answers. */
+/**
+ * A future's outcome, as stored under `sys/fut/<id>` and as `future.get` answers. `pending` marks
+ * the record a gateway stores when it starts the run, so that a reader can tell a future still
+ * running (wait for it) from one nobody started or whose record expired (`NOT_FOUND`); the
+ * outcome's later write replaces it. `future.get` never answers a pending record.
+ */
 export interface FutureOutcome {
   ok: boolean;
   v?: Uint8Array;
   e?: WireError;
+  pending?: true;
+}
+
+/** A registered function as `fn.list` and `fn.describe` answer it (no source: only its size). */
+export interface FunctionInfo {
+  name: string;
+  kind: "source" | "module";
+  version: string;
+  exportName?: string;
+  timeoutMs?: number;
+  /** Whether it has an `init` (run once per executor before its first call). */
+  init: boolean;
+  /** Length of its source (or bundled module) in characters. */
+  sourceLength: number;
+  schema?: FunctionSchema;
+  /** DAGs that name it (`fn.describe` only). */
+  dags?: string[];
 }
 
 /** What `call` and `dag.call` answer with `future: true`: the future's id. */
@@ -105,10 +127,23 @@ export interface GatewayApi {
       init?: string;
       timeoutMs?: number;
       concurrency?: number;
+      /** JSON Schemas of the arguments and result, for the OpenAPI document. */
       schema?: FunctionSchema;
     };
     response: { name: string; version: string };
   };
+  "fn.list": { request: Record<string, never>; response: FunctionInfo[] };
+  "fn.describe": { request: { name: string }; response: FunctionInfo };
+  "fn.remove": { request: { name: string }; response: { removed: boolean } };
+  "dag.list": { request: Record<string, never>; response: DagDef[] };
+  "dag.describe": { request: { name: string }; response: DagDef };
+  "dag.remove": { request: { name: string }; response: { removed: boolean } };
+  /**
+   * Cancels a run in flight on this scheduler, named by its run id or by the id of the future it
+   * was started with: its functions stop and its caller gets `CANCELLED`. `NOT_FOUND` when no
+   * such run is in flight here.
+   */
+  "run.cancel": { request: { id: string }; response: { cancelled: true } };
   "dag.register": { request: { name: string; spec: WireDagSpec }; response: { name: string } };
   call: {
     request: { fn: string; args?: Uint8Array[]; refs?: string[]; options?: WireRunOptions };
@@ -215,6 +250,20 @@ const dagSpec: Check<WireDagSpec> = exact(
   { edges: listOf(listOf(name, 2), 16_384), anyOf: listOf(name, 4096), consistency: str(32) },
 );
 
+/**
+ * A JSON Schema as given at registration: a plain object, bounded in size so that a definition
+ * stays a small stored record (the gateway reads nothing in it; the OpenAPI document copies it).
+ */
+const jsonSchema: Check<unknown> = (v): v is unknown => {
+  if (!isRecord(v) && typeof v !== "boolean") return false;
+  try {
+    return JSON.stringify(v).length <= 64 * 1024;
+  } catch {
+    return false;
+  }
+};
+const fnSchema: Check<FunctionSchema> = exact({}, { input: jsonSchema, output: jsonSchema });
+
 /** The shape of every method's request. */
 const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
   "fn.register": exact(
@@ -225,9 +274,16 @@ const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
       init: str(Number.MAX_SAFE_INTEGER),
       timeoutMs: finite,
       concurrency: int(1, MAX_CONCURRENCY),
-      schema: exact({}, { input: isRecord, output: isRecord }),
+      schema: fnSchema,
     },
   ),
+  "fn.list": empty,
+  "fn.describe": exact({ name }),
+  "fn.remove": exact({ name }),
+  "dag.list": empty,
+  "dag.describe": exact({ name }),
+  "dag.remove": exact({ name }),
+  "run.cancel": exact({ id: nonEmptyStr(64) }),
   "dag.register": exact({ name, spec: dagSpec }),
   call: exact({ fn: name }, { args, refs: refList, options: callOptions }),
   "dag.call": exact(

@@ -27,6 +27,7 @@ export { GATEWAY_METHODS, checkPayload, isGatewayMethod, isTxnMethod } from "./g
 export type {
   ClusterStatus,
   DagSpec,
+  FunctionInfo,
   FutureOutcome,
   FutureStarted,
   GatewayApi,

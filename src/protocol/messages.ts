@@ -190,8 +190,9 @@ export interface FunctionDef {
  * ```
  */
 export interface FunctionSchema {
-  input?: Record<string, unknown>;
-  output?: Record<string, unknown>;
+  /** JSON Schema (draft 2020-12, as OpenAPI 3.1 uses; an object or a boolean). */
+  input?: unknown;
+  output?: unknown;
 }
 
 /** A registered DAG. */

@@ -346,6 +346,20 @@ export class Dispatcher {
     return this.pending.get(req)?.placed;
   }
 
+  /**
+   * Cancels the run in flight whose run id is `run`: its nodes stop its functions and it fails
+   * with `err`. False when no such run is in flight here.
+   */
+  cancel(run: string, err: Error): boolean {
+    for (const [id, p] of this.pending) {
+      if (p.meta.run === run) {
+        this.cancelRun(id, err);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The caller cancelled run `id`: its nodes stop its functions, and it fails with `err`. */
   private cancelRun(id: number, err: Error): void {
     const p = this.pending.get(id);

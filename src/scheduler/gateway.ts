@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import {
   BadFunctionError,
+  CancelledError,
   InvalidArgumentError,
+  NotFoundError,
   OverloadedError,
   TimeoutError,
   toWireError,
@@ -27,7 +29,9 @@ import {
 } from "../protocol/index.js";
 import type {
   ClusterStatus,
+  DagDef,
   FunctionDef,
+  FunctionInfo,
   FutureOutcome,
   FutureStarted,
   GatewayHandler,
@@ -97,6 +101,8 @@ export class Gateway {
   private readonly pendingFutures = new WeakMap<object, number>();
   /** Stands in for the connection of callers without one (HTTP ingress): they share one limit. */
   private readonly connectionless = {};
+  /** Futures started here and still running, for `run.cancel` by future id. */
+  private readonly running = new Map<string, AbortController>();
 
   private readonly runs: RunStarter;
 
@@ -158,6 +164,40 @@ export class Gateway {
       if (p.refs !== undefined) req.refs = Object.assign(nameMap<string[]>(), p.refs);
       return this.start(req, p.options, conn);
     },
+    "fn.list": async () => (await this.o.registry.functionDefs()).map(functionInfo),
+    "fn.describe": async (p) => {
+      const def = await this.o.registry.fn(checkName(p.name, "function"));
+      const dags = (await this.o.registry.dagDefs()).filter((d) => d.functions.includes(def.name));
+      return { ...functionInfo(def), dags: dags.map((d) => d.name) };
+    },
+    "fn.remove": async (p) => {
+      const name = checkName(p.name, "function");
+      const users = (await this.o.registry.dagDefs()).filter((d) => d.functions.includes(name));
+      if (users.length > 0) {
+        throw new InvalidArgumentError(
+          `function ${name} is used by DAG ${users.map((d) => d.name).join(", ")}: remove ${users.length === 1 ? "it" : "them"} first`,
+          { details: { name, dags: users.map((d) => d.name) } },
+        );
+      }
+      return { removed: await this.o.registry.removeFunction(name) };
+    },
+    "dag.list": () => this.o.registry.dagDefs(),
+    "dag.describe": async (p): Promise<DagDef> => this.o.registry.dag(checkName(p.name, "DAG")),
+    "dag.remove": async (p) => ({
+      removed: await this.o.registry.removeDag(checkName(p.name, "DAG")),
+    }),
+    "run.cancel": async (p) => {
+      const why = new CancelledError(`run ${p.id} was cancelled`, { details: { id: p.id } });
+      const byFuture = this.running.get(p.id);
+      if (byFuture !== undefined) byFuture.abort(why);
+      else if (!this.o.dispatcher.cancel(p.id, why)) {
+        throw new NotFoundError(
+          `no run or future ${p.id} is in flight on this scheduler (it finished, or another scheduler runs it)`,
+          { details: { id: p.id } },
+        );
+      }
+      return { cancelled: true };
+    },
     "future.delete": async (p) => {
       await this.o.store.delete(KEYS.future + futureId(p.id));
       return null;
@@ -209,6 +249,7 @@ export class Gateway {
       throw new BadFunctionError(`function ${name}: source must be a non-empty string`);
     }
     const def: Omit<FunctionDef, "version"> = { name, kind, source: p.source };
+    if (p.schema !== undefined) def.schema = p.schema;
     if (kind === "source") this.o.validate(name, p.source, "function");
     else if (p.exportName !== undefined) def.exportName = p.exportName;
     else throw new BadFunctionError(`function ${name}: a module function needs its export name`);
@@ -264,11 +305,24 @@ export class Gateway {
         `${pending} futures started on this connection are still pending; wait for some first`,
       );
     }
-    this.pendingFutures.set(owner, pending + 1);
     const id = randomUUID();
+    // Marked pending before it starts, so a reader of the id waits for it instead of being
+    // told no such future exists; the outcome's write (later on every clock) replaces it.
+    await storeFuture(
+      this.o.store,
+      this.o.clock,
+      id,
+      { ok: false, pending: true },
+      this.retentionMs,
+    );
+    this.pendingFutures.set(owner, pending + 1);
     req.future = id;
     req.session = { ...req.session, futureTtlMs: this.retentionMs };
+    const abort = new AbortController();
+    req.signal = abort.signal;
+    this.running.set(id, abort);
     const settled = (): void => {
+      this.running.delete(id);
       this.pendingFutures.set(owner, (this.pendingFutures.get(owner) ?? 1) - 1);
     };
     this.o.dispatcher.run(req).then(
@@ -289,7 +343,10 @@ export class Gateway {
     return { future: id };
   }
 
-  /** Waits for a future's outcome in storage: read, else subscribe and wait for its write. */
+  /**
+   * Waits for a future's outcome in storage: read, else subscribe and wait for its write.
+   * `NOT_FOUND` at once when there is no record at all: nobody started it, or it expired.
+   */
   private async futureGet(id: string, timeoutMs: number): Promise<FutureOutcome> {
     const key = KEYS.future + id;
     let done!: (o: FutureOutcome) => void;
@@ -305,8 +362,13 @@ export class Gateway {
     });
     let timer: NodeJS.Timeout | undefined;
     try {
-      const now = await this.readFuture(key);
-      if (now !== undefined) return now;
+      const now = await this.readFuture(key, true);
+      if (now === undefined) {
+        throw new NotFoundError(`no future ${id}: never started here, or its outcome expired`, {
+          details: { id },
+        });
+      }
+      if (now.pending !== true) return now;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new TimeoutError(`future ${id} not resolved within ${timeoutMs} ms`)),
@@ -320,9 +382,12 @@ export class Gateway {
     }
   }
 
-  private async readFuture(key: string): Promise<FutureOutcome | undefined> {
+  /** The stored outcome; a pending record reads as none unless `withPending`. */
+  private async readFuture(key: string, withPending = false): Promise<FutureOutcome | undefined> {
     const l = await this.o.store.get(key);
-    return l === undefined ? undefined : (l as LwwLattice).value<FutureOutcome>();
+    if (l === undefined) return undefined;
+    const o = (l as LwwLattice).value<FutureOutcome>();
+    return o.pending === true && !withPending ? undefined : o;
   }
 
   private async status(): Promise<ClusterStatus> {
@@ -365,6 +430,21 @@ function push(conn: Connection | undefined, outcome: FutureOutcome & { id: strin
   } catch {
     // VALUE_TOO_LARGE: the client's future.get reads the stored outcome instead.
   }
+}
+
+/** What `fn.list` tells of a definition: everything but the source itself. */
+function functionInfo(def: FunctionDef): FunctionInfo {
+  const out: FunctionInfo = {
+    name: def.name,
+    kind: def.kind,
+    version: def.version,
+    init: def.init !== undefined,
+    sourceLength: def.source.length,
+  };
+  if (def.exportName !== undefined) out.exportName = def.exportName;
+  if (def.timeoutMs !== undefined) out.timeoutMs = def.timeoutMs;
+  if (def.schema !== undefined) out.schema = def.schema;
+  return out;
 }
 
 /** Run options from the wire, checked: a bad deadline is refused, not turned into NaN timers. */

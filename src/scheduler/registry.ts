@@ -183,6 +183,41 @@ export class Registry {
     return def;
   }
 
+  /**
+   * Removes a function's definition; false when none was registered. Every scheduler forgets it
+   * through the store's change stream, so calls then fail with `NO_SUCH_FUNCTION`.
+   */
+  async removeFunction(name: string): Promise<boolean> {
+    const had = (await this.store.get(KEYS.fn + name)) !== undefined;
+    await this.store.delete(KEYS.fn + name);
+    this.fns.forget(name);
+    return had;
+  }
+
+  /** Removes a DAG's definition; false when none was registered. */
+  async removeDag(name: string): Promise<boolean> {
+    const had = (await this.store.get(KEYS.dag + name)) !== undefined;
+    await this.store.delete(KEYS.dag + name);
+    this.dags.forget(name);
+    return had;
+  }
+
+  /** Every registered function's definition, by name (one read each, past the local copy). */
+  async functionDefs(): Promise<FunctionDef[]> {
+    const defs = await Promise.all(
+      (await this.listFunctions()).map((n) => this.fetch<FunctionDef>(KEYS.fn + n)),
+    );
+    return defs.filter((d): d is FunctionDef => d !== undefined);
+  }
+
+  /** Every registered DAG's definition, by name. */
+  async dagDefs(): Promise<DagDef[]> {
+    const defs = await Promise.all(
+      (await this.listDags()).map((n) => this.fetch<DagDef>(KEYS.dag + n)),
+    );
+    return defs.filter((d): d is DagDef => d !== undefined);
+  }
+
   async listFunctions(): Promise<string[]> {
     const out: string[] = [];
     for await (const k of this.store.scan(KEYS.fn)) out.push(k.slice(KEYS.fn.length));

@@ -34,6 +34,10 @@ describe("cli: the program", () => {
         "unschedule",
         "schedules",
         "status",
+        "fn",
+        "kv",
+        "dev",
+        "runs",
       ],
     );
   });

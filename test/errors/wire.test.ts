@@ -47,6 +47,7 @@ const CLASS_OF: Record<ErrorCode, string> = {
   TXN_FENCED: "TxnFencedError",
   CANCELLED: "CancelledError",
   SNAPSHOT_CONFLICT: "SnapshotConflictError",
+  NOT_FOUND: "NotFoundError",
 };
 
 type ErrorCtor = new (message: string, options?: errors.ErrorOptions) => errors.StratusError;

@@ -53,6 +53,13 @@ describe("ingress: HTTP", () => {
     await cloud.register("boom", () => {
       throw new Error("kaboom");
     });
+    await cloud.register(
+      "forever",
+      (ctx) =>
+        new Promise((_resolve, reject) => {
+          ctx.signal.addEventListener("abort", () => reject(new Error("stopped")));
+        }),
+    );
     await cloud.registerDag("pipeline", {
       functions: ["inc", "square"],
       edges: [["inc", "square"]],
@@ -113,8 +120,106 @@ describe("ingress: HTTP", () => {
     const fn = await curl(`${base}/v1/call/nope`, post('{"args": []}'));
     assert.equal(fn.status, 404);
     assert.equal((fn.body.error as { code: string }).code, "NO_SUCH_FUNCTION");
-    const route = await curl(`${base}/v2/whatever`, auth);
-    assert.equal(route.status, 404);
+    for (const path of ["/v2/whatever", "/v1/fn", "/v1/fn/inc/extra", "/v1/kv"]) {
+      const route = await curl(`${base}${path}`, auth);
+      assert.equal(route.status, 404, path);
+      assert.equal((route.body.error as { code: string }).code, "NOT_FOUND", path);
+    }
+  });
+
+  it("calls a function by its own route, with a bare array or {args, options}", async () => {
+    const bare = await curl(`${base}/v1/fn/inc`, post("[41]"));
+    assert.deepEqual(bare, { status: 200, body: { result: 42 } });
+    const wrapped = await curl(
+      `${base}/v1/fn/inc`,
+      post('{"args": [1], "options": {"consistency": "causal", "timeoutMs": 30000}}'),
+    );
+    assert.deepEqual(wrapped, { status: 200, body: { result: 2 } });
+    const badLevel = await curl(
+      `${base}/v1/fn/inc`,
+      post('{"args": [1], "options": {"consistency": "nope"}}'),
+    );
+    assert.equal(badLevel.status, 400);
+    assert.match((badLevel.body.error as { message: string }).message, /consistency/);
+    const conflict = await curl(`${base}/v1/fn/inc`, [
+      ...post('{"args": [1], "options": {"consistency": "causal"}}'),
+      "-H",
+      "Stratus-Consistency: lww",
+    ]);
+    assert.equal(conflict.status, 400);
+  });
+
+  it("chooses the level by header and makes a run exactly-once with Idempotency-Key", async () => {
+    const level = await curl(`${base}/v1/fn/inc`, [
+      ...post("[1]"),
+      "-H",
+      "Stratus-Consistency: causal",
+    ]);
+    assert.deepEqual(level, { status: 200, body: { result: 2 } });
+    const bad = await curl(`${base}/v1/fn/inc`, [
+      ...post("[1]"),
+      "-H",
+      "Stratus-Consistency: nope",
+    ]);
+    assert.equal(bad.status, 400);
+    const once = [...post("[5]"), "-H", "Idempotency-Key: http-once-1"];
+    assert.deepEqual(await curl(`${base}/v1/fn/inc`, once), { status: 200, body: { result: 6 } });
+    assert.deepEqual(await curl(`${base}/v1/fn/inc`, once), { status: 200, body: { result: 6 } });
+    const inDag = await curl(`${base}/v1/dag/pipeline`, [
+      ...post('{"inputs": {"inc": [2]}, "options": {"consistency": "causal"}}'),
+    ]);
+    assert.deepEqual(inDag, { status: 200, body: { result: 9 } });
+  });
+
+  it("answers 405 with Allow for a wrong method", async () => {
+    const { stdout } = await run("curl", ["-sS", "-i", ...auth, `${base}/v1/fn/inc`]);
+    assert.match(stdout, /^HTTP\/1\.1 405/);
+    assert.match(stdout, /\r\nAllow: POST\r\n/i);
+    const kv = await curl(`${base}/v1/kv/a`, [...auth, "-X", "POST"]);
+    assert.equal(kv.status, 405);
+    assert.equal((kv.body.error as { code: string }).code, "INVALID_ARGUMENT");
+  });
+
+  it("reads, writes and deletes keys with / in them; a missing key is 404 NOT_FOUND", async () => {
+    const put = await curl(`${base}/v1/kv/visits/home`, [...post('{"value": 3}'), "-X", "PUT"]);
+    assert.equal(put.status, 200);
+    assert.deepEqual(await curl(`${base}/v1/kv/visits/home`, auth), {
+      status: 200,
+      body: { value: 3 },
+    });
+    // The encoded form names the same key.
+    assert.deepEqual(await curl(`${base}/v1/kv/visits%2Fhome`, auth), {
+      status: 200,
+      body: { value: 3 },
+    });
+    const del = await curl(`${base}/v1/kv/visits/home`, [...auth, "-X", "DELETE"]);
+    assert.equal(del.status, 200);
+    const gone = await curl(`${base}/v1/kv/visits/home`, auth);
+    assert.equal(gone.status, 404);
+    assert.equal((gone.body.error as { code: string }).code, "NOT_FOUND");
+    const never = await curl(`${base}/v1/kv/never/written`, auth);
+    assert.equal(never.status, 404);
+  });
+
+  it("cancels a run by its future id", async () => {
+    const started = await curl(`${base}/v1/fn/forever?future=1`, post("[]"));
+    const id = String(started.body.future);
+    const cancelled = await curl(`${base}/v1/runs/${id}/cancel`, [...auth, "-X", "POST"]);
+    assert.deepEqual(cancelled, { status: 200, body: { cancelled: true } });
+    const outcome = await curl(`${base}/v1/futures/${id}?timeoutMs=30000`, auth);
+    assert.equal((outcome.body.error as { code: string }).code, "CANCELLED");
+    const again = await curl(`${base}/v1/runs/${id}/cancel`, [...auth, "-X", "POST"]);
+    assert.equal(again.status, 404);
+    assert.equal((again.body.error as { code: string }).code, "NOT_FOUND");
+  });
+
+  it("answers 404 NOT_FOUND at once for an unknown future", async () => {
+    const a = await curl(
+      `${base}/v1/futures/00000000-0000-4000-8000-000000000000?timeoutMs=60000`,
+      auth,
+    );
+    assert.equal(a.status, 404);
+    assert.equal((a.body.error as { code: string }).code, "NOT_FOUND");
   });
 
   it("answers 400 for malformed JSON and unexpected keys", async () => {
@@ -158,8 +263,20 @@ describe("ingress: HTTP", () => {
     assert.equal(a.status, 200);
     assert.match(String(a.body.openapi), /^3\./);
     const paths = Object.keys(a.body.paths as object);
-    for (const p of ["/v1/call/{fn}", "/v1/dag/{name}", "/v1/futures/{id}", "/v1/kv/{key}"]) {
+    for (const p of ["/v1/fn/{name}", "/v1/dag/{name}", "/v1/futures/{id}", "/v1/kv/{key}"]) {
       assert.ok(paths.includes(p), `${p} listed`);
     }
+    // What is registered has its own routes and operations, and the document follows it.
+    type Op = { operationId?: string; requestBody?: { required?: boolean } };
+    const ops = a.body.paths as Record<string, { post?: Op }>;
+    assert.equal(ops["/v1/fn/inc"]?.post?.operationId, "call_inc");
+    assert.equal(ops["/v1/fn/inc"]?.post?.requestBody?.required, true);
+    assert.equal(ops["/v1/dag/pipeline"]?.post?.operationId, "dag_pipeline");
+    assert.deepEqual(a.body.servers, [{ url: base }]);
+    const cloud = await Stratus.connect(proc.url, { token });
+    await cloud.register("later", (_ctx, x: number) => x);
+    await cloud.close();
+    const again = await curl(`${base}/v1/openapi.json`);
+    assert.ok(Object.hasOwn(again.body.paths as object, "/v1/fn/later"));
   });
 });

@@ -87,9 +87,11 @@ describe("runtime: a reader by id when a storage read fails", () => {
     }) as Store;
     const cloud = await Stratus.local({ executors: 1, store, token: "fut" });
     try {
+      const clock = new HybridClock();
+      // Started, not settled: the record a gateway writes when it starts a future's run.
+      await storeFuture(store, clock, id, { ok: false, pending: true }, 60_000);
       const waiting = cloud.future<number>(id, { timeoutMs: 20_000 }).get();
       await read;
-      const clock = new HybridClock();
       failing = true;
       // Notified, read, and the read fails: no answer yet, and nothing may escape unhandled.
       await storeFuture(store, clock, id, { ok: true, v: encodeValue(1) }, 60_000);

@@ -198,7 +198,12 @@ describe("runtime: scheduled invocations fire once per tick across schedulers", 
     );
     assert.equal(made.code, 0, made.stderr);
     assert.equal((JSON.parse(made.stdout) as { fn: string }).fn, "tick");
-    const listed = JSON.parse((await stratus("schedules")).stdout) as {
+    const human = await stratus("schedules");
+    assert.match(
+      human.stdout,
+      /^nightly {2}0 0 3 \* \* \* {2}fn tick {2}next \d{4}-\d\d-\d\dT03:00:00\.000Z \(in \d+ (h|min|s)\)$/m,
+    );
+    const listed = JSON.parse((await stratus("schedules", "--json")).stdout) as {
       name: string;
       cron: string;
     }[];

@@ -16,6 +16,7 @@ import { deploy } from "../deploy.js";
 import { client, consistency, withFlags } from "../flags.js";
 import type { ClientFlags, ConsistencyFlags } from "../flags.js";
 import type { CliOutput } from "../log.js";
+import { formatSchedules, staleClusterError } from "../hints.js";
 import { formatStatus } from "../status.js";
 
 type RunFlags = ClientFlags & ConsistencyFlags;
@@ -27,8 +28,8 @@ interface ScheduleFlags extends ClientFlags {
   inputs?: string;
 }
 
-/** Registers the client commands on `program`. */
-export function clientCommands(program: Command, out: CliOutput): void {
+/** Registers the client commands on `program`; answers the `dag` command, for its subcommands. */
+export function clientCommands(program: Command, out: CliOutput): Command {
   const withCloud = <T>(o: ClientFlags, fn: (c: Stratus) => Promise<T>): Promise<T> =>
     cloudCall(o, out, fn);
 
@@ -54,19 +55,23 @@ export function clientCommands(program: Command, out: CliOutput): void {
     );
   });
 
-  withFlags(
-    program
-      .command("dag <name> [inputs]")
-      .description('run a DAG; inputs is JSON like {"inc": [1]}'),
-    consistency,
-    client,
-  ).action(async (name: string, inputs: string | undefined, o: RunFlags) => {
-    const parsed = (inputs === undefined ? {} : parseJson(inputs, "inputs")) as Record<
-      string,
-      unknown[]
-    >;
-    print(await withCloud(o, (c) => c.callDag(name, parsed, runOptions(o))));
-  });
+  // `dag <name>` runs a DAG; `dag list|describe|rm` (admin.ts) are its subcommands. Positional
+  // options: a subcommand's flags are its own, not taken by `dag` itself.
+  const dag = program
+    .command("dag")
+    .description('run a DAG; inputs is JSON like {"inc": [1]} (also: dag list|describe|rm)')
+    .argument("<name>")
+    .argument("[inputs]")
+    .enablePositionalOptions();
+  withFlags(dag, consistency, client).action(
+    async (name: string, inputs: string | undefined, o: RunFlags) => {
+      const parsed = (inputs === undefined ? {} : parseJson(inputs, "inputs")) as Record<
+        string,
+        unknown[]
+      >;
+      print(await withCloud(o, (c) => c.callDag(name, parsed, runOptions(o))));
+    },
+  );
 
   withFlags(
     program
@@ -101,9 +106,16 @@ export function clientCommands(program: Command, out: CliOutput): void {
   );
 
   withFlags(
-    program.command("schedules").description("list schedules and their next ticks"),
+    program
+      .command("schedules")
+      .description("list schedules and their next ticks (UTC, and how far away)")
+      .option("--json", "print JSON (next ticks as epoch ms) for scripts"),
     client,
-  ).action(async (o: ClientFlags) => print(await withCloud(o, (c) => c.schedules())));
+  ).action(async (o: ClientFlags & { json?: true }) => {
+    const list = await withCloud(o, (c) => c.schedules());
+    if (o.json === true) print(list);
+    else process.stdout.write(formatSchedules(list, Date.now()));
+  });
 
   withFlags(
     program
@@ -131,18 +143,21 @@ export function clientCommands(program: Command, out: CliOutput): void {
     if (o.json === true) print(report);
     else process.stdout.write(formatStatus(report, url));
   });
+  return dag;
 }
 
 /** Connects as the flags say, runs `fn` with the client, and closes it. */
-async function cloudCall<T>(
+export async function cloudCall<T>(
   o: ClientFlags,
   out: CliOutput,
   fn: (c: Stratus) => Promise<T>,
 ): Promise<T> {
-  const { url, token } = resolveTarget(o);
+  const { url, token, savedIn } = resolveTarget(o);
   out.redactor.add(token);
   const tls = clientTls(o);
-  const cloud = await Stratus.connect(url, { token, ...(tls && { tls }) });
+  const cloud = await Stratus.connect(url, { token, ...(tls && { tls }) }).catch((e: unknown) => {
+    throw staleClusterError(e, url, savedIn);
+  });
   try {
     return await fn(cloud);
   } finally {
@@ -166,4 +181,6 @@ function runOptions(o: ConsistencyFlags): CallOptions {
     : {};
 }
 
-const print = (v: unknown): void => void process.stdout.write(JSON.stringify(v, null, 2) + "\n");
+/** Prints a command's answer as indented JSON. */
+export const print = (v: unknown): void =>
+  void process.stdout.write(JSON.stringify(v, null, 2) + "\n");

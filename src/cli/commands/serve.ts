@@ -18,6 +18,7 @@ import { connect } from "../../wire/index.js";
 import { request } from "../../protocol/index.js";
 import { resolveTarget, saveCluster } from "../config.js";
 import { registerDemo } from "../demo.js";
+import { nextSteps } from "../hints.js";
 import {
   autoscale,
   executors,
@@ -153,9 +154,7 @@ async function up(o: UpFlags, out: CliOutput): Promise<void> {
   printHttp(proc);
   // From the sources this is a checkout of the repository, where `npx stratus` is not linked.
   const cmd = import.meta.url.endsWith(".ts") ? "npm run stratus --" : "npx stratus";
-  process.stdout.write(
-    `Try (another terminal):  ${cmd} call inc '[1]'  |  ${cmd} dag pipeline '{"inc":[1]}'  |  ${cmd} status\n`,
-  );
+  process.stdout.write(nextSteps(cmd, o.demo === true));
   out.log.info({ url: proc.url, id: proc.id, executors: o.executors }, "up");
   await stayUp(proc, o, out, token);
 }

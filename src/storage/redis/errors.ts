@@ -54,3 +54,40 @@ export function mapRedisError(e: unknown, key?: string): Error {
   }
   return new StratusError("INTERNAL", `Redis error: ${msg}`, { cause: e });
 }
+
+/**
+ * Why connecting failed, named: ioredis reports the server's refusal (NOAUTH, WRONGPASS) or the
+ * socket's (ECONNREFUSED, ETIMEDOUT) as an `error` event and then fails the connect with a bare
+ * "Connection is closed", so the last event is the cause. `details.cause` is `authentication`,
+ * `refused`, `timeout` or `unavailable`; an authentication failure is not retryable (the same
+ * password fails the same way).
+ */
+export function connectError(e: unknown, last: Error | undefined, address: string): Error {
+  const seen = [last?.message ?? "", e instanceof Error ? e.message : String(e)].join(" | ");
+  const fail = (cause: string, message: string, retryable = true): StorageUnavailableError =>
+    new StorageUnavailableError(message, { cause: last ?? e, retryable, details: { cause } });
+  if (/NOAUTH/.test(seen)) {
+    return fail(
+      "authentication",
+      `Redis at ${address} needs a password and none was given: set STRATUS_STORE_PASSWORD or pass --store-password-file`,
+      false,
+    );
+  }
+  if (/WRONGPASS|invalid password|invalid username-password/i.test(seen)) {
+    return fail(
+      "authentication",
+      `Redis at ${address} refused the password (WRONGPASS): check STRATUS_STORE_PASSWORD or --store-password-file`,
+      false,
+    );
+  }
+  if (/ECONNREFUSED/.test(seen)) {
+    return fail("refused", `Redis at ${address} refused the connection: is it running there?`);
+  }
+  if (/ETIMEDOUT|did not complete within|timed out/i.test(seen)) {
+    return fail("timeout", `Redis at ${address} did not answer in time (${seen.slice(0, 200)})`);
+  }
+  const mapped = mapRedisError(e);
+  return isStratusError(mapped) && mapped.code === "STORAGE_UNAVAILABLE"
+    ? fail("unavailable", `Redis at ${address} is unavailable: ${seen.slice(0, 300)}`)
+    : mapped;
+}

@@ -16,7 +16,7 @@ import type {
 } from "../store.js";
 import { Deadlines } from "./deadlines.js";
 import { redactStoreAddress } from "../redact.js";
-import { mapRedisError } from "./errors.js";
+import { connectError, mapRedisError } from "./errors.js";
 import { fromHash, fromString, writeArgs } from "./layout.js";
 import type { WriteArgs } from "./layout.js";
 import { KeyspaceNotifier } from "./notifications.js";
@@ -208,7 +208,9 @@ export class RedisStore implements Store {
         redisOptions: common,
       });
     }
-    client.on("error", () => undefined); // surfaced per operation; reconnection is automatic
+    // Surfaced per operation; reconnection is automatic. The last one names why a connect failed.
+    let lastError: Error | undefined;
+    client.on("error", (e: Error) => void (lastError = e));
     client.defineCommand("stratusMerge", { numberOfKeys: 1, lua: MERGE_SCRIPT });
     client.defineCommand("stratusLww", { numberOfKeys: 1, lua: LWW_SCRIPT });
     client.defineCommand("stratusDelete", { numberOfKeys: 1, lua: DELETE_SCRIPT });
@@ -224,7 +226,11 @@ export class RedisStore implements Store {
       }
     } catch (e) {
       client.disconnect();
-      throw mapRedisError(e);
+      const address =
+        options.url !== undefined
+          ? redactStoreAddress(options.url)
+          : (options.cluster ?? []).map((n) => `${n.host}:${n.port}`).join(",");
+      throw connectError(e, lastError, address);
     }
     return store;
   }

@@ -14,6 +14,7 @@ export type { Ref } from "./ref.js";
 export { Stratus } from "./stratus.js";
 export { ClientTransaction, ClientTransactions } from "../txn/handle.js";
 export type { TickInfo } from "../cron/index.js";
+export type { FunctionLogLine, LogQuery, LogsAnswer } from "../protocol/index.js";
 export type {
   CallOptions,
   ClusterStatus,

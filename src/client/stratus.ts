@@ -32,6 +32,8 @@ import type {
   GatewayMethod,
   GatewayRequest,
   GatewayResponse,
+  LogQuery,
+  LogsAnswer,
   ScheduleInfo,
   WireRunOptions,
 } from "../protocol/index.js";
@@ -450,6 +452,21 @@ export class Stratus {
   /** Nodes, their executors and load, registered functions and DAGs. */
   status(): Promise<ClusterStatus> {
     return this.rpc("status", {});
+  }
+
+  /**
+   * The `console.*` lines functions wrote, as the live nodes still keep them (each node keeps
+   * its latest lines, bounded by count and bytes), oldest first. `after` maps a node id to the
+   * last `seq` already read from it, to read only what came since.
+   *
+   * @example
+   * ```ts
+   * const { lines } = await cloud.logs({ fn: "inc" });
+   * for (const l of lines) console.log(l.node, l.run, l.level, l.msg);
+   * ```
+   */
+  logs(query: LogQuery = {}): Promise<LogsAnswer> {
+    return this.rpc("logs", query);
   }
 
   /** Closes the connection (and the embedded cluster, if this client started one). */

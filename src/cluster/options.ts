@@ -11,10 +11,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { pino } from "pino";
+import type { Logger } from "pino";
 import { InvalidArgumentError } from "../errors/index.js";
 import type { MonitorOptions } from "../monitor/index.js";
 import { NODE_DEFAULTS, isNodeId } from "../node/index.js";
-import type { NodeOptions } from "../node/index.js";
+import type { FunctionLogsOptions, NodeOptions } from "../node/index.js";
 import {
   DEFAULT_FUTURE_RETENTION_MS,
   DEFAULT_MAX_RETRIES,
@@ -178,6 +180,18 @@ export interface ProcessOptions {
    * own store is closed, failing what is still pending at once. @default 2000
    */
   closeTimeoutMs?: number;
+  /**
+   * Where this process writes its lifecycle events (nodes joining and lost, retries and
+   * relaunches, fencing, autoscaler decisions, storage disconnects, overload) and its functions'
+   * console lines, as structured pino records with an `event` field. `stratus` passes its
+   * stderr logger. @default a silent logger
+   */
+  log?: Logger;
+  /**
+   * Bounds of the function log lines this process's node keeps for `stratus logs`.
+   * @default { maxLines: 10000, maxBytes: 8 MiB }
+   */
+  logs?: FunctionLogsOptions;
 }
 
 /** The TLS material of a process, read from {@link ProcessOptions.tls}'s files. */
@@ -227,6 +241,8 @@ export interface ResolvedProcessOptions {
   monitor: MonitorOptions | undefined;
   dashboard: boolean;
   closeTimeoutMs: number;
+  log: Logger;
+  logs: FunctionLogsOptions;
 }
 
 const isPort = (n: unknown): n is number =>
@@ -391,5 +407,7 @@ export function resolveProcessOptions(o: ProcessOptions): ResolvedProcessOptions
     monitor: o.monitor,
     dashboard: o.dashboard ?? PROCESS_DEFAULTS.dashboard,
     closeTimeoutMs,
+    log: o.log ?? pino({ level: "silent" }),
+    logs: o.logs ?? {},
   };
 }

@@ -31,6 +31,8 @@ import { CloseBudget, StartedParts } from "./closing.js";
 import { resolveProcessOptions } from "./options.js";
 import type { ProcessOptions, ResolvedProcessOptions } from "./options.js";
 import { withoutStorePassword } from "./store-address.js";
+import { readClusterLogs } from "./logs.js";
+import { checkLogQuery } from "../protocol/index.js";
 import {
   FunctionTransactions,
   RunTransactionService,
@@ -236,6 +238,10 @@ export class StratusProcess {
           if (node === undefined) throw new InvalidArgumentError(`${id} runs no node`);
           return node.resize(n).then(() => ({ executors: n }));
         }
+        if (method === "node.logs") {
+          const q = checkLogQuery(a);
+          return { lines: node === undefined ? [] : node.readLogs(q) };
+        }
         if (gateway === undefined) {
           throw new InvalidArgumentError(
             `${id} is a node without a scheduler; send calls to a scheduler`,
@@ -315,6 +321,7 @@ export class StratusProcess {
         membership,
         validate: (name, source) => validateFunctionSource(source, { name }),
         futureRetentionMs: o.futureRetentionMs,
+        logs: (q) => readClusterLogs({ id, node, membership, peers }, q),
       }));
       role = { gateway: gw, ticker, http: undefined, monitor: undefined };
       if (o.httpPort !== undefined) {
@@ -369,6 +376,8 @@ export class StratusProcess {
         fuse: o.fuse,
         sessionPolicies: [...SESSION_POLICIES, readAtomicPolicy(txn)],
         txn: new FunctionTransactions(txnService),
+        logs: o.logs,
+        log: o.log,
       }));
       started.add(() => n.close());
       targets.onTrigger = (t) => n.onTrigger(t);

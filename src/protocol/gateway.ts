@@ -14,6 +14,8 @@ import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
 import type { Consistency } from "./messages.js";
 import { MAX_SESSION_KEYS } from "./session.js";
+import { logQueryShape } from "./logs.js";
+import type { LogQuery, LogsAnswer } from "./logs.js";
 import {
   bool,
   bytes,
@@ -128,6 +130,8 @@ export interface GatewayApi {
   "kv.merge": { request: { key: string; lattice: Uint8Array }; response: null };
   "kv.delete": { request: { key: string }; response: null };
   status: { request: Record<string, never>; response: ClusterStatus };
+  /** Function logs kept by the live nodes (`stratus logs`). */
+  logs: { request: LogQuery; response: LogsAnswer };
   schedule: {
     request: {
       name: string;
@@ -237,6 +241,7 @@ const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
   "kv.merge": exact({ key, lattice: bytes }),
   "kv.delete": exact({ key }),
   status: empty,
+  logs: logQueryShape,
   schedule: exact(
     { name, cron: str(256) },
     { fn: name, args, dag: name, inputs: recordOf(args, 4096) },

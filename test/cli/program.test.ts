@@ -34,6 +34,7 @@ describe("cli: the program", () => {
         "unschedule",
         "schedules",
         "status",
+        "logs",
       ],
     );
   });

@@ -17,6 +17,7 @@ import { client, consistency, withFlags } from "../flags.js";
 import type { ClientFlags, ConsistencyFlags } from "../flags.js";
 import type { CliOutput } from "../log.js";
 import { formatStatus } from "../status.js";
+import { logsCommand } from "./logs.js";
 
 type RunFlags = ClientFlags & ConsistencyFlags;
 
@@ -131,6 +132,8 @@ export function clientCommands(program: Command, out: CliOutput): void {
     if (o.json === true) print(report);
     else process.stdout.write(formatStatus(report, url));
   });
+
+  logsCommand(program, withCloud);
 }
 
 /** Connects as the flags say, runs `fn` with the client, and closes it. */

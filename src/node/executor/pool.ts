@@ -42,7 +42,7 @@ import type { ResolvedPoolOptions } from "./options.js";
 import { newJob } from "./job.js";
 import type { Job } from "./job.js";
 import { Slot, link } from "./slot.js";
-import { ownBytes } from "./types.js";
+import { MAX_LOG_LINE, ownBytes } from "./types.js";
 import type { HostHandler } from "./host-calls.js";
 import type {
   ChainOptions,
@@ -50,10 +50,13 @@ import type {
   ExecutorPoolStats,
   Invocation,
   InvocationObserver,
+  LogMsg,
   MailMsg,
   RunMsg,
   UpMsg,
   AbortMsg,
+  WorkerLogLine,
+  WorkerLogObserver,
 } from "./types.js";
 
 /** How long a worker beyond the pool's size (lent for nested calls) may sit idle. */
@@ -79,6 +82,7 @@ setFlagsFromString("--expose-gc");
 export class ExecutorPool {
   private readonly host: HostHandler;
   private readonly observe: InvocationObserver | undefined;
+  private readonly onLog: WorkerLogObserver | undefined;
   private readonly o: ResolvedPoolOptions;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
@@ -98,6 +102,25 @@ export class ExecutorPool {
     this.target = opts.size;
     this.host = opts.host;
     this.observe = opts.observe;
+    this.onLog = opts.onLog;
+  }
+
+  /** A console line from a worker: checked (user code can post anything), then handed on. */
+  private logLine(m: LogMsg): void {
+    if (this.onLog === undefined || typeof m.m !== "string") return;
+    const level = m.l === "debug" || m.l === "warn" || m.l === "error" ? m.l : "info";
+    const line: WorkerLogLine = { level, message: m.m.slice(0, MAX_LOG_LINE + 64) };
+    if (typeof m.inv === "string" && typeof m.fn === "string") {
+      line.inv = m.inv;
+      line.fn = m.fn;
+      const job = this.jobs.get(m.inv);
+      if (job !== undefined) line.run = job.call.run;
+    }
+    try {
+      this.onLog(line);
+    } catch {
+      // An observer's failure is not the worker's.
+    }
   }
 
   private get externalBytes(): number {
@@ -541,6 +564,8 @@ export class ExecutorPool {
         if (nested !== undefined) nested.nested = (nested.nested ?? 0) + 1;
         const answer = answerHostCall(slot, m, this.host);
         if (nested !== undefined) this.park(nested, answer);
+      } else if (m.t === "log") {
+        this.logLine(m);
       } else if (m.t === "ready") {
         this.bootFailures = 0;
         this.pump();

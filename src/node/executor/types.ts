@@ -96,7 +96,23 @@ export interface ExecutorPoolOptions {
   valueCacheBytes?: number;
   /** Told of every settled invocation (for statistics). Default: none. */
   observe?: InvocationObserver;
+  /** Told of every `console.*` line user code writes. Default: the lines are dropped. */
+  onLog?: WorkerLogObserver;
 }
+
+/** A `console.*` line from user code, as the pool hands it on. */
+export interface WorkerLogLine {
+  level: ConsoleLevel;
+  message: string;
+  /** The invocation that wrote it, and its function; absent for a line written outside any. */
+  inv?: string;
+  fn?: string;
+  /** The invocation's opaque run metadata, while the pool still holds the invocation. */
+  run?: unknown;
+}
+
+/** Told of every line user code writes to its console; must be cheap and must not throw. */
+export type WorkerLogObserver = (line: WorkerLogLine) => void;
 
 /**
  * Told of every settled invocation: its function, how long it waited for a worker and how long it
@@ -244,7 +260,25 @@ export interface HostCallMsg<Op extends HostOp = HostOp> {
   a: HostArgs<Op>;
 }
 
-export type UpMsg = Uint8Array | ReadyMsg | ErrMsg | HostCallMsg;
+/** Longest console line kept, in UTF-16 units: a huge `console.log(buffer)` costs one bounded line. */
+export const MAX_LOG_LINE = 8192;
+
+/** A console method's level, as function logs keep it. */
+export type ConsoleLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * A `console.*` line written in the worker; `inv` and `fn`: the invocation whose async context
+ * wrote it (absent outside any). Nobody answers it.
+ */
+export interface LogMsg {
+  t: "log";
+  l: ConsoleLevel;
+  m: string;
+  inv?: string;
+  fn?: string;
+}
+
+export type UpMsg = Uint8Array | ReadyMsg | ErrMsg | HostCallMsg | LogMsg;
 
 /**
  * Returns bytes that own their buffer. `postMessage` clones a view's whole ArrayBuffer, and

@@ -32,6 +32,7 @@ import { resolveProcessOptions } from "./options.js";
 import type { ProcessOptions, ResolvedProcessOptions } from "./options.js";
 import { withoutStorePassword } from "./store-address.js";
 import { readClusterLogs } from "./logs.js";
+import { lifecycle } from "../observe/index.js";
 import { checkLogQuery } from "../protocol/index.js";
 import {
   FunctionTransactions,
@@ -293,10 +294,29 @@ export class StratusProcess {
       maxInFlightBytes: o.maxInFlightBytes,
       observe: (name, ms, ok) => callerStats.record(name, 0, ms, ok),
       relaunch: (meta) => txnService.relaunch(meta),
+      log: o.log,
     });
     started.add(() => dispatcher.close());
     targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
+    const log = o.log;
+    membership.onJoin((m) =>
+      lifecycle(
+        log,
+        "node.joined",
+        { node: m.id, addr: m.addr, executors: m.executors },
+        `node ${m.id} joined`,
+      ),
+    );
+    membership.onLost((node) => lifecycle(log, "node.lost", { node }, `node ${node} lost`));
+    store.onConnection?.((state, detail) =>
+      lifecycle(
+        log,
+        state === "lost" ? "storage.disconnected" : "storage.reconnected",
+        { backend: store.backend, detail },
+        detail,
+      ),
+    );
     let role: SchedulerRole | undefined;
     if (o.scheduler) {
       const schedules = new ScheduleBook({ store, clock, registry });
@@ -426,6 +446,11 @@ export class StratusProcess {
         o.monitor,
       );
       started.add(() => monitor.close());
+      monitor.onDecision((d) => {
+        const { kind, target, from, to, why, inputs } = d;
+        const msg = `autoscaler: ${kind} of ${target} ${from} -> ${to} (${why})`;
+        lifecycle(log, "autoscaler.decision", { kind, target, from, to, why, inputs }, msg);
+      });
       role.monitor = monitor;
     }
     const core: Core = {

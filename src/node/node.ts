@@ -29,6 +29,7 @@ import { NodeCache } from "../cache/index.js";
 import { ExecutorPool, hostHandler } from "./executor/index.js";
 import type { ExecutorPoolOptions, WorkerLogLine } from "./executor/index.js";
 import { FunctionLogs } from "./logs.js";
+import { OverloadLog } from "../observe/index.js";
 import type { FunctionLogsOptions } from "./logs.js";
 import { Cancels } from "./cancels.js";
 import type { CancelCounts } from "./cancels.js";
@@ -93,7 +94,10 @@ export interface NodeOptions {
   txn?: FunctionTxnHost;
   /** Bounds of the function log lines this node keeps (`stratus logs`). */
   logs?: FunctionLogsOptions;
-  /** Where function log lines also go, as structured fields (`fn`, `run`, `inv`, `node`). */
+  /**
+   * Where function log lines also go, as structured fields (`fn`, `run`, `inv`, `node`), and
+   * where refused triggers are noted (`overload`).
+   */
   log?: Logger;
 }
 
@@ -123,6 +127,7 @@ export class Node {
   private readonly maxQueuedBytes: number;
   /** The `console.*` lines of the functions run here, bounded. */
   readonly logs: FunctionLogs;
+  private readonly overloads: OverloadLog;
 
   private constructor(
     private readonly o: NodeOptions,
@@ -161,6 +166,7 @@ export class Node {
       ...(o.txn !== undefined && { txn: o.txn }),
     });
     this.logs = new FunctionLogs(o.id, o.logs);
+    this.overloads = new OverloadLog(o.log, "node.queue");
     this.pool = new ExecutorPool({
       ...o.pool,
       size: o.executors ?? NODE_DEFAULTS.executors,
@@ -298,6 +304,7 @@ export class Node {
       (queuedBytes > 0 && queuedBytes + bytes > this.maxQueuedBytes)
     ) {
       const why = `node ${this.id} has ${queued} calls queued, with ${queuedBytes} bytes of arguments`;
+      this.overloads.note(why);
       this.chains.reply(t, undefined, toWireError(new OverloadedError(why)));
       return;
     }

@@ -24,6 +24,8 @@ import type {
   Trigger,
 } from "../protocol/index.js";
 import { RecentRuns } from "./recent.js";
+import type { Logger } from "pino";
+import { OverloadLog, lifecycle } from "../observe/index.js";
 import { DEFAULT_RUN_TIMEOUT_MS, nameMap } from "../protocol/index.js";
 
 /** Retries of a run whose node was lost, when the options give none. */
@@ -59,6 +61,8 @@ export interface DispatcherOptions {
    * or the result an earlier attempt already committed.
    */
   relaunch?: (meta: RunMeta) => Promise<{ meta: RunMeta } | { result: Uint8Array }> | undefined;
+  /** Where retries, relaunches, fencing and overload are written (src/observe's events). */
+  log?: Logger;
 }
 
 /** What a run needs: a DAG (a single call is a DAG of one) and the sources' arguments. */
@@ -131,6 +135,20 @@ export class Dispatcher {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
     this.maxInFlightBytes = options.maxInFlightBytes ?? 1024 * 1024 * 1024;
     this.recent = options.recent ?? new RecentRuns();
+    this.overloads = new OverloadLog(options.log, "dispatcher.inFlightBytes");
+  }
+
+  private readonly overloads: OverloadLog;
+
+  /** A lifecycle record about run `p`. */
+  private runEvent(
+    event: "run.retried" | "run.relaunched" | "run.abandoned" | "run.fenced",
+    p: Pending,
+    fields: Record<string, unknown>,
+    msg: string,
+  ): void {
+    const f = { run: p.meta.run, dag: p.req.def.name, attempt: p.meta.attempt, ...fields };
+    lifecycle(this.options.log, event, f, msg);
   }
 
   /** Runs one request to completion and returns the sink's encoded result. */
@@ -152,6 +170,7 @@ export class Dispatcher {
     for (const args of Object.values(req.inputs)) for (const a of args) bytes += a.byteLength;
     if (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.maxInFlightBytes) {
       const why = `${this.pending.size} runs in flight hold ${this.inFlightBytes} bytes of arguments; ${req.def.name}'s ${bytes} more would pass the limit of ${this.maxInFlightBytes}`;
+      this.overloads.note(why);
       return Promise.reject(new OverloadedError(why));
     }
     const timeoutMs = req.options?.timeoutMs ?? this.defaultTimeoutMs;
@@ -231,6 +250,12 @@ export class Dispatcher {
     const node = r.e?.details?.["node"];
     p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
     this.counts.retries++;
+    this.runEvent(
+      "run.retried",
+      p,
+      { reason: code, node },
+      `run ${p.meta.run} of ${p.req.def.name} retried (${code ?? "?"})`,
+    );
     // Fenced: another attempt of the same request (a resend the client did not mark as a retry)
     // holds a newer epoch. Superseding it returns what it committed, or runs again past it; without
     // that, resends at epoch 1 would each find the fence and never finish.
@@ -244,6 +269,12 @@ export class Dispatcher {
     for (const [id, p] of this.pending) {
       if (!p.nodes.has(node)) continue;
       if (p.meta.attempt >= this.maxRetries) {
+        this.runEvent(
+          "run.abandoned",
+          p,
+          { attempts: p.meta.attempt + 1, node },
+          `run ${p.meta.run} of ${p.req.def.name} failed: node ${node} lost after ${p.meta.attempt + 1} attempts`,
+        );
         this.finish(
           id,
           undefined,
@@ -256,6 +287,12 @@ export class Dispatcher {
       }
       p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
       this.counts.retries++;
+      this.runEvent(
+        "run.relaunched",
+        p,
+        { reason: "node lost", node },
+        `run ${p.meta.run} of ${p.req.def.name} relaunched: node ${node} was lost`,
+      );
       this.relaunch(id, p, new Set([node]));
     }
   }
@@ -281,6 +318,13 @@ export class Dispatcher {
         (r) => {
           // Settled meanwhile, or relaunched again by a later loss: this answer is stale.
           if (this.pending.get(id) !== p || p.meta.attempt !== attempt) return;
+          const outcome = "result" in r ? "committed" : "relaunched";
+          this.runEvent(
+            "run.fenced",
+            p,
+            { outcome },
+            `run ${p.meta.run} of ${p.req.def.name}: attempts before ${attempt} fenced (${outcome})`,
+          );
           if ("result" in r) return this.finish(id, r.result);
           p.meta = r.meta;
           this.launch(p, exclude);

@@ -81,6 +81,7 @@ export function processOptions(o: ServeFlags, out: CliOutput): Omit<ProcessOptio
   if (typeof o.clockOffsetMs === "number") opts.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.lagInvalidationsMs === "number") opts.lagInvalidationsMs = o.lagInvalidationsMs;
   if (typeof o.futureRetentionMs === "number") opts.futureRetentionMs = o.futureRetentionMs;
+  if (typeof o.otlpEndpoint === "string") opts.otlpEndpoint = o.otlpEndpoint;
   if (typeof o.httpPort === "number") opts.httpPort = o.httpPort;
   if (typeof o.maxConnections === "number") opts.maxConnections = o.maxConnections;
   if (typeof o.maxHttpConnections === "number") opts.maxHttpConnections = o.maxHttpConnections;

@@ -75,6 +75,12 @@ export interface CallOptions {
   requestId?: string;
   /** Retries of a `read-atomic` run after a retryable error (same request id). @default 3 */
   retries?: number;
+  /**
+   * W3C `traceparent` of the caller's span (`00-<trace id>-<span id>-<flags>`): when the cluster
+   * traces (`--otlp-endpoint`), the run's spans join that trace. A malformed one is
+   * `INVALID_ARGUMENT`.
+   */
+  traceparent?: string;
 }
 
 /** Options of {@link Stratus.connect}. */

@@ -192,6 +192,12 @@ export interface ProcessOptions {
    * @default { maxLines: 10000, maxBytes: 8 MiB }
    */
   logs?: FunctionLogsOptions;
+  /**
+   * Export OpenTelemetry traces over OTLP/HTTP (JSON) to this collector (`http://host:4318`, or
+   * the full `/v1/traces` URL): a span per run, per function invocation and per storage
+   * operation, joined across nodes. @default undefined (off: no spans are made)
+   */
+  otlpEndpoint?: string;
 }
 
 /** The TLS material of a process, read from {@link ProcessOptions.tls}'s files. */
@@ -243,6 +249,7 @@ export interface ResolvedProcessOptions {
   closeTimeoutMs: number;
   log: Logger;
   logs: FunctionLogsOptions;
+  otlpEndpoint: string | undefined;
 }
 
 const isPort = (n: unknown): n is number =>
@@ -409,5 +416,6 @@ export function resolveProcessOptions(o: ProcessOptions): ResolvedProcessOptions
     closeTimeoutMs,
     log: o.log ?? pino({ level: "silent" }),
     logs: o.logs ?? {},
+    otlpEndpoint: o.otlpEndpoint,
   };
 }

@@ -32,7 +32,7 @@ import { resolveProcessOptions } from "./options.js";
 import type { ProcessOptions, ResolvedProcessOptions } from "./options.js";
 import { withoutStorePassword } from "./store-address.js";
 import { readClusterLogs } from "./logs.js";
-import { lifecycle } from "../observe/index.js";
+import { Tracing, lifecycle } from "../observe/index.js";
 import { checkLogQuery } from "../protocol/index.js";
 import {
   FunctionTransactions,
@@ -76,6 +76,8 @@ interface Core {
   dropped: DropCounts;
   stats: StatsPublisher;
   txn: TxnManager;
+  /** With `otlpEndpoint`. */
+  tracing: Tracing | undefined;
 }
 
 /** A scheduler's parts: what clients talk to, the schedules' ticker, and its optional extras. */
@@ -210,6 +212,12 @@ export class StratusProcess {
       node: id,
       ...(offset === 0 ? {} : { now: () => Date.now() + offset }),
     });
+    // Closed last (parts close in reverse), so the spans of what closes before it are sent.
+    const tracing =
+      o.otlpEndpoint === undefined
+        ? undefined
+        : await Tracing.start({ endpoint: o.otlpEndpoint, instance: id });
+    if (tracing !== undefined) started.add(() => tracing.close());
     // One transaction manager per process: it learns every commit from the store's change stream.
     const txn = await TxnManager.start({ ...o.txn, store, clock });
     started.add(() => txn.close());
@@ -295,6 +303,7 @@ export class StratusProcess {
       observe: (name, ms, ok) => callerStats.record(name, 0, ms, ok),
       relaunch: (meta) => txnService.relaunch(meta),
       log: o.log,
+      ...(tracing && { tracing }),
     });
     started.add(() => dispatcher.close());
     targets.onResult = (r) => dispatcher.onResult(r);
@@ -398,6 +407,7 @@ export class StratusProcess {
         txn: new FunctionTransactions(txnService),
         logs: o.logs,
         log: o.log,
+        ...(tracing && { tracing }),
       }));
       started.add(() => n.close());
       targets.onTrigger = (t) => n.onTrigger(t);
@@ -464,6 +474,7 @@ export class StratusProcess {
       dropped,
       stats,
       txn,
+      tracing,
     };
     return new StratusProcess(id, url, storeAddress, core, role, node, o);
   }
@@ -492,6 +503,8 @@ export class StratusProcess {
       await c.server.close();
       await c.peers.close();
       await budget.step(Promise.all([c.membership.close(), c.registry.close(), c.txn.close()]));
+      // Last: the spans of everything above are sent (an unreachable collector costs its budget).
+      await budget.step(c.tracing?.close());
     } finally {
       budget.done();
       if (c.ownStore) await c.store.close();

@@ -344,6 +344,9 @@ function runOptions(req: IncomingMessage, url: URL): Record<string, unknown> | u
   if (future === "1" || future === "true") out.future = true;
   const level = headerValue(req, "stratus-consistency") ?? url.searchParams.get("consistency");
   if (level !== null && level !== undefined) out.consistency = level;
+  // W3C trace context: the run's spans join the caller's trace (the gateway checks its form).
+  const traceparent = headerValue(req, "traceparent");
+  if (traceparent !== undefined) out.traceparent = traceparent.trim();
   const key = headerValue(req, "idempotency-key");
   if (key !== undefined) {
     if (key.length === 0 || key.length > 128) {

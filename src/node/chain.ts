@@ -15,6 +15,7 @@ import type { Store } from "../storage/index.js";
 import type { Cancels } from "./cancels.js";
 import type { ExecutorPool, FunctionCode, Invocation } from "./executor/index.js";
 import type { Mailboxes } from "./mailbox.js";
+import type { NodeTracing } from "./tracing.js";
 
 /** What a {@link ChainRunner} runs chains with. */
 export interface ChainParts {
@@ -34,6 +35,8 @@ export interface ChainParts {
   maxValueBytes: number;
   /** Run a stretch of the DAG back to back in one worker. */
   fuse: boolean;
+  /** Spans of invocations, when the process traces. */
+  tracing?: NodeTracing;
 }
 
 /** Longest chain run in one worker. */
@@ -73,6 +76,7 @@ export class ChainRunner {
     this.queuedBytes += bytes;
     let out: Uint8Array | undefined;
     let session: RunSession | undefined;
+    let handed = false;
     try {
       session = this.o.policies.for(t.meta.consistency).open(t.meta);
       const codes = await Promise.all(chain.map((fn) => this.code(fn)));
@@ -82,20 +86,33 @@ export class ChainRunner {
         cancels.counts.interrupted++;
         throw new CancelledError(`${t.fn} was cancelled before it started`);
       }
-      const calls = codes.map((code, i) => ({
+      const calls: Invocation[] = codes.map((code, i) => ({
         id: ids[i] as string,
         code,
         args: i === 0 ? args : [],
         run: session,
         deadline: t.meta.deadline,
       }));
-      const { pool } = this.o;
+      const { pool, tracing } = this.o;
+      if (tracing !== undefined) {
+        for (const c of calls) c.started = tracing.start(t, c.code.name, c.id);
+      }
       const running =
         calls.length === 1
           ? [pool.invoke(calls[0] as Invocation)]
           : pool.invokeChain(calls, { intermediate: false }); // only the last one travels on
       // The first failure answers the run; the calls after it fail too and have nobody to tell.
       for (const p of running) p.catch(() => undefined);
+      handed = true;
+      if (tracing !== undefined) {
+        running.forEach((p, i) => {
+          const id = ids[i] as string;
+          p.then(
+            () => tracing.end(id),
+            (e: unknown) => tracing.end(id, e),
+          );
+        });
+      }
       for (const id of ids)
         for (const l of this.o.boxes.drain(id)) pool.deliver(id, l.m, l.from, l.seq);
       for (const p of running) out = await p;
@@ -111,6 +128,8 @@ export class ChainRunner {
       this.queued -= chain.length;
       this.queuedBytes -= bytes;
       cancels.untrack(keys, ids);
+      // Spans of invocations that never reached the pool (their code could not be read).
+      if (this.o.tracing !== undefined && !handed) for (const id of ids) this.o.tracing.end(id);
     }
     if (cancels.any(keys)) return;
     if (out !== undefined && out.byteLength > this.o.maxValueBytes) {

@@ -30,6 +30,8 @@ import { ExecutorPool, hostHandler } from "./executor/index.js";
 import type { ExecutorPoolOptions, WorkerLogLine } from "./executor/index.js";
 import { FunctionLogs } from "./logs.js";
 import { OverloadLog } from "../observe/index.js";
+import type { Tracing } from "../observe/index.js";
+import { NodeTracing } from "./tracing.js";
 import type { FunctionLogsOptions } from "./logs.js";
 import { Cancels } from "./cancels.js";
 import type { CancelCounts } from "./cancels.js";
@@ -99,6 +101,8 @@ export interface NodeOptions {
    * where refused triggers are noted (`overload`).
    */
   log?: Logger;
+  /** Spans of invocations and their storage operations (`--otlp-endpoint`). @default none */
+  tracing?: Tracing;
 }
 
 /**
@@ -154,8 +158,10 @@ export class Node {
     );
     this.maxQueued = o.maxQueued ?? NODE_DEFAULTS.maxQueued;
     this.maxQueuedBytes = o.maxQueuedBytes ?? NODE_DEFAULTS.maxQueuedBytes;
+    const tracing = o.tracing === undefined ? undefined : new NodeTracing(o.tracing, o.id);
     const host = new NodeHost({
       id: o.id,
+      ...(tracing !== undefined && { traceparent: (inv: string) => tracing.traceparent(inv) }),
       // The pool exists by the time a function runs and sends.
       deliver: (to, m, from, seq) => this.pool.deliver(to, m, from, seq),
       boxes: this.boxes,
@@ -170,7 +176,7 @@ export class Node {
     this.pool = new ExecutorPool({
       ...o.pool,
       size: o.executors ?? NODE_DEFAULTS.executors,
-      host: hostHandler(host),
+      host: hostHandler(tracing === undefined ? host : tracing.traced(host)),
       onLog: (line) => this.functionLog(line),
     });
     this.cancelBook = new Cancels(this.pool);
@@ -186,6 +192,7 @@ export class Node {
       clock: o.clock,
       maxValueBytes: o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024,
       fuse: o.fuse !== false,
+      ...(tracing !== undefined && { tracing }),
     });
     this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs);
   }

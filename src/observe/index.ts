@@ -9,3 +9,5 @@
  */
 export { LIFECYCLE_EVENTS, OverloadLog, lifecycle } from "./events.js";
 export type { LifecycleEvent } from "./events.js";
+export { SpanKind, Tracing, isTraceparent } from "./tracing.js";
+export type { Span, TracingOptions } from "./tracing.js";

@@ -12,6 +12,7 @@
 import { InvalidArgumentError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
+import { isTraceparent } from "./messages.js";
 import type { Consistency } from "./messages.js";
 import { MAX_SESSION_KEYS } from "./session.js";
 import { logQueryShape } from "./logs.js";
@@ -57,6 +58,7 @@ export type WireRunOptions = {
   consistency?: string;
   requestId?: string;
   retry?: boolean;
+  traceparent?: string;
 };
 
 /** A buffered transaction write: key, 0 (a whole value) or 1 (a merge), the encoded lattice. */
@@ -200,6 +202,7 @@ const callOptions: Check<WireRunOptions> = exact(
     consistency: str(32),
     requestId: nonEmptyStr(128),
     retry: bool,
+    traceparent: isTraceparent,
   },
 );
 const txnStart = nonEmptyStr(32);

@@ -62,6 +62,7 @@ export {
   isPinFetch,
   isPinRelease,
   isRunResult,
+  isTraceparent,
   isTrigger,
 } from "./messages.js";
 export type {

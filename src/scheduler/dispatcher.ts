@@ -25,7 +25,8 @@ import type {
 } from "../protocol/index.js";
 import { RecentRuns } from "./recent.js";
 import type { Logger } from "pino";
-import { OverloadLog, lifecycle } from "../observe/index.js";
+import { OverloadLog, SpanKind, lifecycle } from "../observe/index.js";
+import type { Span, Tracing } from "../observe/index.js";
 import { DEFAULT_RUN_TIMEOUT_MS, nameMap } from "../protocol/index.js";
 
 /** Retries of a run whose node was lost, when the options give none. */
@@ -63,6 +64,11 @@ export interface DispatcherOptions {
   relaunch?: (meta: RunMeta) => Promise<{ meta: RunMeta } | { result: Uint8Array }> | undefined;
   /** Where retries, relaunches, fencing and overload are written (src/observe's events). */
   log?: Logger;
+  /**
+   * Traces runs: each gets a span (a child of `options.traceparent`), named to its nodes in
+   * `RunMeta.tp`. @default none
+   */
+  tracing?: Tracing;
 }
 
 /** What a run needs: a DAG (a single call is a DAG of one) and the sources' arguments. */
@@ -103,6 +109,8 @@ interface Pending {
   started: number;
   /** Bytes of `req.inputs`. */
   bytes: number;
+  /** The run's span, when tracing. */
+  span?: Span;
 }
 
 /**
@@ -196,6 +204,21 @@ export class Dispatcher {
         session: req.session ?? {},
       };
       if (req.future !== undefined) meta.session = { ...meta.session, future: req.future };
+      const tracing = this.options.tracing;
+      let span: Span | undefined;
+      if (tracing !== undefined) {
+        span = tracing.span(
+          `${req.nested === true ? "call" : "run"} ${req.def.name}`,
+          req.options?.traceparent,
+          {
+            "stratus.run": meta.run,
+            "stratus.dag": req.def.name,
+            "stratus.consistency": meta.consistency,
+          },
+          req.nested === true ? SpanKind.CLIENT : SpanKind.SERVER,
+        );
+        meta.tp = tracing.traceparent(span);
+      }
       const p: Pending = {
         req,
         meta,
@@ -209,6 +232,7 @@ export class Dispatcher {
         started: performance.now(),
         bytes,
       };
+      if (span !== undefined) p.span = span;
       this.pending.set(id, p);
       this.inFlightBytes += bytes;
       if (signal !== undefined) {
@@ -409,6 +433,10 @@ export class Dispatcher {
     clearTimeout(p.timer);
     this.release(p);
     this.options.observe?.(p.req.def.name, performance.now() - p.started, err === undefined);
+    if (p.span !== undefined) {
+      p.span.setAttribute("stratus.attempts", p.meta.attempt + 1);
+      this.options.tracing?.end(p.span, err);
+    }
     this.note(p, err);
     if (err !== undefined) {
       this.counts.failed++;

@@ -395,6 +395,7 @@ function runOptions(o: WireRunOptions | undefined): RunRequestOptions {
     out.consistency = o.consistency;
   }
   if (o.requestId !== undefined) out.requestId = o.requestId;
+  if (o.traceparent !== undefined) out.traceparent = o.traceparent;
   if (o.retry === true) out.retry = true;
   return out;
 }

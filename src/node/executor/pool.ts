@@ -524,6 +524,7 @@ export class ExecutorPool {
     const now = performance.now();
     const head = slot.inflight.peek()!;
     head.startedAt = now;
+    head.call.started?.();
     // One abandoned while posted answers at once, without running: it gets the grace only.
     if (head.abandoned !== undefined) return slot.arm(now + this.o.cancelGraceMs, now);
     // Its own time limit, or its caller's run's deadline when that comes first: nobody waits

@@ -45,6 +45,8 @@ export interface Invocation {
    * not started and fails with `TIMEOUT`; nested calls get what is left of it.
    */
   deadline?: number;
+  /** Called when a worker starts it (tracing records the wait); must not throw. */
+  started?: () => void;
 }
 
 /** Options of the executor pool (`new ExecutorPool(options)`). */

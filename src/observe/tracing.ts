@@ -111,7 +111,13 @@ export class Tracing {
         [ATTR_SERVICE_INSTANCE_ID]: o.instance,
       }),
       spanProcessors: [
-        new BatchSpanProcessor(exporter, { scheduledDelayMillis: o.exportEveryMs ?? 1000 }),
+        // Bounded: past 16,384 spans waiting (an unreachable collector, or a burst faster
+        // than export), new spans are dropped rather than held.
+        new BatchSpanProcessor(exporter, {
+          scheduledDelayMillis: o.exportEveryMs ?? 1000,
+          maxQueueSize: 16_384,
+          maxExportBatchSize: 2048,
+        }),
       ],
     });
     return new Tracing(api, provider, provider.getTracer("stratus"));

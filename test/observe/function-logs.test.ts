@@ -199,4 +199,30 @@ describe("function logs across two nodes", () => {
     assert.equal(printed.length, 1, stdout);
     assert.match(printed[0]!, new RegExp(`^\\S+Z logs-a first run=${run} INFO first got 7$`));
   });
+
+  it("follows new lines with `stratus logs -f`", async () => {
+    const root = join(import.meta.dirname, "..", "..");
+    const args = ["--import", "tsx", "src/cli/main.ts", "logs", "second", "-f", "--json"];
+    const child = spawn(
+      process.execPath,
+      [...args, "--interval", "50", "--url", main.url, "--token", TOKEN],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      let stdout = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      const seen = (x: number): boolean => stdout.includes(`second got ${x} in`);
+      // The lines already kept come first; then a call made while it follows.
+      await until(async () => seen(21), 20_000, "the kept line");
+      assert.equal(await cloud.callDag("pair", { first: [99] }), 200);
+      await until(async () => seen(100), 10_000, "the new line");
+      const lines = stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { seq: number });
+      assert.equal(new Set(lines.map((l) => l.seq)).size, lines.length, "no line twice");
+    } finally {
+      child.kill("SIGTERM");
+    }
+  });
 });

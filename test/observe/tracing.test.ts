@@ -9,6 +9,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { StratusProcess } from "../../src/cluster/index.js";
 import { Stratus } from "../../src/index.js";
+import { encodeValue } from "../../src/lattice/index.js";
+import { Tracing } from "../../src/observe/index.js";
+import { isTraceparent } from "../../src/protocol/index.js";
+import { Dispatcher, Peers, Placer, singleFunctionDag } from "../../src/scheduler/index.js";
+import type { Member } from "../../src/scheduler/index.js";
 import { OtlpReceiver } from "../../testing/otlp-receiver.js";
 import type { ReceivedSpan } from "../../testing/otlp-receiver.js";
 import { startStratus, until } from "../../testing/processes.js";
@@ -155,5 +160,49 @@ describe("tracing: a cross-node DAG is one trace", () => {
     await assert.rejects(cloud.call("leaf", [1], { traceparent: "00-xyz-01" }), {
       code: "INVALID_ARGUMENT",
     });
+  });
+});
+
+describe("tracing off: no span, no traceparent on the wire", () => {
+  /** The first trigger a dispatcher sends for one call, with or without tracing. */
+  async function firstTrigger(tracing?: Tracing): Promise<{ meta: Record<string, unknown> }> {
+    const sent: { method: string; payload: unknown }[] = [];
+    const addr = "stratus://127.0.0.1:1";
+    const peers = new Peers({ id: "s", role: "scheduler", token: "t", handlers: {} });
+    peers.setLocal(addr, (method, payload) => void sent.push({ method, payload }));
+    const node: Member = {
+      ...{ id: "n1", addr, executors: 1, busy: 0, queued: 0 },
+      ...{ cached: [], startedAt: 0, seenAt: 0 },
+    };
+    const d = new Dispatcher({
+      addr,
+      peers,
+      placer: new Placer(() => [node]),
+      ...(tracing && { tracing }),
+    });
+    const run = d.run({
+      def: singleFunctionDag("f"),
+      inputs: { f: [encodeValue(1)] },
+      options: { timeoutMs: 50 },
+    });
+    await new Promise((r) => setImmediate(r));
+    await run.catch(() => undefined);
+    d.close();
+    return sent.find((x) => x.method === "trigger")?.payload as { meta: Record<string, unknown> };
+  }
+
+  it("sends no tp without tracing, and a valid one with it (control)", async () => {
+    assert.equal(Object.hasOwn((await firstTrigger()).meta, "tp"), false);
+    const receiver = await OtlpReceiver.start();
+    const tracing = await Tracing.start({ endpoint: receiver.url, instance: "s" });
+    try {
+      const tp = (await firstTrigger(tracing)).meta["tp"];
+      assert.ok(isTraceparent(tp), String(tp));
+      await tracing.flush();
+      assert.equal(receiver.spans.filter((x) => x.name === "run f").length, 1);
+    } finally {
+      await tracing.close();
+      await receiver.close();
+    }
   });
 });

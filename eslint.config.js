@@ -10,6 +10,7 @@ const WORKER_FILES = [
   "./src/node/executor/compile.ts",
   "./src/node/executor/memory.ts",
   "./src/node/executor/thrown.ts",
+  "./src/node/executor/console.ts",
   "./src/node/executor/inbox.ts",
   "./src/node/executor/types.ts",
 ];

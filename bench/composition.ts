@@ -7,6 +7,10 @@
  *   (`--pin`), so the intermediate result crosses TCP between nodes.
  * Latencies are sequential and interleaved in blocks; throughputs of the DAG and of HTTP alternate
  * in blocks under the same load (64 in flight); then four client processes, 64 in flight each.
+ * Tracing: a second scheduler and two nodes, the same but exporting OpenTelemetry traces to an
+ * OTLP/HTTP receiver on loopback (`--otlp-endpoint`), against the untraced cross-node cluster in
+ * alternating blocks of sequential calls: `tracing_on_overhead` is the median of the blocks'
+ * p50 ratios (traced / untraced), with their min and max.
  */
 import { Agent } from "node:http";
 import { Stratus } from "../src/index.js";
@@ -14,6 +18,7 @@ import type { Benchmark, Metrics } from "./lib/harness.js";
 import { httpCall } from "./lib/http-call.js";
 import { alternatingThroughput, interleaved } from "./lib/measure.js";
 import { RedisServer } from "../testing/redis.js";
+import { OtlpReceiver } from "../testing/otlp-receiver.js";
 import { startStratus, startTs, stratusUp } from "../testing/processes.js";
 import type { Child } from "../testing/processes.js";
 
@@ -26,22 +31,84 @@ async function registerPipeline(cloud: Stratus): Promise<void> {
   if ((await cloud.callDag("pipeline", { inc: [3] })) !== 16) throw new Error("wrong DAG result");
 }
 
-/** A scheduler and two nodes (1 executor each), separate processes, over `redisUrl`. */
-async function crossNode(redisUrl: string): Promise<{ url: string; children: Child[] }> {
-  const store = `${redisUrl}?prefix=comp:`;
+/**
+ * A scheduler and two nodes (1 executor each), separate processes, over `redisUrl`; with
+ * `otlp`, each exports its spans there. `ids`: the nodes, `inc` pinned to the first.
+ */
+async function crossNode(
+  redisUrl: string,
+  ids: [string, string] = ["xa", "xb"],
+  otlp?: string,
+): Promise<{ url: string; children: Child[] }> {
+  const store = `${redisUrl}?prefix=comp-${ids[0]}:`;
+  const traced = otlp === undefined ? [] : ["--otlp-endpoint", otlp];
+  const pins = ["--pin", `inc=${ids[0]}`, "--pin", `square=${ids[1]}`];
   const sched = await startStratus(
-    ["scheduler", "--store", store, "--token", TOKEN, "--pin", "inc=xa", "--pin", "square=xb"],
+    ["scheduler", "--store", store, "--token", TOKEN, ...pins, ...traced],
     /scheduler \S+ at (\S+)\n/,
   );
   const nodes = await Promise.all(
-    ["xa", "xb"].map((id) =>
+    ids.map((id) =>
       startStratus(
-        ["node", "--join", sched.ready, "--token", TOKEN, "--executors", "1", "--id", id],
+        [
+          "node",
+          "--join",
+          sched.ready,
+          "--token",
+          TOKEN,
+          "--executors",
+          "1",
+          "--id",
+          id,
+          ...traced,
+        ],
         /node (\S+) joined/,
       ),
     ),
   );
   return { url: sched.ready, children: [sched, ...nodes] };
+}
+
+/** The median of `xs` (sorted copy). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1
+    ? (s[mid] as number)
+    : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/**
+ * `blocks` pairs of blocks of `perBlock` sequential calls, traced and untraced, the order
+ * alternating: each pair's p50 ratio (on / off), and the p50s over all blocks.
+ */
+async function tracingBlocks(
+  off: (i: number) => Promise<unknown>,
+  on: (i: number) => Promise<unknown>,
+  blocks: number,
+  perBlock: number,
+): Promise<{ ratios: number[]; offP50: number; onP50: number }> {
+  const ratios: number[] = [];
+  const all = { off: [] as number[], on: [] as number[] };
+  const block = async (op: (i: number) => Promise<unknown>): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < perBlock; i++) {
+      const t0 = performance.now();
+      await op(i);
+      out.push(performance.now() - t0);
+    }
+    return out;
+  };
+  for (let b = 0; b < blocks; b++) {
+    const first = b % 2 === 0 ? "off" : "on";
+    const a = await block(first === "off" ? off : on);
+    const c = await block(first === "off" ? on : off);
+    const [offMs, onMs] = first === "off" ? [a, c] : [c, a];
+    all.off.push(...offMs);
+    all.on.push(...onMs);
+    ratios.push(median(onMs) / median(offMs));
+  }
+  return { ratios, offP50: median(all.off), onP50: median(all.on) };
 }
 
 /** `clients` load-client processes against one target, measuring the same interval. */
@@ -85,20 +152,27 @@ const composition: Benchmark = {
     const children: Child[] = [];
     const clouds: Stratus[] = [];
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    let receiver: OtlpReceiver | undefined;
     try {
-      const [up, unfused, http, cross] = await Promise.all([
+      receiver = await OtlpReceiver.start();
+      const [up, unfused, http, cross, traced] = await Promise.all([
         stratusUp(["--executors", "2"]),
         stratusUp(["--executors", "2", "--no-fuse"]),
         startTs("bench/fixtures/http-server.ts", [], /listening on (\d+)\n/),
         crossNode(redis.url),
+        crossNode(redis.url, ["ta", "tb"], receiver.url),
       ]);
-      children.push(up, unfused, http, ...cross.children);
+      children.push(up, unfused, http, ...cross.children, ...traced.children);
+      const tx = await Stratus.connect(traced.url, { token: up.token });
+      clouds.push(tx);
+      while ((await tx.status()).nodes.length < 2) await new Promise((r) => setTimeout(r, 20));
+      await registerPipeline(tx);
       const port = Number(http.ready);
       const [cloud, cloudUnfused, cloudCross] = await Promise.all(
         [up.url, unfused.url, cross.url].map((u) => Stratus.connect(u, { token: up.token })),
       );
       clouds.push(cloud as Stratus, cloudUnfused as Stratus, cloudCross as Stratus);
-      const [c, cu, cx] = clouds as [Stratus, Stratus, Stratus];
+      const [c, cu, cx] = [cloud, cloudUnfused, cloudCross] as [Stratus, Stratus, Stratus];
       while ((await cx.status()).nodes.length < 2) await new Promise((r) => setTimeout(r, 20));
       // The pins hold: the first function runs on xa, the second on xb.
       await cx.register("inc", async (ctx) => ctx.id());
@@ -135,6 +209,26 @@ const composition: Benchmark = {
       m.inprocess_http_p50_ms = lat.http?.p50 ?? NaN;
       m.inprocess_http_p99_ms = lat.http?.p99 ?? NaN;
 
+      // Many short pairs: on a shared machine the load drifts within seconds.
+      const tracingPairs = ctx.quick ? 10 : 20;
+      const perBlock = ctx.quick ? 100 : 250;
+      ctx.log(`tracing: ${tracingPairs} pairs of ${perBlock}-call blocks, traced vs untraced`);
+      const spansBefore = receiver.spans.length;
+      const tr = await tracingBlocks(
+        (i) => cx.callDag("pipeline", { inc: [i] }),
+        (i) => tx.callDag("pipeline", { inc: [i] }),
+        tracingPairs,
+        perBlock,
+      );
+      m.dag_cross_node_traced_p50_ms = tr.onP50;
+      m.dag_cross_node_untraced_p50_ms = tr.offP50;
+      m.tracing_on_overhead = median(tr.ratios);
+      m.tracing_on_overhead_min = Math.min(...tr.ratios);
+      m.tracing_on_overhead_max = Math.max(...tr.ratios);
+      // Exported while measured (each node sends every second): at least one span per call.
+      await new Promise((r) => setTimeout(r, 1500));
+      m.tracing_spans_received = receiver.spans.length - spansBefore;
+
       ctx.log(`64 DAG runs, then 64 HTTP requests in flight, alternating ${blocks}x${blockMs} ms`);
       const rps = await alternatingThroughput(
         {
@@ -164,6 +258,7 @@ const composition: Benchmark = {
       agent.destroy();
       await Promise.all(clouds.map((c) => c.close()));
       await Promise.all(children.map((c) => c.stop()));
+      await receiver?.close();
       await redis.stop();
     }
     m.dag_vs_inprocess = (m.dag_p50_ms ?? 0) / (m.inprocess_http_p50_ms ?? 1);

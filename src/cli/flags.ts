@@ -121,6 +121,7 @@ export interface ListenFlags {
   maxConnections?: number;
   maxConnectionsPerAddress?: number;
   futureRetentionMs: number;
+  otlpEndpoint?: string;
   clockOffsetMs?: number;
   lagInvalidationsMs?: number;
   tlsCert?: string;
@@ -162,6 +163,10 @@ export const listen: FlagGroup = (c) =>
       "how long futures' results stay readable in storage",
       int,
       PROCESS_DEFAULTS.futureRetentionMs,
+    )
+    .option(
+      "--otlp-endpoint <url>",
+      "export OpenTelemetry traces over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318)",
     )
     .addOption(
       new Option("--clock-offset-ms <ms>", "test only: shift this process's wall clock")

@@ -61,7 +61,8 @@ function warnIfPlain(o: ListenFlags, out: CliOutput): void {
 
 /** The process options the flags give, but for the token, store and roles the command sets. */
 export function processOptions(o: ServeFlags, out: CliOutput): Omit<ProcessOptions, "token"> {
-  const opts: Omit<ProcessOptions, "token"> = { host: o.host, port: o.port };
+  // Lifecycle events and function console lines go to stderr with the CLI's own lines.
+  const opts: Omit<ProcessOptions, "token"> = { host: o.host, port: o.port, log: out.log };
   if (typeof o.advertise === "string") opts.advertise = o.advertise;
   if (typeof o.id === "string") opts.id = o.id;
   if (typeof o.tlsCert === "string" || typeof o.tlsKey === "string") {
@@ -80,6 +81,7 @@ export function processOptions(o: ServeFlags, out: CliOutput): Omit<ProcessOptio
   if (typeof o.clockOffsetMs === "number") opts.clockOffsetMs = o.clockOffsetMs;
   if (typeof o.lagInvalidationsMs === "number") opts.lagInvalidationsMs = o.lagInvalidationsMs;
   if (typeof o.futureRetentionMs === "number") opts.futureRetentionMs = o.futureRetentionMs;
+  if (typeof o.otlpEndpoint === "string") opts.otlpEndpoint = o.otlpEndpoint;
   if (typeof o.httpPort === "number") opts.httpPort = o.httpPort;
   if (typeof o.maxConnections === "number") opts.maxConnections = o.maxConnections;
   if (typeof o.maxHttpConnections === "number") opts.maxHttpConnections = o.maxHttpConnections;

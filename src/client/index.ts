@@ -26,6 +26,7 @@ export type {
 } from "./handles.js";
 export { ClientTransaction, ClientTransactions } from "../txn/handle.js";
 export type { TickInfo } from "../cron/index.js";
+export type { FunctionLogLine, LogQuery, LogsAnswer } from "../protocol/index.js";
 export type {
   CallOptions,
   ClusterStatus,

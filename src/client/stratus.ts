@@ -24,7 +24,6 @@ import type {
 import {
   DEFAULT_FUTURE_WAIT_MS,
   DEFAULT_RUN_TIMEOUT_MS,
-  MAX_CONCURRENCY,
   REPLY_SLACK_MS,
   isFuturePush,
   nameMap,
@@ -36,6 +35,8 @@ import type {
   GatewayMethod,
   GatewayRequest,
   GatewayResponse,
+  LogQuery,
+  LogsAnswer,
   ScheduleInfo,
   WireRunOptions,
 } from "../protocol/index.js";
@@ -114,6 +115,12 @@ export interface CallOptions {
   requestId?: string;
   /** Retries of a `read-atomic` run after a retryable error (same request id). @default 3 */
   retries?: number;
+  /**
+   * W3C `traceparent` of the caller's span (`00-<trace id>-<span id>-<flags>`): when the cluster
+   * traces (`--otlp-endpoint`), the run's spans join that trace. A malformed one is
+   * `INVALID_ARGUMENT`.
+   */
+  traceparent?: string;
 }
 
 /** Options of {@link Stratus.connect}. */
@@ -620,6 +627,21 @@ export class Stratus {
   /** Nodes, their executors and load, registered functions and DAGs. */
   status(): Promise<ClusterStatus> {
     return this.rpc("status", {});
+  }
+
+  /**
+   * The `console.*` lines functions wrote, as the live nodes still keep them (each node keeps
+   * its latest lines, bounded by count and bytes), oldest first. `after` maps a node id to the
+   * last `seq` already read from it, to read only what came since.
+   *
+   * @example
+   * ```ts
+   * const { lines } = await cloud.logs({ fn: "inc" });
+   * for (const l of lines) console.log(l.node, l.run, l.level, l.msg);
+   * ```
+   */
+  logs(query: LogQuery = {}): Promise<LogsAnswer> {
+    return this.rpc("logs", query);
   }
 
   /** Closes the connection (and the embedded cluster, if this client started one). */

@@ -11,10 +11,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { pino } from "pino";
+import type { Logger } from "pino";
 import { InvalidArgumentError } from "../errors/index.js";
 import type { MonitorOptions } from "../monitor/index.js";
 import { NODE_DEFAULTS, isNodeId } from "../node/index.js";
-import type { NodeOptions } from "../node/index.js";
+import type { FunctionLogsOptions, NodeOptions } from "../node/index.js";
 import {
   DEFAULT_FUTURE_RETENTION_MS,
   DEFAULT_MAX_RETRIES,
@@ -178,6 +180,24 @@ export interface ProcessOptions {
    * own store is closed, failing what is still pending at once. @default 2000
    */
   closeTimeoutMs?: number;
+  /**
+   * Where this process writes its lifecycle events (nodes joining and lost, retries and
+   * relaunches, fencing, autoscaler decisions, storage disconnects, overload) and its functions'
+   * console lines, as structured pino records with an `event` field. `stratus` passes its
+   * stderr logger. @default a silent logger
+   */
+  log?: Logger;
+  /**
+   * Bounds of the function log lines this process's node keeps for `stratus logs`.
+   * @default { maxLines: 10000, maxBytes: 8 MiB }
+   */
+  logs?: FunctionLogsOptions;
+  /**
+   * Export OpenTelemetry traces over OTLP/HTTP (JSON) to this collector (`http://host:4318`, or
+   * the full `/v1/traces` URL): a span per run, per function invocation and per storage
+   * operation, joined across nodes. @default undefined (off: no spans are made)
+   */
+  otlpEndpoint?: string;
 }
 
 /** The TLS material of a process, read from {@link ProcessOptions.tls}'s files. */
@@ -227,6 +247,9 @@ export interface ResolvedProcessOptions {
   monitor: MonitorOptions | undefined;
   dashboard: boolean;
   closeTimeoutMs: number;
+  log: Logger;
+  logs: FunctionLogsOptions;
+  otlpEndpoint: string | undefined;
 }
 
 const isPort = (n: unknown): n is number =>
@@ -391,5 +414,8 @@ export function resolveProcessOptions(o: ProcessOptions): ResolvedProcessOptions
     monitor: o.monitor,
     dashboard: o.dashboard ?? PROCESS_DEFAULTS.dashboard,
     closeTimeoutMs,
+    log: o.log ?? pino({ level: "silent" }),
+    logs: o.logs ?? {},
+    otlpEndpoint: o.otlpEndpoint,
   };
 }

@@ -31,6 +31,9 @@ import { CloseBudget, StartedParts } from "./closing.js";
 import { resolveProcessOptions } from "./options.js";
 import type { ProcessOptions, ResolvedProcessOptions } from "./options.js";
 import { withoutStorePassword } from "./store-address.js";
+import { readClusterLogs } from "./logs.js";
+import { Tracing, lifecycle } from "../observe/index.js";
+import { checkLogQuery } from "../protocol/index.js";
 import {
   FunctionTransactions,
   RunTransactionService,
@@ -73,6 +76,8 @@ interface Core {
   dropped: DropCounts;
   stats: StatsPublisher;
   txn: TxnManager;
+  /** With `otlpEndpoint`. */
+  tracing: Tracing | undefined;
 }
 
 /** A scheduler's parts: what clients talk to, the schedules' ticker, and its optional extras. */
@@ -207,6 +212,12 @@ export class StratusProcess {
       node: id,
       ...(offset === 0 ? {} : { now: () => Date.now() + offset }),
     });
+    // Closed last (parts close in reverse), so the spans of what closes before it are sent.
+    const tracing =
+      o.otlpEndpoint === undefined
+        ? undefined
+        : await Tracing.start({ endpoint: o.otlpEndpoint, instance: id });
+    if (tracing !== undefined) started.add(() => tracing.close());
     // One transaction manager per process: it learns every commit from the store's change stream.
     const txn = await TxnManager.start({ ...o.txn, store, clock });
     started.add(() => txn.close());
@@ -237,6 +248,10 @@ export class StratusProcess {
           const n = resizePayload(a);
           if (node === undefined) throw new InvalidArgumentError(`${id} runs no node`);
           return node.resize(n).then(() => ({ executors: n }));
+        }
+        if (method === "node.logs") {
+          const q = checkLogQuery(a);
+          return { lines: node === undefined ? [] : node.readLogs(q) };
         }
         if (gateway === undefined) {
           throw new InvalidArgumentError(
@@ -289,10 +304,30 @@ export class StratusProcess {
       maxInFlightBytes: o.maxInFlightBytes,
       observe: (name, ms, ok) => callerStats.record(name, 0, ms, ok),
       relaunch: (meta) => txnService.relaunch(meta),
+      log: o.log,
+      ...(tracing && { tracing }),
     });
     started.add(() => dispatcher.close());
     targets.onResult = (r) => dispatcher.onResult(r);
     membership.onLost((nodeId) => dispatcher.onNodeLost(nodeId));
+    const log = o.log;
+    membership.onJoin((m) =>
+      lifecycle(
+        log,
+        "node.joined",
+        { node: m.id, addr: m.addr, executors: m.executors },
+        `node ${m.id} joined`,
+      ),
+    );
+    membership.onLost((node) => lifecycle(log, "node.lost", { node }, `node ${node} lost`));
+    store.onConnection?.((state, detail) =>
+      lifecycle(
+        log,
+        state === "lost" ? "storage.disconnected" : "storage.reconnected",
+        { backend: store.backend, detail },
+        detail,
+      ),
+    );
     let role: SchedulerRole | undefined;
     if (o.scheduler) {
       const schedules = new ScheduleBook({ store, clock, registry });
@@ -317,6 +352,7 @@ export class StratusProcess {
         membership,
         validate: (name, source) => validateFunctionSource(source, { name }),
         futureRetentionMs: o.futureRetentionMs,
+        logs: (q) => readClusterLogs({ id, node, membership, peers }, q),
       }));
       role = { gateway: gw, ticker, http: undefined, monitor: undefined };
       if (o.httpPort !== undefined) {
@@ -375,6 +411,9 @@ export class StratusProcess {
         observeStage: (fn) => recorder.stage(fn),
         sessionPolicies: [...SESSION_POLICIES, readAtomicPolicy(txn)],
         txn: new FunctionTransactions(txnService),
+        logs: o.logs,
+        log: o.log,
+        ...(tracing && { tracing }),
       }));
       started.add(() => n.close());
       targets.onTrigger = (t) => n.onTrigger(t);
@@ -425,6 +464,11 @@ export class StratusProcess {
         o.monitor,
       );
       started.add(() => monitor.close());
+      monitor.onDecision((d) => {
+        const { kind, target, from, to, why, inputs } = d;
+        const msg = `autoscaler: ${kind} of ${target} ${from} -> ${to} (${why})`;
+        lifecycle(log, "autoscaler.decision", { kind, target, from, to, why, inputs }, msg);
+      });
       role.monitor = monitor;
     }
     const core: Core = {
@@ -438,6 +482,7 @@ export class StratusProcess {
       dropped,
       stats,
       txn,
+      tracing,
     };
     return new StratusProcess(id, url, storeAddress, core, role, node, o);
   }
@@ -466,6 +511,8 @@ export class StratusProcess {
       await c.server.close();
       await c.peers.close();
       await budget.step(Promise.all([c.membership.close(), c.registry.close(), c.txn.close()]));
+      // Last: the spans of everything above are sent (an unreachable collector costs its budget).
+      await budget.step(c.tracing?.close());
     } finally {
       budget.done();
       if (c.ownStore) await c.store.close();

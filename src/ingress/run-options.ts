@@ -52,6 +52,9 @@ export function runOptions(
   if (header !== undefined) set("consistency", header, "Stratus-Consistency");
   const query = url.searchParams.get("consistency");
   if (query !== null) set("consistency", query, "?consistency");
+  // W3C trace context: the run's spans join the caller's trace (the gateway checks its form).
+  const traceparent = headerValue(req, "traceparent");
+  if (traceparent !== undefined) set("traceparent", traceparent.trim(), "traceparent");
   const key = headerValue(req, "idempotency-key");
   if (key !== undefined) {
     if (key.length === 0 || key.length > 128) {

@@ -22,6 +22,8 @@ export interface MonitorDecision {
   from: number;
   to: number;
   why: string;
+  /** What the decision was made on (executors: the node's load; nodes: the cluster's). */
+  inputs?: Record<string, number>;
 }
 
 /** What {@link Monitor.start} needs. */
@@ -156,7 +158,8 @@ export class Monitor {
         to > n.executors
           ? `${n.inflight} calls, utilisation ${load.utilisation.toFixed(2)}, queue p50 ${load.queueMs.toFixed(1)} ms`
           : `fewer executors sufficed for ${this.o.idleGraceMs} ms`;
-      this.resizeNode(rec.id, n.addr, n.executors, to, why);
+      const inputs = { ...load, queued: n.inflight };
+      this.resizeNode(rec.id, n.addr, n.executors, to, why, inputs);
     }
     for (const id of this.memory.keys()) {
       if (!nodes.some((r) => r.rec.id === id)) this.memory.delete(id);
@@ -181,10 +184,17 @@ export class Monitor {
     return out;
   }
 
-  private resizeNode(id: string, addr: string, from: number, to: number, why: string): void {
+  private resizeNode(
+    id: string,
+    addr: string,
+    from: number,
+    to: number,
+    why: string,
+    inputs: Record<string, number>,
+  ): void {
     this.resizing.add(id);
     this.counts.resizes++;
-    this.note({ at: Date.now(), kind: "executors", target: id, from, to, why });
+    this.note({ at: Date.now(), kind: "executors", target: id, from, to, why, inputs });
     this.deps
       .resize({ id, addr }, to)
       .catch((e: unknown) => this.fail(`resizing ${id} to ${to}: ${ensureError(e).message}`))
@@ -225,11 +235,22 @@ export class Monitor {
       ];
     }
     if (to === count) return;
+    const inputs: Record<string, number> = { nodes: count, utilisation };
+    if (this.saturatedSince !== undefined) inputs["saturatedMs"] = now - this.saturatedSince;
+    if (this.idleSince !== undefined) inputs["idleMs"] = now - this.idleSince;
     this.lastNodeChange = now;
     this.saturatedSince = undefined;
     this.idleSince = undefined;
     this.counts.nodeChanges++;
-    this.note({ at: Date.now(), kind: "nodes", target: n.provider.name, from: count, to, why });
+    this.note({
+      at: Date.now(),
+      kind: "nodes",
+      target: n.provider.name,
+      from: count,
+      to,
+      why,
+      inputs,
+    });
     try {
       await n.provider.scale(to);
     } catch (e) {

@@ -16,6 +16,7 @@ import type { Store } from "../storage/index.js";
 import type { Cancels } from "./cancels.js";
 import type { ExecutorPool, FunctionCode, Invocation } from "./executor/index.js";
 import type { Mailboxes } from "./mailbox.js";
+import type { NodeTracing } from "./tracing.js";
 
 /** What a {@link ChainRunner} runs chains with. */
 export interface ChainParts {
@@ -37,6 +38,8 @@ export interface ChainParts {
   fuse: boolean;
   /** Told of each settled invocation that was a stage of a DAG of several functions. */
   observeStage?: (fn: string) => void;
+  /** Spans of invocations, when the process traces. */
+  tracing?: NodeTracing;
 }
 
 /** Longest chain run in one worker. */
@@ -83,6 +86,7 @@ export class ChainRunner {
     this.queuedBytes += bytes;
     let out: Uint8Array | undefined;
     let session: RunSession | undefined;
+    let handed = false;
     try {
       session = this.o.policies.for(t.meta.consistency).open(t.meta);
       const codes = await Promise.all(chain.map((fn) => this.code(fn)));
@@ -92,15 +96,18 @@ export class ChainRunner {
         cancels.counts.interrupted++;
         throw new CancelledError(`${t.fn} was cancelled before it started`);
       }
-      const calls = codes.map((code, i) => ({
+      const calls: Invocation[] = codes.map((code, i) => ({
         id: ids[i] as string,
         code,
         args: i === 0 ? args : [],
         run: session,
         deadline: t.meta.deadline,
       }));
-      const { pool } = this.o;
-      const handed = Date.now();
+      const { pool, tracing } = this.o;
+      if (tracing !== undefined) {
+        for (const c of calls) c.started = tracing.start(t, c.code.name, c.id);
+      }
+      const handedAt = Date.now();
       const running =
         calls.length === 1
           ? [pool.invoke(calls[0] as Invocation)]
@@ -108,17 +115,19 @@ export class ChainRunner {
       // The first failure answers the run; the calls after it fail too and have nobody to tell.
       for (const [i, p] of running.entries()) {
         const fn = chain[i] as string;
-        const settled = (ok: boolean): void => {
+        const settled = (ok: boolean, e?: unknown): void => {
           // The pool observed the call before settling it: a stage is counted after its call.
           if (stage) this.o.observeStage?.(fn);
-          const s = i === 0 ? handed : (mine[mine.length - 1]?.e ?? handed);
+          const s = i === 0 ? handedAt : (mine[mine.length - 1]?.e ?? handedAt);
           mine.push({ fn, node: this.o.id, s, e: Date.now(), ok });
+          if (tracing !== undefined) tracing.end(ids[i] as string, e);
         };
         p.then(
           () => settled(true),
-          () => settled(false),
+          (e: unknown) => settled(false, e),
         );
       }
+      handed = true;
       for (const id of ids)
         for (const l of this.o.boxes.drain(id)) pool.deliver(id, l.m, l.from, l.seq);
       for (const p of running) out = await p;
@@ -134,6 +143,8 @@ export class ChainRunner {
       this.queued -= chain.length;
       this.queuedBytes -= bytes;
       cancels.untrack(keys, ids);
+      // Spans of invocations that never reached the pool (their code could not be read).
+      if (this.o.tracing !== undefined && !handed) for (const id of ids) this.o.tracing.end(id);
     }
     if (cancels.any(keys)) return;
     if (out !== undefined && out.byteLength > this.o.maxValueBytes) {

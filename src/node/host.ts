@@ -39,6 +39,8 @@ export interface NodeHostParts {
   dispatcher: Dispatcher;
   /** Serves `ctx.txn`; without it `ctx.txn` fails with `INVALID_ARGUMENT`. */
   txn?: FunctionTxnHost;
+  /** When tracing: the `traceparent` of an invocation's span, the parent of its nested runs. */
+  traceparent?: (inv: string) => string | undefined;
 }
 
 /** Most keys a nested call names for placement, and the longest of them. */
@@ -158,6 +160,8 @@ export class NodeHost implements HostHandlers {
     if (near.length > 0) run.refs = { [name]: near };
     if (Number.isFinite(left))
       run.options = { ...run.options, timeoutMs: Math.max(1, Math.floor(left)) };
+    const tp = this.o.traceparent?.(inv.id);
+    if (tp !== undefined) run.options = { ...run.options, traceparent: tp };
     // The caller cancelled (or timed out): so is what it called.
     if (inv.signal !== undefined) run.signal = inv.signal;
     const out = await this.o.dispatcher.run(run);

@@ -7,18 +7,32 @@
  */
 import { InvalidArgumentError, OverloadedError, toWireError } from "../errors/index.js";
 import { SessionPolicies } from "../consistency/index.js";
-import type { SessionPolicyFactory } from "../consistency/index.js";
+import type { RunSession, SessionPolicyFactory } from "../consistency/index.js";
+import type { Logger } from "pino";
 import type { HybridClock } from "../lattice/index.js";
 import type { Store } from "../storage/index.js";
 import { Heartbeat } from "../scheduler/index.js";
 import type { Dispatcher, Membership, Peers, Registry } from "../scheduler/index.js";
 import { KEYS } from "../protocol/index.js";
-import type { Cancel, FnMessage, NodeInfo, ScheduledFn, Trigger } from "../protocol/index.js";
+import type {
+  Cancel,
+  FnMessage,
+  FunctionLogLine,
+  LogQuery,
+  NodeInfo,
+  ScheduledFn,
+  Trigger,
+} from "../protocol/index.js";
 import { UserState } from "../state/index.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/index.js";
 import { NodeCache } from "../cache/index.js";
 import { ExecutorPool, hostHandler } from "./executor/index.js";
-import type { ExecutorPoolOptions } from "./executor/index.js";
+import type { ExecutorPoolOptions, WorkerLogLine } from "./executor/index.js";
+import { FunctionLogs } from "./logs.js";
+import { OverloadLog } from "../observe/index.js";
+import type { Tracing } from "../observe/index.js";
+import { NodeTracing } from "./tracing.js";
+import type { FunctionLogsOptions } from "./logs.js";
 import { Cancels } from "./cancels.js";
 import type { CancelCounts } from "./cancels.js";
 import { ChainRunner, argBytes } from "./chain.js";
@@ -85,6 +99,15 @@ export interface NodeOptions {
    * transaction code). Without it `ctx.txn` fails with `INVALID_ARGUMENT`.
    */
   txn?: FunctionTxnHost;
+  /** Bounds of the function log lines this node keeps (`stratus logs`). */
+  logs?: FunctionLogsOptions;
+  /**
+   * Where function log lines also go, as structured fields (`fn`, `run`, `inv`, `node`), and
+   * where refused triggers are noted (`overload`).
+   */
+  log?: Logger;
+  /** Spans of invocations and their storage operations (`--otlp-endpoint`). @default none */
+  tracing?: Tracing;
 }
 
 /**
@@ -111,6 +134,9 @@ export class Node {
   private readonly chains: ChainRunner;
   private readonly maxQueued: number;
   private readonly maxQueuedBytes: number;
+  /** The `console.*` lines of the functions run here, bounded. */
+  readonly logs: FunctionLogs;
+  private readonly overloads: OverloadLog;
 
   private constructor(
     private readonly o: NodeOptions,
@@ -137,8 +163,10 @@ export class Node {
     );
     this.maxQueued = o.maxQueued ?? NODE_DEFAULTS.maxQueued;
     this.maxQueuedBytes = o.maxQueuedBytes ?? NODE_DEFAULTS.maxQueuedBytes;
+    const tracing = o.tracing === undefined ? undefined : new NodeTracing(o.tracing, o.id);
     const host = new NodeHost({
       id: o.id,
+      ...(tracing !== undefined && { traceparent: (inv: string) => tracing.traceparent(inv) }),
       // The pool exists by the time a function runs and sends.
       deliver: (to, m, from, seq) => this.pool.deliver(to, m, from, seq),
       boxes: this.boxes,
@@ -148,10 +176,13 @@ export class Node {
       dispatcher: o.dispatcher,
       ...(o.txn !== undefined && { txn: o.txn }),
     });
+    this.logs = new FunctionLogs(o.id, o.logs);
+    this.overloads = new OverloadLog(o.log, "node.queue");
     this.pool = new ExecutorPool({
       ...o.pool,
       size: o.executors ?? NODE_DEFAULTS.executors,
-      host: hostHandler(host),
+      host: hostHandler(tracing === undefined ? host : tracing.traced(host)),
+      onLog: (line) => this.functionLog(line),
     });
     this.cancelBook = new Cancels(this.pool);
     this.chains = new ChainRunner({
@@ -167,6 +198,7 @@ export class Node {
       maxValueBytes: o.maxValueBytes ?? DEFAULT_MAX_FRAME_BYTES - 1024 * 1024,
       fuse: o.fuse !== false,
       ...(o.observeStage && { observeStage: o.observeStage }),
+      ...(tracing !== undefined && { tracing }),
     });
     this.heartbeat = new Heartbeat(o.store, o.clock, () => this.info(), o.heartbeatMs);
   }
@@ -193,6 +225,28 @@ export class Node {
       throw e;
     }
     return node;
+  }
+
+  /** Function log lines kept here that match `q` (a peer's `node.logs`). */
+  readLogs(q: LogQuery): FunctionLogLine[] {
+    return this.logs.read(q);
+  }
+
+  /** A console line from a function: kept, and written to the process's log. */
+  private functionLog(w: WorkerLogLine): void {
+    // The run id is what `stratus logs --run` and the dashboard name: the DAG run's, on every level.
+    const run = w.run === undefined ? undefined : (w.run as RunSession).forward().run;
+    const line = this.logs.add({
+      level: w.level,
+      msg: w.message,
+      ...(w.fn !== undefined && { fn: w.fn }),
+      ...(w.inv !== undefined && { inv: w.inv }),
+      ...(run !== undefined && { run }),
+    });
+    const log = this.o.log;
+    if (log === undefined) return;
+    const { fn, inv } = line;
+    log[line.level]({ event: "function.log", node: this.id, fn, run, inv }, line.msg);
   }
 
   /** Invocations cancelled (running or queued) and triggers ignored as cancelled. */
@@ -266,6 +320,7 @@ export class Node {
       (queuedBytes > 0 && queuedBytes + bytes > this.maxQueuedBytes)
     ) {
       const why = `node ${this.id} has ${queued} calls queued, with ${queuedBytes} bytes of arguments`;
+      this.overloads.note(why);
       this.chains.reply(t, undefined, toWireError(new OverloadedError(why)));
       return;
     }

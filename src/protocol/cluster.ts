@@ -5,6 +5,7 @@
 import type { ClusterStats } from "../stats/index.js";
 import { GATEWAY_METHODS } from "./gateway.js";
 import type { GatewayApi } from "./gateway.js";
+import type { FunctionLogLine, LogQuery } from "./logs.js";
 
 /** What `cluster.info` answers: where the store is, never its password. */
 export interface ClusterInfo {
@@ -22,6 +23,8 @@ export interface ProcessApi {
   "cluster.stats": { request: Record<string, never>; response: ClusterStats };
   /** A peer request (the monitor's): this many executors on the node. */
   "node.resize": { request: { executors: number }; response: { executors: number } };
+  /** A peer request (a gateway's, for `logs`): the lines this node keeps that match. */
+  "node.logs": { request: LogQuery; response: { lines: FunctionLogLine[] } };
 }
 
 /** Every request a process answers: its gateway's and its own. */

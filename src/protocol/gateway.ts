@@ -12,9 +12,11 @@
 import { InvalidArgumentError } from "../errors/index.js";
 import type { WireError } from "../errors/index.js";
 import type { Timestamp } from "../lattice/index.js";
-import { MAX_CONCURRENCY } from "./messages.js";
+import { MAX_CONCURRENCY, isTraceparent } from "./messages.js";
 import type { Consistency, DagDef, FunctionSchema } from "./messages.js";
 import { MAX_SESSION_KEYS } from "./session.js";
+import { logQueryShape } from "./logs.js";
+import type { LogQuery, LogsAnswer } from "./logs.js";
 import {
   bool,
   bytes,
@@ -56,6 +58,7 @@ export type WireRunOptions = {
   consistency?: string;
   requestId?: string;
   retry?: boolean;
+  traceparent?: string;
 };
 
 /** A buffered transaction write: key, 0 (a whole value) or 1 (a merge), the encoded lattice. */
@@ -166,6 +169,8 @@ export interface GatewayApi {
   "kv.merge": { request: { key: string; lattice: Uint8Array }; response: null };
   "kv.delete": { request: { key: string }; response: null };
   status: { request: Record<string, never>; response: ClusterStatus };
+  /** Function logs kept by the live nodes (`stratus logs`). */
+  logs: { request: LogQuery; response: LogsAnswer };
   schedule: {
     request: {
       name: string;
@@ -234,6 +239,7 @@ const callOptions: Check<WireRunOptions> = exact(
     consistency: str(32),
     requestId: nonEmptyStr(128),
     retry: bool,
+    traceparent: isTraceparent,
   },
 );
 const txnStart = nonEmptyStr(32);
@@ -298,6 +304,7 @@ const SHAPES: { [M in GatewayMethod]: Check<GatewayRequest<M>> } = {
   "kv.merge": exact({ key, lattice: bytes }),
   "kv.delete": exact({ key }),
   status: empty,
+  logs: logQueryShape,
   schedule: exact(
     { name, cron: str(256) },
     { fn: name, args, dag: name, inputs: recordOf(args, 4096) },

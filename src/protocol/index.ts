@@ -23,6 +23,8 @@ export type {
   ProcessApi,
   Requester,
 } from "./cluster.js";
+export { MAX_LOG_QUERY_LINES, checkLogQuery } from "./logs.js";
+export type { FunctionLogLevel, FunctionLogLine, LogQuery, LogsAnswer } from "./logs.js";
 export { GATEWAY_METHODS, checkPayload, isGatewayMethod, isTxnMethod } from "./gateway.js";
 export type {
   ClusterStatus,
@@ -63,6 +65,7 @@ export {
   isPinFetch,
   isPinRelease,
   isRunResult,
+  isTraceparent,
   isTrigger,
 } from "./messages.js";
 export type {

@@ -76,6 +76,11 @@ export interface RunMeta {
    * Levels that keep one snapshot per run (read-atomic) serve every read of the run there.
    */
   home?: RunHome;
+  /**
+   * W3C `traceparent` of the run's gateway span, when the scheduler traces: each node's
+   * invocation spans name it as their parent, so a run is one trace across nodes.
+   */
+  tp?: string;
 }
 
 /** A node by id and address. */
@@ -240,6 +245,8 @@ export interface RunRequestOptions {
    * round trip (src/txn/service.ts argues why that is safe).
    */
   retry?: boolean;
+  /** W3C `traceparent` of the caller's span: the run's trace continues the caller's. */
+  traceparent?: string;
 }
 
 /** What a node announces in its heartbeat. */
@@ -286,6 +293,21 @@ function isSession(s: unknown): s is RunMeta["session"] {
   return future === undefined || id(future);
 }
 
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * Whether `v` is a W3C `traceparent` of version 00 with non-zero ids (what the HTTP ingress,
+ * the SDK and run metadata accept).
+ *
+ * @example
+ * ```ts
+ * isTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); // true
+ * isTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"); // false
+ * ```
+ */
+export const isTraceparent: Check<string> = (v): v is string =>
+  typeof v === "string" && TRACEPARENT.test(v);
+
 const isConsistencyOnWire: Check<Consistency> = (c): c is Consistency =>
   typeof c === "string" && ALL_LEVELS.has(c);
 
@@ -298,7 +320,7 @@ const isMeta: Check<RunMeta> = exact(
     reply: isReply,
     session: isSession,
   },
-  { dag: name, home: exact({ node: id, addr: nonEmptyStr() }) },
+  { dag: name, home: exact({ node: id, addr: nonEmptyStr() }), tp: isTraceparent },
 );
 
 const isScheduledFn: Check<ScheduledFn> = exact(

@@ -26,6 +26,9 @@ import type {
 } from "../protocol/index.js";
 import { RecentRuns } from "./recent.js";
 import type { FinishedRun } from "./recent.js";
+import type { Logger } from "pino";
+import { OverloadLog, SpanKind, lifecycle } from "../observe/index.js";
+import type { Span, Tracing } from "../observe/index.js";
 import { DEFAULT_RUN_TIMEOUT_MS, nameMap } from "../protocol/index.js";
 
 /** Retries of a run whose node was lost, when the options give none. */
@@ -61,6 +64,13 @@ export interface DispatcherOptions {
    * or the result an earlier attempt already committed.
    */
   relaunch?: (meta: RunMeta) => Promise<{ meta: RunMeta } | { result: Uint8Array }> | undefined;
+  /** Where retries, relaunches, fencing and overload are written (src/observe's events). */
+  log?: Logger;
+  /**
+   * Traces runs: each gets a span (a child of `options.traceparent`), named to its nodes in
+   * `RunMeta.tp`. @default none
+   */
+  tracing?: Tracing;
 }
 
 /** What a run needs: a DAG (a single call is a DAG of one) and the sources' arguments. */
@@ -101,6 +111,8 @@ interface Pending {
   started: number;
   /** Bytes of `req.inputs`. */
   bytes: number;
+  /** The run's span, when tracing. */
+  span?: Span;
 }
 
 /**
@@ -133,6 +145,20 @@ export class Dispatcher {
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS;
     this.maxInFlightBytes = options.maxInFlightBytes ?? 1024 * 1024 * 1024;
     this.recent = options.recent ?? new RecentRuns();
+    this.overloads = new OverloadLog(options.log, "dispatcher.inFlightBytes");
+  }
+
+  private readonly overloads: OverloadLog;
+
+  /** A lifecycle record about run `p`. */
+  private runEvent(
+    event: "run.retried" | "run.relaunched" | "run.abandoned" | "run.fenced",
+    p: Pending,
+    fields: Record<string, unknown>,
+    msg: string,
+  ): void {
+    const f = { run: p.meta.run, dag: p.req.def.name, attempt: p.meta.attempt, ...fields };
+    lifecycle(this.options.log, event, f, msg);
   }
 
   /** Runs one request to completion and returns the sink's encoded result. */
@@ -154,6 +180,7 @@ export class Dispatcher {
     for (const args of Object.values(req.inputs)) for (const a of args) bytes += a.byteLength;
     if (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.maxInFlightBytes) {
       const why = `${this.pending.size} runs in flight hold ${this.inFlightBytes} bytes of arguments; ${req.def.name}'s ${bytes} more would pass the limit of ${this.maxInFlightBytes}`;
+      this.overloads.note(why);
       return Promise.reject(new OverloadedError(why));
     }
     const timeoutMs = req.options?.timeoutMs ?? this.defaultTimeoutMs;
@@ -179,6 +206,21 @@ export class Dispatcher {
         session: req.session ?? {},
       };
       if (req.future !== undefined) meta.session = { ...meta.session, future: req.future };
+      const tracing = this.options.tracing;
+      let span: Span | undefined;
+      if (tracing !== undefined) {
+        span = tracing.span(
+          `${req.nested === true ? "call" : "run"} ${req.def.name}`,
+          req.options?.traceparent,
+          {
+            "stratus.run": meta.run,
+            "stratus.dag": req.def.name,
+            "stratus.consistency": meta.consistency,
+          },
+          req.nested === true ? SpanKind.CLIENT : SpanKind.SERVER,
+        );
+        meta.tp = tracing.traceparent(span);
+      }
       const p: Pending = {
         req,
         meta,
@@ -192,6 +234,7 @@ export class Dispatcher {
         started: performance.now(),
         bytes,
       };
+      if (span !== undefined) p.span = span;
       this.pending.set(id, p);
       this.inFlightBytes += bytes;
       if (signal !== undefined) {
@@ -233,6 +276,12 @@ export class Dispatcher {
     const node = r.e?.details?.["node"];
     p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
     this.counts.retries++;
+    this.runEvent(
+      "run.retried",
+      p,
+      { reason: code, node },
+      `run ${p.meta.run} of ${p.req.def.name} retried (${code ?? "?"})`,
+    );
     // Fenced: another attempt of the same request (a resend the client did not mark as a retry)
     // holds a newer epoch. Superseding it returns what it committed, or runs again past it; without
     // that, resends at epoch 1 would each find the fence and never finish.
@@ -246,6 +295,12 @@ export class Dispatcher {
     for (const [id, p] of this.pending) {
       if (!p.nodes.has(node)) continue;
       if (p.meta.attempt >= this.maxRetries) {
+        this.runEvent(
+          "run.abandoned",
+          p,
+          { attempts: p.meta.attempt + 1, node },
+          `run ${p.meta.run} of ${p.req.def.name} failed: node ${node} lost after ${p.meta.attempt + 1} attempts`,
+        );
         this.finish(
           id,
           undefined,
@@ -258,6 +313,12 @@ export class Dispatcher {
       }
       p.meta = { ...p.meta, attempt: p.meta.attempt + 1 };
       this.counts.retries++;
+      this.runEvent(
+        "run.relaunched",
+        p,
+        { reason: "node lost", node },
+        `run ${p.meta.run} of ${p.req.def.name} relaunched: node ${node} was lost`,
+      );
       this.relaunch(id, p, new Set([node]));
     }
   }
@@ -283,6 +344,13 @@ export class Dispatcher {
         (r) => {
           // Settled meanwhile, or relaunched again by a later loss: this answer is stale.
           if (this.pending.get(id) !== p || p.meta.attempt !== attempt) return;
+          const outcome = "result" in r ? "committed" : "relaunched";
+          this.runEvent(
+            "run.fenced",
+            p,
+            { outcome },
+            `run ${p.meta.run} of ${p.req.def.name}: attempts before ${attempt} fenced (${outcome})`,
+          );
           if ("result" in r) return this.finish(id, r.result);
           p.meta = r.meta;
           this.launch(p, exclude);
@@ -381,6 +449,10 @@ export class Dispatcher {
     clearTimeout(p.timer);
     this.release(p);
     this.options.observe?.(p.req.def.name, performance.now() - p.started, err === undefined);
+    if (p.span !== undefined) {
+      p.span.setAttribute("stratus.attempts", p.meta.attempt + 1);
+      this.options.tracing?.end(p.span, err);
+    }
     this.note(p, err, timings);
     if (err !== undefined) {
       this.counts.failed++;

@@ -81,6 +81,11 @@ export interface GatewayOptions {
    * with `OVERLOADED`, so a client cannot start unbounded work by not waiting. @default 4096
    */
   maxPendingFutures?: number;
+  /**
+   * Reads function logs from the live nodes (the process asks each over its peer link); without
+   * it `logs` requests are refused.
+   */
+  logs?: (q: GatewayRequest<"logs">) => Promise<GatewayResponse<"logs">>;
 }
 
 /**
@@ -224,6 +229,12 @@ export class Gateway {
       return null;
     },
     status: () => this.status(),
+    logs: (p) => {
+      if (this.o.logs === undefined) {
+        return Promise.reject(new InvalidArgumentError("this scheduler does not serve logs"));
+      }
+      return this.o.logs(p);
+    },
     schedule: (p) => this.schedules().put(p),
     unschedule: async (p) => ({ removed: await this.schedules().remove(p.name) }),
     schedules: () => this.schedules().list(),
@@ -467,6 +478,7 @@ function runOptions(o: WireRunOptions | undefined): RunRequestOptions {
     out.consistency = o.consistency;
   }
   if (o.requestId !== undefined) out.requestId = o.requestId;
+  if (o.traceparent !== undefined) out.traceparent = o.traceparent;
   if (o.retry === true) out.retry = true;
   return out;
 }

@@ -20,6 +20,7 @@ export { checkKey, checkValue, resolveStoreLimits } from "./store.js";
 export type {
   ChangeEvent,
   ChangeListener,
+  ConnectionListener,
   ResolvedStoreLimits,
   ScanStep,
   Store,

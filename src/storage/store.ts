@@ -18,6 +18,9 @@ export type ChangeEvent =
 /** Receives change events. Called asynchronously; must not throw. */
 export type ChangeListener = (event: ChangeEvent) => void;
 
+/** Told of a storage connection lost (`lost`) or regained (`restored`); must not throw. */
+export type ConnectionListener = (state: "lost" | "restored", detail: string) => void;
+
 /** A live subscription; `close` stops delivery. */
 export interface Subscription {
   close(): Promise<void>;
@@ -133,6 +136,12 @@ export interface Store {
    * before the write's own promise resolves.
    */
   sync?(): Promise<void>;
+  /**
+   * Tells `listener` when the backend loses its connection to storage and when it has it again
+   * (Redis: the command connection closed, and ready again). Operations meanwhile wait or fail
+   * with `STORAGE_UNAVAILABLE` as usual; this is for logs. The memory backend has no connection.
+   */
+  onConnection?(listener: ConnectionListener): void;
   /** Releases connections and files; later calls throw `CLOSED`. */
   close(): Promise<void>;
 }

@@ -38,6 +38,7 @@ describe("cli: the program", () => {
         "kv",
         "dev",
         "runs",
+        "logs",
       ],
     );
   });

@@ -18,6 +18,7 @@ import type { ClientFlags, ConsistencyFlags } from "../flags.js";
 import type { CliOutput } from "../log.js";
 import { formatSchedules, staleClusterError } from "../hints.js";
 import { formatStatus } from "../status.js";
+import { logsCommand } from "./logs.js";
 
 type RunFlags = ClientFlags & ConsistencyFlags;
 
@@ -143,6 +144,8 @@ export function clientCommands(program: Command, out: CliOutput): Command {
     if (o.json === true) print(report);
     else process.stdout.write(formatStatus(report, url));
   });
+
+  logsCommand(program, withCloud);
   return dag;
 }
 

@@ -77,6 +77,8 @@ export type {
   FunctionCode,
   Invocation,
   InvocationObserver,
+  WorkerLogLine,
+  WorkerLogObserver,
 } from "./types.js";
 export { decodeHostCall, hostHandler, isHostOp } from "./host-calls.js";
 export type {

@@ -49,7 +49,7 @@ import { newJob, startJob } from "./job.js";
 import type { Job } from "./job.js";
 import { Slot, link } from "./slot.js";
 import { Lending } from "./lending.js";
-import { ownBytes } from "./types.js";
+import { MAX_LOG_LINE, ownBytes } from "./types.js";
 import type { HostHandler } from "./host-calls.js";
 import type {
   ChainOptions,
@@ -57,10 +57,13 @@ import type {
   ExecutorPoolStats,
   Invocation,
   InvocationObserver,
+  LogMsg,
   MailMsg,
   RunMsg,
   UpMsg,
   AbortMsg,
+  WorkerLogLine,
+  WorkerLogObserver,
 } from "./types.js";
 
 // Workers force a full collection before failing a call for external memory (memory.ts): the
@@ -83,6 +86,7 @@ setFlagsFromString("--expose-gc");
 export class ExecutorPool {
   private readonly host: HostHandler;
   private readonly observe: InvocationObserver | undefined;
+  private readonly onLog: WorkerLogObserver | undefined;
   private readonly o: ResolvedPoolOptions;
   private readonly queue = new Deque<Job>();
   /** Calls not yet settled, by invocation id, so messages can find them. */
@@ -113,6 +117,25 @@ export class ExecutorPool {
       },
       this.o.maxExtra,
     );
+    this.onLog = opts.onLog;
+  }
+
+  /** A console line from a worker: checked (user code can post anything), then handed on. */
+  private logLine(m: LogMsg): void {
+    if (this.onLog === undefined || typeof m.m !== "string") return;
+    const level = m.l === "debug" || m.l === "warn" || m.l === "error" ? m.l : "info";
+    const line: WorkerLogLine = { level, message: m.m.slice(0, MAX_LOG_LINE + 64) };
+    if (typeof m.inv === "string" && typeof m.fn === "string") {
+      line.inv = m.inv;
+      line.fn = m.fn;
+      const job = this.jobs.get(m.inv);
+      if (job !== undefined) line.run = job.call.run;
+    }
+    try {
+      this.onLog(line);
+    } catch {
+      // An observer's failure is not the worker's.
+    }
   }
 
   private get externalBytes(): number {
@@ -470,7 +493,10 @@ export class ExecutorPool {
     const fresh = slot.advance();
     if (fresh.length === 0) return;
     const now = performance.now();
-    for (const job of fresh) slot.arm(startJob(job, now, this.o.cancelGraceMs), now);
+    for (const job of fresh) {
+      job.call.started?.();
+      slot.arm(startJob(job, now, this.o.cancelGraceMs), now);
+    }
   }
 
   /** Invocation `id` of `slot` settled: account for it, time the next ones, refill the worker. */
@@ -502,6 +528,8 @@ export class ExecutorPool {
         if (nested !== undefined) nested.nested = (nested.nested ?? 0) + 1;
         const answer = answerHostCall(slot, m, this.host);
         if (nested !== undefined) this.lending.park(nested, answer);
+      } else if (m.t === "log") {
+        this.logLine(m);
       } else if (m.t === "ready") {
         this.bootFailures = 0;
         this.pump();

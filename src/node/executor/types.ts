@@ -51,6 +51,8 @@ export interface Invocation {
    * not started and fails with `TIMEOUT`; nested calls get what is left of it.
    */
   deadline?: number;
+  /** Called when a worker starts it (tracing records the wait); must not throw. */
+  started?: () => void;
 }
 
 /** Options of the executor pool (`new ExecutorPool(options)`). */
@@ -114,7 +116,23 @@ export interface ExecutorPoolOptions {
    * external-memory limit that times the invocations running (see memory.ts). Default 16.
    */
   maxConcurrency?: number;
+  /** Told of every `console.*` line user code writes. Default: the lines are dropped. */
+  onLog?: WorkerLogObserver;
 }
+
+/** A `console.*` line from user code, as the pool hands it on. */
+export interface WorkerLogLine {
+  level: ConsoleLevel;
+  message: string;
+  /** The invocation that wrote it, and its function; absent for a line written outside any. */
+  inv?: string;
+  fn?: string;
+  /** The invocation's opaque run metadata, while the pool still holds the invocation. */
+  run?: unknown;
+}
+
+/** Told of every line user code writes to its console; must be cheap and must not throw. */
+export type WorkerLogObserver = (line: WorkerLogLine) => void;
 
 /**
  * Told of every settled invocation: its function, how long it waited for a worker and how long it
@@ -280,7 +298,25 @@ export interface HostCallMsg<Op extends HostOp = HostOp> {
   a: HostArgs<Op>;
 }
 
-export type UpMsg = OkMsg | ReadyMsg | ErrMsg | HostCallMsg;
+/** Longest console line kept, in UTF-16 units: a huge `console.log(buffer)` costs one bounded line. */
+export const MAX_LOG_LINE = 8192;
+
+/** A console method's level, as function logs keep it. */
+export type ConsoleLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * A `console.*` line written in the worker; `inv` and `fn`: the invocation whose async context
+ * wrote it (absent outside any). Nobody answers it.
+ */
+export interface LogMsg {
+  t: "log";
+  l: ConsoleLevel;
+  m: string;
+  inv?: string;
+  fn?: string;
+}
+
+export type UpMsg = OkMsg | ReadyMsg | ErrMsg | HostCallMsg | LogMsg;
 
 /**
  * Whether an invocation posted to a worker starts now, the one rule the worker follows and the

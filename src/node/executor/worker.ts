@@ -19,6 +19,7 @@ import { CodeCache } from "./code-cache.js";
 import { compile } from "./compile.js";
 import type { UserFunction } from "./compile.js";
 import { Cancellation, Ctx, HostLink } from "./ctx.js";
+import { ConsoleCapture } from "./console.js";
 import { MemoryGuard } from "./memory.js";
 import { describeThrown, failure } from "./thrown.js";
 import { BEFORE_EXIT, mayStart } from "./types.js";
@@ -58,6 +59,9 @@ const guard = new MemoryGuard(
   (code) => process.exit(code),
 );
 guard.install(globalThis);
+// Each console line goes to the node with the invocation that wrote it (see console.ts).
+const capture = new ConsoleCapture(post);
+capture.install(console);
 
 /** One function version as this worker knows it. */
 interface Entry {
@@ -301,12 +305,16 @@ function runOne(item: Item): Promise<void> | undefined {
     fail(item, { code: "INTERNAL", message, retryable: false });
     return undefined;
   }
-  if (entry.fn === undefined || !entry.initDone) return runSlow(item, entry);
+  const name = entry.code.name;
+  if (entry.fn === undefined || !entry.initDone) {
+    return capture.run(item.id, name, runSlow, item, entry, undefined);
+  }
   try {
     const { values, refs } = decodeArgs(item.args);
-    if (refs) return runSlow(item, entry, values);
+    if (refs) return capture.run(item.id, name, runSlow, item, entry, values);
     const fn = entry.fn; // called unbound, so stacks read "at inc", not "at Object.fn"
-    const out = fn(new Ctx(link, item.id, entry.state, item.cancel), ...values);
+    const ctx = new Ctx(link, item.id, entry.state, item.cancel);
+    const out = capture.run(item.id, name, fn, ctx, ...values);
     if (!isThenable(out)) return reply(item, entry, out);
     return Promise.resolve(out).then(
       (v) => reply(item, entry, v),

@@ -8,6 +8,7 @@ import { CounterStamps } from "../counters.js";
 import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
 import type {
   ChangeListener,
+  ConnectionListener,
   ResolvedStoreLimits,
   ScanStep,
   Store,
@@ -138,6 +139,9 @@ export class RedisStore implements Store {
   private readonly notifier: KeyspaceNotifier;
   private readonly counters = new CounterStamps();
   private closed = false;
+  private readonly connection: ConnectionListener[] = [];
+  /** The command connection closed and has not been ready since. */
+  private lost = false;
 
   private constructor(
     private readonly client: Client,
@@ -157,10 +161,34 @@ export class RedisStore implements Store {
       masters,
       allNodes: () => (client instanceof Cluster ? client.nodes("all") : [client]),
     });
+    client.on("close", () => {
+      if (this.closed || this.lost) return;
+      this.lost = true;
+      this.tellConnection("lost", `${this.backend} connection closed; reconnecting`);
+    });
+    client.on("ready", () => {
+      if (!this.lost) return;
+      this.lost = false;
+      this.tellConnection("restored", `${this.backend} connection ready again`);
+    });
     if (client instanceof Cluster) {
       const resync = (): void => void this.notifier.reconcile().catch(() => undefined);
       client.on("+node", resync);
       client.on("-node", resync);
+    }
+  }
+
+  onConnection(listener: ConnectionListener): void {
+    this.connection.push(listener);
+  }
+
+  private tellConnection(state: "lost" | "restored", detail: string): void {
+    for (const l of this.connection) {
+      try {
+        l(state, detail);
+      } catch {
+        // A listener's failure is its own.
+      }
     }
   }
 

@@ -376,6 +376,18 @@ export class StratusProcess {
                 store,
                 schedules: () => scheduleViews(schedules),
                 versions: (fn) => registry.versions(fn),
+                // A run's lines, from every live node's log buffer.
+                logs: async (run) =>
+                  (await readClusterLogs({ id, node, membership, peers }, { run })).lines.map(
+                    (l) => ({
+                      at: l.ts,
+                      level: l.level,
+                      fn: l.fn ?? "",
+                      node: l.node,
+                      invocation: l.inv ?? "",
+                      msg: l.msg,
+                    }),
+                  ),
               }),
               token: o.token,
               secure: tls !== undefined,

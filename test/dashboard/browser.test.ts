@@ -138,6 +138,7 @@ describe("dashboard: in a browser", () => {
       await cloud.register("dash_inc", (_ctx, x: number) => x + 1);
       await cloud.register("dash_inc", (_ctx, x: number) => x + 1 + 0); // a second version
       await cloud.register("dash_square", async (_ctx, x: number) => {
+        console.log(`squaring ${x}`);
         await new Promise((r) => setTimeout(r, 3));
         return x * x;
       });
@@ -248,7 +249,12 @@ describe("dashboard: in a browser", () => {
     assert.equal(nodes.size, 2, "spread placement ran the stages on both nodes");
     assert.equal(await page.locator("#fact-consistency").textContent(), "lww");
     assert.match((await page.locator("#fact-retries").textContent()) ?? "", /^0 /);
-    assert.equal(await page.locator("#run-logs").textContent(), "none captured");
+    // The run's console lines, from the node that ran dash_square.
+    await page.waitForSelector("#run-logs pre");
+    assert.match(
+      (await page.locator("#run-logs").textContent()) ?? "",
+      /info dash_square@\S+ squaring \d+/,
+    );
     await fits("runs");
 
     await page.locator("#errors tbody tr.pick", { hasText: "dash_boom" }).first().click();

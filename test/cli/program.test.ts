@@ -34,11 +34,11 @@ describe("cli: the program", () => {
         "unschedule",
         "schedules",
         "status",
+        "logs",
         "fn",
         "kv",
         "dev",
         "runs",
-        "logs",
       ],
     );
   });

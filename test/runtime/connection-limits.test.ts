@@ -117,8 +117,12 @@ async function refusedClients(up: Up, n: number): Promise<number> {
           headers: { authorization: `Bearer ${TOKEN}` },
           signal: AbortSignal.timeout(3_000),
         });
-        assert.equal(res.status, 200);
-        assert.deepEqual(await res.json(), { value: null });
+        // Served: a key nobody wrote is a 404 NOT_FOUND answer, not a refused connection.
+        assert.equal(res.status, 404);
+        assert.equal(
+          ((await res.json()) as { error?: { code?: string } }).error?.code,
+          "NOT_FOUND",
+        );
       }
     } catch (e) {
       if (e instanceof assert.AssertionError) throw e;

@@ -49,7 +49,8 @@ import { newJob, startJob } from "./job.js";
 import type { Job } from "./job.js";
 import { Slot, link } from "./slot.js";
 import { Lending } from "./lending.js";
-import { MAX_LOG_LINE, ownBytes } from "./types.js";
+import { forwardLogLine } from "./log-line.js";
+import { ownBytes } from "./types.js";
 import type { HostHandler } from "./host-calls.js";
 import type {
   ChainOptions,
@@ -57,12 +58,10 @@ import type {
   ExecutorPoolStats,
   Invocation,
   InvocationObserver,
-  LogMsg,
   MailMsg,
   RunMsg,
   UpMsg,
   AbortMsg,
-  WorkerLogLine,
   WorkerLogObserver,
 } from "./types.js";
 
@@ -118,24 +117,6 @@ export class ExecutorPool {
       this.o.maxExtra,
     );
     this.onLog = opts.onLog;
-  }
-
-  /** A console line from a worker: checked (user code can post anything), then handed on. */
-  private logLine(m: LogMsg): void {
-    if (this.onLog === undefined || typeof m.m !== "string") return;
-    const level = m.l === "debug" || m.l === "warn" || m.l === "error" ? m.l : "info";
-    const line: WorkerLogLine = { level, message: m.m.slice(0, MAX_LOG_LINE + 64) };
-    if (typeof m.inv === "string" && typeof m.fn === "string") {
-      line.inv = m.inv;
-      line.fn = m.fn;
-      const job = this.jobs.get(m.inv);
-      if (job !== undefined) line.run = job.call.run;
-    }
-    try {
-      this.onLog(line);
-    } catch {
-      // An observer's failure is not the worker's.
-    }
   }
 
   private get externalBytes(): number {
@@ -529,7 +510,7 @@ export class ExecutorPool {
         const answer = answerHostCall(slot, m, this.host);
         if (nested !== undefined) this.lending.park(nested, answer);
       } else if (m.t === "log") {
-        this.logLine(m);
+        forwardLogLine(m, this.onLog, (inv) => this.jobs.get(inv)?.call.run);
       } else if (m.t === "ready") {
         this.bootFailures = 0;
         this.pump();

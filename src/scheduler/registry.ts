@@ -190,6 +190,9 @@ export class Registry {
   async removeFunction(name: string): Promise<boolean> {
     const had = (await this.store.get(KEYS.fn + name)) !== undefined;
     await this.store.delete(KEYS.fn + name);
+    // Its history goes with it: names come from clients, so a kept history would grow with every
+    // name ever registered and removed.
+    await this.store.delete(FN_HISTORY + name);
     this.fns.forget(name);
     return had;
   }

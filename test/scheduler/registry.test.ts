@@ -126,6 +126,21 @@ describe("registry age bound on remembered misses", () => {
     }
   });
 
+  it("removing a function removes its version history too", async () => {
+    const store = await MemoryStore.open();
+    const registry = await Registry.open(store, new HybridClock({ node: "reg-test" }));
+    try {
+      await registry.putFunction({ name: "gone", kind: "source", source: `(ctx) => 1` });
+      await registry.putFunction({ name: "gone", kind: "source", source: `(ctx) => 2` });
+      assert.equal((await registry.versions("gone")).length, 2);
+      assert.equal(await registry.removeFunction("gone"), true);
+      assert.deepEqual(await registry.versions("gone"), []);
+    } finally {
+      await registry.close();
+      await store.close();
+    }
+  });
+
   it("keeps at most maxFound definitions, and still serves the others from storage", async () => {
     const store = await MemoryStore.open();
     const clock = new HybridClock({ node: "reg-test" });

@@ -102,16 +102,7 @@ function accumulate(
   fresh: boolean,
 ): void {
   for (const [fn, w] of Object.entries(fns)) {
-    const a = into.get(fn) ?? {
-      rate: 0,
-      calls: 0,
-      errors: 0,
-      stages: 0,
-      win: undefined,
-      all: undefined,
-      queue: undefined,
-    };
-    into.set(fn, a);
+    const a = accFor(into, fn);
     a.calls += w.c;
     a.errors += w.e;
     a.stages += w.d ?? 0;
@@ -235,10 +226,11 @@ export async function readClusterStats(
   return out;
 }
 
-/** Adds departed processes' counts to the live ones (names only they had included). */
-function floor(into: Map<string, Acc>, floors: ReadonlyMap<string, Totals>): void {
-  for (const [name, t] of floors) {
-    const a = into.get(name) ?? {
+/** The accumulator of `name`, made empty on first use. */
+function accFor(into: Map<string, Acc>, name: string): Acc {
+  let a = into.get(name);
+  if (a === undefined) {
+    a = {
       rate: 0,
       calls: 0,
       errors: 0,
@@ -248,6 +240,14 @@ function floor(into: Map<string, Acc>, floors: ReadonlyMap<string, Totals>): voi
       queue: undefined,
     };
     into.set(name, a);
+  }
+  return a;
+}
+
+/** Adds departed processes' counts to the live ones (names only they had included). */
+function floor(into: Map<string, Acc>, floors: ReadonlyMap<string, Totals>): void {
+  for (const [name, t] of floors) {
+    const a = accFor(into, name);
     a.calls += t.c;
     a.errors += t.e;
     a.stages += t.d;

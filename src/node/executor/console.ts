@@ -27,6 +27,13 @@ const LEVELS: readonly [method: string, level: ConsoleLevel][] = [
 ];
 
 /**
+ * Lines one worker posts per second at most: a function logging in a tight loop must not flood
+ * the main thread's message queue (the node's buffer keeps 10,000 lines in all). Past it, lines
+ * are dropped and counted, and the next second's first line says how many.
+ */
+export const MAX_LOG_LINES_PER_SECOND = 1000;
+
+/**
  * Captures a worker's console. `run` starts an invocation in its own scope; lines written
  * outside any (a module's top level, a stray timer of code compiled earlier) carry no invocation.
  *
@@ -39,8 +46,14 @@ const LEVELS: readonly [method: string, level: ConsoleLevel][] = [
  */
 export class ConsoleCapture {
   private readonly scopes = new AsyncLocalStorage<Scope>();
+  private windowStart = -Infinity;
+  private inWindow = 0;
+  private dropped = 0;
 
-  constructor(private readonly post: (m: LogMsg) => void) {}
+  constructor(
+    private readonly post: (m: LogMsg) => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Replaces the console's writing methods; nothing reaches the worker's stdout any more. */
   install(c: Console): void {
@@ -56,6 +69,25 @@ export class ConsoleCapture {
   }
 
   private write(l: ConsoleLevel, args: unknown[]): void {
+    const t = this.now();
+    if (t - this.windowStart >= 1000) {
+      this.windowStart = t;
+      this.inWindow = 0;
+      if (this.dropped > 0) {
+        const n = this.dropped;
+        this.dropped = 0;
+        this.send({
+          t: "log",
+          l: "warn",
+          m: `(${n} console lines dropped: over ${MAX_LOG_LINES_PER_SECOND} a second)`,
+        });
+      }
+    }
+    if (this.inWindow >= MAX_LOG_LINES_PER_SECOND) {
+      this.dropped++;
+      return;
+    }
+    this.inWindow++;
     let m: string;
     try {
       m = formatWithOptions({ depth: 4, breakLength: Infinity }, ...args);
@@ -70,6 +102,10 @@ export class ConsoleCapture {
       msg.inv = scope.inv;
       msg.fn = scope.fn;
     }
+    this.send(msg);
+  }
+
+  private send(msg: LogMsg): void {
     try {
       this.post(msg);
     } catch {

@@ -210,7 +210,7 @@ const locality: Benchmark = {
       } finally {
         await cold.close();
       }
-      ctx.log("cold fetch vs raw: one 8 MiB reference through a function vs ioredis getBuffer");
+      ctx.log("cold fetch vs raw: one 8 MB reference through a function vs ioredis getBuffer");
       const one = await cluster(redis.url, 0, "locality");
       const raw = new Redis(redis.url);
       try {
@@ -219,7 +219,8 @@ const locality: Benchmark = {
         await one.cloud.put("one", a);
         const key = `${one.prefix}u/one`;
         const raw8 = await raw.getBuffer(key);
-        if (raw8 === null || raw8.length < 8 * MB) throw new Error("the raw read found no value");
+        if (raw8 === null || raw8.length < 8 * LENGTH)
+          throw new Error("the raw read found no value");
         const sides = (await interleaved(
           {
             fn: async () => {

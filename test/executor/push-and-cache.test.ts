@@ -103,6 +103,35 @@ describe("executor: pushed messages and the worker value cache", () => {
     );
   });
 
+  it("gives a typed array too big for the worker cache to its caller uncopied, and fetches it again next time", async () => {
+    const small = new ExecutorPool({ size: 1, host, valueCacheBytes: 4096 });
+    await small.start();
+    try {
+      put("huge", new Float64Array(1024).fill(7)); // 8 KiB: more than a quarter of the cache
+      const c = code(
+        "huge",
+        "async (ctx) => { const a = await ctx.get('huge'); a[0] = 100; const b = await ctx.get('huge'); return [a[0], b[0], b.length, a.buffer === b.buffer]; }",
+      );
+      gets.length = 0;
+      const run = async (id: string): Promise<unknown> =>
+        decodeValue(await small.invoke({ id, code: c, args: [] }));
+      assert.deepEqual(await run("h1"), [100, 7, 1024, false]);
+      assert.deepEqual(await run("h2"), [100, 7, 1024, false]);
+      // Never kept, so never asked for by version: each get moved the bytes.
+      assert.deepEqual(
+        gets.map((g) => [g.known, g.sentBytes]),
+        [
+          [undefined, true],
+          [undefined, true],
+          [undefined, true],
+          [undefined, true],
+        ],
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
   it("runs a chain back to back, each call getting the previous result; a failure fails the rest", async () => {
     const inc = code("inc", "(ctx, x) => x + 1");
     const square = code("square", "(ctx, x) => x * x");

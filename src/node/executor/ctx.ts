@@ -215,11 +215,12 @@ export class Ctx implements FunctionContext {
     const { version, bytes } = r;
     if (bytes !== undefined) {
       // These bytes were moved here for this read alone: a typed array is decoded in place and
-      // kept as it is, and the caller gets a copy, so later gets copy it instead of decoding.
+      // kept as it is, and the caller gets a copy, so later gets copy it instead of decoding. One
+      // the cache does not keep (too big for it) is nobody else's: the caller gets it uncopied.
       if (typedDataOffset(bytes) >= 0) {
         const kept = decodeValue<T>(bytes, { inPlace: true });
         if (isTyped(kept)) {
-          values.set(key, version, { typed: kept });
+          if (!values.set(key, version, { typed: kept })) return kept;
           return (shared ? (values.shared(key, version) ?? kept.slice()) : kept.slice()) as T;
         }
       }

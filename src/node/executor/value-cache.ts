@@ -69,14 +69,16 @@ export class ValueCache {
     return e.shared;
   }
 
-  set(key: string, version: string, value: Cached): void {
+  /** Keeps `value` as `key`'s `version`; false when it is too big to keep (nothing is kept). */
+  set(key: string, version: string, value: Cached): boolean {
     this.drop(key);
     const size = value.typed !== undefined ? value.typed.byteLength : value.bytes.byteLength;
     // A value that would take most of the cache would only push everything else out.
-    if (size > this.maxBytes / 4) return;
+    if (size > this.maxBytes / 4) return false;
     const e: Entry = { version, value, size: 0 };
     this.entries.set(key, e);
     this.grow(e, size);
+    return true;
   }
 
   /** Counts `size` more bytes for `e`, then evicts least recently used entries past the bound. */

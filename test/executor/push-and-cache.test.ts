@@ -103,6 +103,34 @@ describe("executor: pushed messages and the worker value cache", () => {
     );
   });
 
+  it("lends a cached typed array to one invocation at a time for a reference argument, and never lets one invocation's writes reach another", async () => {
+    put("lent", new Float64Array([1, 2, 3]));
+    const r = { $stratusRef: "lent" };
+    // Writes into its argument, then waits (so a concurrent invocation runs meanwhile).
+    const c = code(
+      "lent",
+      "async (ctx, a, b, wait) => { const first = a[0]; a[0] = 100; await new Promise((res) => setTimeout(res, wait)); return [first, b[0], a === b]; }",
+    );
+    gets.length = 0;
+    // Two references to one key in one invocation: two arrays, not one.
+    assert.deepEqual(await invoke("l1", c, [r, r, 0]), [1, 1, false]);
+    // The next invocation gets the stored content, not what l1 wrote.
+    assert.deepEqual(await invoke("l2", c, [r, r, 0]), [1, 1, false]);
+    // Concurrent invocations: each sees only its own write.
+    const both = await Promise.all([invoke("l3", c, [r, r, 20]), invoke("l4", c, [r, r, 0])]);
+    assert.deepEqual(both, [
+      [1, 1, false],
+      [1, 1, false],
+    ]);
+    // Only l1's two reads (asked together, before anything was cached) moved bytes; every later
+    // one was served from the worker's cache.
+    assert.equal(gets.length, 8);
+    assert.deepEqual(
+      gets.slice(2).map((g) => g.sentBytes),
+      [false, false, false, false, false, false],
+    );
+  });
+
   it("gives a typed array too big for the worker cache to its caller uncopied, and fetches it again next time", async () => {
     const small = new ExecutorPool({ size: 1, host, valueCacheBytes: 4096 });
     await small.start();

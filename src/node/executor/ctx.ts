@@ -202,7 +202,16 @@ export class Ctx implements FunctionContext {
    * cache's checked instance), so user code that mutates what it got never changes what the
    * next `get` returns.
    */
-  async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
+  /**
+   * The value of a reference argument: as `get`, but a cached typed array is lent to this
+   * invocation (see `ValueCache.lend`) instead of copied. The worker releases it when the
+   * invocation ends.
+   */
+  getRef(key: string): Promise<unknown> {
+    return this.get(key, undefined, true);
+  }
+
+  async get<T = unknown>(key: string, options?: GetOptions, lend = false): Promise<T | undefined> {
     const shared = options?.shared === true;
     const values = this.link.values;
     const known = values.version(key);
@@ -221,7 +230,7 @@ export class Ctx implements FunctionContext {
         const kept = decodeValue<T>(bytes, { inPlace: true });
         if (isTyped(kept)) {
           if (!values.set(key, version, { typed: kept })) return kept;
-          return (shared ? (values.shared(key, version) ?? kept.slice()) : kept.slice()) as T;
+          return (this.handOut(key, version, shared, lend) ?? kept.slice()) as T;
         }
       }
       const v = decodeValue<T>(bytes);
@@ -229,15 +238,22 @@ export class Ctx implements FunctionContext {
       return v;
     }
     const held = values.get(key, version);
-    if (shared && held?.typed !== undefined) {
-      return (values.shared(key, version) ?? held.typed.slice()) as T;
+    if ((shared || lend) && held?.typed !== undefined) {
+      return (this.handOut(key, version, shared, lend) ?? held.typed.slice()) as T;
     }
     if (held !== undefined) {
       return held.typed !== undefined ? (held.typed.slice() as T) : decodeValue<T>(held.bytes);
     }
     // Evicted between asking and hearing back: ask again without a version.
     values.drop(key);
-    return this.get<T>(key, options);
+    return this.get<T>(key, options, lend);
+  }
+
+  /** The cache's shared or lent instance of a typed array, when the read asked for one. */
+  private handOut(key: string, version: string, shared: boolean, lend: boolean): unknown {
+    const values = this.link.values;
+    if (shared) return values.shared(key, version);
+    return lend ? values.lend(key, version, this.inv) : undefined;
   }
 
   async put(key: string, value: unknown): Promise<void> {

@@ -25,6 +25,10 @@ interface Entry {
   size: number;
   /** The instance shared gets hand out (a copy of `value.typed`, which nobody else sees). */
   shared?: TypedArray;
+  /** The instance lent to one invocation at a time for a reference argument (see `lend`). */
+  lent?: TypedArray;
+  /** The invocation holding `lent` now. */
+  holder?: string;
 }
 
 const bytesOf = (t: TypedArray): Buffer => Buffer.from(t.buffer, t.byteOffset, t.byteLength);
@@ -32,13 +36,17 @@ const bytesOf = (t: TypedArray): Buffer => Buffer.from(t.buffer, t.byteOffset, t
 /** Stored values by key, with the version they hold; least recently used go first. */
 export class ValueCache {
   private readonly entries = new Map<string, Entry>();
+  /** The entries each running invocation holds a loan of. */
+  private readonly loans = new Map<string, Entry[]>();
   private total = 0;
+  /** Bytes of the instances lent to reference arguments (`Entry.lent`). */
+  private lentTotal = 0;
 
   constructor(private readonly maxBytes: number) {}
 
   /** Bytes held: the executor's own, not counted against user code's memory limit. */
   get bytes(): number {
-    return this.total;
+    return this.total + this.lentTotal;
   }
 
   version(key: string): string | undefined {
@@ -69,6 +77,47 @@ export class ValueCache {
     return e.shared;
   }
 
+  /**
+   * The instance of a cached typed array lent to invocation `holder` for a reference argument,
+   * until `release(holder)`: one invocation at a time holds it, so another one, or a second
+   * reference to the key in the same invocation, gets undefined (and takes a copy). Before each
+   * loan it is compared with the private copy; one its last holder changed stays with that holder
+   * and a fresh copy is lent. So a reference read on every call costs a compare, not a copy, and
+   * no invocation sees another's writes.
+   */
+  lend(key: string, version: string, holder: string): TypedArray | undefined {
+    const e = this.entries.get(key);
+    const typed = e?.version === version ? e.value.typed : undefined;
+    if (e === undefined || typed === undefined || e.holder !== undefined) return undefined;
+    this.get(key, version);
+    if (e.lent === undefined) {
+      // Lent instances have a budget of their own (half the cache's), so lending never evicts
+      // what the cache holds; past it, reference arguments are copied as any get is.
+      if (this.lentTotal + typed.byteLength > this.maxBytes / 2) return undefined;
+      this.lentTotal += typed.byteLength;
+    } else if (bytesOf(e.lent).equals(bytesOf(typed))) {
+      return this.loan(holder, e, e.lent);
+    }
+    e.lent = typed.slice() as TypedArray;
+    return this.loan(holder, e, e.lent);
+  }
+
+  private loan(holder: string, e: Entry, lent: TypedArray): TypedArray {
+    e.holder = holder;
+    let held = this.loans.get(holder);
+    if (held === undefined) this.loans.set(holder, (held = []));
+    held.push(e);
+    return lent;
+  }
+
+  /** Ends the loans of invocation `holder` (it finished). */
+  release(holder: string): void {
+    const held = this.loans.get(holder);
+    if (held === undefined) return;
+    this.loans.delete(holder);
+    for (const e of held) if (e.holder === holder) e.holder = undefined;
+  }
+
   /** Keeps `value` as `key`'s `version`; false when it is too big to keep (nothing is kept). */
   set(key: string, version: string, value: Cached): boolean {
     this.drop(key);
@@ -96,5 +145,6 @@ export class ValueCache {
     if (e === undefined) return;
     this.entries.delete(key);
     this.total -= e.size;
+    if (e.lent !== undefined) this.lentTotal -= e.lent.byteLength;
   }
 }

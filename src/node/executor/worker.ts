@@ -350,6 +350,9 @@ async function runSlow(item: Item, entry: Entry, decoded?: unknown[]): Promise<v
     reply(item, entry, await fn(ctx, ...values));
   } catch (e) {
     fail(item, failure(name, e).e);
+  } finally {
+    // Its result is encoded (a copy) by now: the arrays lent to it can go to the next one.
+    link.values.release(item.id);
   }
 }
 
@@ -374,7 +377,7 @@ async function resolveRefs(ctx: Ctx, values: unknown[]): Promise<void> {
   const pending: Promise<void>[] = [];
   for (let i = 0; i < values.length; i++) {
     const key = refKey(values[i]);
-    if (key !== undefined) pending.push(ctx.get(key).then((v) => void (values[i] = v)));
+    if (key !== undefined) pending.push(ctx.getRef(key).then((v) => void (values[i] = v)));
   }
   await Promise.all(pending);
 }

@@ -33,15 +33,13 @@ import {
 } from "../../errors/index.js";
 import {
   answerHostCall,
-  chainBroken,
   checkInvocation,
   lateError,
-  lostWorkerError,
   runEndedError,
-  sharedLossError,
   timeoutError,
   toWorker,
 } from "./calls.js";
+import { lostWorkerError, sortLost } from "./loss.js";
 import { Deque } from "./deque.js";
 import { positiveInt, resolvePoolOptions } from "./options.js";
 import type { ResolvedPoolOptions } from "./options.js";
@@ -554,33 +552,17 @@ export class ExecutorPool {
   };
 
   /**
-   * A worker is gone (killed for a call that ignored its abort, out of memory, crashed). The calls
-   * running in it fail: with `err` when no one call is to blame, else the `culprit` (answered
-   * already) and the others with a retryable error naming it. The calls posted and not started go
-   * back, and so does one beside a culprit that asked nothing of its node (a stuck worker takes no
-   * messages: it may never have started; if it did, a relaunch would run it again too).
+   * A worker is gone (killed for a call that ignored its abort, out of memory, crashed): its calls
+   * fail or go back to the queue (`sortLost`), and a worker replaces it.
    */
   private lose(slot: Slot, err: Error, culprit?: Job): void {
     slot.kill();
     this.slots = this.slots.filter((s) => s !== slot);
     const jobs = slot.posted.splice(0);
     slot.running = 0;
-    // A chain's later calls go back only with their head; without it their input is lost.
-    const requeue: Job[] = [];
-    const back = new Set<Job>();
-    for (const j of jobs) {
-      const unseen =
-        culprit !== undefined && j !== culprit && j.info === undefined && j.abandoned === undefined;
-      if (j.started === true && !unseen) {
-        this.completed++;
-        j.reject(culprit === undefined || j === culprit ? err : sharedLossError(j, culprit));
-      } else if (j.upstream === undefined) {
-        requeue.push(j);
-        back.add(j);
-      } else if (back.has(j.upstream)) back.add(j);
-      else j.reject(chainBroken(j, err));
-    }
-    this.queue.unshiftAll(requeue);
+    const lost = sortLost(jobs, err, culprit);
+    this.completed += lost.failed;
+    this.queue.unshiftAll(lost.requeue);
     this.fill(true);
     this.pump();
   }

@@ -7,6 +7,7 @@
  *   (`--pin`), so the intermediate result crosses TCP between nodes.
  * Latencies are sequential and interleaved in blocks; throughputs of the DAG and of HTTP alternate
  * in blocks under the same load (64 in flight); then four client processes, 64 in flight each.
+ * Each headline ratio is the median of the ratios of paired blocks, with their min and max.
  * Tracing: a second scheduler and two nodes, the same but exporting OpenTelemetry traces to an
  * OTLP/HTTP receiver on loopback (`--otlp-endpoint`), against the untraced cross-node cluster in
  * alternating blocks of sequential calls: `tracing_on_overhead` is the median of the blocks'
@@ -16,7 +17,7 @@ import { Agent } from "node:http";
 import { Stratus } from "../src/index.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { httpCall } from "./lib/http-call.js";
-import { alternatingThroughput, interleaved } from "./lib/measure.js";
+import { alternatingBlocks, blockRatio, interleaved, putRatio } from "./lib/measure.js";
 import { RedisServer } from "../testing/redis.js";
 import { OtlpReceiver } from "../testing/otlp-receiver.js";
 import { startStratus, startTs, stratusUp } from "../testing/processes.js";
@@ -144,7 +145,7 @@ const composition: Benchmark = {
   async run(ctx): Promise<Metrics> {
     const n = ctx.quick ? 1000 : 3000;
     const blockMs = ctx.quick ? 1000 : 2000;
-    const blocks = ctx.quick ? 2 : 5;
+    const blocks = ctx.quick ? 3 : 5;
     const m: Metrics = {};
 
     ctx.log("starting stratus up (fused, unfused), node:http, and scheduler + 2 nodes on Redis");
@@ -208,6 +209,9 @@ const composition: Benchmark = {
       m.dag_cross_node_p99_ms = lat.cross?.p99 ?? NaN;
       m.inprocess_http_p50_ms = lat.http?.p50 ?? NaN;
       m.inprocess_http_p99_ms = lat.http?.p99 ?? NaN;
+      const httpBlocks = lat.http?.blocks ?? [];
+      putRatio(m, "dag_vs_inprocess", blockRatio(lat.dag?.blocks ?? [], httpBlocks));
+      putRatio(m, "cross_node_vs_inprocess", blockRatio(lat.cross?.blocks ?? [], httpBlocks));
 
       // Many short pairs: on a shared machine the load drifts within seconds.
       const tracingPairs = ctx.quick ? 10 : 20;
@@ -230,7 +234,7 @@ const composition: Benchmark = {
       m.tracing_spans_received = receiver.spans.length - spansBefore;
 
       ctx.log(`64 DAG runs, then 64 HTTP requests in flight, alternating ${blocks}x${blockMs} ms`);
-      const rps = await alternatingThroughput(
+      const rps = await alternatingBlocks(
         {
           dag: (i) => c.callDag("pipeline", { inc: [i] }),
           http: (i) => httpCall(agent, port, i),
@@ -239,8 +243,10 @@ const composition: Benchmark = {
         blockMs,
         blocks,
       );
-      m.dag_throughput_rps = rps.dag ?? NaN;
-      m.inprocess_http_rps = rps.http ?? NaN;
+      const mean = (xs: number[] = []): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+      m.dag_throughput_rps = Math.round(mean(rps.dag));
+      m.inprocess_http_rps = Math.round(mean(rps.http));
+      putRatio(m, "throughput_vs_http", blockRatio(rps.dag ?? [], rps.http ?? []));
 
       ctx.log("4 client processes, 64 in flight each: DAG runs, then HTTP requests");
       const ms = blockMs * 2;
@@ -261,9 +267,6 @@ const composition: Benchmark = {
       await receiver?.close();
       await redis.stop();
     }
-    m.dag_vs_inprocess = (m.dag_p50_ms ?? 0) / (m.inprocess_http_p50_ms ?? 1);
-    m.cross_node_vs_inprocess = (m.dag_cross_node_p50_ms ?? 0) / (m.inprocess_http_p50_ms ?? 1);
-    m.throughput_vs_http = (m.dag_throughput_rps ?? 0) / (m.inprocess_http_rps ?? 1);
     return m;
   },
 };

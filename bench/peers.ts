@@ -140,12 +140,6 @@ const peers: Benchmark = {
     } finally {
       removeDir(tmp);
     }
-    m.restate_vs_stratus_p50 = (m.restate_dag_p50_ms ?? NaN) / (m.stratus_redis_dag_p50_ms ?? NaN);
-    m.restate_vs_stratus_rps =
-      (m.stratus_redis_dag_throughput_rps ?? NaN) / (m.restate_dag_throughput_rps ?? NaN);
-    m.restate_vs_stratus_memory_p50 = (m.restate_dag_p50_ms ?? NaN) / (m.stratus_dag_p50_ms ?? NaN);
-    m.restate_vs_stratus_memory_rps =
-      (m.stratus_dag_throughput_rps ?? NaN) / (m.restate_dag_throughput_rps ?? NaN);
     return m;
   },
 };

@@ -40,7 +40,8 @@ const state: Benchmark = {
       // Retries, as a just-killed restate-server's files can still be settling.
       rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     }
-    if (m.counter_hot_ops !== undefined) {
+    // Ratios of paired blocks come from the namespace; pooled ones only when it sent none.
+    if (m.counter_hot_ops !== undefined && m.counter_vs_restate === undefined) {
       m.counter_vs_restate = m.counter_hot_ops / (m.restate_counter_ops ?? NaN);
       m.counter_vs_durable_objects = m.counter_hot_ops / (m.do_counter_ops ?? NaN);
     }

@@ -53,6 +53,14 @@ export async function closedLoop(op: Op, callers: number, ms: number): Promise<B
   return { ops, acknowledged, ms, latenciesMs };
 }
 
+interface Acc {
+  ops: number;
+  ms: number;
+  acked: number;
+  lat: number[];
+  blocks: number[];
+}
+
 export interface SideSummary {
   /** Operations per second over all timed windows. */
   opsPerSec: number;
@@ -60,6 +68,8 @@ export interface SideSummary {
   p99Ms: number;
   /** Every acknowledged operation, warm-up included (for lost-update accounting). */
   acknowledged: number;
+  /** Operations per second of each timed block, round by round (pairs with other sides'). */
+  blockOps: number[];
 }
 
 /**
@@ -73,7 +83,9 @@ export async function alternate(
   log: (msg: string) => void = () => undefined,
 ): Promise<Record<string, SideSummary>> {
   const names = Object.keys(sides);
-  const acc = new Map(names.map((n) => [n, { ops: 0, ms: 0, acked: 0, lat: [] as number[] }]));
+  const acc = new Map(
+    names.map((n) => [n, { ops: 0, ms: 0, acked: 0, lat: [] as number[], blocks: [] as number[] }]),
+  );
   for (const name of names) {
     const w = await closedLoop(sides[name] as Op, o.callers, o.warmupMs);
     (acc.get(name) as { acked: number }).acked += w.acknowledged;
@@ -81,7 +93,8 @@ export async function alternate(
   for (let r = 0; r < o.rounds; r++) {
     for (const name of names) {
       const b = await closedLoop(sides[name] as Op, o.callers, o.blockMs);
-      const a = acc.get(name) as { ops: number; ms: number; acked: number; lat: number[] };
+      const a = acc.get(name) as Acc;
+      a.blocks.push((b.ops * 1000) / b.ms);
       a.ops += b.ops;
       a.ms += b.ms;
       a.acked += b.acknowledged;
@@ -91,13 +104,14 @@ export async function alternate(
   }
   const out: Record<string, SideSummary> = {};
   for (const name of names) {
-    const a = acc.get(name) as { ops: number; ms: number; acked: number; lat: number[] };
+    const a = acc.get(name) as Acc;
     const p = percentiles(a.lat);
     out[name] = {
       opsPerSec: Math.round((a.ops * 1000) / a.ms),
       p50Ms: p.p50,
       p99Ms: p.p99,
       acknowledged: a.acked,
+      blockOps: a.blocks,
     };
   }
   return out;

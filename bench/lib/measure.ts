@@ -84,38 +84,90 @@ export function percentiles(xs: readonly number[]): { p50: number; p99: number }
   return { p50: at(0.5), p99: at(0.99) };
 }
 
+/** A ratio measured once per block: its median, with the spread of the blocks' ratios. */
+export interface BlockRatio {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** The median of `xs` (a sorted copy; the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  if (s.length === 0) return NaN;
+  return s.length % 2 === 1
+    ? (s[mid] as number)
+    : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/**
+ * The ratio `num[i] / den[i]` of each pair of blocks measured side by side, as its median and
+ * spread: a headline ratio from one pooled figure per side hides how much it moved within a run.
+ */
+export function blockRatio(num: readonly number[], den: readonly number[]): BlockRatio {
+  const n = Math.min(num.length, den.length);
+  const rs = Array.from({ length: n }, (_, i) => (num[i] as number) / (den[i] as number));
+  return { median: median(rs), min: Math.min(...rs), max: Math.max(...rs) };
+}
+
+/** Writes a block ratio as `name`, `name_min` and `name_max`. */
+export function putRatio(m: Record<string, number>, name: string, r: BlockRatio): void {
+  m[name] = r.median;
+  m[`${name}_min`] = r.min;
+  m[`${name}_max`] = r.max;
+}
+
+/** Latency of one operation over an interleaved run: pooled percentiles and each block's p50. */
+export interface Interleaved {
+  p50: number;
+  p99: number;
+  /** The p50 of each block, in order: pairs with the other operations' blocks. */
+  blocks: number[];
+}
+
 /**
  * Sequential latency of several operations measured in alternating blocks, so that each sees
  * the same machine (a shared 2-core box drifts between runs by more than the differences we
- * measure): a ratio of two p50s from one interleaved run is what a target is about. Times in ms.
+ * measure): a ratio of two p50s from one interleaved run is what a target is about (see
+ * `blockRatio` over `blocks`). Times in ms.
  */
 export async function interleaved(
   ops: Record<string, (i: number) => Promise<unknown>>,
   n: number,
   block = 100,
   warmup = 500,
-): Promise<Record<string, { p50: number; p99: number }>> {
+): Promise<Record<string, Interleaved>> {
   const names = Object.keys(ops);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+  const blocks: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
   for (const name of names) for (let i = 0; i < warmup; i++) await ops[name]?.(i);
   for (let done = 0; done < n; done += block) {
     for (const name of names) {
       const op = ops[name] as (i: number) => Promise<unknown>;
       const out = samples[name] as number[];
+      const mine: number[] = [];
       for (let i = 0; i < block; i++) {
         const t0 = performance.now();
         await op(done + i);
-        out.push(performance.now() - t0);
+        mine.push(performance.now() - t0);
       }
+      for (const x of mine) out.push(x);
+      (blocks[name] as number[]).push(percentiles(mine).p50);
     }
   }
-  return Object.fromEntries(names.map((k) => [k, percentiles(samples[k] as number[])]));
+  return Object.fromEntries(
+    names.map((k) => [
+      k,
+      { ...percentiles(samples[k] as number[]), blocks: blocks[k] as number[] },
+    ]),
+  );
 }
 
 /**
  * Throughput of several operations under the same load (`inflight` at a time), measured in
  * alternating blocks of `blockMs` so that machine drift hits all of them alike; returns the mean
- * operations per second of each over its blocks.
+ * operations per second of each over its blocks (see `alternatingBlocks` for each block's).
  */
 export async function alternatingThroughput(
   ops: Record<string, (i: number) => Promise<unknown>>,
@@ -123,13 +175,26 @@ export async function alternatingThroughput(
   blockMs: number,
   blocks: number,
 ): Promise<Record<string, number>> {
+  const per = await alternatingBlocks(ops, inflight, blockMs, blocks);
+  return Object.fromEntries(
+    Object.entries(per).map(([k, v]) => [k, Math.round(v.reduce((a, b) => a + b, 0) / v.length)]),
+  );
+}
+
+/** As `alternatingThroughput`, but each operation's operations per second block by block. */
+export async function alternatingBlocks(
+  ops: Record<string, (i: number) => Promise<unknown>>,
+  inflight: number,
+  blockMs: number,
+  blocks: number,
+): Promise<Record<string, number[]>> {
   const names = Object.keys(ops);
-  const sums: Record<string, number> = Object.fromEntries(names.map((k) => [k, 0]));
+  const out: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
   for (let b = 0; b < blocks; b++) {
     for (const name of names) {
       const op = ops[name] as (i: number) => Promise<unknown>;
-      sums[name] = (sums[name] ?? 0) + (await throughput(op, inflight, blockMs, blockMs / 2));
+      (out[name] as number[]).push(await throughput(op, inflight, blockMs, blockMs / 2));
     }
   }
-  return Object.fromEntries(names.map((k) => [k, Math.round((sums[k] ?? 0) / blocks)]));
+  return out;
 }

@@ -18,7 +18,7 @@ import { Agent, request } from "node:http";
 import { join, resolve as resolvePath } from "node:path";
 import { Stratus } from "../../src/index.js";
 import { stratusUp } from "../../testing/processes.js";
-import { alternatingThroughput, interleaved } from "../lib/measure.js";
+import { alternatingBlocks, blockRatio, interleaved, putRatio } from "../lib/measure.js";
 
 /** Fixed ports: the namespace is private, so they cannot collide with anything else. */
 const INGRESS_PORT = 8080;
@@ -355,12 +355,20 @@ async function measure(server: ChildProcess): Promise<Record<string, number>> {
         m[`${k}_dag_p50_ms`] = v.p50;
         m[`${k}_dag_p99_ms`] = v.p99;
       }
-      const blocks = quick ? 2 : 4;
+      const rb = lat.restate?.blocks ?? [];
+      putRatio(m, "restate_vs_stratus_p50", blockRatio(rb, lat.stratus_redis?.blocks ?? []));
+      putRatio(m, "restate_vs_stratus_memory_p50", blockRatio(rb, lat.stratus?.blocks ?? []));
+      const blocks = quick ? 3 : 4;
       const blockMs = quick ? 1500 : 3000;
       log(`64 runs in flight, alternating ${blocks}x${blockMs} ms blocks`);
       const { restate_call: _, ...runs } = ops;
-      const rps = await alternatingThroughput(runs, 64, blockMs, blocks);
-      for (const [k, v] of Object.entries(rps)) m[`${k}_dag_throughput_rps`] = v;
+      const rps = await alternatingBlocks(runs, 64, blockMs, blocks);
+      for (const [k, v] of Object.entries(rps)) {
+        m[`${k}_dag_throughput_rps`] = Math.round(v.reduce((a, b) => a + b, 0) / v.length);
+      }
+      const rr = rps.restate ?? [];
+      putRatio(m, "restate_vs_stratus_rps", blockRatio(rps.stratus_redis ?? [], rr));
+      putRatio(m, "restate_vs_stratus_memory_rps", blockRatio(rps.stratus ?? [], rr));
       alive(server, "restate-server");
       return m;
     } finally {

@@ -16,6 +16,7 @@ import { Agent, request } from "node:http";
 import { networkInterfaces } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { alternate } from "../lib/blocks.js";
+import { blockRatio, putRatio } from "../lib/measure.js";
 import type { Op } from "../lib/blocks.js";
 import { startMiniflare } from "../peers/miniflare.js";
 import type { MiniflareHandle } from "../peers/miniflare.js";
@@ -246,6 +247,11 @@ async function measure(r: Running, agent: Agent): Promise<Record<string, number>
   m.restate_counter_lost_updates = acked("restate") - (await post(agent, restateGet));
   report("do_counter", "do");
   m.do_counter_lost_updates = acked("do") - (await post(agent, doGet));
+  if (s !== undefined) {
+    const counter = get(hot, "counter").blockOps;
+    putRatio(m, "counter_vs_restate", blockRatio(counter, get(hot, "restate").blockOps));
+    putRatio(m, "counter_vs_durable_objects", blockRatio(counter, get(hot, "do").blockOps));
+  }
   return m;
 }
 

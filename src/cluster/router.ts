@@ -69,14 +69,15 @@ export function routeMessages(
     const who = conn === undefined ? "this process" : `${conn.remoteId} (${conn.role ?? "peer"})`;
     warn(`dropped a message from ${who}: ${detail}`);
   };
-  const notify = (method: string, a: unknown, conn?: Connection): void => {
-    if (!isPeer(conn)) {
-      drop("unauthorized", conn, `a client may not send ${method.slice(0, 64)}`);
-      return;
-    }
+  /**
+   * Hands a notification to its target. `check`: the message came off the network and is checked
+   * by shape first; one this process built for itself (`local`) is not checked again.
+   */
+  const deliver = (method: string, a: unknown, check: boolean, conn?: Connection): void => {
     try {
-      if (method === "trigger" && isTrigger(a)) targets.onTrigger?.(a);
-      else if (method === "result" && isRunResult(a)) targets.onResult?.(a);
+      if (method === "trigger" && (!check || isTrigger(a))) targets.onTrigger?.(a as Trigger);
+      else if (method === "result" && (!check || isRunResult(a)))
+        targets.onResult?.(a as RunResult);
       else if (method === "fnmsg" && isFnMessage(a)) targets.onMessage?.(a);
       else if (method === "cancel" && isCancel(a)) targets.onCancel?.(a);
       else if (method === PIN_METHODS.release && isPinRelease(a)) targets.onSession?.(method, a);
@@ -85,6 +86,13 @@ export function routeMessages(
     } catch (e) {
       drop("failed", conn, `${method} handler threw: ${ensureError(e).message}`);
     }
+  };
+  const notify = (method: string, a: unknown, conn?: Connection): void => {
+    if (!isPeer(conn)) {
+      drop("unauthorized", conn, `a client may not send ${method.slice(0, 64)}`);
+      return;
+    }
+    deliver(method, a, true, conn);
   };
   const handlers: Handlers = {
     request: (method, a, conn) => {
@@ -103,5 +111,5 @@ export function routeMessages(
     },
     notify,
   };
-  return { handlers, local: (method, a) => notify(method, a), dropped };
+  return { handlers, local: (method, a) => deliver(method, a, false), dropped };
 }

@@ -3,9 +3,12 @@
  * backend, one Redis server and a 3-master Redis Cluster, at 100 B and 100 KB values; and, on the
  * same servers in the same run, `redis-benchmark -t get -n 200000` (50 clients, no pipelining)
  * as the native baseline. Our client pipelines automatically, so `redis-benchmark -P 16` is
- * reported as well (`redis_vs_pipelined_native`): the headroom a pipelined client has left.
+ * reported as well (`redis_vs_pipelined_native`): the headroom a pipelined client has left; and
+ * a bare ioredis client doing the same gets (`ioredis_vs_pipelined_native`, `redis_vs_ioredis`),
+ * to tell Node's client from our Store.
  */
 import { spawnSync } from "node:child_process";
+import { Redis } from "ioredis";
 import { HybridClock, LwwLattice } from "../src/lattice/index.js";
 import { MemoryStore, RedisStore } from "../src/storage/index.js";
 import type { Store } from "../src/storage/index.js";
@@ -134,6 +137,28 @@ const storage: Benchmark = {
       out["redis_vs_pipelined_native"] =
         Math.round(
           ((out["redis_throughput_ops"] ?? 0) / (out["redis_benchmark_p16_ops"] ?? 1)) * 100,
+        ) / 100;
+      // The same gets by a bare ioredis client (autopipelined, 256 in flight, no Store around
+      // it): how much of the gap to redis-benchmark is Node's client and how much is ours.
+      ctx.log("bare ioredis: getBuffer, autopipelined, 256 in flight");
+      const bare = new Redis(server.url, { enableAutoPipelining: true });
+      try {
+        const ms = ctx.quick ? 2000 : 5000;
+        out["ioredis_throughput_ops"] = await throughput(
+          (i) => bare.getBuffer(`stratus:s/${i % KEYS}`),
+          256,
+          ms,
+        );
+      } finally {
+        bare.disconnect();
+      }
+      out["redis_vs_ioredis"] =
+        Math.round(
+          ((out["redis_throughput_ops"] ?? 0) / (out["ioredis_throughput_ops"] ?? 1)) * 100,
+        ) / 100;
+      out["ioredis_vs_pipelined_native"] =
+        Math.round(
+          ((out["ioredis_throughput_ops"] ?? 0) / (out["redis_benchmark_p16_ops"] ?? 1)) * 100,
         ) / 100;
 
       const rc = await RedisStore.connect({ cluster: cluster.seeds });

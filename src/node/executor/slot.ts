@@ -105,12 +105,17 @@ export class Slot {
       });
     });
     this.worker.on("error", (e) => (this.exitError = e));
-    this.worker.on("message", (m: UpMsg) => {
+    // One message, or the messages of one turn of the worker as an array (worker.ts `post`).
+    const one = (m: UpMsg): void => {
       if (!this.ready && !(m instanceof Uint8Array) && m.t === "ready") {
         this.ready = true;
         booted();
       }
       events.message(this, m);
+    };
+    this.worker.on("message", (m: UpMsg | UpMsg[]) => {
+      if (Array.isArray(m)) for (const x of m) one(x);
+      else one(m);
     });
   }
 

@@ -42,10 +42,30 @@ const port = parentPort;
 const data = (workerData ?? {}) as { valueCacheBytes?: unknown; externalBytes?: unknown };
 const cacheBytes = typeof data.valueCacheBytes === "number" ? data.valueCacheBytes : 128 << 20;
 // Every message out (results, errors, host calls) first checks user code's external memory.
-// `transfer`: buffers that move to the main thread (each held by that message alone).
+// `transfer`: buffers that move to the main thread (each held by that message alone). Messages
+// of one turn (the results of a batch of invocations, the host calls of one that asks several
+// things at once) go as one array at its end: each postMessage wakes the main thread, and under
+// load that wake-up costs more than the message.
+let outbox: UpMsg[] = [];
+let outMoved: ArrayBuffer[] = [];
+let outScheduled = false;
+const flushOut = (): void => {
+  outScheduled = false;
+  if (outbox.length === 0) return;
+  const batch = outbox;
+  const moved = outMoved;
+  outbox = [];
+  outMoved = [];
+  port.postMessage(batch.length === 1 ? batch[0] : batch, moved);
+};
 const post = (m: UpMsg, transfer?: readonly ArrayBuffer[]): void => {
   guard.check();
-  port.postMessage(m, transfer);
+  outbox.push(m);
+  if (transfer !== undefined) for (const b of transfer) outMoved.push(b);
+  if (!outScheduled) {
+    outScheduled = true;
+    queueMicrotask(flushOut);
+  }
 };
 /** Answers an invocation whose result stays here for the next call of its chain. */
 const EMPTY = new Uint8Array(0);
@@ -56,7 +76,10 @@ const perInvocationBytes = typeof data.externalBytes === "number" ? data.externa
 const guard = new MemoryGuard(
   () => perInvocationBytes * Math.max(1, active.size),
   () => link.values.bytes,
-  (code) => process.exit(code),
+  (code) => {
+    flushOut(); // what this worker answered before it ran out still reaches the pool
+    process.exit(code);
+  },
 );
 guard.install(globalThis);
 // Each console line goes to the node with the invocation that wrote it (see console.ts).

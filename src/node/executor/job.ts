@@ -8,53 +8,76 @@ import { codeKey } from "./types.js";
 import type { Invocation, MailMsg } from "./types.js";
 import type { HostInvocation } from "./host-calls.js";
 
-/** A call waiting in the pool or posted to a worker. */
-export interface Job {
-  call: Invocation;
-  key: string;
-  timeoutMs: number;
-  /** How many invocations its worker may run while it runs (its function's, clamped). */
-  conc: number;
-  resolve: (bytes: Uint8Array) => void;
-  reject: (e: Error) => void;
+/**
+ * A call waiting in the pool or posted to a worker, answered at most once: a cancelled call is
+ * answered before its worker answers it, and what the worker says later is dropped. `settled`
+ * runs once, before the caller hears the outcome. A class, not a literal with closures: one is
+ * made per invocation, on the hot path.
+ */
+export class Job {
+  readonly key: string;
   /** Built on the first host call only; most invocations make none. */
-  info: HostInvocation | undefined;
+  info: HostInvocation | undefined = undefined;
+  /** `performance.now()` when it was queued. */
+  readonly queuedAt = performance.now();
   /** Messages for this invocation so far; posted again if it moves to a replacement worker. */
-  mail?: MailMsg[];
+  declare mail?: MailMsg[];
   /** The worker it was handed to, if any. */
-  slot?: Slot;
+  declare slot?: Slot;
   /** In a chain: the calls that run after this one in the same worker, in order. */
-  dependents?: Job[];
+  declare dependents?: Job[];
   /** In a chain: the call whose result is this one's first argument. */
-  upstream?: Job;
+  declare upstream?: Job;
   /** In a chain: a call follows this one, so the worker keeps its result ("drop": only there). */
-  keep?: true | "drop";
+  declare keep?: true | "drop";
   /**
    * Answered already (cancelled, or past its time limit) while its worker has it: the worker was
    * told to stop it, its host calls are refused, and whatever it answers is dropped. Its worker
    * is replaced only if it does not settle within the pool's grace period.
    */
-  abandoned?: Error;
+  declare abandoned?: Error;
   /** Made on its first nested call: aborted with it, so the nested runs are cancelled too. */
-  stop?: AbortController;
+  declare stop?: AbortController;
   /** Nested calls (`ctx.call`) it is waiting on; while above zero, its worker is parked. */
-  nested?: number;
+  declare nested?: number;
   /** Its caller's run ends before its own time limit: stopping it then is a `TIMEOUT`. */
-  runEndsFirst?: boolean;
+  declare runEndsFirst?: boolean;
   /** Running in its worker (as far as the main thread can tell: see `Slot.advance`). */
-  started?: boolean;
+  declare started?: boolean;
   /** `performance.now()` by which it must settle: its time limit, then its grace. */
-  deadlineAt?: number;
-  /** `performance.now()` when it was queued, and when it started running in its worker. */
-  queuedAt: number;
-  startedAt?: number;
+  declare deadlineAt?: number;
+  /** `performance.now()` when it started running in its worker. */
+  declare startedAt?: number;
+  private done = false;
+
+  constructor(
+    readonly call: Invocation,
+    readonly timeoutMs: number,
+    /** How many invocations its worker may run while it runs (its function's, clamped). */
+    readonly conc: number,
+    private readonly onResolve: (b: Uint8Array) => void,
+    private readonly onReject: (e: Error) => void,
+    private readonly settled: (job: Job, ok: boolean) => void,
+  ) {
+    this.key = codeKey(call.code);
+  }
+
+  resolve(bytes: Uint8Array): void {
+    if (this.done) return;
+    this.done = true;
+    this.settled(this, true);
+    this.onResolve(bytes);
+  }
+
+  reject(e: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.settled(this, false);
+    this.onReject(e);
+  }
 }
 
-/**
- * A job for `call`, answered at most once: a cancelled call is answered before its worker
- * answers it, and what the worker says later is dropped. `settled` runs once, before the caller
- * hears the outcome.
- */
+/** A job for `call` (see {@link Job}). */
 export function newJob(
   call: Invocation,
   timeoutMs: number,
@@ -63,28 +86,7 @@ export function newJob(
   reject: (e: Error) => void,
   settled: (job: Job, ok: boolean) => void,
 ): Job {
-  let done = false;
-  const job: Job = {
-    call,
-    key: codeKey(call.code),
-    timeoutMs,
-    conc,
-    resolve: (b) => {
-      if (done) return;
-      done = true;
-      settled(job, true);
-      resolve(b);
-    },
-    reject: (e) => {
-      if (done) return;
-      done = true;
-      settled(job, false);
-      reject(e);
-    },
-    info: undefined,
-    queuedAt: performance.now(),
-  };
-  return job;
+  return new Job(call, timeoutMs, conc, resolve, reject, settled);
 }
 
 /**

@@ -94,6 +94,24 @@ export interface Store {
    */
   putIfAbsent(key: string, value: Lattice): Promise<boolean>;
   /**
+   * A {@link putIfAbsent} of `key` and, only when it stored, a merge (as {@link put}) of each of
+   * `merges` into its key, all in one atomic step: a transaction's commit record and its
+   * write-back in one round trip. Backends that cannot do this in one step for these keys (a Redis
+   * Cluster, whose keys live on different servers) leave it out or resolve `undefined` having
+   * written nothing; the caller then writes the key and merges one by one.
+   *
+   * Resolves `present` when the key read as present (nothing written), `stored` when it stored and
+   * every merge applied, and `partial` when it stored but some merge was refused (a key of another
+   * kind): the caller merges them again one by one to learn which, which is safe because merging
+   * twice is merging once. So `merges` must hold exact lattices: a counter delta not yet stamped
+   * with running totals (`CounterLattice.delta`) is refused with `INVALID_ARGUMENT`.
+   */
+  putIfAbsentThenMerge?(
+    key: string,
+    value: Lattice,
+    merges: readonly (readonly [string, Lattice])[],
+  ): Promise<"stored" | "partial" | "present" | undefined>;
+  /**
    * Deletes the key: it reads as absent afterwards. A merge that races with the delete may
    * re-create the key, as if it came after.
    *

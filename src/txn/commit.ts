@@ -95,8 +95,10 @@ export class Committer {
     const at = (): Timestamp => ts;
     const stamped: Stamped["held"] = [];
     const decoded = new Map<string, Lattice | null>();
+    let deletes = false;
     const writes: [string, VersionValue][] = c.writes.map(([k, mode, l]) => {
       if (l === null) {
+        deletes = true;
         decoded.set(k, null);
         return [k, null];
       }
@@ -113,10 +115,17 @@ export class Committer {
     if (c.result !== undefined) record.result = c.result;
     const key = recordKey(c.tid, c.epoch);
     const rid = `${c.tid}.${c.epoch}`;
-    let stored: boolean;
+    let outcome: "stored" | "partial" | "present" | undefined;
     this.host.committing.add(rid);
     try {
-      stored = await this.store.putIfAbsent(key, encodeRecord(record));
+      const stored = encodeRecord(record);
+      // The record and its write-back in one round trip where the store can (deletes, which
+      // look at the key first, take the two steps).
+      if (this.store.putIfAbsentThenMerge !== undefined && !deletes) {
+        const merges = [...decoded].map(([k, l]) => [userKey(k), l as Lattice] as const);
+        outcome = await this.store.putIfAbsentThenMerge(key, stored, merges);
+      }
+      outcome ??= (await this.store.putIfAbsent(key, stored)) ? "partial" : "present";
     } catch (e) {
       if (!isStratusError(e) || e.code !== "STORAGE_UNAVAILABLE") {
         this.stamps.settle(stamped, "aborted");
@@ -126,12 +135,12 @@ export class Committer {
     } finally {
       this.host.committing.delete(rid);
     }
-    if (!stored) {
+    if (outcome === "present") {
       this.stamps.settle(stamped, "aborted");
       return this.existing(key, c);
     }
     this.stamps.settle(stamped, "committed");
-    return this.landed(record, false, decoded);
+    return this.landed(record, false, decoded, outcome === "stored");
   }
 
   /** A record that landed (this commit's, or one found): known here, then written back. */
@@ -139,11 +148,12 @@ export class Committer {
     r: TxnRecord,
     duplicate: boolean,
     decoded?: Map<string, Lattice | null>,
+    writtenBack = false,
   ): Promise<CommitResult> {
     const rid = `${r.tid}.${r.epoch}`;
     if (this.host.adopt(r, decoded) && !duplicate) this.host.ownRecord(rid, r.result !== undefined);
     try {
-      const skipped = await writeBack(this.store, r, decoded);
+      const skipped = writtenBack ? [] : await writeBack(this.store, r, decoded);
       for (const k of skipped) this.kinds.delete(k);
     } catch (e) {
       throw new StorageUnavailableError(

@@ -3,7 +3,7 @@ import { encodeLattice, stampTime } from "../lattice/index.js";
 import type { HybridClock, Lattice, LatticeKind, Timestamp } from "../lattice/index.js";
 import { LatticeTypeMismatchError } from "../errors/index.js";
 import { userKey } from "../state/index.js";
-import type { Store } from "../storage/index.js";
+import type { Store, ThenWrite } from "../storage/index.js";
 import { TxnAbortedError, TxnFencedError } from "../errors/index.js";
 import type { ResolvedTxnOptions } from "./options.js";
 import { checkTid, decodeSlot, encodeFence, encodeRecord, recordKey } from "./record.js";
@@ -95,10 +95,8 @@ export class Committer {
     const at = (): Timestamp => ts;
     const stamped: Stamped["held"] = [];
     const decoded = new Map<string, Lattice | null>();
-    let deletes = false;
     const writes: [string, VersionValue][] = c.writes.map(([k, mode, l]) => {
       if (l === null) {
-        deletes = true;
         decoded.set(k, null);
         return [k, null];
       }
@@ -119,11 +117,12 @@ export class Committer {
     this.host.committing.add(rid);
     try {
       const stored = encodeRecord(record);
-      // The record and its write-back in one round trip where the store can (deletes, which
-      // look at the key first, take the two steps).
-      if (this.store.putIfAbsentThenMerge !== undefined && !deletes) {
-        const merges = [...decoded].map(([k, l]) => [userKey(k), l as Lattice] as const);
-        outcome = await this.store.putIfAbsentThenMerge(key, stored, merges);
+      // The record and its write-back in one round trip where the store can.
+      if (this.store.putIfAbsentThenMerge !== undefined) {
+        const then = [...decoded].map(([k, l]): ThenWrite =>
+          l === null ? [userKey(k), null, ts] : [userKey(k), l],
+        );
+        outcome = await this.store.putIfAbsentThenMerge(key, stored, then);
       }
       outcome ??= (await this.store.putIfAbsent(key, stored)) ? "partial" : "present";
     } catch (e) {

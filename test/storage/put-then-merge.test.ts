@@ -97,6 +97,30 @@ describe("putIfAbsentThenMerge on one Redis server", () => {
     );
   });
 
+  it("deletes, except a last-writer-wins value written after the given time", async () => {
+    await store.put("u/del/old", LwwLattice.of("old", clock.now()));
+    await store.put("u/del/new", LwwLattice.of("new", clock.now()));
+    await store.put("u/del/ctr", new CounterLattice([["w", [7, 0]]]));
+    await store.put("u/del/set", SetLattice.of(["x"]));
+    const at = clock.now(); // the commit's time: "u/del/new" is written again after it
+    await store.put("u/del/new", LwwLattice.of("newer", clock.now()));
+    const writes = [
+      ["u/del/old", null, at],
+      ["u/del/new", null, at],
+      ["u/del/ctr", null, at],
+      ["u/del/set", null, at],
+      ["u/del/none", null, at],
+    ] as const;
+    assert.equal(await call("rec/del", record("d"), writes), "stored");
+    assert.equal(await store.get("u/del/old"), undefined);
+    assert.equal(((await store.get("u/del/new")) as LwwLattice).value(), "newer");
+    assert.equal(await store.get("u/del/set"), undefined);
+    assert.equal(await store.get("u/del/ctr"), undefined);
+    // A deleted counter keeps its floors: the same writer's totals count only above them.
+    await store.put("u/del/ctr", new CounterLattice([["w", [9, 0]]]));
+    assert.equal(((await store.get("u/del/ctr")) as CounterLattice).value, 2);
+  });
+
   it("refuses an unstamped counter delta and writes nothing", async () => {
     await assert.rejects(
       call("rec/delta", record("d"), [["u/delta", CounterLattice.delta(1)]]),

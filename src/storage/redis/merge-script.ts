@@ -2,7 +2,7 @@
  * The merge script, and the commit script that runs the same merge on several keys at once. Both
  * build on the shared Lua library of `scripts.ts` (decoding, encoding, merge rules).
  */
-import { LIB } from "./scripts.js";
+import { DELETE_KEY, LIB } from "./scripts.js";
 
 /**
  * The merge of one lattice into one key, as a Lua function `write_key(key, mode, kind, ts, A,
@@ -183,33 +183,44 @@ return write_key(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV, 4, #ARGV)
 `;
 
 /**
- * A `putIfAbsent` and, only when it stored, merges into other keys: a transaction's commit record
+ * A `putIfAbsent` and, only when it stored, writes to other keys: a transaction's commit record
  * and its write-back in one step, so a commit is one round trip. KEYS[1] = the key written if
- * absent, KEYS[2..] = the keys merged into. ARGV holds, for each key in that order, its kind,
- * timestamp and item count, then the items (as {@link MERGE_SCRIPT} takes them).
+ * absent, KEYS[2..] = the keys written after it. ARGV holds, for each key in that order, its kind,
+ * timestamp and item count, then the items (as {@link MERGE_SCRIPT} takes them); kind `-` with
+ * no items deletes the key unless it holds a last-writer-wins value later than the timestamp.
  *
- * Returns 0 when the first key was present (nothing written), 1 when it stored and every merge
- * applied, 2 when it stored but some merge was refused (a key of another kind, a value Stratus did
- * not write): the caller merges them again one by one, which is safe since merging twice is
+ * Returns 0 when the first key was present (nothing written), 1 when it stored and every write
+ * applied, 2 when it stored but some write was refused (a key of another kind, a value Stratus did
+ * not write): the caller writes them again one by one, which is safe since merging twice is
  * merging once, and learns there which one failed and why. An error when the first write failed,
  * with nothing written.
  */
 export const COMMIT_SCRIPT =
   LIB +
   WRITE_KEY +
+  DELETE_KEY +
   String.raw`
+local function delete_older(key, ts)
+  -- A last-writer-wins value written after the commit wins over its delete, as over a put.
+  local head = redis.pcall('GETRANGE', key, 0, 26)
+  if type(head) == 'string' and string.sub(head, 1, 1) == 'L' and ts_cmp(string.sub(head, 2, 27), ts) > 0 then
+    return 0
+  end
+  return delete_key(key)
+end
 local p = 1
 local function write_next(key, mode)
   local kind, ts, n = ARGV[p], ARGV[p + 1], tonumber(ARGV[p + 2])
   local first = p + 3
   p = first + n
+  if kind == '-' then return delete_older(key, ts) end
   return write_key(key, mode, kind, ts, ARGV, first, p - 1)
 end
 local stored = write_next(KEYS[1], 'new')
 if stored ~= 1 then return stored end
 local all = 1
 for i = 2, #KEYS do
-  -- The first key is written: whatever a merge meets, the script must say so, not fail.
+  -- The first key is written: whatever a write meets, the script must say so, not fail.
   local ok, res = pcall(write_next, KEYS[i], 'merge')
   if not ok or type(res) == 'table' then all = 2 end
 end

@@ -2,7 +2,7 @@ import type { Cluster, ClusterNode, Redis, RedisOptions } from "ioredis";
 import type * as IoRedis from "ioredis";
 import type { ConnectionOptions } from "node:tls";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
-import { asBuffer, isAbsent } from "../../lattice/index.js";
+import { asBuffer, isAbsent, isTimestamp } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
 import { CounterStamps } from "../counters.js";
 import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
@@ -14,6 +14,7 @@ import type {
   Store,
   StoreLimits,
   Subscription,
+  ThenWrite,
 } from "../store.js";
 import { Deadlines } from "./deadlines.js";
 import { redactStoreAddress } from "../redact.js";
@@ -319,7 +320,7 @@ export class RedisStore implements Store {
   async putIfAbsentThenMerge(
     key: string,
     value: Lattice,
-    merges: readonly (readonly [string, Lattice])[],
+    writes: readonly ThenWrite[],
   ): Promise<"stored" | "partial" | "present" | undefined> {
     if (this.backend !== "redis") return undefined;
     this.check(key);
@@ -333,13 +334,19 @@ export class RedisStore implements Store {
       argv.push(a.kind, a.ts, String(a.items.length), ...a.items);
     };
     add(key, this.counters.stampOnce(checkLattice(key, value)));
-    for (const [k, l] of merges) {
+    for (const w of writes) {
+      const k = w[0];
       this.check(k);
-      if (hasDelta(checkLattice(k, l))) {
-        throw InvalidArgumentError.field("merges", `${JSON.stringify(k)} holds an unstamped delta`);
-      }
       keys.push(this.o.keyPrefix + k);
-      add(k, l);
+      if (w[1] === null) {
+        if (!isTimestamp(w[2])) throw InvalidArgumentError.field("writes", "a delete needs a time");
+        argv.push("-", w[2], "0");
+        continue;
+      }
+      if (hasDelta(checkLattice(k, w[1]))) {
+        throw InvalidArgumentError.field("writes", `${JSON.stringify(k)} holds an unstamped delta`);
+      }
+      add(k, w[1]);
     }
     let out: number;
     try {

@@ -391,6 +391,60 @@ merge = function(cur, inc, path)
 end
 `;
 
+/** The delete of {@link DELETE_SCRIPT}, as a Lua function `delete_key(key)`. */
+export const DELETE_KEY = String.raw`
+local function delete_key(key)
+  local rtype = redis.call('TYPE', key)['ok']
+  if rtype == 'none' then return 0 end
+  local stored = rtype == 'hash' and redis.call('HGET', key, 't') or nil
+  if stored ~= 'counter' and stored ~= 'map' then
+    redis.call('DEL', key)
+    return 1
+  end
+  local ok, res = pcall(function()
+    local all = redis.call('HGETALL', key)
+    -- absent: every field already at its floor (a counter, with some floor above zero) or absent
+    -- itself (a map with at least one field).
+    local kept, all_down, any_floor, fields, floored = { 't', stored }, true, false, 0, false
+    for i = 1, #all, 2 do
+      local f, v = all[i], all[i + 1]
+      if string.sub(f, 1, 1) == ':' then
+        fields = fields + 1
+        if stored == 'counter' then
+          local up, down, fu, fd = field4(v)
+          if up ~= fu or down ~= fd then all_down = false end
+          if fu ~= 0 or fd ~= 0 then any_floor = true end
+          if up ~= 0 or down ~= 0 then
+            kept[#kept + 1] = f kept[#kept + 1] = field_pack(up, down, up, down)
+            floored = true
+          else
+            kept[#kept + 1] = f kept[#kept + 1] = v
+          end
+        else
+          local cur = decode(v)
+          if not is_absent(cur) then all_down = false end
+          local d = tomb(cur)
+          if d then kept[#kept + 1] = f kept[#kept + 1] = encode(d) floored = true end
+        end
+      end
+    end
+    local absent = all_down and (stored == 'counter' and any_floor or stored == 'map' and fields > 0)
+    if absent then return 0 end
+    redis.call('DEL', key)
+    if floored then
+      for i = 1, #kept, 1000 do
+        redis.call('HSET', key, unpack(kept, i, math.min(i + 999, #kept)))
+      end
+    end
+    return 1
+  end)
+  if ok then return res end
+  local msg = tostring(res)
+  local at = string.find(msg, 'BAD_ENCODING', 1, true)
+  return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
+end
+`;
+
 /**
  * Deletes one key. KEYS[1] = key. A counter, or a map holding counters, becomes what
  * `deletedState` gives (counters floored at their totals, every other field gone): the key is
@@ -399,56 +453,9 @@ end
  */
 export const DELETE_SCRIPT =
   LIB +
+  DELETE_KEY +
   String.raw`
-local key = KEYS[1]
-local rtype = redis.call('TYPE', key)['ok']
-if rtype == 'none' then return 0 end
-local stored = rtype == 'hash' and redis.call('HGET', key, 't') or nil
-if stored ~= 'counter' and stored ~= 'map' then
-  redis.call('DEL', key)
-  return 1
-end
-local ok, res = pcall(function()
-  local all = redis.call('HGETALL', key)
-  -- absent: every field already at its floor (a counter, with some floor above zero) or absent
-  -- itself (a map with at least one field).
-  local kept, all_down, any_floor, fields, floored = { 't', stored }, true, false, 0, false
-  for i = 1, #all, 2 do
-    local f, v = all[i], all[i + 1]
-    if string.sub(f, 1, 1) == ':' then
-      fields = fields + 1
-      if stored == 'counter' then
-        local up, down, fu, fd = field4(v)
-        if up ~= fu or down ~= fd then all_down = false end
-        if fu ~= 0 or fd ~= 0 then any_floor = true end
-        if up ~= 0 or down ~= 0 then
-          kept[#kept + 1] = f kept[#kept + 1] = field_pack(up, down, up, down)
-          floored = true
-        else
-          kept[#kept + 1] = f kept[#kept + 1] = v
-        end
-      else
-        local cur = decode(v)
-        if not is_absent(cur) then all_down = false end
-        local d = tomb(cur)
-        if d then kept[#kept + 1] = f kept[#kept + 1] = encode(d) floored = true end
-      end
-    end
-  end
-  local absent = all_down and (stored == 'counter' and any_floor or stored == 'map' and fields > 0)
-  if absent then return 0 end
-  redis.call('DEL', key)
-  if floored then
-    for i = 1, #kept, 1000 do
-      redis.call('HSET', key, unpack(kept, i, math.min(i + 999, #kept)))
-    end
-  end
-  return 1
-end)
-if ok then return res end
-local msg = tostring(res)
-local at = string.find(msg, 'BAD_ENCODING', 1, true)
-return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
+return delete_key(KEYS[1])
 `;
 
 /**

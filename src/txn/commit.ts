@@ -95,17 +95,16 @@ export class Committer {
     const at = (): Timestamp => ts;
     const stamped: Stamped["held"] = [];
     const decoded = new Map<string, Lattice | null>();
-    const writes: [string, VersionValue][] = c.writes.map(([k, mode, l]) => {
+    const writes: [string, VersionValue][] = c.writes.map(([k, , l]) => {
       if (l === null) {
         decoded.set(k, null);
         return [k, null];
       }
-      let v = stampTime(l, at);
-      if (mode === 1) {
-        const s = this.stamps.stamp(k, v);
-        stamped.push(...s.held);
-        v = s.lattice;
-      }
+      // Every counter delta is stamped, whatever the mode: a version must be exact, since the
+      // write-back may run twice and the store takes no unstamped delta with a record.
+      const s = this.stamps.stamp(k, stampTime(l, at));
+      stamped.push(...s.held);
+      const v = s.lattice;
       decoded.set(k, v);
       return [k, encodeLattice(v)];
     });

@@ -79,7 +79,8 @@ export class Committer {
 
   /**
    * Commits: writes the record (the commit point) with `putIfAbsent` under the attempt's key,
-   * then writes the versions into the plain keys. Returns the existing record's outcome (written
+   * then writes the versions into the plain keys (one step with `putIfAbsentThenMerge` where the
+   * store has it: one round trip on one Redis server). Returns the existing record's outcome (written
    * back again) when this attempt committed already; throws `TXN_FENCED` when a newer attempt
    * took over, `LATTICE_TYPE_MISMATCH` (nothing written) when a write's kind is not the key's,
    * and `STORAGE_UNAVAILABLE` (retryable: commit again, same tid and epoch) when the outcome

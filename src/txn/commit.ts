@@ -80,11 +80,11 @@ export class Committer {
   /**
    * Commits: writes the record (the commit point) with `putIfAbsent` under the attempt's key,
    * then writes the versions into the plain keys (one step with `putIfAbsentThenMerge` where the
-   * store has it: one round trip on one Redis server). Returns the existing record's outcome (written
-   * back again) when this attempt committed already; throws `TXN_FENCED` when a newer attempt
-   * took over, `LATTICE_TYPE_MISMATCH` (nothing written) when a write's kind is not the key's,
-   * and `STORAGE_UNAVAILABLE` (retryable: commit again, same tid and epoch) when the outcome
-   * could not be learned or the write-back did not finish.
+   * store has it: one round trip on one Redis server). Returns the existing record's outcome
+   * (written back again) when this attempt committed already; throws `TXN_FENCED` when a newer
+   * attempt took over, `LATTICE_TYPE_MISMATCH` (nothing written) when a write's kind is not the
+   * key's, and `STORAGE_UNAVAILABLE` (retryable: commit again, same tid and epoch) when the
+   * outcome could not be learned or the write-back did not finish.
    */
   async commit(c: CommitRequest): Promise<CommitResult> {
     checkTid(c.tid);
@@ -124,6 +124,7 @@ export class Committer {
         );
         outcome = await this.store.putIfAbsentThenMerge(key, stored, then);
       }
+      // Two steps otherwise: stored, the write-back still to do, as after a partial one.
       outcome ??= (await this.store.putIfAbsent(key, stored)) ? "partial" : "present";
     } catch (e) {
       if (!isStratusError(e) || e.code !== "STORAGE_UNAVAILABLE") {

@@ -203,7 +203,8 @@ export const COMMIT_SCRIPT =
 local function delete_older(key, ts)
   -- A last-writer-wins value written after the commit wins over its delete, as over a put.
   local head = redis.pcall('GETRANGE', key, 0, 26)
-  if type(head) == 'string' and string.sub(head, 1, 1) == 'L' and ts_cmp(string.sub(head, 2, 27), ts) > 0 then
+  if type(head) == 'string' and string.sub(head, 1, 1) == 'L'
+      and ts_cmp(string.sub(head, 2, 27), ts) > 0 then
     return 0
   end
   return delete_key(key)

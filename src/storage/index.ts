@@ -26,4 +26,5 @@ export type {
   Store,
   StoreLimits,
   Subscription,
+  ThenWrite,
 } from "./store.js";

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, InvalidKeyError, ValueTooLargeError } from "../errors/index.js";
 import { encodedSize } from "../lattice/index.js";
-import type { Lattice } from "../lattice/index.js";
+import type { Lattice, Timestamp } from "../lattice/index.js";
 
 /**
  * A change to stored data, delivered to subscribers.
@@ -25,6 +25,11 @@ export type ConnectionListener = (state: "lost" | "restored", detail: string) =>
 export interface Subscription {
   close(): Promise<void>;
 }
+
+/** A write of {@link Store.putIfAbsentThenMerge}: a merge, or a delete (see there). */
+export type ThenWrite =
+  | readonly [key: string, value: Lattice]
+  | readonly [key: string, value: null, unlessNewer: Timestamp];
 
 /** What one {@link Store.scanStep} found, and where the next step starts. */
 export interface ScanStep {
@@ -93,6 +98,26 @@ export interface Store {
    * counter counts only what it adds above them; another kind replaces them.
    */
   putIfAbsent(key: string, value: Lattice): Promise<boolean>;
+  /**
+   * A {@link putIfAbsent} of `key` and, only when it stored, each of `writes` applied to its key,
+   * all in one atomic step: a transaction's commit record and its write-back in one round trip. A
+   * write is a merge (as {@link put}), or a delete (as {@link delete}) that leaves a
+   * last-writer-wins value written after `unlessNewer` in place, as such a value wins over a put.
+   * Backends that cannot do this in one step for these keys (a Redis Cluster, whose keys live on
+   * different servers) leave it out or resolve `undefined` having written nothing; the caller then
+   * writes the key and the rest one by one.
+   *
+   * Resolves `present` when the key read as present (nothing written), `stored` when it stored and
+   * every write applied, and `partial` when it stored but some write was refused (a key of another
+   * kind): the caller writes them again one by one to learn which, which is safe because merging
+   * twice is merging once. So merges must be exact lattices: a counter delta not yet stamped with
+   * running totals (`CounterLattice.delta`) is refused with `INVALID_ARGUMENT`.
+   */
+  putIfAbsentThenMerge?(
+    key: string,
+    value: Lattice,
+    writes: readonly ThenWrite[],
+  ): Promise<"stored" | "partial" | "present" | undefined>;
   /**
    * Deletes the key: it reads as absent afterwards. A merge that races with the delete may
    * re-create the key, as if it came after.

@@ -3,7 +3,7 @@ import { encodeLattice, stampTime } from "../lattice/index.js";
 import type { HybridClock, Lattice, LatticeKind, Timestamp } from "../lattice/index.js";
 import { LatticeTypeMismatchError } from "../errors/index.js";
 import { userKey } from "../state/index.js";
-import type { Store } from "../storage/index.js";
+import type { Store, ThenWrite } from "../storage/index.js";
 import { TxnAbortedError, TxnFencedError } from "../errors/index.js";
 import type { ResolvedTxnOptions } from "./options.js";
 import { checkTid, decodeSlot, encodeFence, encodeRecord, recordKey } from "./record.js";
@@ -79,11 +79,12 @@ export class Committer {
 
   /**
    * Commits: writes the record (the commit point) with `putIfAbsent` under the attempt's key,
-   * then writes the versions into the plain keys. Returns the existing record's outcome (written
-   * back again) when this attempt committed already; throws `TXN_FENCED` when a newer attempt
-   * took over, `LATTICE_TYPE_MISMATCH` (nothing written) when a write's kind is not the key's,
-   * and `STORAGE_UNAVAILABLE` (retryable: commit again, same tid and epoch) when the outcome
-   * could not be learned or the write-back did not finish.
+   * then writes the versions into the plain keys (one step with `putIfAbsentThenMerge` where the
+   * store has it: one round trip on one Redis server). Returns the existing record's outcome
+   * (written back again) when this attempt committed already; throws `TXN_FENCED` when a newer
+   * attempt took over, `LATTICE_TYPE_MISMATCH` (nothing written) when a write's kind is not the
+   * key's, and `STORAGE_UNAVAILABLE` (retryable: commit again, same tid and epoch) when the
+   * outcome could not be learned or the write-back did not finish.
    */
   async commit(c: CommitRequest): Promise<CommitResult> {
     checkTid(c.tid);
@@ -95,17 +96,16 @@ export class Committer {
     const at = (): Timestamp => ts;
     const stamped: Stamped["held"] = [];
     const decoded = new Map<string, Lattice | null>();
-    const writes: [string, VersionValue][] = c.writes.map(([k, mode, l]) => {
+    const writes: [string, VersionValue][] = c.writes.map(([k, , l]) => {
       if (l === null) {
         decoded.set(k, null);
         return [k, null];
       }
-      let v = stampTime(l, at);
-      if (mode === 1) {
-        const s = this.stamps.stamp(k, v);
-        stamped.push(...s.held);
-        v = s.lattice;
-      }
+      // Every counter delta is stamped, whatever the mode: a version must be exact, since the
+      // write-back may run twice and the store takes no unstamped delta with a record.
+      const s = this.stamps.stamp(k, stampTime(l, at));
+      stamped.push(...s.held);
+      const v = s.lattice;
       decoded.set(k, v);
       return [k, encodeLattice(v)];
     });
@@ -113,10 +113,19 @@ export class Committer {
     if (c.result !== undefined) record.result = c.result;
     const key = recordKey(c.tid, c.epoch);
     const rid = `${c.tid}.${c.epoch}`;
-    let stored: boolean;
+    let outcome: "stored" | "partial" | "present" | undefined;
     this.host.committing.add(rid);
     try {
-      stored = await this.store.putIfAbsent(key, encodeRecord(record));
+      const stored = encodeRecord(record);
+      // The record and its write-back in one round trip where the store can.
+      if (this.store.putIfAbsentThenMerge !== undefined) {
+        const then = [...decoded].map(([k, l]): ThenWrite =>
+          l === null ? [userKey(k), null, ts] : [userKey(k), l],
+        );
+        outcome = await this.store.putIfAbsentThenMerge(key, stored, then);
+      }
+      // Two steps otherwise: stored, the write-back still to do, as after a partial one.
+      outcome ??= (await this.store.putIfAbsent(key, stored)) ? "partial" : "present";
     } catch (e) {
       if (!isStratusError(e) || e.code !== "STORAGE_UNAVAILABLE") {
         this.stamps.settle(stamped, "aborted");
@@ -126,12 +135,12 @@ export class Committer {
     } finally {
       this.host.committing.delete(rid);
     }
-    if (!stored) {
+    if (outcome === "present") {
       this.stamps.settle(stamped, "aborted");
       return this.existing(key, c);
     }
     this.stamps.settle(stamped, "committed");
-    return this.landed(record, false, decoded);
+    return this.landed(record, false, decoded, outcome === "stored");
   }
 
   /** A record that landed (this commit's, or one found): known here, then written back. */
@@ -139,11 +148,12 @@ export class Committer {
     r: TxnRecord,
     duplicate: boolean,
     decoded?: Map<string, Lattice | null>,
+    writtenBack = false,
   ): Promise<CommitResult> {
     const rid = `${r.tid}.${r.epoch}`;
     if (this.host.adopt(r, decoded) && !duplicate) this.host.ownRecord(rid, r.result !== undefined);
     try {
-      const skipped = await writeBack(this.store, r, decoded);
+      const skipped = writtenBack ? [] : await writeBack(this.store, r, decoded);
       for (const k of skipped) this.kinds.delete(k);
     } catch (e) {
       throw new StorageUnavailableError(

@@ -11,6 +11,20 @@ import type { TxnBackend, WireReadRequest } from "./transaction.js";
 /** Longest wait for a read at a run's home node. */
 const HOME_TIMEOUT_MS = 10_000;
 
+/**
+ * The local backend of each manager, made once: it holds nothing of a run, and building it (a
+ * dozen closures) for every read-atomic run was a cost of every run.
+ */
+const locals = new WeakMap<TxnManager, { clock: HybridClock; backend: TxnBackend }>();
+
+function sharedLocal(mgr: TxnManager, clock: HybridClock): TxnBackend {
+  const had = locals.get(mgr);
+  if (had !== undefined && had.clock === clock) return had.backend;
+  const backend = localBackend(mgr, clock);
+  locals.set(mgr, { clock, backend });
+  return backend;
+}
+
 /** What a run's reads need to reach its home. */
 export interface HomeEnv {
   nodeId: string;
@@ -34,7 +48,7 @@ export function runBackend(
   home: readonly [node: string, addr: string],
   deadline: number,
 ): TxnBackend {
-  const local = localBackend(mgr, env.clock);
+  const local = sharedLocal(mgr, env.clock);
   if (home[0] === env.nodeId) {
     const ip = local.inProcess!;
     return {

@@ -49,8 +49,9 @@ export interface SnapshotRead {
  *
  * One state: a key holds one lattice whichever API or level writes it. A commit's record (one
  * `putIfAbsent`, the commit point) holds every version the transaction wrote, counters stamped
- * so that joining a version twice counts it once; right after it lands, the committer merges each
- * version into the plain key (`u/<key>`, the write-back) and only then answers. Plain readers
+ * so that joining a version twice counts it once; right after it lands (in the same step where
+ * the store can, see `Store.putIfAbsentThenMerge`), the committer merges each version into the
+ * plain key (`u/<key>`, the write-back) and only then answers. Plain readers
  * read the plain keys; a transactional read joins the plain value with the versions this process
  * knows that may not be written back yet (a crashed committer's, until an orphan sweep writes them
  * back), choosing among them by the read-atomic rule ({@link TxnSnapshot}).

@@ -2,7 +2,7 @@ import type { Cluster, ClusterNode, Redis, RedisOptions } from "ioredis";
 import type * as IoRedis from "ioredis";
 import type { ConnectionOptions } from "node:tls";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
-import { asBuffer, isAbsent } from "../../lattice/index.js";
+import { asBuffer, isAbsent, isTimestamp } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
 import { CounterStamps } from "../counters.js";
 import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
@@ -14,6 +14,7 @@ import type {
   Store,
   StoreLimits,
   Subscription,
+  ThenWrite,
 } from "../store.js";
 import { Deadlines } from "./deadlines.js";
 import { redactStoreAddress } from "../redact.js";
@@ -21,7 +22,8 @@ import { connectError, mapRedisError } from "./errors.js";
 import { fromHash, fromString, writeArgs } from "./layout.js";
 import type { WriteArgs } from "./layout.js";
 import { KeyspaceNotifier } from "./notifications.js";
-import { DELETE_SCRIPT, LWW_SCRIPT, MERGE_SCRIPT } from "./scripts.js";
+import { COMMIT_SCRIPT, MERGE_SCRIPT } from "./merge-script.js";
+import { DELETE_SCRIPT, LWW_SCRIPT } from "./scripts.js";
 
 /** Options of {@link RedisStore.connect}. */
 export interface RedisStoreOptions {
@@ -98,6 +100,7 @@ interface ScriptCommands {
   ): Promise<number>;
   stratusLww(key: string, mode: "merge" | "new", ts: string, stored: Uint8Array): Promise<number>;
   stratusDelete(key: string): Promise<number>;
+  stratusCommit(numKeys: number, ...keysThenArgs: (string | Uint8Array)[]): Promise<number>;
 }
 
 /** What a read shows: nothing for an absent lattice (a deleted counter keeps its floors). */
@@ -242,6 +245,8 @@ export class RedisStore implements Store {
     client.defineCommand("stratusMerge", { numberOfKeys: 1, lua: MERGE_SCRIPT });
     client.defineCommand("stratusLww", { numberOfKeys: 1, lua: LWW_SCRIPT });
     client.defineCommand("stratusDelete", { numberOfKeys: 1, lua: DELETE_SCRIPT });
+    // The number of keys comes first in each call.
+    client.defineCommand("stratusCommit", { lua: COMMIT_SCRIPT });
     const store = new RedisStore(client, o, db, Cluster);
     try {
       // Connecting has its own, longer deadline (a cluster discovers its slots first).
@@ -306,6 +311,57 @@ export class RedisStore implements Store {
   async putIfAbsent(key: string, value: Lattice): Promise<boolean> {
     this.check(key);
     return (await this.write(key, this.counters.stampOnce(checkLattice(key, value)), "new")) === 1;
+  }
+
+  /**
+   * One script on a single server. A cluster keeps the two steps: its keys hash to different
+   * slots, which one script cannot touch.
+   */
+  async putIfAbsentThenMerge(
+    key: string,
+    value: Lattice,
+    writes: readonly ThenWrite[],
+  ): Promise<"stored" | "partial" | "present" | undefined> {
+    if (this.backend !== "redis") return undefined;
+    this.check(key);
+    const keys = [this.o.keyPrefix + key];
+    const argv: (string | Uint8Array)[] = [];
+    const add = (k: string, l: Lattice): void => {
+      const a: WriteArgs = writeArgs(l);
+      if (a.bytes > this.o.limits.maxValueBytes) {
+        throw ValueTooLargeError.of(k, a.bytes, this.o.limits.maxValueBytes);
+      }
+      argv.push(a.kind, a.ts, String(a.items.length), ...a.items);
+    };
+    add(key, this.counters.stampOnce(checkLattice(key, value)));
+    for (const w of writes) {
+      const k = w[0];
+      this.check(k);
+      keys.push(this.o.keyPrefix + k);
+      if (w[1] === null) {
+        if (!isTimestamp(w[2])) throw InvalidArgumentError.field("writes", "a delete needs a time");
+        argv.push("-", w[2], "0");
+        continue;
+      }
+      if (hasDelta(checkLattice(k, w[1]))) {
+        throw InvalidArgumentError.field("writes", `${JSON.stringify(k)} holds an unstamped delta`);
+      }
+      add(k, w[1]);
+    }
+    let out: number;
+    try {
+      out = await this.scripts.stratusCommit(keys.length, ...keys, ...argv);
+    } catch (e) {
+      // As in `write`: a server that lost its script cache gets the script itself.
+      if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw mapRedisError(e, key);
+      const args = [...keys, ...argv].map((x) => (typeof x === "string" ? x : asBuffer(x)));
+      out = await this.run(
+        key,
+        "putIfAbsentThenMerge",
+        this.client.eval(COMMIT_SCRIPT, keys.length, ...args) as Promise<number>,
+      );
+    }
+    return out === 0 ? "present" : out === 1 ? "stored" : "partial";
   }
 
   async delete(key: string): Promise<void> {
@@ -463,6 +519,14 @@ export class RedisStore implements Store {
   private bound<T>(what: string, op: Promise<T>): Promise<T> {
     return this.client instanceof this.ClusterClient ? this.deadlines.run(what, op) : op;
   }
+}
+
+/** True when `l` holds a counter delta not stamped with running totals (also inside a map). */
+function hasDelta(l: Lattice): boolean {
+  if (l.kind === "counter") return l.pending !== undefined;
+  if (l.kind !== "map") return false;
+  for (const [, v] of l.entries) if (hasDelta(v)) return true;
+  return false;
 }
 
 /** A server's address, to order a cluster's masters the same way on every step of a scan. */

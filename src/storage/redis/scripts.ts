@@ -1,6 +1,7 @@
 /**
- * Server-side merges. Every write to Redis is the merge script below, so a key's merge runs
- * atomically on the server that owns its hash slot and two writers never lose an update.
+ * Server-side merges. Every write to Redis is the merge script (`merge-script.ts`, built on the
+ * library below), so a key's merge runs atomically on the server that owns its hash slot and two
+ * writers never lose an update.
  *
  * How a stored key looks depends on its lattice kind:
  * - `lww`: a string, `L` + the 26-character timestamp + the raw value bytes. A read is one GET,
@@ -54,7 +55,7 @@ end
 
 `;
 
-const LIB =
+export const LIB =
   CMP +
   String.raw`
 -- Decoding (the subset of msgpack the canonical encoding uses) --------------------------------
@@ -390,171 +391,58 @@ merge = function(cur, inc, path)
 end
 `;
 
-/**
- * Merges one lattice into one key. KEYS[1] = key. ARGV = mode (`merge`, or `new` to write only
- * when the key does not exist), kind, timestamp (LWW only, else empty), then the items:
- * - lww: the whole stored string (`L` + timestamp + value);
- * - set, oset: element field names;
- * - map: map key, encoded nested lattice, map key, encoded nested lattice, …;
- * - counter: writer, its two totals as 16 bytes of big-endian doubles, writer, …;
- * - other kinds: the whole stored string (`V` + canonical encoding).
- *
- * Returns 1 when the stored value changed, 0 when it did not. A type mismatch (also one nested in a
- * map) changes nothing and returns `LATTICE_TYPE_MISMATCH <stored> <incoming> <path>`.
- */
-export const MERGE_SCRIPT =
-  LIB +
-  String.raw`
-local key, mode, kind, ts = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local collection = kind == 'set' or kind == 'oset' or kind == 'map' or kind == 'counter'
-local pairwise = kind == 'map' or kind == 'counter'
-
-local function hset_all(fields)
-  for i = 1, #fields, 1000 do
-    redis.call('HSET', key, unpack(fields, i, math.min(i + 999, #fields)))
-  end
-end
-
-local function fresh()
-  if not collection then
-    redis.call('SET', key, ARGV[4])
+/** The delete of {@link DELETE_SCRIPT}, as a Lua function `delete_key(key)`. */
+export const DELETE_KEY = String.raw`
+local function delete_key(key)
+  local rtype = redis.call('TYPE', key)['ok']
+  if rtype == 'none' then return 0 end
+  local stored = rtype == 'hash' and redis.call('HGET', key, 't') or nil
+  if stored ~= 'counter' and stored ~= 'map' then
+    redis.call('DEL', key)
     return 1
   end
-  local f = { 't', kind }
-  if pairwise then
-    for i = 4, #ARGV, 2 do f[#f + 1] = ':' .. ARGV[i] f[#f + 1] = ARGV[i + 1] end
-  else
-    for i = 4, #ARGV do f[#f + 1] = ARGV[i] f[#f + 1] = '' end
-  end
-  hset_all(f)
-  return 1
-end
-
-local function mismatch(stored)
-  return redis.error_reply('LATTICE_TYPE_MISMATCH ' .. stored .. ' ' .. kind .. ' ')
-end
-
--- True when the hash holds a deleted counter, or a map of deleted counters only: it reads as
--- absent, so putIfAbsent stores into it and another kind replaces it.
-local function hash_absent(stored)
-  if stored ~= 'counter' and stored ~= 'map' then return false end
-  local all = redis.call('HGETALL', key)
-  local any = false
-  for i = 1, #all, 2 do
-    if string.sub(all[i], 1, 1) == ':' then
-      if stored == 'counter' then
-        local up, down, fu, fd = field4(all[i + 1])
-        if up ~= fu or down ~= fd then return false end
-        if fu ~= 0 or fd ~= 0 then any = true end
-      else
-        if not is_absent(decode(all[i + 1])) then return false end
-        any = true
-      end
-    end
-  end
-  return any
-end
-
-local rtype = redis.call('TYPE', key)['ok']
-if rtype == 'none' then return fresh() end
-
-if rtype == 'hash' then
-  local stored = redis.call('HGET', key, 't')
-  if not stored then return redis.error_reply('BAD_ENCODING a hash without a lattice kind') end
-  if mode == 'new' or stored ~= kind then
-    local ok, absent = pcall(hash_absent, stored)
-    if not ok then return redis.error_reply('BAD_ENCODING ' .. tostring(absent)) end
-    if not absent then
-      if mode == 'new' then return 0 end
-      return mismatch(stored)
-    end
-    if stored ~= kind then
-      redis.call('DEL', key)
-      return fresh()
-    end
-    -- The same kind into a deleted counter: merged below, so its floors stay.
-  end
-  if kind == 'counter' then
-    -- Each writer's totals and floor only grow: keep the larger of each, field by field.
-    local writes = {}
-    local ok, err = pcall(function()
-      for i = 4, #ARGV, 2 do
-        local field = ':' .. ARGV[i]
-        local up, down, fu, fd = field4(ARGV[i + 1])
-        local cur = redis.call('HGET', key, field)
-        if cur then
-          local cu, cd, cfu, cfd = field4(cur)
-          fu, fd = math.max(fu, cfu), math.max(fd, cfd)
-          up, down = math.max(up, cu, fu), math.max(down, cd, fd)
-          if up ~= cu or down ~= cd or fu ~= cfu or fd ~= cfd then
-            writes[#writes + 1] = field writes[#writes + 1] = field_pack(up, down, fu, fd)
+  local ok, res = pcall(function()
+    local all = redis.call('HGETALL', key)
+    -- absent: every field already at its floor (a counter, with some floor above zero) or absent
+    -- itself (a map with at least one field).
+    local kept, all_down, any_floor, fields, floored = { 't', stored }, true, false, 0, false
+    for i = 1, #all, 2 do
+      local f, v = all[i], all[i + 1]
+      if string.sub(f, 1, 1) == ':' then
+        fields = fields + 1
+        if stored == 'counter' then
+          local up, down, fu, fd = field4(v)
+          if up ~= fu or down ~= fd then all_down = false end
+          if fu ~= 0 or fd ~= 0 then any_floor = true end
+          if up ~= 0 or down ~= 0 then
+            kept[#kept + 1] = f kept[#kept + 1] = field_pack(up, down, up, down)
+            floored = true
+          else
+            kept[#kept + 1] = f kept[#kept + 1] = v
           end
         else
-          writes[#writes + 1] = field writes[#writes + 1] = ARGV[i + 1]
+          local cur = decode(v)
+          if not is_absent(cur) then all_down = false end
+          local d = tomb(cur)
+          if d then kept[#kept + 1] = f kept[#kept + 1] = encode(d) floored = true end
         end
       end
-    end)
-    if not ok then return redis.error_reply('BAD_ENCODING ' .. tostring(err)) end
-    if #writes == 0 then return mode == 'new' and 1 or 0 end
-    hset_all(writes)
-    return 1
-  end
-  if kind ~= 'map' then
-    local added = 0
-    for i = 4, #ARGV do added = added + redis.call('HSETNX', key, ARGV[i], '') end
-    return added > 0 and 1 or 0
-  end
-elseif rtype == 'string' then
-  local head = redis.call('GETRANGE', key, 0, 26)
-  if mode == 'new' then return 0 end
-  local marker = string.sub(head, 1, 1)
-  if marker == 'L' then
-    if kind ~= 'lww' then return mismatch('lww') end
-    local c = ts_cmp(ts, string.sub(head, 2, 27))
-    if c > 0 or (c == 0 and bytes_cmp(ARGV[4], redis.call('GET', key)) > 0) then
-      redis.call('SET', key, ARGV[4])
-      return 1
     end
-    return 0
-  end
-  if marker ~= 'V' then return redis.error_reply('BAD_ENCODING not a Stratus value') end
-  if collection then
-    local ok, cur = pcall(decode, string.sub(redis.call('GET', key), 2))
-    return mismatch(ok and tostring(cur[1]) or '?')
-  end
-else
-  return redis.error_reply('BAD_ENCODING a Redis ' .. rtype .. ' is not a Stratus value')
-end
-
-local ok, res = pcall(function()
-  if kind == 'map' then
-    -- Merge every entry before writing any, so a mismatch in one entry leaves the map untouched.
-    local writes = {}
-    for i = 4, #ARGV, 2 do
-      local field = ':' .. ARGV[i]
-      local cur = redis.call('HGET', key, field)
-      if not cur then
-        writes[#writes + 1] = field writes[#writes + 1] = ARGV[i + 1]
-      else
-        local merged, changed = merge(decode(cur), decode(ARGV[i + 1]), '/' .. ARGV[i])
-        if changed then writes[#writes + 1] = field writes[#writes + 1] = encode(merged) end
+    local absent = all_down and (stored == 'counter' and any_floor or stored == 'map' and fields > 0)
+    if absent then return 0 end
+    redis.call('DEL', key)
+    if floored then
+      for i = 1, #kept, 1000 do
+        redis.call('HSET', key, unpack(kept, i, math.min(i + 999, #kept)))
       end
     end
-    if #writes == 0 then return mode == 'new' and 1 or 0 end
-    hset_all(writes)
     return 1
-  end
-  local cur = decode(string.sub(redis.call('GET', key), 2))
-  if cur[1] ~= kind then error('LATTICE_TYPE_MISMATCH ' .. tostring(cur[1]) .. ' ' .. kind .. ' ') end
-  local merged, changed = merge(cur, decode(string.sub(ARGV[4], 2)), '')
-  if not changed then return 0 end
-  redis.call('SET', key, 'V' .. encode(merged))
-  return 1
-end)
-if ok then return res end
-local msg = tostring(res)
-local at = string.find(msg, 'LATTICE_TYPE_MISMATCH', 1, true) or string.find(msg, 'BAD_ENCODING', 1, true)
-return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
+  end)
+  if ok then return res end
+  local msg = tostring(res)
+  local at = string.find(msg, 'BAD_ENCODING', 1, true)
+  return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
+end
 `;
 
 /**
@@ -565,56 +453,9 @@ return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
  */
 export const DELETE_SCRIPT =
   LIB +
+  DELETE_KEY +
   String.raw`
-local key = KEYS[1]
-local rtype = redis.call('TYPE', key)['ok']
-if rtype == 'none' then return 0 end
-local stored = rtype == 'hash' and redis.call('HGET', key, 't') or nil
-if stored ~= 'counter' and stored ~= 'map' then
-  redis.call('DEL', key)
-  return 1
-end
-local ok, res = pcall(function()
-  local all = redis.call('HGETALL', key)
-  -- absent: every field already at its floor (a counter, with some floor above zero) or absent
-  -- itself (a map with at least one field).
-  local kept, all_down, any_floor, fields, floored = { 't', stored }, true, false, 0, false
-  for i = 1, #all, 2 do
-    local f, v = all[i], all[i + 1]
-    if string.sub(f, 1, 1) == ':' then
-      fields = fields + 1
-      if stored == 'counter' then
-        local up, down, fu, fd = field4(v)
-        if up ~= fu or down ~= fd then all_down = false end
-        if fu ~= 0 or fd ~= 0 then any_floor = true end
-        if up ~= 0 or down ~= 0 then
-          kept[#kept + 1] = f kept[#kept + 1] = field_pack(up, down, up, down)
-          floored = true
-        else
-          kept[#kept + 1] = f kept[#kept + 1] = v
-        end
-      else
-        local cur = decode(v)
-        if not is_absent(cur) then all_down = false end
-        local d = tomb(cur)
-        if d then kept[#kept + 1] = f kept[#kept + 1] = encode(d) floored = true end
-      end
-    end
-  end
-  local absent = all_down and (stored == 'counter' and any_floor or stored == 'map' and fields > 0)
-  if absent then return 0 end
-  redis.call('DEL', key)
-  if floored then
-    for i = 1, #kept, 1000 do
-      redis.call('HSET', key, unpack(kept, i, math.min(i + 999, #kept)))
-    end
-  end
-  return 1
-end)
-if ok then return res end
-local msg = tostring(res)
-local at = string.find(msg, 'BAD_ENCODING', 1, true)
-return redis.error_reply(at and string.sub(msg, at) or ('BAD_ENCODING ' .. msg))
+return delete_key(KEYS[1])
 `;
 
 /**

@@ -17,6 +17,7 @@ import { networkInterfaces } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { alternate } from "../lib/blocks.js";
 import { blockRatio, putRatio } from "../lib/measure.js";
+import type { BlockRatio } from "../lib/measure.js";
 import type { Op } from "../lib/blocks.js";
 import { startMiniflare } from "../peers/miniflare.js";
 import type { MiniflareHandle } from "../peers/miniflare.js";
@@ -175,7 +176,15 @@ async function measureTxn(r: Running, agent: Agent): Promise<Record<string, numb
     ra_counter_extra_updates: Math.max(plain, inTxn) - ra.acknowledged,
     restate_counter_ops: rs.opsPerSec,
     restate_counter_lost_updates: rs.acknowledged - (await post(agent, restateGet)),
+    ...ratioMetrics("ra_counter_vs_restate", blockRatio(ra.blockOps, rs.blockOps)),
   };
+}
+
+/** A block ratio as the three metrics `putRatio` writes. */
+function ratioMetrics(name: string, r: BlockRatio): Record<string, number> {
+  const m: Record<string, number> = {};
+  putRatio(m, name, r);
+  return m;
 }
 
 async function measure(r: Running, agent: Agent): Promise<Record<string, number>> {

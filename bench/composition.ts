@@ -9,7 +9,7 @@
  * in blocks under the same load (64 in flight); then four client processes, 64 in flight each.
  * Each headline ratio is the median of the ratios of paired blocks, with their min and max.
  * Tracing: a second scheduler and two nodes, the same but exporting OpenTelemetry traces to an
- * OTLP/HTTP receiver on loopback (`--otlp-endpoint`), against the untraced cross-node cluster in
+ * OTLP/HTTP receiver on loopback (`--otlp-endpoint`, bench/fixtures/otlp-receiver.ts), against the untraced cross-node cluster in
  * alternating blocks of sequential calls, once both clusters are as warm: `tracing_on_overhead`
  * is the median of the blocks' p50 ratios (traced / untraced), with their min and max.
  */
@@ -19,7 +19,6 @@ import type { Benchmark, Metrics } from "./lib/harness.js";
 import { httpCall } from "./lib/http-call.js";
 import { alternatingBlocks, blockRatio, interleaved, putRatio } from "./lib/measure.js";
 import { RedisServer } from "../testing/redis.js";
-import { OtlpReceiver } from "../testing/otlp-receiver.js";
 import { startStratus, startTs, stratusUp } from "../testing/processes.js";
 import type { Child } from "../testing/processes.js";
 
@@ -126,6 +125,22 @@ async function tracingBlocks(
   return { ratios, offP50: median(all.off), onP50: median(all.on) };
 }
 
+/** How many spans the receiver process has received so far. */
+function spansReceived(receiver: Child): Promise<number> {
+  return new Promise((resolve) => {
+    let out = "";
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const m = /spans (\d+)\n/.exec(out);
+      if (m === null) return;
+      receiver.proc.stdout?.off("data", onData);
+      resolve(Number(m[1]));
+    };
+    receiver.proc.stdout?.on("data", onData);
+    receiver.proc.kill("SIGUSR2");
+  });
+}
+
 /** `clients` load-client processes against one target, measuring the same interval. */
 async function clientProcesses(args: string[], clients: number, ms: number): Promise<number> {
   const procs = await Promise.all(
@@ -167,15 +182,15 @@ const composition: Benchmark = {
     const children: Child[] = [];
     const clouds: Stratus[] = [];
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    let receiver: OtlpReceiver | undefined;
     try {
-      receiver = await OtlpReceiver.start();
+      const receiver = await startTs("bench/fixtures/otlp-receiver.ts", [], /listening on (\S+)\n/);
+      children.push(receiver);
       const [up, unfused, http, cross, traced] = await Promise.all([
         stratusUp(["--executors", "2"]),
         stratusUp(["--executors", "2", "--no-fuse"]),
         startTs("bench/fixtures/http-server.ts", [], /listening on (\d+)\n/),
         crossNode(redis.url),
-        crossNode(redis.url, ["ta", "tb"], receiver.url),
+        crossNode(redis.url, ["ta", "tb"], receiver.ready),
       ]);
       children.push(up, unfused, http, ...cross.children, ...traced.children);
       const tx = await Stratus.connect(traced.url, { token: up.token });
@@ -229,7 +244,7 @@ const composition: Benchmark = {
       const on = (i: number): Promise<unknown> => tx.callDag("pipeline", { inc: [i] });
       for (let i = 0; i < n; i++) await on(i);
       await tracingBlocks(off, on, tracingPairs, perBlock);
-      const spansBefore = receiver.spans.length;
+      const spansBefore = await spansReceived(receiver);
       const tr = await tracingBlocks(off, on, tracingPairs, perBlock);
       m.dag_cross_node_traced_p50_ms = tr.onP50;
       m.dag_cross_node_untraced_p50_ms = tr.offP50;
@@ -238,7 +253,7 @@ const composition: Benchmark = {
       m.tracing_on_overhead_max = Math.max(...tr.ratios);
       // Exported while measured (each node sends every second): at least one span per call.
       await new Promise((r) => setTimeout(r, 1500));
-      m.tracing_spans_received = receiver.spans.length - spansBefore;
+      m.tracing_spans_received = (await spansReceived(receiver)) - spansBefore;
 
       ctx.log(`64 DAG runs, then 64 HTTP requests in flight, alternating ${blocks}x${blockMs} ms`);
       const rps = await alternatingBlocks(
@@ -271,7 +286,6 @@ const composition: Benchmark = {
       agent.destroy();
       await Promise.all(clouds.map((c) => c.close()));
       await Promise.all(children.map((c) => c.stop()));
-      await receiver?.close();
       await redis.stop();
     }
     return m;

@@ -17,7 +17,7 @@ import { Agent } from "node:http";
 import { Stratus } from "../src/index.js";
 import type { Benchmark, Metrics } from "./lib/harness.js";
 import { httpCall } from "./lib/http-call.js";
-import { alternatingBlocks, blockRatio, interleaved, putRatio } from "./lib/measure.js";
+import { alternatingBlocks, blockRatio, interleaved, median, putRatio } from "./lib/measure.js";
 import { RedisServer } from "../testing/redis.js";
 import { startStratus, startTs, stratusUp } from "../testing/processes.js";
 import type { Child } from "../testing/processes.js";
@@ -78,15 +78,6 @@ async function checkPins(cloud: Stratus, ids: [string, string]): Promise<void> {
   const ran = await cloud.callDag<string[]>("pipeline", { inc: [0] });
   if (!(ran[0]?.startsWith(`${ids[0]}.`) === true && ran[1]?.startsWith(`${ids[1]}.`) === true))
     throw new Error(`cross-node DAG ran on ${ran.join(", ")}, not ${ids[0]} then ${ids[1]}`);
-}
-
-/** The median of `xs` (sorted copy). */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1
-    ? (s[mid] as number)
-    : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /**

@@ -27,6 +27,9 @@ describe("storage: Redis errors as callers see them", () => {
     aborted,
     () => new Error("Connection is closed."),
     () => new Error("connect ECONNREFUSED 127.0.0.1:6379"),
+    // Seen in test/runtime/redis-restart.test.ts after a Cluster master restart.
+    () => new Error("MOVED 9500 127.0.0.1:33979"),
+    () => new Error("ASK 3999 127.0.0.1:6381"),
   ]) {
     const err = make();
     it(`"${err.message}" is STORAGE_UNAVAILABLE, retryable`, () => {

@@ -25,6 +25,11 @@ const UNAVAILABLE = [
   "MASTERDOWN",
   "READONLY",
   "Too many Cluster redirections",
+  // A cluster node that no longer serves the slot refused the command without running it: ioredis
+  // follows these, but hands them back for an autopipelined batch split by a failover. A retry
+  // goes where the refreshed slot map says.
+  "MOVED ",
+  "ASK ",
   "Failed to refresh slots cache",
   "None of startup nodes is available",
 ];

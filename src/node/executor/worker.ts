@@ -43,9 +43,10 @@ const data = (workerData ?? {}) as { valueCacheBytes?: unknown; externalBytes?: 
 const cacheBytes = typeof data.valueCacheBytes === "number" ? data.valueCacheBytes : 128 << 20;
 // Every message out (results, errors, host calls) first checks user code's external memory.
 // `transfer`: buffers that move to the main thread (each held by that message alone). Messages
-// of one turn (the results of a batch of invocations, the host calls of one that asks several
-// things at once) go as one array at its end: each postMessage wakes the main thread, and under
-// load that wake-up costs more than the message.
+// of one turn (the host calls of an invocation that asks several things at once, the results
+// and calls of invocations resumed in one turn) go as one array at its end: each postMessage
+// wakes the main thread, and under load that wake-up costs more than the message. Nothing waits
+// behind the start of another invocation (see `pump`).
 let outbox: UpMsg[] = [];
 let outMoved: ArrayBuffer[] = [];
 let outScheduled = false;
@@ -234,6 +235,9 @@ function pump(): void {
       if (verdict === "full") return;
       waiting.splice(i, 1);
       active.set(item.id, item);
+      // What earlier invocations answered goes now: this one may run long without yielding,
+      // and a finished call's result held behind it could reach the pool past its time limit.
+      flushOut();
       if (start(item)) i = 0; // finished at once: what it held back may start now
     }
   } finally {

@@ -77,18 +77,6 @@ export class Job {
   }
 }
 
-/** A job for `call` (see {@link Job}). */
-export function newJob(
-  call: Invocation,
-  timeoutMs: number,
-  conc: number,
-  resolve: (b: Uint8Array) => void,
-  reject: (e: Error) => void,
-  settled: (job: Job, ok: boolean) => void,
-): Job {
-  return new Job(call, timeoutMs, conc, resolve, reject, settled);
-}
-
 /**
  * `job` starts running now (`performance.now()`): sets and returns the time by which it must
  * settle. Its own time limit, or its caller's run's deadline when that comes first (nobody waits

@@ -43,8 +43,7 @@ import { lostWorkerError, sortLost } from "./loss.js";
 import { Deque } from "./deque.js";
 import { positiveInt, resolvePoolOptions } from "./options.js";
 import type { ResolvedPoolOptions } from "./options.js";
-import { newJob, startJob } from "./job.js";
-import type { Job } from "./job.js";
+import { Job, startJob } from "./job.js";
 import { Slot, link } from "./slot.js";
 import { Lending } from "./lending.js";
 import { forwardLogLine } from "./log-line.js";
@@ -196,7 +195,7 @@ export class ExecutorPool {
       call.code.concurrency ?? this.o.defaultConcurrency,
       this.o.maxConcurrency,
     );
-    const job = newJob(call, timeoutMs, conc, resolve, reject, (settled, ok) => {
+    const job = new Job(call, timeoutMs, conc, resolve, reject, (settled, ok) => {
       this.jobs.delete(call.id);
       this.observed(settled, ok);
     });

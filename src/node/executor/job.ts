@@ -88,7 +88,14 @@ export function startJob(job: Job, now: number, graceMs: number): number {
   if (job.abandoned !== undefined) return (job.deadlineAt = now + graceMs);
   const limit = now + job.timeoutMs;
   const d = job.call.deadline;
-  const runEnd = d === undefined ? Infinity : now + (d - Date.now());
+  const left = d === undefined ? Infinity : d - Date.now();
+  // Its deadline passed before its turn: the worker refuses to start it and says so at once
+  // ("was not started"); answering first here would tell its caller it was stopped while it ran.
+  if (left <= 0) {
+    job.runEndsFirst = true;
+    return (job.deadlineAt = now + graceMs);
+  }
+  const runEnd = now + left;
   job.runEndsFirst = runEnd < limit;
   return (job.deadlineAt = Math.min(limit, runEnd));
 }

@@ -21,6 +21,13 @@ export interface RunSession {
   merge(key: unknown, lattice: Uint8Array): Promise<void>;
   delete(key: unknown): Promise<void>;
   /**
+   * True when `put`, `merge` and `delete` only buffer the write until {@link finish} (read-atomic),
+   * applied before they return and failing only on bad input. The executor then does not wait
+   * for them: the function goes on at once, and a write the session refuses fails the invocation
+   * instead of its `await ctx.put`. @default false
+   */
+  readonly buffersWrites?: boolean;
+  /**
    * The metadata the run carries on from here, once this node's part is done: downstream
    * triggers and nested calls get it (a read set, dependencies, a transaction's writes).
    */

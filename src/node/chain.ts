@@ -102,6 +102,7 @@ export class ChainRunner {
         args: i === 0 ? args : [],
         run: session,
         deadline: t.meta.deadline,
+        writesBuffered: session?.buffersWrites === true,
       }));
       const { pool, tracing } = this.o;
       if (tracing !== undefined) {

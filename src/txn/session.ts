@@ -41,6 +41,8 @@ interface Returned {
  */
 export class ReadAtomicSession implements RunSession {
   private readonly own: WireWrite[] | undefined;
+  /** Writes are buffered in the transaction, synchronously: nothing to wait for. */
+  readonly buffersWrites = true;
 
   constructor(
     private readonly tx: Transaction,

@@ -156,8 +156,10 @@ export function answerHostCall(
     p = Promise.reject(ensureError(e));
   }
   if (m.seq === 0) {
-    // Nobody waits for this one (ctx.send): a failure has no one to reach.
-    p.catch(() => undefined);
+    // Nobody waits for this one. A buffered write the host refused fails its invocation; a
+    // `ctx.send` that failed has no one to reach.
+    if (m.d === 1) job.defer(p);
+    else p.catch(() => undefined);
     return p;
   }
   const reply = REPLIES[m.op];

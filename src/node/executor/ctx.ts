@@ -12,6 +12,7 @@ import {
   CancelledError,
   FunctionTimeoutError,
   InvalidArgumentError,
+  InvalidKeyError,
   TimeoutError,
   fromWireError,
 } from "../../errors/index.js";
@@ -111,6 +112,20 @@ export class HostLink {
     });
   }
 
+  /**
+   * Sends one host call for invocation `inv` that nobody waits for: a write of a run that buffers
+   * its writes. Posted in order with the invocation's other calls and its result, so the host
+   * takes it before either; one it refuses fails the invocation (the pool's `Job.defer`).
+   */
+  tell<Op extends "put" | "merge" | "delete">(
+    inv: string,
+    op: Op,
+    a: HostArgs<Op>,
+    transfer?: readonly ArrayBuffer[],
+  ): void {
+    this.post({ t: "host", inv, seq: 0, op, a, d: 1 }, transfer);
+  }
+
   /** Delivers an answer from the main thread. */
   settle(m: HostReplyMsg): void {
     const p = this.pending.get(m.seq);
@@ -119,6 +134,17 @@ export class HostLink {
     if (m.ok) p.resolve(m.v);
     else p.reject(fromWireError(m.e));
   }
+}
+
+/**
+ * A write that is told rather than awaited is checked here as the host would check its key, so
+ * that the commonest mistake still fails the `await ctx.put` that made it.
+ */
+function checkKey(key: unknown): string {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new InvalidKeyError("key must be a non-empty string");
+  }
+  return key;
 }
 
 function isTyped(v: unknown): v is TypedArray {
@@ -171,6 +197,8 @@ export class Ctx implements FunctionContext {
     private readonly inv: string,
     readonly state: unknown,
     private readonly cancel: Cancellation,
+    /** Its run buffers writes until it ends: puts, merges and deletes are told, not awaited. */
+    private readonly buffered = false,
   ) {}
 
   get signal(): AbortSignal {
@@ -259,7 +287,9 @@ export class Ctx implements FunctionContext {
   async put(key: string, value: unknown): Promise<void> {
     this.link.values.drop(key);
     const bytes = encodeValueOwned(value);
-    await this.link.call(this.inv, "put", [key, bytes], [bytes.buffer as ArrayBuffer]);
+    const moved = [bytes.buffer as ArrayBuffer];
+    if (this.buffered) return this.link.tell(this.inv, "put", [checkKey(key), bytes], moved);
+    await this.link.call(this.inv, "put", [key, bytes], moved);
   }
 
   async merge(key: string, value: Lattice): Promise<void> {
@@ -269,6 +299,8 @@ export class Ctx implements FunctionContext {
     this.link.values.drop(key);
     // A copy that owns its buffer: a view would clone the codec's whole scratch buffer.
     const bytes = new Uint8Array(encodeLattice(value));
+    if (this.buffered)
+      return this.link.tell(this.inv, "merge", [checkKey(key), bytes], [bytes.buffer]);
     await this.link.call(this.inv, "merge", [key, bytes], [bytes.buffer]);
   }
 
@@ -286,6 +318,7 @@ export class Ctx implements FunctionContext {
 
   async delete(key: string): Promise<void> {
     this.link.values.drop(key);
+    if (this.buffered) return this.link.tell(this.inv, "delete", [checkKey(key)]);
     await this.link.call(this.inv, "delete", [key]);
   }
 

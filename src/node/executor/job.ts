@@ -7,6 +7,7 @@ import type { Slot } from "./slot.js";
 import { codeKey } from "./types.js";
 import type { Invocation, MailMsg } from "./types.js";
 import type { HostInvocation } from "./host-calls.js";
+import { ensureError } from "../../errors/index.js";
 
 /**
  * A call waiting in the pool or posted to a worker, answered at most once: a cancelled call is
@@ -49,6 +50,12 @@ export class Job {
   /** `performance.now()` when it started running in its worker. */
   declare startedAt?: number;
   private done = false;
+  /** Writes told to the host without waiting (`defer`) that it has not taken yet. */
+  private telling = 0;
+  /** The first of those writes the host refused: the invocation fails with it. */
+  private refused: Error | undefined;
+  /** Its result, held until the host has taken every write told before it. */
+  private held: Uint8Array | undefined;
 
   constructor(
     readonly call: Invocation,
@@ -62,8 +69,35 @@ export class Job {
     this.key = codeKey(call.code);
   }
 
+  /**
+   * A write of this invocation that the worker did not wait for (its run buffers writes). The
+   * host takes it before the result that follows it, but may answer later: the result is held
+   * until it has, and a refusal fails the invocation.
+   */
+  defer(p: Promise<unknown>): void {
+    this.telling++;
+    p.then(
+      () => this.told(undefined),
+      (e: unknown) => this.told(ensureError(e)),
+    );
+  }
+
+  private told(e: Error | undefined): void {
+    this.telling--;
+    this.refused ??= e;
+    if (this.telling > 0 || this.held === undefined) return;
+    const bytes = this.held;
+    this.held = undefined;
+    this.resolve(bytes);
+  }
+
   resolve(bytes: Uint8Array): void {
     if (this.done) return;
+    if (this.telling > 0) {
+      this.held = bytes;
+      return;
+    }
+    if (this.refused !== undefined) return this.reject(this.refused);
     this.done = true;
     this.settled(this, true);
     this.onResolve(bytes);

@@ -456,6 +456,7 @@ export class ExecutorPool {
     // Posted behind a running call, it may start later: the worker checks the deadline itself.
     if (call.deadline !== undefined) msg.d = call.deadline;
     if (job.conc !== 1) msg.n = job.conc;
+    if (call.writesBuffered === true) msg.w = true;
     job.started = false;
     slot.posted.push(job);
     slot.post(msg, moved);

@@ -53,6 +53,12 @@ export interface Invocation {
   deadline?: number;
   /** Called when a worker starts it (tracing records the wait); must not throw. */
   started?: () => void;
+  /**
+   * Its run buffers writes until it ends (`RunSession.buffersWrites`): the worker does not wait
+   * for the host to take a `put`, `merge` or `delete`, and one the host refuses fails the
+   * invocation. Saves a thread round trip per write. @default false
+   */
+  writesBuffered?: boolean;
 }
 
 /** Options of the executor pool (`new ExecutorPool(options)`). */
@@ -206,6 +212,8 @@ export interface RunMsg {
   d?: number;
   /** Its function's concurrency; absent: 1. */
   n?: number;
+  /** Its writes are buffered by its run: told to the host without waiting for an answer. */
+  w?: true;
 }
 
 /** Answer to a host call. */
@@ -287,8 +295,9 @@ export interface ErrMsg {
   e: WireError;
 }
 /**
- * A host call (see host-calls.ts). `seq` 0: nobody waits for the answer (`send`). The pool checks
- * `a` before the host sees it: the worker runs user code.
+ * A host call (see host-calls.ts). `seq` 0: nobody waits for the answer (`send`, and with `d` a
+ * write of an invocation whose writes its run buffers: one the host refuses fails the
+ * invocation). The pool checks `a` before the host sees it: the worker runs user code.
  */
 export interface HostCallMsg<Op extends HostOp = HostOp> {
   t: "host";
@@ -296,6 +305,7 @@ export interface HostCallMsg<Op extends HostOp = HostOp> {
   seq: number;
   op: Op;
   a: HostArgs<Op>;
+  d?: 1;
 }
 
 /** Longest console line kept, in UTF-16 units: a huge `console.log(buffer)` costs one bounded line. */

@@ -108,6 +108,8 @@ interface Item {
   drop?: true;
   /** Deadline (Date.now() ms): an item reached after it is answered TIMEOUT, not run. */
   d?: number;
+  /** Its run buffers its writes: the ctx does not wait for the host to take them. */
+  w?: true;
   /** Told to stop (`abort` message): aborts `ctx.signal`; an item not yet started never runs. */
   cancel: Cancellation;
 }
@@ -144,6 +146,7 @@ port.on("message", (batch: DownMsg[]) => {
       if (m.keep === true) item.keep = true;
       if (m.drop === true) item.drop = true;
       if (m.d !== undefined) item.d = m.d;
+      if (m.w === true) item.w = true;
       waiting.push(item);
       link.known.add(m.id);
     } else if (m.t === "mail") {
@@ -340,7 +343,7 @@ function runOne(item: Item): Promise<void> | undefined {
     const { values, refs } = decodeArgs(item.args);
     if (refs) return capture.run(item.id, name, runSlow, item, entry, values);
     const fn = entry.fn; // called unbound, so stacks read "at inc", not "at Object.fn"
-    const ctx = new Ctx(link, item.id, entry.state, item.cancel);
+    const ctx = new Ctx(link, item.id, entry.state, item.cancel, item.w === true);
     const out = capture.run(item.id, name, fn, ctx, ...values);
     if (!isThenable(out)) return reply(item, entry, out);
     return Promise.resolve(out).then(
@@ -371,7 +374,7 @@ async function runSlow(item: Item, entry: Entry, decoded?: unknown[]): Promise<v
       }
     }
     const values = decoded ?? decodeArgs(item.args).values;
-    const ctx = new Ctx(link, item.id, entry.state, item.cancel);
+    const ctx = new Ctx(link, item.id, entry.state, item.cancel, item.w === true);
     await resolveRefs(ctx, values);
     const fn = entry.fn;
     reply(item, entry, await fn(ctx, ...values));

@@ -98,6 +98,13 @@ function post(agent: Agent, url: URL, body?: string, attempt = 1): Promise<numbe
   });
 }
 
+/**
+ * How long each side runs unmeasured before its first block. The `stratus up` processes here are
+ * fresh, and V8 runs their hot path interpreted for about a second: with 0.3 s the first blocks
+ * measured that warm-up (2,300-2,600 read-atomic increments/s, against 3,100-3,900 warmed).
+ */
+const WARMUP_MS = quick ? 1500 : 2000;
+
 /** The namespace must have loopback only: the peers' servers cannot reach any network. */
 function assertLoopbackOnly(): void {
   const names = Object.keys(networkInterfaces());
@@ -144,10 +151,7 @@ async function start(r: Running, agent: Agent): Promise<void> {
 
 /**
  * `--txn`: one read-atomic run per increment (exactly-once: a retried request commits once)
- * against Restate's virtual-object counter (exactly-once too), alternating. Each side warms up
- * for 1.5 s first (2 s in full runs): the `stratus up` here is fresh, and its main thread runs the
- * read-atomic path interpreted for about a second; with 0.3 s the first blocks measured V8's
- * warm-up (2,300-2,600 increments/s, against 3,100 warmed).
+ * against Restate's virtual-object counter (exactly-once too), alternating.
  */
 async function measureTxn(r: Running, agent: Agent): Promise<Record<string, number>> {
   const restate = r.restate as Restate;
@@ -159,8 +163,8 @@ async function measureTxn(r: Running, agent: Agent): Promise<Record<string, numb
     restate: () => post(agent, restateAdd, "1"),
   };
   const o = quick
-    ? { rounds: 3, blockMs: 800, warmupMs: 1500, callers: CALLERS }
-    : { rounds: 6, blockMs: 2000, warmupMs: 2000, callers: CALLERS };
+    ? { rounds: 3, blockMs: 800, warmupMs: WARMUP_MS, callers: CALLERS }
+    : { rounds: 6, blockMs: 2000, warmupMs: WARMUP_MS, callers: CALLERS };
   log(`read-atomic runs vs Restate: ${CALLERS} callers on one hot key, ${o.rounds} rounds`);
   const hot = await alternate(sides, o, log);
   restate.check();
@@ -211,8 +215,8 @@ async function measure(r: Running, agent: Agent): Promise<Record<string, number>
   sides.do = () => post(agent, doAdd, "1");
 
   const o = quick
-    ? { rounds: 3, blockMs: 800, warmupMs: 300, callers: CALLERS }
-    : { rounds: 6, blockMs: 2000, warmupMs: 1000, callers: CALLERS };
+    ? { rounds: 3, blockMs: 800, warmupMs: WARMUP_MS, callers: CALLERS }
+    : { rounds: 6, blockMs: 2000, warmupMs: WARMUP_MS, callers: CALLERS };
   log(
     `${Object.keys(sides).join(", ")}: ${CALLERS} callers on one hot key, ` +
       `${o.rounds} rounds of ${o.blockMs} ms blocks`,

@@ -20,7 +20,14 @@ import { RedisStore } from "../src/storage/index.js";
 import { Transaction, TxnManager, localBackend } from "../src/txn/index.js";
 import { RedisServer } from "../testing/redis.js";
 import type { BenchContext, Benchmark, Metrics } from "./lib/harness.js";
-import { blockRatio, interleaved, percentiles, putRatio, throughput } from "./lib/measure.js";
+import {
+  blockRatio,
+  interleaved,
+  percentiles,
+  putRatio,
+  throughput,
+  warmUp,
+} from "./lib/measure.js";
 import type { Interleaved } from "./lib/measure.js";
 import { runInNetns } from "./peers/netns-run.js";
 import { ensureInstalled, measurePeersInNetns, scratch as restateScratch } from "./peers.js";
@@ -152,17 +159,15 @@ const txnBench: Benchmark = {
         return x * 2;
       });
       await cloud.registerDag("eo", { functions: ["eo1", "eo2"], edges: [["eo1", "eo2"]] });
-      const { dag, lww } = (await interleaved(
-        {
-          dag: (i) => cloud.callDag("eo", { eo1: [i] }, { consistency: "read-atomic" }),
-          lww: (i) => cloud.callDag("eo", { eo1: [i] }),
-        },
-        ctx.quick ? 400 : 2000,
-        100,
-        // A fresh cluster: its threads' code runs interpreted until V8 has seen it enough, for
-        // a second or so. Both sides warm up alike.
-        1000,
-      )) as Record<"dag" | "lww", { p50: number; p99: number }>;
+      const sides = {
+        dag: (i: number) => cloud.callDag("eo", { eo1: [i] }, { consistency: "read-atomic" }),
+        lww: (i: number) => cloud.callDag("eo", { eo1: [i] }),
+      };
+      await warmUp(sides, 1000); // a fresh cluster
+      const { dag, lww } = (await interleaved(sides, ctx.quick ? 400 : 2000, 100, 0)) as Record<
+        "dag" | "lww",
+        { p50: number; p99: number }
+      >;
       out.exactly_once_dag_p50_ms = dag.p50;
       out.exactly_once_dag_p99_ms = dag.p99;
       out.lww_dag_p50_ms = lww.p50;

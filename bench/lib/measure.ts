@@ -118,6 +118,21 @@ export function putRatio(m: Record<string, number>, name: string, r: BlockRatio)
   m[`${name}_max`] = r.max;
 }
 
+/**
+ * Runs each operation alone, one call after another, for `ms` milliseconds: a fresh process runs
+ * its hot path interpreted until V8 has seen it enough (about a second here), and a warm-up
+ * counted in calls gives a slow peer many seconds and a fast one a fraction of one.
+ */
+export async function warmUp(
+  ops: Record<string, (i: number) => Promise<unknown>>,
+  ms: number,
+): Promise<void> {
+  for (const op of Object.values(ops)) {
+    const end = performance.now() + ms;
+    for (let i = 0; performance.now() < end; i++) await op(i);
+  }
+}
+
 /** Latency of one operation over an interleaved run: pooled percentiles and each block's p50. */
 export interface Interleaved {
   p50: number;

@@ -18,7 +18,7 @@ import { Agent, request } from "node:http";
 import { join, resolve as resolvePath } from "node:path";
 import { Stratus } from "../../src/index.js";
 import { stratusUp } from "../../testing/processes.js";
-import { alternatingBlocks, blockRatio, interleaved, putRatio } from "../lib/measure.js";
+import { alternatingBlocks, blockRatio, interleaved, putRatio, warmUp } from "../lib/measure.js";
 
 /** Fixed ports: the namespace is private, so they cannot collide with anything else. */
 const INGRESS_PORT = 8080;
@@ -347,7 +347,8 @@ async function measure(server: ChildProcess): Promise<Record<string, number>> {
       };
       const n = quick ? 500 : 2000;
       log(`${n} sequential runs of each, interleaved in blocks of 100`);
-      const lat = await interleaved(ops, n, 100, quick ? 200 : 500);
+      await warmUp(ops, quick ? 1000 : 2000);
+      const lat = await interleaved(ops, n, 100, 0);
       const m: Record<string, number> = {};
       const { restate_call: call, ...dags } = lat;
       m.restate_call_p50_ms = call?.p50 ?? NaN;

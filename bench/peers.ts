@@ -116,10 +116,22 @@ function removeDir(dir: string): void {
 }
 
 /** Runs bench/peers/netns.ts in a fresh network namespace and returns the metrics it prints. */
-export function measurePeersInNetns(ctx: BenchContext, bin: string, tmp: string): Promise<Metrics> {
+export function measurePeersInNetns(
+  ctx: BenchContext,
+  bin: string,
+  tmp: string,
+  /** Also Stratus's exactly-once DAG, in the same blocks (bench/txn.ts). */
+  exactlyOnce = false,
+): Promise<Metrics> {
   return runInNetns<Metrics>({
     script: join(root, "bench", "peers", "netns.ts"),
-    args: [scratch, bin, tmp, ...(ctx.quick ? ["--quick"] : [])],
+    args: [
+      scratch,
+      bin,
+      tmp,
+      ...(ctx.quick ? ["--quick"] : []),
+      ...(exactlyOnce ? ["--exactly-once"] : []),
+    ],
     prefix: "PEERS_RESULT",
     timeoutMs: ctx.quick ? 240_000 : 600_000,
     log: (line) => ctx.log(line),

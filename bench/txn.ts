@@ -6,9 +6,11 @@
  * reads together, so a pair read with two different tags is a fractured read: counted for both,
  * under 16 operations in flight. Then the 2-function DAG with `consistency: "read-atomic"` (each
  * function writes one key) on a cluster process over the same Redis, against the same DAG at
- * lww (latencies of each pair in alternating blocks of 100), and, in the same run when
- * it can be set up (root, bench/.scratch), Restate's durable 2-invocation chain from the peers
- * benchmark.
+ * lww (latencies of each pair in alternating blocks of 100). When it can be set up (root,
+ * bench/.scratch), in a network namespace: 64 callers of one read-atomic increment each against
+ * Restate's counter, and the same exactly-once DAG on `stratus up` (fused, as deployed, and
+ * unfused) against Restate's durable 2-invocation chain from the peers benchmark, in alternating
+ * blocks of one run (`restate_vs_exactly_once_p50`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -201,14 +203,20 @@ const txnBench: Benchmark = {
       } finally {
         rmSync(tmpState, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
       }
-      ctx.log("Restate: the peers benchmark's durable 2-invocation chain (network namespace)");
+      ctx.log(
+        "Restate's durable 2-invocation chain vs the exactly-once DAG on stratus up, " +
+          "alternating (network namespace)",
+      );
       const tmp = mkdtempSync(join(tmpdir(), "stratus-txn-"));
       try {
         const bin = await ensureInstalled(ctx);
-        const peers = await measurePeersInNetns(ctx, bin, tmp);
+        const peers = await measurePeersInNetns(ctx, bin, tmp, true);
         out.restate_chain_p50_ms = peers.restate_dag_p50_ms ?? NaN;
-        out.restate_vs_exactly_once_p50 =
-          (peers.restate_dag_p50_ms ?? NaN) / (out.exactly_once_dag_p50_ms ?? NaN);
+        out.exactly_once_up_p50_ms = peers.stratus_eo_dag_p50_ms ?? NaN;
+        out.exactly_once_up_unfused_p50_ms = peers.stratus_eo_unfused_dag_p50_ms ?? NaN;
+        for (const name of ["restate_vs_exactly_once_p50", "restate_vs_exactly_once_unfused_p50"]) {
+          for (const k of [name, `${name}_min`, `${name}_max`]) out[k] = peers[k] ?? NaN;
+        }
       } catch (e) {
         ctx.log(`Restate could not be measured: ${(e as Error).message}`);
       } finally {

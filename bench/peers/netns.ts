@@ -8,8 +8,12 @@
  * off), in alternating blocks, and prints one line `PEERS_RESULT <json metrics>` to stdout.
  * Progress and diagnostics go to stderr.
  *
+ * `--exactly-once` (for bench/txn.ts) adds, to the same alternating blocks, a 2-function DAG whose
+ * functions each write a key, run `read-atomic` (exactly-once, as Restate's chain is): on a third
+ * `stratus up` with its defaults (chains fused) over the same Redis, and unfused on the second.
+ *
  * usage: node --import tsx bench/peers/netns.ts <scratch dir> <restate-server binary> <temp dir>
- *        [--quick]
+ *        [--quick] [--exactly-once]
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -34,6 +38,7 @@ const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 
 const [scratch, serverBin, tmp] = process.argv.slice(2, 5).map((a) => resolvePath(a));
 const quick = process.argv.includes("--quick");
+const exactlyOnce = process.argv.includes("--exactly-once");
 if (scratch === undefined || serverBin === undefined || tmp === undefined) {
   log("usage: netns.ts <scratch dir> <restate-server binary> <temp dir> [--quick]");
   process.exit(2);
@@ -193,18 +198,28 @@ async function startRedis(): Promise<void> {
   });
 }
 
-/** Two `stratus up --no-fuse --executors 2`: on memory, and on the durable Redis. */
+/**
+ * Two `stratus up --no-fuse --executors 2`: on memory, and on the durable Redis; with
+ * `--exactly-once`, a third on the same Redis with chains fused (the default).
+ */
 async function startStratus(): Promise<{
   memory: Stratus;
   redis: Stratus;
+  fused?: Stratus;
   close(): Promise<void>;
 }> {
   log("starting redis-server (appendfsync everysec) and two stratus up --no-fuse");
   await startRedis();
   const flags = ["--executors", "2", "--no-fuse"];
+  const onRedis = ["--store", `redis://${HOST}:${REDIS_PORT}`];
   const ups = await Promise.all([
     stratusUp(flags),
-    stratusUp([...flags, "--store", `redis://${HOST}:${REDIS_PORT}`]),
+    stratusUp([...flags, ...onRedis]),
+    // Under a key prefix of its own: two clusters committing to the same keys would each learn
+    // (and fetch) the other's commits, load a real cluster never carries.
+    ...(exactlyOnce
+      ? [stratusUp(["--executors", "2", "--store", `redis://${HOST}:${REDIS_PORT}?prefix=eo:`])]
+      : []),
   ]);
   for (const u of ups) children.push(u.proc);
   const clouds = await Promise.all(ups.map((u) => Stratus.connect(u.url, { token: u.token })));
@@ -212,14 +227,33 @@ async function startStratus(): Promise<{
     await c.register("inc", async (_ctx, x: number) => x + 1);
     await c.register("square", (_ctx, x: number) => x * x);
     await c.registerDag("pipeline", { functions: ["inc", "square"], edges: [["inc", "square"]] });
+    if (!exactlyOnce) continue;
+    await c.register("eo1", async (ctx, x: number) => {
+      await ctx.put("eo/1", x);
+      return x + 1;
+    });
+    await c.register("eo2", async (ctx, x: number) => {
+      await ctx.put("eo/2", x);
+      return x * 2;
+    });
+    await c.registerDag("eo", { functions: ["eo1", "eo2"], edges: [["eo1", "eo2"]] });
   }
-  const [memory, redis] = clouds as [Stratus, Stratus];
+  const [memory, redis, fused] = clouds as [Stratus, Stratus, Stratus | undefined];
   return {
     memory,
     redis,
+    ...(fused && { fused }),
     close: async () => {
       await Promise.all(clouds.map((c) => c.close()));
     },
+  };
+}
+
+/** The exactly-once DAG on `c`: read-atomic, so a retried request commits once. */
+function exactlyOnceDag(c: Stratus): (x: number) => Promise<void> {
+  return async (x) => {
+    const y = await c.callDag<number>("eo", { eo1: [x] }, { consistency: "read-atomic" });
+    if (y !== (x + 1) * 2) throw new Error(`Stratus exactly-once DAG ${x}: got ${y}`);
   };
 }
 
@@ -339,12 +373,16 @@ async function measure(server: ChildProcess): Promise<Record<string, number>> {
         const y = await c.callDag<number>("pipeline", { inc: [x] });
         if (y !== (x + 1) * (x + 1)) throw new Error(`Stratus pipeline ${x}: got ${y}`);
       };
-      const ops = {
+      const ops: Record<string, (x: number) => Promise<unknown>> = {
         restate_call: inc,
         restate: pair,
         stratus: dag(stratus.memory),
         stratus_redis: dag(stratus.redis),
       };
+      if (stratus.fused !== undefined) {
+        ops.stratus_eo = exactlyOnceDag(stratus.fused);
+        ops.stratus_eo_unfused = exactlyOnceDag(stratus.redis);
+      }
       const n = quick ? 500 : 2000;
       log(`${n} sequential runs of each, interleaved in blocks of 100`);
       await warmUp(ops, quick ? 1000 : 2000);
@@ -359,10 +397,15 @@ async function measure(server: ChildProcess): Promise<Record<string, number>> {
       const rb = lat.restate?.blocks ?? [];
       putRatio(m, "restate_vs_stratus_p50", blockRatio(rb, lat.stratus_redis?.blocks ?? []));
       putRatio(m, "restate_vs_stratus_memory_p50", blockRatio(rb, lat.stratus?.blocks ?? []));
+      if (lat.stratus_eo !== undefined && lat.stratus_eo_unfused !== undefined) {
+        putRatio(m, "restate_vs_exactly_once_p50", blockRatio(rb, lat.stratus_eo.blocks));
+        const unfused = blockRatio(rb, lat.stratus_eo_unfused.blocks);
+        putRatio(m, "restate_vs_exactly_once_unfused_p50", unfused);
+      }
       const blocks = quick ? 3 : 4;
       const blockMs = quick ? 1500 : 3000;
       log(`64 runs in flight, alternating ${blocks}x${blockMs} ms blocks`);
-      const { restate_call: _, ...runs } = ops;
+      const { restate_call: _, stratus_eo: _eo, stratus_eo_unfused: _eou, ...runs } = ops;
       const rps = await alternatingBlocks(runs, 64, blockMs, blocks);
       for (const [k, v] of Object.entries(rps)) {
         m[`${k}_dag_throughput_rps`] = Math.round(v.reduce((a, b) => a + b, 0) / v.length);

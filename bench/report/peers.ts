@@ -18,7 +18,10 @@ export const PEERS: Record<string, { metric: string; label: string }[]> = {
     { metric: "do_counter_ops", label: "Durable Object (miniflare) increments/s" },
     { metric: "rmw_lost_updates", label: "read-modify-write lost updates" },
   ],
-  txn: [{ metric: "restate_exactly_once_p50_ms", label: "Restate durable chain p50 ms" }],
+  txn: [
+    { metric: "restate_chain_p50_ms", label: "Restate durable chain p50 ms" },
+    { metric: "restate_counter_ops", label: "Restate counter increments/s" },
+  ],
   locality: [{ metric: "cold_p50_ms", label: "cold fetch from Redis p50 ms" }],
   gossip: [{ metric: "storage_p50_ms", label: "push-sum through storage p50 ms" }],
 };

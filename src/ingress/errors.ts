@@ -3,7 +3,9 @@ import type { ErrorCode, WireError } from "../errors/index.js";
 
 /**
  * HTTP status of each error code. Caller mistakes are 4xx, a busy or closing cluster is 503 (so
- * proxies and clients retry elsewhere), a deadline is 504, and a function that failed is 500:
+ * proxies and clients retry elsewhere), a deadline is 504, a run someone cancelled is 499 (as
+ * gRPC's CANCELLED maps to HTTP: the caller gave up, nothing failed), and a function that failed
+ * is 500:
  *
  * | code                                                        | status |
  * | ----------------------------------------------------------- | ------ |
@@ -18,6 +20,7 @@ import type { ErrorCode, WireError } from "../errors/index.js";
  * | NO_RESOURCES, STORAGE_UNAVAILABLE, CLOSED, NODE_LOST        | 503    |
  * | SNAPSHOT_CONFLICT                                           | 409    |
  * | TIMEOUT, FUNCTION_TIMEOUT                                   | 504    |
+ * | CANCELLED                                                   | 499    |
  * | FUNCTION_ERROR, FUNCTION_OOM, INTERNAL, BAD_FRAME           | 500    |
  */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -49,7 +52,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   NO_SUCH_MODEL: 404,
   TXN_ABORTED: 409,
   TXN_FENCED: 409,
-  CANCELLED: 500,
+  CANCELLED: 499,
   SNAPSHOT_CONFLICT: 409,
   NOT_FOUND: 404,
 };

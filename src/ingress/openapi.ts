@@ -22,7 +22,7 @@ type Schema = Record<string, unknown> | boolean;
 /** Any JSON value: what a route takes or answers when no schema is known. */
 const ANY_JSON: Schema = {};
 
-const runErrors = errorResponses(400, 401, 404, 409, 413, 429, 500, 503, 504);
+const runErrors = errorResponses(400, 401, 404, 409, 413, 429, 499, 500, 503, 504);
 
 /**
  * The JSON Schema of a function's argument list. A registered `input` that is an array schema
@@ -243,7 +243,7 @@ function fixedPaths(): Record<string, unknown> {
             description: "the result",
             content: json({ type: "object", required: ["result"], properties: { result: {} } }),
           },
-          ...errorResponses(400, 401, 404, 500, 503, 504),
+          ...errorResponses(400, 401, 404, 499, 500, 503, 504),
         },
       },
     },

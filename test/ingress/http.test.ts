@@ -208,6 +208,8 @@ describe("ingress: HTTP", () => {
     assert.deepEqual(cancelled, { status: 200, body: { cancelled: true } });
     const outcome = await curl(`${base}/v1/futures/${id}?timeoutMs=30000`, auth);
     assert.equal((outcome.body.error as { code: string }).code, "CANCELLED");
+    // The caller gave up: no server fault (was 500).
+    assert.equal(outcome.status, 499);
     const again = await curl(`${base}/v1/runs/${id}/cancel`, [...auth, "-X", "POST"]);
     assert.equal(again.status, 404);
     assert.equal((again.body.error as { code: string }).code, "NOT_FOUND");

@@ -4,26 +4,12 @@ import type { HybridClock } from "../lattice/index.js";
 import { HOME_METHODS } from "../protocol/index.js";
 import type { HomeRead, HomeRelease } from "../protocol/index.js";
 import type { Peers } from "../scheduler/index.js";
-import { localBackend, snapshotId } from "./local.js";
+import { snapshotId } from "./local.js";
 import type { TxnManager } from "./manager.js";
 import type { TxnBackend, WireReadRequest } from "./transaction.js";
 
 /** Longest wait for a read at a run's home node. */
 const HOME_TIMEOUT_MS = 10_000;
-
-/**
- * The local backend of each manager, made once: it holds nothing of a run, and building it (a
- * dozen closures) for every read-atomic run was a cost of every run.
- */
-const locals = new WeakMap<TxnManager, { clock: HybridClock; backend: TxnBackend }>();
-
-function sharedLocal(mgr: TxnManager, clock: HybridClock): TxnBackend {
-  const had = locals.get(mgr);
-  if (had !== undefined && had.clock === clock) return had.backend;
-  const backend = localBackend(mgr, clock);
-  locals.set(mgr, { clock, backend });
-  return backend;
-}
 
 /** What a run's reads need to reach its home. */
 export interface HomeEnv {
@@ -39,16 +25,16 @@ export interface HomeEnv {
  *
  * @example
  * ```ts
- * const backend = runBackend(mgr, env, ["n1", "stratus://10.0.0.1:7400"], meta.deadline);
+ * const local = localBackend(mgr, clock); // once per node: it holds nothing of a run
+ * const backend = runBackend(local, env, ["n1", "stratus://10.0.0.1:7400"], meta.deadline);
  * ```
  */
 export function runBackend(
-  mgr: TxnManager,
+  local: TxnBackend,
   env: HomeEnv,
   home: readonly [node: string, addr: string],
   deadline: number,
 ): TxnBackend {
-  const local = sharedLocal(mgr, env.clock);
   if (home[0] === env.nodeId) {
     const ip = local.inProcess!;
     return {

@@ -5,10 +5,12 @@ import { TXN_SESSION_KEY, carried } from "./carried.js";
 import type { CarriedTxn } from "./carried.js";
 import { runBackend, serveHome } from "./home.js";
 import type { HomeEnv } from "./home.js";
+import { localBackend } from "./local.js";
 import type { TxnManager } from "./manager.js";
 import { tidForRequest } from "./record.js";
 import { ReadAtomicSession } from "./session.js";
 import { Transaction } from "./transaction.js";
+import type { TxnBackend } from "./transaction.js";
 
 /**
  * The `read-atomic` consistency level: a whole run (a DAG run, a call) is one read-atomic
@@ -29,11 +31,18 @@ export function readAtomicPolicy(mgr: TxnManager): SessionPolicyFactory {
 
 class ReadAtomicPolicy implements SessionPolicy {
   readonly level = "read-atomic" as const;
+  /**
+   * This node's backend over its manager, made once: it holds nothing of a run, and building it
+   * (a dozen closures) for every read-atomic run was a cost of every run.
+   */
+  private readonly local: TxnBackend;
 
   constructor(
     private readonly mgr: TxnManager,
     private readonly env: HomeEnv & { clock: HybridClock },
-  ) {}
+  ) {
+    this.local = localBackend(mgr, env.clock);
+  }
 
   open(meta: RunMeta): RunSession {
     let c = carried(meta);
@@ -48,7 +57,7 @@ class ReadAtomicPolicy implements SessionPolicy {
       const h = meta.home;
       c = { ...c, h: h !== undefined ? [h.node, h.addr] : [this.env.nodeId, ""] };
     }
-    const backend = runBackend(this.mgr, this.env, c.h!, meta.deadline);
+    const backend = runBackend(this.local, this.env, c.h!, meta.deadline);
     const tx = new Transaction(backend, c.id, c.s, c.e, { writes: c.w, reads: c.n });
     return new ReadAtomicSession(tx, meta, c);
   }
@@ -58,7 +67,7 @@ class ReadAtomicPolicy implements SessionPolicy {
     const base = carried(first);
     if (base === undefined) return first;
     const tx = new Transaction(
-      runBackend(this.mgr, this.env, base.h ?? [this.env.nodeId, ""], first.deadline),
+      runBackend(this.local, this.env, base.h ?? [this.env.nodeId, ""], first.deadline),
       base.id,
       base.s,
       base.e,

@@ -8,9 +8,9 @@
  * function writes one key) on a cluster process over the same Redis, against the same DAG at
  * lww (latencies of each pair in alternating blocks of 100). When it can be set up (root,
  * bench/.scratch), in a network namespace: 64 callers of one read-atomic increment each against
- * Restate's counter, and the same exactly-once DAG on `stratus up` (fused, as deployed, and
- * unfused) against Restate's durable 2-invocation chain from the peers benchmark, in alternating
- * blocks of one run (`restate_vs_exactly_once_p50`).
+ * Restate's counter, and Restate's durable 2-invocation chain from the peers benchmark against the
+ * same work (inc then square) run exactly-once on `stratus up` (fused, as deployed, and unfused),
+ * and against the DAG above, in alternating blocks of one run (`restate_vs_exactly_once_p50`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -214,7 +214,9 @@ const txnBench: Benchmark = {
         out.restate_chain_p50_ms = peers.restate_dag_p50_ms ?? NaN;
         out.exactly_once_up_p50_ms = peers.stratus_eo_dag_p50_ms ?? NaN;
         out.exactly_once_up_unfused_p50_ms = peers.stratus_eo_unfused_dag_p50_ms ?? NaN;
-        for (const name of ["restate_vs_exactly_once_p50", "restate_vs_exactly_once_unfused_p50"]) {
+        out.exactly_once_up_writes_p50_ms = peers.stratus_eo_writes_dag_p50_ms ?? NaN;
+        for (const variant of ["", "_unfused", "_writes"]) {
+          const name = `restate_vs_exactly_once${variant}_p50`;
           for (const k of [name, `${name}_min`, `${name}_max`]) out[k] = peers[k] ?? NaN;
         }
       } catch (e) {

@@ -8,9 +8,10 @@
  * off), in alternating blocks, and prints one line `PEERS_RESULT <json metrics>` to stdout.
  * Progress and diagnostics go to stderr.
  *
- * `--exactly-once` (for bench/txn.ts) adds, to the same alternating blocks, a 2-function DAG whose
- * functions each write a key, run `read-atomic` (exactly-once, as Restate's chain is): on a third
- * `stratus up` with its defaults (chains fused) over the same Redis, and unfused on the second.
+ * `--exactly-once` (for bench/txn.ts) adds, to the same alternating blocks, the inc→square DAG run
+ * `read-atomic` (exactly-once, as Restate's chain is): on a third `stratus up` with its defaults
+ * (chains fused) over the same Redis, and unfused on the second; and on the third, a DAG whose two
+ * functions also write a key each.
  *
  * usage: node --import tsx bench/peers/netns.ts <scratch dir> <restate-server binary> <temp dir>
  *        [--quick] [--exactly-once]
@@ -249,11 +250,17 @@ async function startStratus(): Promise<{
   };
 }
 
-/** The exactly-once DAG on `c`: read-atomic, so a retried request commits once. */
-function exactlyOnceDag(c: Stratus): (x: number) => Promise<void> {
+/**
+ * A DAG run exactly-once on `c` (read-atomic: a retried request commits once, and returns what
+ * the first commit recorded): `pipeline` is Restate's chain's work, inc then square; `eo` also
+ * writes a key in each function.
+ */
+function exactlyOnceDag(c: Stratus, dag: "pipeline" | "eo"): (x: number) => Promise<void> {
+  const inputs = dag === "pipeline" ? (x: number) => ({ inc: [x] }) : (x: number) => ({ eo1: [x] });
+  const want = dag === "pipeline" ? (x: number) => (x + 1) ** 2 : (x: number) => (x + 1) * 2;
   return async (x) => {
-    const y = await c.callDag<number>("eo", { eo1: [x] }, { consistency: "read-atomic" });
-    if (y !== (x + 1) * 2) throw new Error(`Stratus exactly-once DAG ${x}: got ${y}`);
+    const y = await c.callDag<number>(dag, inputs(x), { consistency: "read-atomic" });
+    if (y !== want(x)) throw new Error(`Stratus exactly-once ${dag} ${x}: got ${y}`);
   };
 }
 
@@ -380,8 +387,9 @@ async function measure(server: ChildProcess): Promise<Record<string, number>> {
         stratus_redis: dag(stratus.redis),
       };
       if (stratus.fused !== undefined) {
-        ops.stratus_eo = exactlyOnceDag(stratus.fused);
-        ops.stratus_eo_unfused = exactlyOnceDag(stratus.redis);
+        ops.stratus_eo = exactlyOnceDag(stratus.fused, "pipeline");
+        ops.stratus_eo_unfused = exactlyOnceDag(stratus.redis, "pipeline");
+        ops.stratus_eo_writes = exactlyOnceDag(stratus.fused, "eo");
       }
       const n = quick ? 500 : 2000;
       log(`${n} sequential runs of each, interleaved in blocks of 100`);
@@ -397,15 +405,21 @@ async function measure(server: ChildProcess): Promise<Record<string, number>> {
       const rb = lat.restate?.blocks ?? [];
       putRatio(m, "restate_vs_stratus_p50", blockRatio(rb, lat.stratus_redis?.blocks ?? []));
       putRatio(m, "restate_vs_stratus_memory_p50", blockRatio(rb, lat.stratus?.blocks ?? []));
-      if (lat.stratus_eo !== undefined && lat.stratus_eo_unfused !== undefined) {
-        putRatio(m, "restate_vs_exactly_once_p50", blockRatio(rb, lat.stratus_eo.blocks));
-        const unfused = blockRatio(rb, lat.stratus_eo_unfused.blocks);
-        putRatio(m, "restate_vs_exactly_once_unfused_p50", unfused);
+      const eo = {
+        "": lat.stratus_eo,
+        _unfused: lat.stratus_eo_unfused,
+        _writes: lat.stratus_eo_writes,
+      };
+      for (const [suffix, side] of Object.entries(eo)) {
+        if (side === undefined) continue;
+        putRatio(m, `restate_vs_exactly_once${suffix}_p50`, blockRatio(rb, side.blocks));
       }
       const blocks = quick ? 3 : 4;
       const blockMs = quick ? 1500 : 3000;
       log(`64 runs in flight, alternating ${blocks}x${blockMs} ms blocks`);
-      const { restate_call: _, stratus_eo: _eo, stratus_eo_unfused: _eou, ...runs } = ops;
+      const runs = Object.fromEntries(
+        Object.entries(ops).filter(([k]) => k !== "restate_call" && !k.startsWith("stratus_eo")),
+      );
       const rps = await alternatingBlocks(runs, 64, blockMs, blocks);
       for (const [k, v] of Object.entries(rps)) {
         m[`${k}_dag_throughput_rps`] = Math.round(v.reduce((a, b) => a + b, 0) / v.length);

@@ -6,17 +6,16 @@
  * A process without an endpoint has no {@link Tracing} at all: every place that would trace
  * checks for it and goes on, so tracing off costs one check and makes no span objects.
  */
-import type * as OtelApi from "@opentelemetry/api";
-import type { Attributes, Context, Span, Tracer } from "@opentelemetry/api";
-import type { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import type { Attributes, SpanContext } from "@opentelemetry/api";
+import type { Resource } from "@opentelemetry/resources";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { InvalidArgumentError } from "../errors/index.js";
 import { isTraceparent } from "../protocol/index.js";
+import { RecordedSpan, newSpanId, newTraceId } from "./span.js";
 
-export type { Span };
+/** A span of a run, as the dispatcher and the nodes hold it. */
+export type Span = RecordedSpan;
 export { isTraceparent };
-
-/** The OpenTelemetry API module, loaded with the SDK by the first {@link Tracing.start}. */
-type Api = typeof OtelApi;
 
 /** What a span is to its trace (OpenTelemetry's SpanKind values, without loading the API). */
 export const SpanKind = { INTERNAL: 0, SERVER: 1, CLIENT: 2 } as const;
@@ -38,20 +37,19 @@ export interface TracingOptions {
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
-/** The context a `traceparent` names as a remote parent; the root context for none. */
-function parentContext(api: Api, tp: string | undefined): Context {
-  const root = api.ROOT_CONTEXT;
-  if (tp === undefined) return root;
+/** The remote parent a `traceparent` names, if it is one. */
+function parentContext(tp: string | undefined): SpanContext | undefined {
+  if (tp === undefined) return undefined;
   const m = TRACEPARENT.exec(tp);
-  if (m === null) return root;
+  if (m === null) return undefined;
   const [, traceId, spanId, flags] = m as unknown as [string, string, string, string];
-  return api.trace.setSpanContext(root, {
-    traceId,
-    spanId,
-    traceFlags: parseInt(flags, 16),
-    isRemote: true,
-  });
+  return { traceId, spanId, traceFlags: parseInt(flags, 16), isRemote: true };
 }
+
+/** OpenTelemetry's `SpanStatusCode.ERROR`. */
+const STATUS_ERROR = 2;
+/** OpenTelemetry's `TraceFlags.SAMPLED`: a new trace is sampled, a remote parent decides. */
+const SAMPLED = 1;
 
 /** The trace endpoint's URL, checked. */
 function tracesUrl(endpoint: string): string {
@@ -83,44 +81,37 @@ function tracesUrl(endpoint: string): string {
  */
 export class Tracing {
   private constructor(
-    private readonly api: Api,
-    private readonly provider: BasicTracerProvider,
-    private readonly tracer: Tracer,
+    private readonly processor: SpanProcessor,
+    private readonly resource: Resource,
   ) {}
 
   /**
-   * Starts a tracer exporting to `o.endpoint`; throws `INVALID_ARGUMENT` for a bad URL. The SDK
-   * is loaded here, so a process (or a client) that never traces never loads it.
+   * Starts exporting to `o.endpoint`; throws `INVALID_ARGUMENT` for a bad URL. The SDK is loaded
+   * here, so a process (or a client) that never traces never loads it. Spans are recorded by
+   * Stratus ({@link RecordedSpan}) and batched and exported by the SDK's `BatchSpanProcessor`
+   * and OTLP/HTTP exporter.
    */
   static async start(o: TracingOptions): Promise<Tracing> {
     const url = tracesUrl(o.endpoint);
-    const [api, { OTLPTraceExporter }, { resourceFromAttributes }, sdk, semconv] =
-      await Promise.all([
-        import("@opentelemetry/api"),
-        import("@opentelemetry/exporter-trace-otlp-http"),
-        import("@opentelemetry/resources"),
-        import("@opentelemetry/sdk-trace-base"),
-        import("@opentelemetry/semantic-conventions"),
-      ]);
-    const { BasicTracerProvider, BatchSpanProcessor } = sdk;
+    const [{ OTLPTraceExporter }, { resourceFromAttributes }, sdk, semconv] = await Promise.all([
+      import("@opentelemetry/exporter-trace-otlp-http"),
+      import("@opentelemetry/resources"),
+      import("@opentelemetry/sdk-trace-base"),
+      import("@opentelemetry/semantic-conventions"),
+    ]);
     const { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME } = semconv;
-    const exporter = new OTLPTraceExporter({ url });
-    const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({
-        [ATTR_SERVICE_NAME]: o.service ?? "stratus",
-        [ATTR_SERVICE_INSTANCE_ID]: o.instance,
-      }),
-      spanProcessors: [
-        // Bounded: past 16,384 spans waiting (an unreachable collector, or a burst faster
-        // than export), new spans are dropped rather than held.
-        new BatchSpanProcessor(exporter, {
-          scheduledDelayMillis: o.exportEveryMs ?? 1000,
-          maxQueueSize: 16_384,
-          maxExportBatchSize: 2048,
-        }),
-      ],
+    const resource = resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: o.service ?? "stratus",
+      [ATTR_SERVICE_INSTANCE_ID]: o.instance,
     });
-    return new Tracing(api, provider, provider.getTracer("stratus"));
+    // Bounded: past 16,384 spans waiting (an unreachable collector, or a burst faster than
+    // export), new spans are dropped rather than held.
+    const processor = new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url }), {
+      scheduledDelayMillis: o.exportEveryMs ?? 1000,
+      maxQueueSize: 16_384,
+      maxExportBatchSize: 2048,
+    });
+    return new Tracing(processor, resource);
   }
 
   /** Starts a span, a child of the span `parent` names (a `traceparent`), else a new trace's root. */
@@ -130,7 +121,15 @@ export class Tracing {
     attributes: Attributes,
     kind: number = SpanKind.INTERNAL,
   ): Span {
-    return this.tracer.startSpan(name, { kind, attributes }, parentContext(this.api, parent));
+    const up = parentContext(parent);
+    const context: SpanContext = {
+      traceId: up?.traceId ?? newTraceId(),
+      spanId: newSpanId(),
+      // A caller's unsampled trace stays unsampled: the processor drops its spans.
+      traceFlags: up === undefined ? SAMPLED : up.traceFlags & SAMPLED,
+    };
+    const attrs = { ...attributes };
+    return new RecordedSpan(name, kind, attrs, context, up, this.resource, this.processor);
   }
 
   /** The `traceparent` that names `span` as a parent. */
@@ -144,7 +143,7 @@ export class Tracing {
     if (error !== undefined) {
       const e = error as { code?: unknown; message?: unknown };
       const message = typeof e.message === "string" ? e.message : "failed";
-      span.setStatus({ code: this.api.SpanStatusCode.ERROR, message });
+      span.setStatus({ code: STATUS_ERROR, message });
       if (typeof e.code === "string") span.setAttribute("stratus.error.code", e.code);
     }
     span.end();
@@ -152,11 +151,11 @@ export class Tracing {
 
   /** Sends the finished spans now. */
   flush(): Promise<void> {
-    return this.provider.forceFlush();
+    return this.processor.forceFlush();
   }
 
   /** Sends what is left and stops. */
   close(): Promise<void> {
-    return this.provider.shutdown();
+    return this.processor.shutdown();
   }
 }

@@ -156,6 +156,26 @@ describe("tracing: a cross-node DAG is one trace", () => {
     assert.equal(one(inTrace(traceId), "run leaf").parentSpanId, parent);
   });
 
+  it("keeps a caller's unsampled trace unsampled: none of its spans is sent", async () => {
+    const unsampled = randomBytes(16).toString("hex");
+    const sampled = randomBytes(16).toString("hex");
+    const parent = randomBytes(8).toString("hex");
+    const off = `00-${unsampled}-${parent}-00`;
+    assert.equal(await cloud.callDag("pair", { first: [2] }, { traceparent: off }), 21);
+    // Control, run after it: its spans, from both processes, arrive, so any of the first run's
+    // (ended earlier, in the same processes) would have arrived too.
+    const on = `00-${sampled}-${parent}-01`;
+    assert.equal(await cloud.callDag("pair", { first: [2] }, { traceparent: on }), 21);
+    await until(
+      async () =>
+        ["tr-a", "tr-b"].every((i) => inTrace(sampled).some((s) => s.instance === i)) &&
+        inTrace(sampled).some((s) => s.name === "kv.put"),
+      15_000,
+      "the sampled run's spans",
+    );
+    assert.deepEqual(inTrace(unsampled), []);
+  });
+
   it("refuses a malformed traceparent with INVALID_ARGUMENT", async () => {
     await assert.rejects(cloud.call("leaf", [1], { traceparent: "00-xyz-01" }), {
       code: "INVALID_ARGUMENT",

@@ -100,3 +100,14 @@ export class CounterStamps {
     return lattice;
   }
 }
+
+/**
+ * True when `l` holds a counter delta not stamped with running totals (also inside a map): a
+ * write that, applied twice, would count twice. A commit's write-back takes none.
+ */
+export function hasDelta(l: Lattice): boolean {
+  if (l.kind === "counter") return l.pending !== undefined;
+  if (l.kind !== "map") return false;
+  for (const [, v] of l.entries) if (hasDelta(v)) return true;
+  return false;
+}

@@ -178,17 +178,22 @@ describe("commit failures", () => {
   it("a commit whose record write fails is a retryable TXN_ABORTED and leaves nothing visible", async () => {
     const fx = new BackendFixture("memory");
     const store = await fx.open();
-    // Fault injection: a store whose first putIfAbsent fails as if Redis had dropped the
-    // connection before answering (a real dropped reply cannot be timed from a test).
+    // Fault injection: a store whose first record write (`putIfAbsent`, or the one-step
+    // `putIfAbsentThenMerge` the memory store has) fails as if Redis had dropped the connection
+    // before answering (a real dropped reply cannot be timed from a test).
     let failNext = true;
     const flaky = new Proxy(store, {
       get(target, prop) {
-        if (prop === "putIfAbsent" && failNext) {
-          failNext = false;
-          return () => Promise.reject(new StorageUnavailableError("connection dropped"));
-        }
         const v: unknown = Reflect.get(target, prop);
-        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        if (typeof v !== "function") return v;
+        const f = (v as (...a: unknown[]) => unknown).bind(target);
+        if (prop !== "putIfAbsent" && prop !== "putIfAbsentThenMerge") return f;
+        // Failed when called, not when looked up (the committer checks the method exists).
+        return (...a: unknown[]) => {
+          if (!failNext) return f(...a);
+          failNext = false;
+          return Promise.reject(new StorageUnavailableError("connection dropped"));
+        };
       },
     });
     const clock = new HybridClock({ node: "f" });

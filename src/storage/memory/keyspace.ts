@@ -5,8 +5,16 @@ import {
   isAbsent,
   mergeLattices,
 } from "../../lattice/index.js";
-import type { Lattice } from "../../lattice/index.js";
+import type { Lattice, Timestamp } from "../../lattice/index.js";
 import type { LogRecord } from "./log-format.js";
+
+/** One write after a `putIfAbsentThen`: a lattice to merge, or a delete unless newer. */
+export type ThenOp =
+  | readonly [key: string, value: Lattice]
+  | readonly [key: string, value: null, unlessNewer: Timestamp];
+
+/** Told of each key a write changed, and how. */
+export type Changed = (kind: "put" | "delete", key: string) => void;
 
 /** When an expiring key goes: `at` on this process's monotonic clock, `deadline` as logged. */
 export interface Expiry {
@@ -61,6 +69,37 @@ export class Keyspace {
     return true;
   }
 
+  /**
+   * `putIfAbsent(key, value)` and, only when it stored, each write in order: a merge, or a
+   * delete unless the key holds a last-writer-wins value newer than its time. "partial": some
+   * merge was refused (a key of another kind), and the others applied.
+   */
+  putIfAbsentThen(
+    key: string,
+    value: Lattice,
+    writes: readonly ThenOp[],
+    changed: Changed,
+  ): "stored" | "partial" | "present" {
+    if (!this.putIfAbsent(key, value)) return "present";
+    changed("put", key);
+    let all = true;
+    for (const w of writes) {
+      const k = w[0];
+      if (w[1] === null) {
+        const cur = this.shown(k);
+        if (cur?.kind === "lww" && cur.ts > w[2]) continue;
+        if (this.delete(k)) changed("delete", k);
+        continue;
+      }
+      try {
+        if (this.merge(k, w[1]).changed) changed("put", k);
+      } catch {
+        all = false;
+      }
+    }
+    return all ? "stored" : "partial";
+  }
+
   /** Deletes the key (a counter keeps its floors); true when what it shows changed. */
   delete(key: string): boolean {
     this.expiries.delete(key);
@@ -112,6 +151,13 @@ export class Keyspace {
       case "expire":
         this.expire(rec.key, rec.deadline);
         return;
+      case "put-if-absent-then": {
+        const then = rec.then.map((w): ThenOp =>
+          w[1] === null ? [w[0], null, w[2] as Timestamp] : [w[0], decodeLattice(w[1])],
+        );
+        this.putIfAbsentThen(rec.key, decodeLattice(rec.value), then, () => undefined);
+        return;
+      }
     }
   }
 

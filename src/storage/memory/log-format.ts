@@ -10,12 +10,26 @@ import { BadEncodingError } from "../../errors/index.js";
  * - `put-if-absent`: a merge applied only when the key reads as absent at that point of the log;
  * - `delete`: a delete (a counter keeps its floors, see `deletedState`);
  * - `drop`: the key is removed whole (it expired);
- * - `expire`: the key expires at `deadline`, wall-clock milliseconds since the epoch.
+ * - `expire`: the key expires at `deadline`, wall-clock milliseconds since the epoch;
+ * - `put-if-absent-then`: a `put-if-absent` and, only when it stored, `then` in order (a merge,
+ *   or with a null value a delete unless the key holds a last-writer-wins value newer than `ts`):
+ *   a transaction's commit record and its write-back as one record.
  */
 export type LogRecord =
   | { readonly op: "put" | "put-if-absent"; readonly key: string; readonly value: Uint8Array }
   | { readonly op: "delete" | "drop"; readonly key: string }
-  | { readonly op: "expire"; readonly key: string; readonly deadline: number };
+  | { readonly op: "expire"; readonly key: string; readonly deadline: number }
+  | {
+      readonly op: "put-if-absent-then";
+      readonly key: string;
+      readonly value: Uint8Array;
+      readonly then: readonly LoggedThen[];
+    };
+
+/** One write of a `put-if-absent-then` record: an encoded lattice to merge, or a delete. */
+export type LoggedThen =
+  | readonly [key: string, value: Uint8Array]
+  | readonly [key: string, value: null, unlessNewer: string];
 
 /** What replaying the log found. */
 export interface RecoveryReport {
@@ -38,6 +52,7 @@ const OP_DELETE = 2;
 const OP_PUT_IF_ABSENT = 3;
 const OP_EXPIRE = 4;
 const OP_DROP = 5;
+const OP_PUT_IF_ABSENT_THEN = 6;
 const packr = new Packr({ useRecords: false, mapsAsObjects: false });
 
 function tuple(rec: LogRecord): unknown[] {
@@ -52,7 +67,14 @@ function tuple(rec: LogRecord): unknown[] {
       return [OP_DROP, rec.key];
     case "expire":
       return [OP_EXPIRE, rec.key, rec.deadline];
+    case "put-if-absent-then":
+      return [OP_PUT_IF_ABSENT_THEN, rec.key, rec.value, rec.then];
   }
+}
+
+function isLoggedThen(w: unknown): w is LoggedThen {
+  if (!Array.isArray(w) || typeof w[0] !== "string") return false;
+  return w[1] instanceof Uint8Array || (w[1] === null && typeof w[2] === "string");
 }
 
 export function frame(rec: LogRecord): Buffer {
@@ -86,6 +108,13 @@ function parse(payload: Buffer): LogRecord | undefined {
     case OP_EXPIRE:
       if (typeof a[2] !== "number" || !Number.isFinite(a[2])) return undefined;
       return { op: "expire", key, deadline: a[2] };
+    case OP_PUT_IF_ABSENT_THEN: {
+      const then: unknown = a[3];
+      if (!(a[2] instanceof Uint8Array) || !Array.isArray(then) || !then.every(isLoggedThen)) {
+        return undefined;
+      }
+      return { op: "put-if-absent-then", key, value: a[2], then };
+    }
     default:
       return undefined;
   }

@@ -4,7 +4,7 @@ import type { ConnectionOptions } from "node:tls";
 import { ClosedError, InvalidArgumentError, ValueTooLargeError } from "../../errors/index.js";
 import { asBuffer, isAbsent, isTimestamp } from "../../lattice/index.js";
 import type { Lattice } from "../../lattice/index.js";
-import { CounterStamps } from "../counters.js";
+import { CounterStamps, hasDelta } from "../counters.js";
 import { checkKey, checkTtl, resolveStoreLimits } from "../store.js";
 import type {
   ChangeListener,
@@ -519,14 +519,6 @@ export class RedisStore implements Store {
   private bound<T>(what: string, op: Promise<T>): Promise<T> {
     return this.client instanceof this.ClusterClient ? this.deadlines.run(what, op) : op;
   }
-}
-
-/** True when `l` holds a counter delta not stamped with running totals (also inside a map). */
-function hasDelta(l: Lattice): boolean {
-  if (l.kind === "counter") return l.pending !== undefined;
-  if (l.kind !== "map") return false;
-  for (const [, v] of l.entries) if (hasDelta(v)) return true;
-  return false;
 }
 
 /** A server's address, to order a cluster's masters the same way on every step of a scan. */

@@ -47,17 +47,30 @@ const code = (source: string): FunctionCode => ({
   source,
 });
 
+/** Put then send, on the gated key: what the first two tests run, buffered or not. */
+const PUT_THEN_SEND =
+  "async (ctx) => { await ctx.put('gate', 1); await ctx.send('x', 2); return 'done'; }";
+
+/** Runs `body` with a one-worker pool over a fresh gated host, and closes the pool. */
+async function withPool(
+  body: (pool: ExecutorPool, host: ReturnType<typeof gatedHost>) => Promise<void>,
+): Promise<void> {
+  const host = gatedHost();
+  const pool = new ExecutorPool({ size: 1, host: host.handler });
+  await pool.start();
+  try {
+    await body(pool, host);
+  } finally {
+    await pool.close();
+  }
+}
+
 describe("executor: writes told, not awaited, when the run buffers them", () => {
-  it("the function goes on past its put; its result waits for the host", async () => {
-    const host = gatedHost();
-    const pool = new ExecutorPool({ size: 1, host: host.handler });
-    await pool.start();
-    try {
-      const src =
-        "async (ctx) => { await ctx.put('gate', 1); await ctx.send('x', 2); return 'done'; }";
+  it("the function goes on past its put; its result waits for the host", () =>
+    withPool(async (pool, host) => {
       let settled = false;
       const running = pool
-        .invoke({ id: "i1", code: code(src), args: [], writesBuffered: true })
+        .invoke({ id: "i1", code: code(PUT_THEN_SEND), args: [], writesBuffered: true })
         .finally(() => (settled = true));
       await host.sent; // past the put while the host still holds it
       assert.deepEqual(host.ops, ["put gate", "send x"]);
@@ -65,35 +78,21 @@ describe("executor: writes told, not awaited, when the run buffers them", () => 
       assert.equal(settled, false, "the result waits for the host to take the put");
       host.release();
       assert.equal(decodeValue(await running), "done");
-    } finally {
-      await pool.close();
-    }
-  });
+    }));
 
-  it("control: without buffering, the function waits for its put", async () => {
-    const host = gatedHost();
-    const pool = new ExecutorPool({ size: 1, host: host.handler });
-    await pool.start();
-    try {
-      const src =
-        "async (ctx) => { await ctx.put('gate', 1); await ctx.send('x', 2); return 'done'; }";
-      const running = pool.invoke({ id: "i2", code: code(src), args: [] });
+  it("control: without buffering, the function waits for its put", () =>
+    withPool(async (pool, host) => {
+      const running = pool.invoke({ id: "i2", code: code(PUT_THEN_SEND), args: [] });
       await host.gateReached;
       // The worker waits for the host's answer: nothing after the put can have been asked.
       assert.deepEqual(host.ops, ["put gate"]);
       host.release();
       assert.equal(decodeValue(await running), "done");
       assert.deepEqual(host.ops, ["put gate", "send x"]);
-    } finally {
-      await pool.close();
-    }
-  });
+    }));
 
-  it("a refused write fails the invocation although the function returned", async () => {
-    const host = gatedHost();
-    const pool = new ExecutorPool({ size: 1, host: host.handler });
-    await pool.start();
-    try {
+  it("a refused write fails the invocation although the function returned", () =>
+    withPool(async (pool) => {
       const src = "async (ctx) => { await ctx.put('bad', 1); return 'returned'; }";
       await assert.rejects(
         pool.invoke({ id: "i3", code: code(src), args: [], writesBuffered: true }),
@@ -113,8 +112,5 @@ describe("executor: writes told, not awaited, when the run buffers them", () => 
         writesBuffered: true,
       });
       assert.equal(decodeValue(got), "INVALID_KEY");
-    } finally {
-      await pool.close();
-    }
-  });
+    }));
 });

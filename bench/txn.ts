@@ -21,6 +21,7 @@ import { HybridClock, LwwLattice, decodeValue, encodeValue } from "../src/lattic
 import { RedisStore } from "../src/storage/index.js";
 import { Transaction, TxnManager, localBackend } from "../src/txn/index.js";
 import { RedisServer } from "../testing/redis.js";
+import { registerWritingDag } from "./lib/dags.js";
 import type { BenchContext, Benchmark, Metrics } from "./lib/harness.js";
 import {
   blockRatio,
@@ -152,15 +153,7 @@ const txnBench: Benchmark = {
     ctx.log("exactly-once DAG: 2 functions, each writes one key, read-atomic, on Redis");
     const cloud = await Stratus.local({ executors: 2, store: server.url });
     try {
-      await cloud.register("eo1", async (ctx, x: number) => {
-        await ctx.put("eo/1", x);
-        return x + 1;
-      });
-      await cloud.register("eo2", async (ctx, x: number) => {
-        await ctx.put("eo/2", x);
-        return x * 2;
-      });
-      await cloud.registerDag("eo", { functions: ["eo1", "eo2"], edges: [["eo1", "eo2"]] });
+      await registerWritingDag(cloud);
       const sides = {
         dag: (i: number) => cloud.callDag("eo", { eo1: [i] }, { consistency: "read-atomic" }),
         lww: (i: number) => cloud.callDag("eo", { eo1: [i] }),

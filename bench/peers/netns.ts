@@ -23,6 +23,7 @@ import { Agent, request } from "node:http";
 import { join, resolve as resolvePath } from "node:path";
 import { Stratus } from "../../src/index.js";
 import { stratusUp } from "../../testing/processes.js";
+import { registerWritingDag } from "../lib/dags.js";
 import { alternatingBlocks, blockRatio, interleaved, putRatio, warmUp } from "../lib/measure.js";
 
 /** Fixed ports: the namespace is private, so they cannot collide with anything else. */
@@ -228,16 +229,7 @@ async function startStratus(): Promise<{
     await c.register("inc", async (_ctx, x: number) => x + 1);
     await c.register("square", (_ctx, x: number) => x * x);
     await c.registerDag("pipeline", { functions: ["inc", "square"], edges: [["inc", "square"]] });
-    if (!exactlyOnce) continue;
-    await c.register("eo1", async (ctx, x: number) => {
-      await ctx.put("eo/1", x);
-      return x + 1;
-    });
-    await c.register("eo2", async (ctx, x: number) => {
-      await ctx.put("eo/2", x);
-      return x * 2;
-    });
-    await c.registerDag("eo", { functions: ["eo1", "eo2"], edges: [["eo1", "eo2"]] });
+    if (exactlyOnce) await registerWritingDag(c);
   }
   const [memory, redis, fused] = clouds as [Stratus, Stratus, Stratus | undefined];
   return {

@@ -25,7 +25,8 @@ const SCOPE = { name: "stratus" };
 /** Epoch milliseconds (fractional) as OpenTelemetry's [seconds, nanoseconds]. */
 function hrTime(ms: number): HrTime {
   const s = Math.floor(ms / 1000);
-  return [s, Math.round((ms - s * 1000) * 1e6)];
+  // Floored: rounding could give 1e9 nanoseconds, which OTLP readers refuse.
+  return [s, Math.floor((ms - s * 1000) * 1e6)];
 }
 
 /** Random lowercase hex of `bytes` bytes, never all zeros (an invalid id). */

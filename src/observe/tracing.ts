@@ -114,7 +114,10 @@ export class Tracing {
     return new Tracing(processor, resource);
   }
 
-  /** Starts a span, a child of the span `parent` names (a `traceparent`), else a new trace's root. */
+  /**
+   * Starts a span, a child of the span `parent` names (a `traceparent`), else a new trace's
+   * root. The span takes `attributes` as its own (its `setAttribute` adds to it).
+   */
   span(
     name: string,
     parent: string | undefined,
@@ -128,8 +131,8 @@ export class Tracing {
       // A caller's unsampled trace stays unsampled: the processor drops its spans.
       traceFlags: up === undefined ? SAMPLED : up.traceFlags & SAMPLED,
     };
-    const attrs = { ...attributes };
-    return new RecordedSpan(name, kind, attrs, context, up, this.resource, this.processor);
+    // The span keeps `attributes` (every caller passes a fresh literal): no copy per span.
+    return new RecordedSpan(name, kind, attributes, context, up, this.resource, this.processor);
   }
 
   /** The `traceparent` that names `span` as a parent. */

@@ -2,6 +2,7 @@ import type { FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 import { BadEncodingError } from "../../errors/index.js";
+import { isTimestamp } from "../../lattice/index.js";
 
 /**
  * One logged operation. `value` is an encoded lattice. Replaying the records in order rebuilds
@@ -74,7 +75,7 @@ function tuple(rec: LogRecord): unknown[] {
 
 function isLoggedThen(w: unknown): w is LoggedThen {
   if (!Array.isArray(w) || typeof w[0] !== "string") return false;
-  return w[1] instanceof Uint8Array || (w[1] === null && typeof w[2] === "string");
+  return w[1] instanceof Uint8Array || (w[1] === null && isTimestamp(w[2]));
 }
 
 export function frame(rec: LogRecord): Buffer {
